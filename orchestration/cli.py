@@ -1,0 +1,76 @@
+"""The ``caselake`` command line. Each command is a thin shell over a plain function."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+app = typer.Typer(help="caselake: a lakehouse for children's social care records.", no_args_is_help=True)
+console = Console(stderr=True)
+
+
+@app.callback()
+def main() -> None:
+    """caselake: land case-management exports, make every record searchable, serve the app."""
+
+
+DEFAULT_OUT = Path(os.environ.get("CASELAKE_COUNCIL_DIR", "data/council"))
+
+
+@app.command()
+def synth(
+    out: Annotated[Path, typer.Option(help="Folder for landing/ and truth/.")] = DEFAULT_OUT,
+    children: Annotated[int, typer.Option(min=1, help="Number of children in the council.")] = 100,
+    seed: Annotated[int, typer.Option(help="Random seed: same seed and options, byte-identical output.")] = 42,
+    flavour: Annotated[str, typer.Option(help="Export shape: liquidlogic or mosaic.")] = "liquidlogic",
+    split: Annotated[str, typer.Option(help="train, or eval for held-out templates and name/place pools.")] = "train",
+    as_of: Annotated[str, typer.Option(help="Date of the base (day-0) extract, YYYY-MM-DD.")] = "2026-11-01",
+    next_day: Annotated[bool, typer.Option("--next-day", help="Write the next day's change extract.")] = False,
+    notes_per_child: Annotated[float, typer.Option(help="Mean case notes per child (pilot: 87).")] = 87.0,
+    documents_per_child: Annotated[float, typer.Option(help="Mean documents per child (pilot: 19).")] = 19.0,
+    forms_per_child: Annotated[float, typer.Option(help="Mean forms per child.")] = 4.0,
+    defect_rate: Annotated[float, typer.Option(min=0.0, max=1.0, help="Share of rows given one defect.")] = 0.02,
+    describe: Annotated[bool, typer.Option("--describe", help="Print the export mappings and exit.")] = False,
+) -> None:
+    """Write a synthetic council's landing drop and its ground truth."""
+    from synth.council import SynthOptions, generate, generate_next_day
+    from synth.flavours import describe as describe_mappings
+
+    if describe:
+        print(describe_mappings())
+        return
+    opts = SynthOptions(
+        out=out, children=children, seed=seed, flavour=flavour, split=split, as_of=dt.date.fromisoformat(as_of),
+        notes_per_child=notes_per_child, documents_per_child=documents_per_child, forms_per_child=forms_per_child,
+        defect_rate=defect_rate,
+    )  # fmt: skip
+    with Progress(TextColumn("{task.description:<28}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, transient=False) as bar:  # fmt: skip
+        tasks: dict[str, int] = {}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=max(total, 1))
+            bar.update(tasks[stage], completed=done if total else 1, total=max(total, 1))
+
+        try:
+            result = generate_next_day(opts, progress) if next_day else generate(opts, progress)
+        except (FileExistsError, FileNotFoundError, ValueError, RuntimeError) as exc:
+            console.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(2) from exc
+    rows = sum(result.rows.values())
+    console.print(
+        f"wrote {'day ' + str(result.day) + ' change' if result.day else 'full'} extract {result.extract_dir} "
+        f"({rows:,} rows in {len(result.rows)} tables, {result.documents:,} documents) "
+        f"and truth {result.truth_dir} in {result.seconds:.1f} s"
+    )
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,837 @@
+"""Generate a synthetic council's landing drop and its ground truth.
+
+Layout written under ``out``::
+
+    landing/<source>/<YYYY-MM-DD>/<TABLE>.csv          one file per source table
+    landing/<source>/<YYYY-MM-DD>/documents/<id>.<ext> the document store for that extract
+    landing/<source>/<YYYY-MM-DD>/_extract.json        control file, written last (extract complete)
+    truth/...                                           what the pipeline must never read
+
+Day 0 is a full extract; ``next_day`` writes day N+1 as a change extract (new and updated rows and a
+deletions table), derived from the same seed, so the truth of every change is known.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from synth.documents import (
+    DOCUMENT_TYPES,
+    EXTENSIONS,
+    FAULTS,
+    FORMATS,
+    PAGE_WIDTH_CHARS,
+    SCANNED,
+    DocumentSpec,
+    compose_document,
+    convert_to_doc,
+    render,
+    wrap_offsets,
+)
+from synth.flavours import FLAVOURS, NEUTRAL_TABLES, YES_NO_COLUMNS, Flavour
+from synth.pools import pools_for
+from synth.text import FORM_QUESTIONS, NOTE_TEMPLATES, TextBuilder, Writer, compose_answer, compose_note
+from synth.world import (
+    PLANTED_EFFECTS,
+    Address,
+    AddressSpell,
+    Child,
+    World,
+    WorldBuilder,
+    cohort_probability,
+    household_features,
+)
+
+# The pilot council's yearly flow (REQUIREMENTS: 551k notes, 210k documents a year, 457k children).
+NOTES_PER_CHILD_PER_DAY = 551_000 / 456_970 / 365
+DOCUMENTS_PER_CHILD_PER_DAY = 210_000 / 456_970 / 365
+TYPO_PLAN_DAYS = 60  # name corrections are planned this many days ahead (the base extract holds the typos)
+# Characters that the writer encodes in Windows-1252 instead of UTF-8, as a legacy source system would:
+# each private-use mark in a cell becomes that one cp1252 byte in the file.
+CP1252_MARKS = {"\ue000": ("’", b"\x92"), "\ue001": ("é", b"\xe9")}
+
+DEFECT_KINDS = ("duplicate_row", "missing_required", "malformed_date", "future_date", "invalid_code",
+                "cp1252_char", "stray_whitespace", "inconsistent_case")  # fmt: skip
+# What a correct pipeline does with each defect: the contract the staging layer is tested against.
+DEFECT_EXPECTED = {
+    "duplicate_row": "deduplicate", "missing_required": "quarantine", "malformed_date": "quarantine",
+    "future_date": "quarantine", "invalid_code": "quarantine", "cp1252_char": "repair",
+    "stray_whitespace": "normalise", "inconsistent_case": "normalise",
+}  # fmt: skip
+TEXT_COLUMNS = {"case_note": "note_text", "person": "surname", "form_answer": "answer_text",
+                "document": "title", "adopter_household": "report_text", "worker": "surname"}  # fmt: skip
+NO_DEFECT_TABLES = frozenset({"access_restriction", "deleted_record"})
+
+
+@dataclass
+class SynthOptions:
+    out: Path
+    children: int = 100
+    seed: int = 42
+    flavour: str = "liquidlogic"
+    split: str = "train"
+    as_of: dt.date = dt.date(2026, 11, 1)
+    notes_per_child: float = 87.0
+    documents_per_child: float = 19.0
+    forms_per_child: float = 4.0
+    defect_rate: float = 0.02
+    processes: int = field(default_factory=lambda: os.cpu_count() or 1)
+
+
+@dataclass
+class SynthResult:
+    extract_dir: Path
+    truth_dir: Path
+    extract_date: dt.date
+    day: int
+    rows: dict[str, int]
+    documents: int
+    seconds: float
+
+
+Progress = Callable[[str, int, int], None]
+
+
+def _noop(stage: str, done: int, total: int) -> None:
+    pass
+
+
+# ---- content ------------------------------------------------------------------------------------
+@dataclass
+class Content:
+    rows: dict[str, list[dict]] = field(default_factory=lambda: {t: [] for t in NEUTRAL_TABLES})
+    mentions: list[dict] = field(default_factory=list)
+    pages: list[dict] = field(default_factory=list)
+    documents: list[DocumentSpec] = field(default_factory=list)
+    document_truth: list[dict] = field(default_factory=list)
+
+
+def _rng(seed: int, *stream: int) -> np.random.Generator:
+    return np.random.default_rng([seed, *stream])
+
+
+def _count(rng: np.random.Generator, mean: float) -> int:
+    """Counts per child vary like real caseloads (gamma, shape 2) around the pilot's mean."""
+    return max(1, round(float(rng.gamma(2.0, mean / 2.0)))) if mean > 0 else 0
+
+
+def _worker_at(world: World, child_id: str, when: dt.date, by_child: dict) -> str:
+    invs = by_child.get(child_id, [])
+    for inv in invs:
+        if inv.start <= when and (inv.end is None or when <= inv.end):
+            return inv.worker_id
+    return invs[0].worker_id if invs else world.workers[0].worker_id
+
+
+def _period(world: World, child: Child) -> tuple[dt.date, dt.date]:
+    return child.first_contact, child.closed or world.as_of
+
+
+def _date_in(rng: np.random.Generator, start: dt.date, end: dt.date) -> dt.date:
+    return start + dt.timedelta(days=int(rng.integers(0, max(0, (end - start).days) + 1)))
+
+
+def _recorded_at(rng: np.random.Generator, event: dt.date, limit: dt.date) -> dt.datetime:
+    lag = int(rng.choice([0, 0, 0, 0, 0, 0, 1, 2, 3, 7, 14]))
+    day = min(event + dt.timedelta(days=lag), limit)
+    return dt.datetime(day.year, day.month, day.day, int(rng.integers(8, 19)), int(rng.integers(0, 60)),
+                       int(rng.integers(0, 60)), tzinfo=dt.UTC)  # fmt: skip
+
+
+def _add_mentions(content: Content, tb: TextBuilder, source_type: str, source_id: str, child_id: str,
+                  page: int | None = None, offset: int = 0) -> None:  # fmt: skip
+    for m in tb.mentions:
+        content.mentions.append({
+            "source_type": source_type, "source_id": source_id, "child_id": child_id, "page": page,
+            "start": m.start + offset, "end": m.end + offset, "label": m.label, "text": m.text,
+            "person_id": m.person_id,
+        })  # fmt: skip
+
+
+def _note(content: Content, world: World, child: Child, note_id: str, when: dt.date, rng, by_child, limit) -> None:
+    worker_id = _worker_at(world, child.person.person_id, when, by_child)
+    worker = _workers_by_id(world)[worker_id]
+    note_type = str(rng.choice(sorted(NOTE_TEMPLATES)))
+    writer = Writer(rng, child, when, worker, pools_for(world.split).organisations)
+    tb = compose_note(writer, note_type, world.split)
+    content.rows["case_note"].append({
+        "note_id": note_id, "child_id": child.person.person_id, "worker_id": worker_id, "note_type": note_type,
+        "event_date": when, "recorded_at": _recorded_at(rng, when, limit), "note_text": tb.text,
+    })  # fmt: skip
+    _add_mentions(content, tb, "case_note", note_id, child.person.person_id)
+
+
+def _document(content: Content, world: World, child: Child, doc_id: str, when: dt.date, rng, by_child, seed) -> None:
+    worker_id = _worker_at(world, child.person.person_id, when, by_child)
+    worker = _workers_by_id(world)[worker_id]
+    types = sorted(DOCUMENT_TYPES)
+    weights = np.array([DOCUMENT_TYPES[t][0] for t in types])
+    doc_type = types[int(rng.choice(len(types), p=weights / weights.sum()))]
+    fmts = list(FORMATS)
+    fw = np.array(list(FORMATS.values()))
+    fmt = fmts[int(rng.choice(len(fmts), p=fw / fw.sum()))]
+    fault = None
+    if fmt == "faulty":
+        fault = str(rng.choice(FAULTS))
+        fmt = "pdf"
+    writer = Writer(rng, child, when, worker, pools_for(world.split).organisations)
+    pages_tb = compose_document(writer, doc_type, world.split)
+    if fmt in ("png", "jpeg", "html"):  # single-page formats: one page holds everything
+        pages_tb = [[p for page in pages_tb for p in page]]
+    width = PAGE_WIDTH_CHARS["scan"] if fmt in SCANNED else PAGE_WIDTH_CHARS["pdf"] if fmt == "pdf" else None
+    if fault == "unsupported":
+        ext = "wpd"
+    elif fault == "zero_byte":
+        ext = str(rng.choice(["pdf", "docx"]))
+    else:
+        ext = EXTENSIONS[fmt]
+    file_name = f"documents/{doc_id}.{ext}"
+    pages: list[list[str]] = []
+    for page_no, paras in enumerate(pages_tb, start=1):
+        texts = [wrap_offsets(p.text, width) if width else p.text for p in paras]
+        pages.append(texts)
+        offset = 0
+        page_text = "\n".join(texts)
+        for tb, text in zip(paras, texts, strict=True):
+            _add_mentions(content, tb, "document_page", doc_id, child.person.person_id, page_no, offset)
+            offset += len(text) + 1
+        content.pages.append({"document_id": doc_id, "page": page_no, "text": page_text,
+                              "scanned": fmt in SCANNED and fault is None, "format": fmt})  # fmt: skip
+    title = DOCUMENT_TYPES[doc_type][1]
+    content.documents.append(DocumentSpec(doc_id, file_name, fmt, fault, title, pages,
+                                          int.from_bytes(doc_id.encode()[-6:], "big") ^ seed))  # fmt: skip
+    content.document_truth.append({"document_id": doc_id, "child_id": child.person.person_id, "document_type": doc_type,
+                                   "format": fmt, "fault": fault, "file_name": file_name, "pages": len(pages)})  # fmt: skip
+    content.rows["document"].append({
+        "document_id": doc_id, "child_id": child.person.person_id, "worker_id": worker_id,
+        "document_type": doc_type, "title": title, "file_name": file_name, "created_date": when,
+    })  # fmt: skip
+
+
+_WORKERS_CACHE: dict[int, dict] = {}
+
+
+def _workers_by_id(world: World) -> dict:
+    key = id(world)
+    if key not in _WORKERS_CACHE:
+        _WORKERS_CACHE.clear()
+        _WORKERS_CACHE[key] = {w.worker_id: w for w in world.workers}
+    return _WORKERS_CACHE[key]
+
+
+def _form(content: Content, world: World, child: Child, form_id: str, when: dt.date, rng, by_child) -> None:
+    worker_id = _worker_at(world, child.person.person_id, when, by_child)
+    worker = _workers_by_id(world)[worker_id]
+    form_type = str(rng.choice(sorted(FORM_QUESTIONS)))
+    outcome = str(rng.choice(_FORM_OUTCOMES[form_type]))
+    content.rows["form"].append({"form_id": form_id, "child_id": child.person.person_id, "worker_id": worker_id,
+                                 "form_type": form_type, "form_date": when, "outcome": outcome})  # fmt: skip
+    writer = Writer(rng, child, when, worker, pools_for(world.split).organisations)
+    for code, question, templates in FORM_QUESTIONS[form_type]:
+        tb = compose_answer(writer, templates, world.split)
+        content.rows["form_answer"].append({"form_id": form_id, "question_code": code, "question": question,
+                                            "answer_text": tb.text})  # fmt: skip
+        _add_mentions(content, tb, "form_answer", f"{form_id}:{code}", child.person.person_id)
+
+
+_FORM_OUTCOMES = {
+    "Child and Family Assessment": ("No further action", "Child in need plan", "Strategy discussion", "Early help"),
+    "Strategy Discussion Record": ("Section 47 enquiry", "No further action", "Single agency response"),
+    "Child Protection Review": ("Continue plan", "End plan", "Step down to child in need"),
+}
+
+
+def base_counts(world: World, opts: SynthOptions) -> list[tuple[int, int, int]]:
+    """Notes, documents and forms per child; a stream of its own so next-day runs need not compose text."""
+    rng = _rng(opts.seed, 3)
+    return [
+        (_count(rng, opts.notes_per_child), _count(rng, opts.documents_per_child), _count(rng, opts.forms_per_child))
+        for _ in world.children
+    ]
+
+
+def compose_base(world: World, opts: SynthOptions, progress: Progress) -> Content:
+    content = Content()
+    by_child: dict[str, list] = {}
+    for inv in world.involvements:
+        by_child.setdefault(inv.child_id, []).append(inv)
+    counts = base_counts(world, opts)
+    n_note = n_doc = n_form = 0
+    for i, (child, (notes, docs, forms)) in enumerate(zip(world.children, counts, strict=True)):
+        rng = _rng(opts.seed, 4, i)
+        start, end = _period(world, child)
+        for _ in range(notes):
+            n_note += 1
+            _note(content, world, child, f"CN{n_note:08d}", _date_in(rng, start, end), rng, by_child, world.as_of)
+        for _ in range(docs):
+            n_doc += 1
+            _document(content, world, child, f"D{n_doc:08d}", _date_in(rng, start, end), rng, by_child, opts.seed)
+        for _ in range(forms):
+            n_form += 1
+            _form(content, world, child, f"FM{n_form:08d}", _date_in(rng, start, end), rng, by_child)
+        progress("compose", i + 1, len(world.children))
+    return content
+
+
+# ---- structured rows ----------------------------------------------------------------------------
+def _typo(name: str) -> str:
+    """A plausible keying error: two adjacent inner letters swapped (Smith -> Smtih)."""
+    if len(name) < 4:
+        return name + name[-1]
+    i = len(name) // 2
+    return name[: i - 1] + name[i] + name[i - 1] + name[i + 1 :]
+
+
+def planned_typos(world: World, seed: int) -> dict[int, list[str]]:
+    """Which people's surnames were keyed wrongly in the base extract, and the day each is corrected."""
+    adults = sorted(p.person_id for p in world.people.values() if not p.is_child and p.family_id)
+    per_day = max(1, len(world.children) // 1000)
+    plan: dict[int, list[str]] = {}
+    taken: set[str] = set()
+    for day in range(1, TYPO_PLAN_DAYS + 1):
+        rng = _rng(seed, 100, day)
+        picks = [adults[int(j)] for j in rng.choice(len(adults), size=min(per_day, len(adults)), replace=False)]
+        plan[day] = [
+            p
+            for p in picks
+            if p not in taken and _typo(world.people[p].names[-1].surname) != world.people[p].names[-1].surname
+        ]
+        taken.update(plan[day])
+    return plan
+
+
+def structured_rows(world: World, content: Content, typos: set[str], corrected: set[str]) -> None:
+    rows = content.rows
+    for p in world.people.values():
+        if not p.recorded:
+            continue
+        spell = p.names[-1]
+        surname = _typo(spell.surname) if p.person_id in typos and p.person_id not in corrected else spell.surname
+        rows["person"].append({
+            "person_id": p.person_id, "first_name": spell.first, "middle_name": p.middle, "surname": surname,
+            "dob": p.dob, "sex": p.sex, "gender": p.genders[-1].gender, "ethnicity": p.ethnicity,
+            "disability": p.disability, "upn": p.upn, "nhs_number": p.nhs_number,
+            "person_type": "child" if p.is_child else "adult", "phone": p.phone, "email": p.email,
+        })  # fmt: skip
+        for seq, ns in enumerate(p.names, start=1):
+            sn = (
+                _typo(ns.surname)
+                if p.person_id in typos and p.person_id not in corrected and seq == len(p.names)
+                else ns.surname
+            )
+            rows["person_name"].append({"person_id": p.person_id, "name_seq": seq, "first_name": ns.first,
+                                        "surname": sn, "valid_from": ns.valid_from, "reason": ns.reason})  # fmt: skip
+        for seq, gs in enumerate(p.genders, start=1):
+            rows["person_gender"].append({"person_id": p.person_id, "gender_seq": seq, "gender": gs.gender,
+                                          "valid_from": gs.valid_from})  # fmt: skip
+        for a in p.addresses:
+            rows["person_address"].append(_address_row(p.person_id, a))
+    for r in world.relationships:
+        rows["relationship"].append({"relationship_id": r.relationship_id, "child_id": r.child_id,
+                                     "person_id": r.person_id, "relation": r.relation, "valid_from": r.start,
+                                     "valid_to": r.end})  # fmt: skip
+    for w in world.workers:
+        n = w.person.names[-1]
+        rows["worker"].append({"worker_id": w.worker_id, "first_name": n.first, "surname": n.surname, "role": w.role,
+                               "team": w.team, "email": w.person.email, "phone": w.person.phone})  # fmt: skip
+    for inv in world.involvements:
+        rows["involvement"].append({"involvement_id": inv.involvement_id, "child_id": inv.child_id,
+                                    "worker_id": inv.worker_id, "involvement_type": inv.kind,
+                                    "start_date": inv.start, "end_date": inv.end})  # fmt: skip
+    for e in world.episodes:
+        rows[_episode_table(e.kind)].append(_episode_row(e))
+    for a in world.adoptions:
+        rows["adoption"].append({
+            "adoption_id": a.adoption_id, "child_id": a.child_id, "household_id": a.household_id,
+            "entered_care": a.entered_care, "decision_to_place": a.decision_to_place,
+            "placement_order": a.placement_order, "matched": a.matched, "placed": a.placed,
+            "adoption_order": a.adoption_order, "sibling_group_id": a.sibling_group_id,
+            "adopted_by_foster_carer": a.adopted_by_foster_carer,
+        })  # fmt: skip
+    for h in world.households:
+        rows["adopter_household"].append({
+            "household_id": h.household_id, "household_type": h.household_type,
+            "adult_1_id": h.adult_ids[0], "adult_2_id": h.adult_ids[1] if len(h.adult_ids) > 1 else None,
+            "adult_1_age": h.ages[0], "adult_2_age": h.ages[1] if len(h.ages) > 1 else None,
+            "ethnicity": h.ethnicity, "religion": h.religion, "prior_fostering": h.prior_fostering,
+            "years_fostering": h.years_fostering, "birth_children": h.birth_children,
+            "occupation_sector": h.occupation_sector, "region": h.region, "approval_date": h.approval_date,
+            "status": "Matched" if h.matched else "Approved - waiting",
+            "pref_sibling_group": h.preferences["sibling_group"], "pref_age_5_plus": h.preferences["age_5_plus"],
+            "pref_minority_ethnic": h.preferences["minority_ethnic"], "pref_disability": h.preferences["disability"],
+            "report_text": h.report_text,
+        })  # fmt: skip
+    for r in world.restrictions:
+        for wid in r.worker_ids:
+            rows["access_restriction"].append({"child_id": r.child_id, "worker_id": wid, "reason": r.reason,
+                                               "valid_from": r.start})  # fmt: skip
+
+
+def _address_row(person_id: str, a: AddressSpell) -> dict:
+    return {"person_id": person_id, "address_id": a.address.address_id, "line1": a.address.line1,
+            "town": a.address.town, "postcode": a.address.postcode, "valid_from": a.valid_from,
+            "valid_to": a.valid_to}  # fmt: skip
+
+
+def _episode_table(kind: str) -> str:
+    return {"CIN": "cin_episode", "CP": "cp_plan", "CLA": "cla_episode"}[kind]
+
+
+def _episode_row(e) -> dict:
+    if e.kind == "CIN":
+        return {"episode_id": e.episode_id, "child_id": e.child_id, "start_date": e.start, "end_date": e.end,
+                "reason_code": e.code}  # fmt: skip
+    if e.kind == "CP":
+        return {"episode_id": e.episode_id, "child_id": e.child_id, "start_date": e.start, "end_date": e.end,
+                "category": e.code}  # fmt: skip
+    return {"episode_id": e.episode_id, "child_id": e.child_id, "start_date": e.start, "end_date": e.end,
+            "legal_status": e.code, "reason_new": e.reason_new, "reason_end": e.reason_end,
+            "placement_type": e.placement_type, "placement_postcode": e.placement_postcode,
+            "placement_provider": e.placement_provider, "carer_id": e.carer_id}  # fmt: skip
+
+
+def adopter_report(world: World, seed: int) -> None:
+    """The prospective adopter report (PAR) summary: the text-heavy record the agency analyses."""
+    rng = _rng(seed, 9)
+    for h in world.households:
+        adults = [world.people[a] for a in h.adult_ids]
+        names = " and ".join(a.names[-1].first for a in adults)
+        parts = [f"{names} ({h.household_type.lower()}) live in {h.region} and were approved on "
+                 f"{h.approval_date:%d %B %Y}."]  # fmt: skip
+        if h.prior_fostering:
+            years = "one year" if h.years_fostering == 1 else f"{h.years_fostering} years"
+            parts.append(f"They have fostered for {years} and describe caring for children "
+                         "with complex histories.")  # fmt: skip
+        else:
+            parts.append("They have not fostered before but have volunteered with children's groups.")
+        parts.append({0: "They have no birth children.", 1: "They have one birth child."}.get(
+            h.birth_children, f"They have {h.birth_children} birth children."))  # fmt: skip
+        parts.append(f"Work: {h.occupation_sector.lower()}. Faith: {h.religion.lower()}.")
+        parts.append(str(rng.choice([
+            "Their referees describe them as patient, warm and resilient.",
+            "They have a strong support network of family and friends nearby.",
+            "They have attended preparation training and reflected well on attachment and loss.",
+            "They enjoy outdoor activities and have a large garden.",
+        ])))  # fmt: skip
+        h.report_text = " ".join(parts)
+
+
+# ---- rendering rows as a flavour, with defects -------------------------------------------------
+def _render_value(flavour: Flavour, table: str, col: str, value) -> str:
+    spec = NEUTRAL_TABLES[table]
+    if value is None:
+        return ""
+    if col in spec.get("datetimes", ()):
+        return flavour.format_datetime(value)
+    if col in spec.get("dates", ()):
+        return flavour.format_date(value)
+    if isinstance(value, bool) or col in YES_NO_COLUMNS:
+        return flavour.code("yes_no", str(bool(value)).lower())
+    if col in ("sex", "gender", "relation", "person_type"):
+        return flavour.code(col, str(value))
+    if col == "reason" and table == "person_gender":
+        return str(value)
+    return str(value)
+
+
+def render_table(flavour: Flavour, table: str, rows: list[dict]) -> list[dict[str, str]]:
+    cols = NEUTRAL_TABLES[table]["columns"]
+    return [{flavour.column(table, c): _render_value(flavour, table, c, r.get(c)) for c in cols} for r in rows]
+
+
+def inject_defects(
+    flavour: Flavour, table: str, rows: list[dict[str, str]], rng: np.random.Generator, rate: float, as_of: dt.date
+) -> tuple[list[dict[str, str]], list[dict]]:
+    """Mess up about ``rate`` of the rows, one defect each, and say exactly where and what."""
+    spec = NEUTRAL_TABLES[table]
+    col = lambda c: flavour.column(table, c)  # noqa: E731
+    dates = [c for c in (*spec.get("dates", ()), *spec.get("datetimes", ()))]
+    codes = [c for c in spec.get("codes", ())]
+    text_col = TEXT_COLUMNS.get(table)
+    out: list[dict[str, str]] = []
+    marks: list[tuple[int, dict]] = []
+    for row in rows:
+        out.append(row)
+        if table in NO_DEFECT_TABLES or rng.random() >= rate:
+            continue
+        kind = DEFECT_KINDS[int(rng.integers(0, len(DEFECT_KINDS)))]
+        record = {"table": table, "source_table": flavour.table(table), "defect": kind,
+                  "expected": DEFECT_EXPECTED[kind], "key": "|".join(row[col(k)] for k in spec["key"])}  # fmt: skip
+        column, original, value = None, None, None
+        if kind == "duplicate_row":
+            out.append(dict(row))
+            marks.append((len(out) - 1, record))
+            continue
+        if kind == "missing_required":
+            column = str(rng.choice(spec["required"]))
+            value = ""
+        elif kind in ("malformed_date", "future_date"):
+            filled = [c for c in dates if row[col(c)]]
+            if not filled:
+                continue
+            column = str(rng.choice(filled))
+            if kind == "malformed_date":
+                value = str(rng.choice(["31/02/2021", "2021-13-45", "00/00/0000", "unknown", "32-JAN-2020", "1/1/21x"]))
+            else:
+                future = as_of + dt.timedelta(days=int(rng.integers(400, 3000)))
+                value = (flavour.format_datetime(dt.datetime(future.year, future.month, future.day, 9, 0))
+                         if column in spec.get("datetimes", ()) else flavour.format_date(future))  # fmt: skip
+        elif kind == "invalid_code":
+            filled = [c for c in codes if row[col(c)]]
+            if not filled:
+                continue
+            column = str(rng.choice(filled))
+            value = "ZZ9"
+        elif kind == "cp1252_char":
+            if not text_col or not row[col(text_col)]:
+                continue
+            column = text_col
+            v = row[col(column)]
+            if "'" in v:
+                value = v.replace("'", "\ue000", 1)
+            elif "e" in v:
+                i = v.rindex("e")
+                value = v[:i] + "\ue001" + v[i + 1 :]
+            else:
+                value = v + "\ue000"
+        elif kind == "stray_whitespace":
+            filled = [c for c in spec["columns"] if row[col(c)] and c not in dates]
+            column = str(rng.choice(filled))
+            value = f"  {row[col(column)]} "
+        elif kind == "inconsistent_case":
+            filled = [c for c in (*codes, "surname", "first_name") if c in spec["columns"] and row[col(c)]]
+            filled = [c for c in filled if row[col(c)].upper() != row[col(c)].lower()]
+            if not filled:
+                continue
+            column = str(rng.choice(filled))
+            v = row[col(column)]
+            value = v.lower() if v != v.lower() else v.upper()
+        original = row[col(column)]
+        row[col(column)] = value
+        record.update({"column": column, "source_column": col(column), "original": original,
+                       "value": decode_marks(value)})  # fmt: skip
+        marks.append((len(out) - 1, record))
+    defects = []
+    for index, record in marks:
+        record["row_number"] = index + 1  # 1-based data row, header excluded
+        defects.append(record)
+    return out, defects
+
+
+def write_csv(path: Path, flavour: Flavour, rows: list[dict[str, str]], columns: list[str]) -> None:
+    """UTF-8 CSV, except cells marked for cp1252, whose marked character is written as one cp1252 byte."""
+    buf = io.StringIO()
+    w = csv.writer(buf, delimiter=flavour.delimiter, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
+    w.writerow(columns)
+    for r in rows:
+        w.writerow([r[c] for c in columns])
+    data = buf.getvalue().encode("utf-8")
+    for mark, (_, byte) in CP1252_MARKS.items():
+        data = data.replace(mark.encode("utf-8"), byte)
+    path.write_bytes(data)
+
+
+def decode_marks(value: str) -> str:
+    """The value as a reader that falls back to cp1252 would see it."""
+    for mark, (char, _) in CP1252_MARKS.items():
+        value = value.replace(mark, char)
+    return value
+
+
+# ---- writing an extract and its truth -----------------------------------------------------------
+def _render_documents(specs: list[DocumentSpec], extract_dir: Path, processes: int, progress: Progress) -> None:
+    """Render each spec to ``extract_dir / spec.file_name``; .doc files go through LibreOffice in one batch."""
+    store = extract_dir / "documents"
+    store.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="caselake-docx-") as tmp:
+        staging = Path(tmp)
+        if processes > 1 and len(specs) > 20:
+            with ProcessPoolExecutor(processes) as pool:
+                futures = [pool.submit(render, s, extract_dir, staging) for s in specs]
+                for i, f in enumerate(futures):
+                    f.result()
+                    progress("documents", i + 1, len(specs))
+        else:
+            for i, s in enumerate(specs):
+                render(s, extract_dir, staging)
+                progress("documents", i + 1, len(specs))
+        n = len(list(staging.glob("*.docx")))
+        progress("legacy .doc (LibreOffice)", 0, n)
+        convert_to_doc(staging, store, workers=max(1, min(processes, 4)))
+        progress("legacy .doc (LibreOffice)", n, n)
+
+
+def write_extract(
+    flavour: Flavour, extract_dir: Path, content: Content, opts: SynthOptions, day: int, kind: str
+) -> tuple[dict[str, int], list[dict]]:
+    """Write every table of ``content`` as the flavour's CSV files, defects injected; return counts and defects."""
+    extract_dir.mkdir(parents=True, exist_ok=True)
+    counts: dict[str, int] = {}
+    defects: list[dict] = []
+    for t_index, (table, rows) in enumerate(content.rows.items()):
+        if kind == "delta" and not rows:
+            continue
+        rendered = render_table(flavour, table, rows)
+        rendered, found = inject_defects(
+            flavour, table, rendered, _rng(opts.seed, 7, day, t_index), opts.defect_rate, opts.as_of
+        )
+        file_name = f"{flavour.table(table)}.csv"
+        for d in found:
+            d["file"] = file_name
+        defects.extend(found)
+        columns = [flavour.column(table, c) for c in NEUTRAL_TABLES[table]["columns"]]
+        write_csv(extract_dir / file_name, flavour, rendered, columns)
+        counts[flavour.table(table)] = len(rendered)
+    return counts, defects
+
+
+def write_control_file(extract_dir: Path, flavour: Flavour, extract_date: dt.date, kind: str, counts: dict[str, int],
+                       documents: int) -> None:  # fmt: skip
+    """Written last: its presence says the extract is complete, so a sensor never reads a half-written drop."""
+    control = {
+        "source_system": flavour.name,
+        "extract_id": f"{flavour.source}-{extract_date.isoformat()}",
+        "extract_date": extract_date.isoformat(),
+        "extract_kind": kind,
+        "delimiter": flavour.delimiter,
+        "encoding": "utf-8",
+        "tables": {name: {"file": f"{name}.csv", "rows": n} for name, n in sorted(counts.items())},
+        "documents": documents,
+    }
+    (extract_dir / "_extract.json").write_text(json.dumps(control, indent=2, sort_keys=True) + "\n")
+
+
+def _parquet(path: Path, rows: list[dict], schema: dict | None = None) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    df = pl.DataFrame(rows, schema=schema, infer_schema_length=None) if rows else pl.DataFrame(schema=schema or {})
+    # Statistics carry no timestamps, but keep files lean and byte-stable anyway.
+    df.write_parquet(path, compression="zstd", statistics=False)
+
+
+def write_truth(truth: Path, world: World, content: Content, defects: list[dict], typos: dict[int, list[str]],
+                opts: SynthOptions) -> None:  # fmt: skip
+    truth.mkdir(parents=True, exist_ok=True)
+    people = []
+    for p in world.people.values():
+        variants = sorted({n.first for n in p.names} | set(p.nicknames(world.as_of)) | {n.surname for n in p.names})
+        people.append({
+            "person_id": p.person_id, "first_name": p.names[-1].first, "surname": p.names[-1].surname,
+            "dob": p.dob, "sex": p.sex, "ethnicity": p.ethnicity, "is_child": p.is_child, "family_id": p.family_id,
+            "disability": p.disability, "minority_ethnic": p.minority_ethnic, "name_variants": variants,
+            "name_history": [f"{n.valid_from}:{n.first} {n.surname} ({n.reason})" for n in p.names],
+        })  # fmt: skip
+    _parquet(truth / "persons.parquet", people)
+    _parquet(truth / "mentions.parquet", content.mentions, schema=_MENTION_SCHEMA)
+    _parquet(truth / "pages.parquet", content.pages, schema=_PAGE_SCHEMA)
+    _parquet(truth / "documents.parquet", content.document_truth)
+    _parquet(truth / "defects.parquet", defects, schema=_DEFECT_SCHEMA)
+    rels = [asdict(r) for r in world.relationships]
+    _parquet(truth / "relationships.parquet", rels)
+    restrictions = [
+        {"child_id": r.child_id, "worker_ids": r.worker_ids, "reason": r.reason} for r in world.restrictions
+    ]
+    _parquet(truth / "restrictions.parquet", restrictions)
+    _parquet(truth / "name_typos.parquet", [
+        {"person_id": pid, "recorded_surname": _typo(world.people[pid].names[-1].surname),
+         "true_surname": world.people[pid].names[-1].surname, "corrected_on_day": day}
+        for day, pids in typos.items() for pid in pids
+    ], schema={"person_id": pl.String, "recorded_surname": pl.String, "true_surname": pl.String,
+               "corrected_on_day": pl.Int64})  # fmt: skip
+    # Adoption: the planted effects and which waiting households fit each cohort.
+    fits = []
+    for h in world.households:
+        if h.matched:
+            continue
+        for cohort in PLANTED_EFFECTS:
+            prob = cohort_probability(h, cohort)
+            fits.append({"household_id": h.household_id, "cohort": cohort, "true_probability": prob,
+                         "fits": bool(prob >= 0.5 and h.preferences[cohort]), **household_features(h)})  # fmt: skip
+    _parquet(truth / "adopter_cohort_fit.parquet", fits)
+    summary = {
+        "seed": opts.seed, "split": opts.split, "flavour": opts.flavour, "as_of": opts.as_of.isoformat(),
+        "children": len(world.children), "people": len(world.people), "workers": len(world.workers),
+        "households": len(world.households), "adoptions": len(world.adoptions),
+        "planted_effects": world.planted_effects,
+        "defect_rate": opts.defect_rate, "defect_expectations": DEFECT_EXPECTED,
+        "minority_ethnic_excludes": sorted(__import__("synth.world", fromlist=["NOT_MINORITY"]).NOT_MINORITY),
+    }  # fmt: skip
+    (truth / "council.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+
+
+_MENTION_SCHEMA = {"source_type": pl.String, "source_id": pl.String, "child_id": pl.String, "page": pl.Int64,
+                   "start": pl.Int64, "end": pl.Int64, "label": pl.String, "text": pl.String, "person_id": pl.String}  # fmt: skip
+_PAGE_SCHEMA = {
+    "document_id": pl.String,
+    "page": pl.Int64,
+    "text": pl.String,
+    "scanned": pl.Boolean,
+    "format": pl.String,
+}
+_DEFECT_SCHEMA = {"table": pl.String, "source_table": pl.String, "file": pl.String, "row_number": pl.Int64,
+                  "defect": pl.String, "expected": pl.String, "key": pl.String, "column": pl.String,
+                  "source_column": pl.String, "original": pl.String, "value": pl.String}  # fmt: skip
+
+
+def build_world(opts: SynthOptions) -> World:
+    if opts.flavour not in FLAVOURS:
+        raise ValueError(f"flavour must be one of {sorted(FLAVOURS)}, not {opts.flavour!r}")
+    if opts.children < 1:
+        raise ValueError("children must be at least 1")
+    world = WorldBuilder(pools_for(opts.split), opts.seed, opts.as_of, opts.children).build()
+    adopter_report(world, opts.seed)
+    return world
+
+
+def generate(opts: SynthOptions, progress: Progress = _noop) -> SynthResult:
+    """Write the day-0 full extract and the truth. Refuses to overwrite an existing drop."""
+    t0 = time.perf_counter()
+    flavour = FLAVOURS[opts.flavour]
+    extract_dir = opts.out / "landing" / flavour.source / opts.as_of.isoformat()
+    if extract_dir.exists():
+        raise FileExistsError(f"{extract_dir} exists: choose another --out or delete it")
+    progress("world", 0, 1)
+    world = build_world(opts)
+    progress("world", 1, 1)
+    content = compose_base(world, opts, progress)
+    typos = planned_typos(world, opts.seed)
+    structured_rows(world, content, {p for ps in typos.values() for p in ps}, corrected=set())
+    _render_documents(content.documents, extract_dir, opts.processes, progress)
+    progress("tables", 0, 1)
+    counts, defects = write_extract(flavour, extract_dir, content, opts, day=0, kind="full")
+    write_truth(opts.out / "truth", world, content, defects, typos, opts)
+    write_control_file(extract_dir, flavour, opts.as_of, "full", counts, len(content.documents))
+    progress("tables", 1, 1)
+    return SynthResult(extract_dir, opts.out / "truth", opts.as_of, 0, counts, len(content.documents),
+                       time.perf_counter() - t0)  # fmt: skip
+
+
+# ---- next-day change extracts -------------------------------------------------------------------
+def existing_days(opts: SynthOptions) -> list[dt.date]:
+    root = opts.out / "landing" / FLAVOURS[opts.flavour].source
+    if not root.exists():
+        return []
+    return sorted(dt.date.fromisoformat(p.name) for p in root.iterdir() if (p / "_extract.json").exists())
+
+
+def apply_day_changes(world: World, opts: SynthOptions, day: int, typos: dict[int, list[str]], base_notes: int,
+                      deleted: set[str], content: Content | None) -> list[dict]:  # fmt: skip
+    """Mutate ``world`` with day ``day``'s updates; when ``content`` is given, also write that day's rows."""
+    rng = _rng(opts.seed, 200, day)
+    when = opts.as_of + dt.timedelta(days=day)
+    n = len(world.children)
+    changes: list[dict] = []
+    open_children = [c for c in world.children if c.closed is None]
+    # Address changes: a family moves; the old address is end-dated and the new one starts.
+    builder = WorldBuilder(pools_for(opts.split), opts.seed * 1000 + day, opts.as_of, 0)
+    builder._counters["A"] = 9_000_000 + day * 1000
+    for j in rng.choice(len(open_children), size=min(len(open_children), max(1, round(n * 0.002))), replace=False):
+        child = open_children[int(j)]
+        mover = child.relations["mother"][0]
+        new_address: Address = builder.address()
+        for person in (mover, child.person):
+            person.addresses[-1].valid_to = when
+            person.addresses.append(AddressSpell(when, None, new_address))
+            changes.append({"table": "person_address", "key": f"{person.person_id}|{new_address.address_id}",
+                            "change": "update", "detail": f"moved to {new_address.one_line}"})  # fmt: skip
+            if content is not None:
+                content.rows["person_address"].append(_address_row(person.person_id, person.addresses[-2]))
+                content.rows["person_address"].append(_address_row(person.person_id, person.addresses[-1]))
+    # Episode closures.
+    open_eps = [e for e in world.episodes if e.end is None and e.start < when]
+    for j in (
+        rng.choice(len(open_eps), size=min(len(open_eps), max(1, round(n * 0.002))), replace=False) if open_eps else []
+    ):
+        e = open_eps[int(j)]
+        e.end = when
+        if e.kind == "CLA":
+            e.reason_end = "E13"
+        changes.append({"table": _episode_table(e.kind), "key": e.episode_id, "change": "update", "detail": "closed"})
+        if content is not None:
+            content.rows[_episode_table(e.kind)].append(_episode_row(e))
+    # Name corrections: a surname keyed wrongly in the base extract is put right.
+    for pid in typos.get(day, []):
+        p = world.people[pid]
+        changes.append({"table": "person", "key": pid, "change": "update",
+                        "detail": f"surname corrected {_typo(p.names[-1].surname)} -> {p.names[-1].surname}"})  # fmt: skip
+        if content is not None:
+            spell = p.names[-1]
+            content.rows["person"].append({
+                "person_id": p.person_id, "first_name": spell.first, "middle_name": p.middle, "surname": spell.surname,
+                "dob": p.dob, "sex": p.sex, "gender": p.genders[-1].gender, "ethnicity": p.ethnicity,
+                "disability": p.disability, "upn": p.upn, "nhs_number": p.nhs_number,
+                "person_type": "child" if p.is_child else "adult", "phone": p.phone, "email": p.email,
+            })  # fmt: skip
+            content.rows["person_name"].append({"person_id": pid, "name_seq": len(p.names), "first_name": spell.first,
+                                                "surname": spell.surname, "valid_from": spell.valid_from,
+                                                "reason": "correction"})  # fmt: skip
+    # Deletions: case notes recorded on the wrong child's file.
+    for _ in range(max(1, round(n * 0.001))):
+        note_id = f"CN{int(rng.integers(1, base_notes + 1)):08d}"
+        if note_id in deleted:
+            continue
+        deleted.add(note_id)
+        changes.append({"table": "case_note", "key": note_id, "change": "delete", "detail": "recorded on wrong file"})
+        if content is not None:
+            at = dt.datetime(when.year, when.month, when.day, 16, 30, tzinfo=dt.UTC)
+            content.rows["deleted_record"].append({"table_name": "case_note", "record_id": note_id, "deleted_at": at,
+                                                   "reason": "Recorded on wrong file"})  # fmt: skip
+    # New notes and documents at the pilot's daily rate.
+    if content is not None:
+        by_child: dict[str, list] = {}
+        for inv in world.involvements:
+            by_child.setdefault(inv.child_id, []).append(inv)
+        n_notes = max(1, round(n * NOTES_PER_CHILD_PER_DAY))
+        n_docs = max(1, round(n * DOCUMENTS_PER_CHILD_PER_DAY))
+        pick = [open_children[int(j)] for j in rng.choice(len(open_children), size=n_notes + n_docs)]
+        for i, child in enumerate(pick[:n_notes], start=1):
+            note_id = f"CN9{day:03d}{i:04d}"
+            _note(content, world, child, note_id, when, rng, by_child, when)
+            changes.append({"table": "case_note", "key": note_id, "change": "insert", "detail": "new note"})
+        for i, child in enumerate(pick[n_notes:], start=1):
+            doc_id = f"D9{day:03d}{i:04d}"
+            _document(content, world, child, doc_id, when, rng, by_child, opts.seed)
+            changes.append({"table": "document", "key": doc_id, "change": "insert", "detail": "new document"})
+    return changes
+
+
+def generate_next_day(opts: SynthOptions, progress: Progress = _noop) -> SynthResult:
+    """Write the extract for the day after the latest one in ``opts.out``: only what changed."""
+    t0 = time.perf_counter()
+    flavour = FLAVOURS[opts.flavour]
+    days = existing_days(opts)
+    if not days or days[0] != opts.as_of:
+        raise FileNotFoundError(f"no base extract for {opts.as_of} under {opts.out}: run `caselake synth` first")
+    day = (days[-1] - opts.as_of).days + 1
+    world = build_world(opts)
+    typos = planned_typos(world, opts.seed)
+    base_notes = sum(c[0] for c in base_counts(world, opts))
+    deleted: set[str] = set()
+    for earlier in range(1, day):
+        apply_day_changes(world, opts, earlier, typos, base_notes, deleted, None)
+    content = Content()
+    changes = apply_day_changes(world, opts, day, typos, base_notes, deleted, content)
+    when = opts.as_of + dt.timedelta(days=day)
+    extract_dir = opts.out / "landing" / flavour.source / when.isoformat()
+    _render_documents(content.documents, extract_dir, opts.processes, progress)
+    counts, defects = write_extract(flavour, extract_dir, content, opts, day=day, kind="delta")
+    truth = opts.out / "truth" / "days" / when.isoformat()
+    _parquet(truth / "changes.parquet", changes)
+    _parquet(truth / "mentions.parquet", content.mentions, schema=_MENTION_SCHEMA)
+    _parquet(truth / "pages.parquet", content.pages, schema=_PAGE_SCHEMA)
+    _parquet(truth / "documents.parquet", content.document_truth)
+    _parquet(truth / "defects.parquet", defects, schema=_DEFECT_SCHEMA)
+    write_control_file(extract_dir, flavour, when, "delta", counts, len(content.documents))
+    return SynthResult(extract_dir, truth, when, day, counts, len(content.documents), time.perf_counter() - t0)

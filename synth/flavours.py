@@ -1,0 +1,433 @@
+"""Export shapes: how two case-management systems would write the same truth.
+
+Rows are built once in a neutral shape (the keys of :data:`NEUTRAL_TABLES`), then each flavour
+renames tables and columns, formats dates and maps code lists. ``docs/synthetic-council.md``
+documents every mapping; ``caselake synth --describe`` prints it from this module, so the document
+cannot drift from the code.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+# Neutral table -> (neutral columns, key columns, required columns, date columns, datetime columns)
+NEUTRAL_TABLES: dict[str, dict[str, tuple[str, ...]]] = {
+    "person": {
+        "columns": ("person_id", "first_name", "middle_name", "surname", "dob", "sex", "gender", "ethnicity",
+                    "disability", "upn", "nhs_number", "person_type", "phone", "email"),
+        "key": ("person_id",), "required": ("person_id", "surname", "sex", "person_type"),
+        "dates": ("dob",), "codes": ("sex", "gender", "ethnicity", "person_type"),
+    },
+    "person_name": {
+        "columns": ("person_id", "name_seq", "first_name", "surname", "valid_from", "reason"),
+        "key": ("person_id", "name_seq"), "required": ("person_id", "name_seq", "surname", "valid_from"),
+        "dates": ("valid_from",), "codes": ("reason",),
+    },
+    "person_gender": {
+        "columns": ("person_id", "gender_seq", "gender", "valid_from"),
+        "key": ("person_id", "gender_seq"), "required": ("person_id", "gender_seq", "gender", "valid_from"),
+        "dates": ("valid_from",), "codes": ("gender",),
+    },
+    "person_address": {
+        "columns": ("person_id", "address_id", "line1", "town", "postcode", "valid_from", "valid_to"),
+        "key": ("person_id", "address_id", "valid_from"), "required": ("person_id", "address_id", "valid_from"),
+        "dates": ("valid_from", "valid_to"), "codes": (),
+    },
+    "relationship": {
+        "columns": ("relationship_id", "child_id", "person_id", "relation", "valid_from", "valid_to"),
+        "key": ("relationship_id",), "required": ("relationship_id", "child_id", "person_id", "relation"),
+        "dates": ("valid_from", "valid_to"), "codes": ("relation",),
+    },
+    "worker": {
+        "columns": ("worker_id", "first_name", "surname", "role", "team", "email", "phone"),
+        "key": ("worker_id",), "required": ("worker_id", "surname", "role"), "dates": (), "codes": ("role",),
+    },
+    "involvement": {
+        "columns": ("involvement_id", "child_id", "worker_id", "involvement_type", "start_date", "end_date"),
+        "key": ("involvement_id",), "required": ("involvement_id", "child_id", "worker_id", "start_date"),
+        "dates": ("start_date", "end_date"), "codes": (),
+    },
+    "cin_episode": {
+        "columns": ("episode_id", "child_id", "start_date", "end_date", "reason_code"),
+        "key": ("episode_id",), "required": ("episode_id", "child_id", "start_date", "reason_code"),
+        "dates": ("start_date", "end_date"), "codes": ("reason_code",),
+    },
+    "cp_plan": {
+        "columns": ("episode_id", "child_id", "start_date", "end_date", "category"),
+        "key": ("episode_id",), "required": ("episode_id", "child_id", "start_date", "category"),
+        "dates": ("start_date", "end_date"), "codes": ("category",),
+    },
+    "cla_episode": {
+        "columns": ("episode_id", "child_id", "start_date", "end_date", "legal_status", "reason_new",
+                    "reason_end", "placement_type", "placement_postcode", "placement_provider", "carer_id"),
+        "key": ("episode_id",), "required": ("episode_id", "child_id", "start_date", "legal_status"),
+        "dates": ("start_date", "end_date"), "codes": ("legal_status", "placement_type"),
+    },
+    "case_note": {
+        "columns": ("note_id", "child_id", "worker_id", "note_type", "event_date", "recorded_at", "note_text"),
+        "key": ("note_id",), "required": ("note_id", "child_id", "recorded_at", "note_text"),
+        "dates": ("event_date",), "datetimes": ("recorded_at",), "codes": ("note_type",),
+    },
+    "document": {
+        "columns": ("document_id", "child_id", "worker_id", "document_type", "title", "file_name", "created_date"),
+        "key": ("document_id",), "required": ("document_id", "child_id", "file_name"),
+        "dates": ("created_date",), "codes": ("document_type",),
+    },
+    "form": {
+        "columns": ("form_id", "child_id", "worker_id", "form_type", "form_date", "outcome"),
+        "key": ("form_id",), "required": ("form_id", "child_id", "form_type", "form_date"),
+        "dates": ("form_date",), "codes": ("form_type",),
+    },
+    "form_answer": {
+        "columns": ("form_id", "question_code", "question", "answer_text"),
+        "key": ("form_id", "question_code"), "required": ("form_id", "question_code"), "dates": (), "codes": (),
+    },
+    "adoption": {
+        "columns": ("adoption_id", "child_id", "household_id", "entered_care", "decision_to_place",
+                    "placement_order", "matched", "placed", "adoption_order", "sibling_group_id",
+                    "adopted_by_foster_carer"),
+        "key": ("adoption_id",), "required": ("adoption_id", "child_id", "decision_to_place"),
+        "dates": ("entered_care", "decision_to_place", "placement_order", "matched", "placed", "adoption_order"),
+        "codes": ("adopted_by_foster_carer",),
+    },
+    "adopter_household": {
+        "columns": ("household_id", "household_type", "adult_1_id", "adult_2_id", "adult_1_age", "adult_2_age",
+                    "ethnicity", "religion", "prior_fostering", "years_fostering", "birth_children",
+                    "occupation_sector", "region", "approval_date", "status", "pref_sibling_group",
+                    "pref_age_5_plus", "pref_minority_ethnic", "pref_disability", "report_text"),
+        "key": ("household_id",), "required": ("household_id", "household_type", "approval_date", "status"),
+        "dates": ("approval_date",),
+        "codes": ("ethnicity", "prior_fostering", "pref_sibling_group", "pref_age_5_plus",
+                  "pref_minority_ethnic", "pref_disability"),
+    },
+    "access_restriction": {
+        "columns": ("child_id", "worker_id", "reason", "valid_from"),
+        "key": ("child_id", "worker_id"), "required": ("child_id", "worker_id"), "dates": ("valid_from",),
+        "codes": (),
+    },
+    "deleted_record": {
+        "columns": ("table_name", "record_id", "deleted_at", "reason"),
+        "key": ("table_name", "record_id"), "required": ("table_name", "record_id", "deleted_at"),
+        "dates": (), "datetimes": ("deleted_at",), "codes": (),
+    },
+}  # fmt: skip
+
+_MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
+
+
+@dataclass(frozen=True)
+class Flavour:
+    name: str
+    source: str  # the landing folder name
+    delimiter: str
+    tables: dict[str, str]
+    columns: dict[str, dict[str, str]]  # neutral table -> neutral column -> flavour column
+    codes: dict[str, dict[str, str]] = field(default_factory=dict)  # neutral column -> value map
+    date_style: str = "uk"  # "uk" dd/mm/yyyy, "oracle" DD-MON-YYYY
+
+    def table(self, neutral: str) -> str:
+        return self.tables[neutral]
+
+    def column(self, neutral_table: str, neutral_column: str) -> str:
+        return self.columns.get(neutral_table, {}).get(neutral_column, neutral_column)
+
+    def format_date(self, d: dt.date | None) -> str:
+        if d is None:
+            return ""
+        if self.date_style == "uk":
+            return f"{d.day:02d}/{d.month:02d}/{d.year:04d}"
+        return f"{d.day:02d}-{_MONTHS[d.month - 1]}-{d.year:04d}"
+
+    def format_datetime(self, t: dt.datetime | None) -> str:
+        if t is None:
+            return ""
+        return f"{self.format_date(t.date())} {t:%H:%M:%S}"
+
+    def code(self, neutral_column: str, value: str) -> str:
+        return self.codes.get(neutral_column, {}).get(value, value)
+
+
+def _upper_columns(prefix: str = "") -> dict[str, dict[str, str]]:
+    return {t: {c: prefix + c.replace("_", "").upper() for c in spec["columns"]} for t, spec in NEUTRAL_TABLES.items()}
+
+
+RELATION_CODES_LL = {
+    "mother": "MOTHER", "father": "FATHER", "stepmother": "STEPMOTHER", "stepfather": "STEPFATHER",
+    "brother": "BROTHER", "sister": "SISTER", "maternal grandmother": "MGM", "maternal grandfather": "MGF",
+    "paternal grandmother": "PGM", "paternal grandfather": "PGF", "aunt": "AUNT", "uncle": "UNCLE",
+    "family friend": "FAMFRIEND", "neighbour": "NEIGHBOUR", "foster carer": "FOSTERCARER",
+    "mother's partner": "MPARTNER", "godparent": "GODPARENT",
+}  # fmt: skip
+RELATION_CODES_MO = {
+    "mother": "Mother", "father": "Father", "stepmother": "Step-mother", "stepfather": "Step-father",
+    "brother": "Sibling (brother)", "sister": "Sibling (sister)",
+    "maternal grandmother": "Grandmother (maternal)", "maternal grandfather": "Grandfather (maternal)",
+    "paternal grandmother": "Grandmother (paternal)", "paternal grandfather": "Grandfather (paternal)",
+    "aunt": "Aunt", "uncle": "Uncle", "family friend": "Family friend", "neighbour": "Neighbour",
+    "foster carer": "Foster carer", "mother's partner": "Mother's partner", "godparent": "Godparent",
+}  # fmt: skip
+
+LIQUIDLOGIC = Flavour(
+    name="liquidlogic",
+    source="liquidlogic",
+    delimiter=",",
+    tables={
+        "person": "PERSON",
+        "person_name": "PERSON_NAME_HISTORY",
+        "person_gender": "PERSON_GENDER_HISTORY",
+        "person_address": "PERSON_ADDRESS",
+        "relationship": "RELATIONSHIP",
+        "worker": "WORKER",
+        "involvement": "INVOLVEMENT",
+        "cin_episode": "CIN_EPISODE",
+        "cp_plan": "CP_PLAN",
+        "cla_episode": "LAC_EPISODE",
+        "case_note": "CASE_NOTE",
+        "document": "DOCUMENT_MANIFEST",
+        "form": "FORM",
+        "form_answer": "FORM_ANSWER",
+        "adoption": "ADOPTION",
+        "adopter_household": "ADOPTER_HOUSEHOLD",
+        "access_restriction": "RECORD_RESTRICTION",
+        "deleted_record": "DELETED_RECORDS",
+    },
+    columns=_upper_columns(),
+    codes={
+        "sex": {"M": "M", "F": "F"},
+        "gender": {"male": "Male", "female": "Female", "non-binary": "Non-binary"},
+        "relation": RELATION_CODES_LL,
+        "person_type": {"child": "CHILD", "adult": "ADULT"},
+        "yes_no": {"true": "Y", "false": "N"},
+    },
+    date_style="uk",
+)
+
+MOSAIC = Flavour(
+    name="mosaic",
+    source="mosaic",
+    delimiter="|",
+    tables={
+        "person": "mo_persons",
+        "person_name": "mo_person_names",
+        "person_gender": "mo_person_genders",
+        "person_address": "mo_person_addresses",
+        "relationship": "mo_personal_relationships",
+        "worker": "mo_workers",
+        "involvement": "mo_worker_allocations",
+        "cin_episode": "mo_cin_periods",
+        "cp_plan": "mo_cp_registrations",
+        "cla_episode": "mo_lac_periods",
+        "case_note": "mo_case_notes",
+        "document": "mo_documents",
+        "form": "mo_forms",
+        "form_answer": "mo_form_answers",
+        "adoption": "mo_adoption_details",
+        "adopter_household": "mo_adopter_approvals",
+        "access_restriction": "mo_restricted_access",
+        "deleted_record": "mo_deletions",
+    },
+    columns={
+        "person": {
+            "person_id": "person_ref",
+            "first_name": "forename",
+            "middle_name": "middle_names",
+            "surname": "surname",
+            "dob": "date_of_birth",
+            "sex": "sex_at_birth",
+            "gender": "gender_identity",
+            "ethnicity": "ethnic_origin",
+            "disability": "disability_type",
+            "upn": "upn",
+            "nhs_number": "nhs_no",
+            "person_type": "person_category",
+            "phone": "telephone",
+            "email": "email_address",
+        },
+        "person_name": {
+            "person_id": "person_ref",
+            "name_seq": "name_no",
+            "first_name": "forename",
+            "surname": "surname",
+            "valid_from": "start_date",
+            "reason": "name_type",
+        },
+        "person_gender": {
+            "person_id": "person_ref",
+            "gender_seq": "gender_no",
+            "gender": "gender_identity",
+            "valid_from": "start_date",
+        },
+        "person_address": {
+            "person_id": "person_ref",
+            "address_id": "address_ref",
+            "line1": "address_line_1",
+            "town": "town",
+            "postcode": "post_code",
+            "valid_from": "start_date",
+            "valid_to": "end_date",
+        },
+        "relationship": {
+            "relationship_id": "relationship_ref",
+            "child_id": "subject_person_ref",
+            "person_id": "related_person_ref",
+            "relation": "relationship_type",
+            "valid_from": "start_date",
+            "valid_to": "end_date",
+        },
+        "worker": {
+            "worker_id": "worker_ref",
+            "first_name": "forename",
+            "surname": "surname",
+            "role": "job_title",
+            "team": "team_name",
+            "email": "email_address",
+            "phone": "telephone",
+        },
+        "involvement": {
+            "involvement_id": "allocation_ref",
+            "child_id": "person_ref",
+            "worker_id": "worker_ref",
+            "involvement_type": "allocation_role",
+            "start_date": "allocated_from",
+            "end_date": "allocated_to",
+        },
+        "cin_episode": {
+            "episode_id": "period_ref",
+            "child_id": "person_ref",
+            "start_date": "referral_date",
+            "end_date": "closure_date",
+            "reason_code": "primary_need_code",
+        },
+        "cp_plan": {
+            "episode_id": "registration_ref",
+            "child_id": "person_ref",
+            "start_date": "registration_date",
+            "end_date": "deregistration_date",
+            "category": "category_of_abuse",
+        },
+        "cla_episode": {
+            "episode_id": "lac_period_ref",
+            "child_id": "person_ref",
+            "start_date": "period_start",
+            "end_date": "period_end",
+            "legal_status": "legal_status_code",
+            "reason_new": "rne_code",
+            "reason_end": "rec_code",
+            "placement_type": "placement_type_code",
+            "placement_postcode": "placement_post_code",
+            "placement_provider": "provider_code",
+            "carer_id": "carer_person_ref",
+        },
+        "case_note": {
+            "note_id": "case_note_ref",
+            "child_id": "person_ref",
+            "worker_id": "author_worker_ref",
+            "note_type": "note_category",
+            "event_date": "contact_date",
+            "recorded_at": "entered_on",
+            "note_text": "note_body",
+        },
+        "document": {
+            "document_id": "document_ref",
+            "child_id": "person_ref",
+            "worker_id": "uploaded_by",
+            "document_type": "document_category",
+            "title": "document_title",
+            "file_name": "stored_path",
+            "created_date": "document_date",
+        },
+        "form": {
+            "form_id": "form_ref",
+            "child_id": "person_ref",
+            "worker_id": "completed_by",
+            "form_type": "form_name",
+            "form_date": "completed_date",
+            "outcome": "form_outcome",
+        },
+        "form_answer": {
+            "form_id": "form_ref",
+            "question_code": "question_ref",
+            "question": "question_text",
+            "answer_text": "answer_value",
+        },
+        "adoption": {
+            "adoption_id": "adoption_ref",
+            "child_id": "person_ref",
+            "household_id": "adopter_approval_ref",
+            "entered_care": "date_entered_care",
+            "decision_to_place": "date_should_be_placed",
+            "placement_order": "date_placement_order",
+            "matched": "date_matched",
+            "placed": "date_placed_for_adoption",
+            "adoption_order": "date_adoption_order",
+            "sibling_group_id": "sibling_group_ref",
+            "adopted_by_foster_carer": "foster_carer_adoption",
+        },
+        "adopter_household": {
+            "household_id": "adopter_approval_ref",
+            "household_type": "household_composition",
+            "adult_1_id": "applicant_1_ref",
+            "adult_2_id": "applicant_2_ref",
+            "adult_1_age": "applicant_1_age",
+            "adult_2_age": "applicant_2_age",
+            "ethnicity": "ethnic_origin",
+            "religion": "religion",
+            "prior_fostering": "has_fostered",
+            "years_fostering": "years_fostered",
+            "birth_children": "number_birth_children",
+            "occupation_sector": "employment_sector",
+            "region": "home_region",
+            "approval_date": "date_approved",
+            "status": "approval_status",
+            "pref_sibling_group": "open_to_siblings",
+            "pref_age_5_plus": "open_to_over_5",
+            "pref_minority_ethnic": "open_to_minority_ethnic",
+            "pref_disability": "open_to_disability",
+            "report_text": "par_summary",
+        },
+        "access_restriction": {
+            "child_id": "person_ref",
+            "worker_id": "permitted_worker_ref",
+            "reason": "restriction_reason",
+            "valid_from": "restricted_from",
+        },
+        "deleted_record": {
+            "table_name": "source_table",
+            "record_id": "record_ref",
+            "deleted_at": "deleted_on",
+            "reason": "deletion_reason",
+        },
+    },
+    codes={
+        "sex": {"M": "Male", "F": "Female"},
+        "gender": {"male": "M", "female": "F", "non-binary": "N"},
+        "relation": RELATION_CODES_MO,
+        "person_type": {"child": "Client", "adult": "Associated person"},
+        "yes_no": {"true": "1", "false": "0"},
+    },
+    date_style="oracle",
+)
+
+FLAVOURS = {f.name: f for f in (LIQUIDLOGIC, MOSAIC)}
+YES_NO_COLUMNS = frozenset({"prior_fostering", "adopted_by_foster_carer", "pref_sibling_group", "pref_age_5_plus",
+                            "pref_minority_ethnic", "pref_disability"})  # fmt: skip
+
+
+def describe() -> str:
+    """The mapping of every neutral table and column to each flavour, as Markdown."""
+    out = ["| neutral table.column | " + " | ".join(f.name for f in FLAVOURS.values()) + " |", "| --- | --- | --- |"]
+    for table, spec in NEUTRAL_TABLES.items():
+        out.append(f"| **{table}** | " + " | ".join(f"**{f.table(table)}**" for f in FLAVOURS.values()) + " |")
+        for col in spec["columns"]:
+            out.append(f"| {table}.{col} | " + " | ".join(f.column(table, col) for f in FLAVOURS.values()) + " |")
+    out.append("")
+    out.append("Dates: liquidlogic `dd/mm/yyyy` (datetimes `dd/mm/yyyy HH:MM:SS`), comma-delimited; "
+               "mosaic `DD-MON-YYYY` (datetimes `DD-MON-YYYY HH:MM:SS`), pipe-delimited. Both UTF-8 CSV with a header.")  # fmt: skip
+    out.append("")
+    out.append("| code list | neutral | " + " | ".join(FLAVOURS) + " |")
+    out.append("| --- | --- | --- | --- |")
+    for col in ("sex", "gender", "person_type", "yes_no", "relation"):
+        for value in LIQUIDLOGIC.codes[col]:
+            out.append(f"| {col} | {value} | " + " | ".join(f.code(col, value) for f in FLAVOURS.values()) + " |")
+    return "\n".join(out)
