@@ -45,12 +45,14 @@ from synth.flavours import FLAVOURS, NEUTRAL_TABLES, YES_NO_COLUMNS, Flavour
 from synth.pools import pools_for
 from synth.text import FORM_QUESTIONS, NOTE_TEMPLATES, TextBuilder, Writer, compose_answer, compose_note
 from synth.world import (
+    NOT_MINORITY,
     PLANTED_EFFECTS,
     Address,
     AddressSpell,
     Child,
     World,
     WorldBuilder,
+    cohort_odds_ratio,
     cohort_probability,
     household_features,
 )
@@ -58,6 +60,7 @@ from synth.world import (
 # The pilot council's yearly flow (REQUIREMENTS: 551k notes, 210k documents a year, 457k children).
 NOTES_PER_CHILD_PER_DAY = 551_000 / 456_970 / 365
 DOCUMENTS_PER_CHILD_PER_DAY = 210_000 / 456_970 / 365
+FIT_ODDS_RATIO = 2.0  # a waiting household "fits" a cohort when its characteristics at least double the odds
 TYPO_PLAN_DAYS = 60  # name corrections are planned this many days ahead (the base extract holds the typos)
 # Characters that the writer encodes in Windows-1252 instead of UTF-8, as a legacy source system would:
 # each private-use mark in a cell becomes that one cp1252 byte in the file.
@@ -152,18 +155,20 @@ def _recorded_at(rng: np.random.Generator, event: dt.date, limit: dt.date) -> dt
 
 
 def _add_mentions(content: Content, tb: TextBuilder, source_type: str, source_id: str, child_id: str,
-                  page: int | None = None, offset: int = 0) -> None:  # fmt: skip
+                  page: int | None = None, offset: int = 0, rendered: str | None = None) -> None:  # fmt: skip
+    """Record ``tb``'s mentions; ``rendered`` is the text as written (wrapping may turn spaces into newlines)."""
+    text = tb.text if rendered is None else rendered
     for m in tb.mentions:
         content.mentions.append({
             "source_type": source_type, "source_id": source_id, "child_id": child_id, "page": page,
-            "start": m.start + offset, "end": m.end + offset, "label": m.label, "text": m.text,
+            "start": m.start + offset, "end": m.end + offset, "label": m.label, "text": text[m.start : m.end],
             "person_id": m.person_id,
         })  # fmt: skip
 
 
 def _note(content: Content, world: World, child: Child, note_id: str, when: dt.date, rng, by_child, limit) -> None:
     worker_id = _worker_at(world, child.person.person_id, when, by_child)
-    worker = _workers_by_id(world)[worker_id]
+    worker = world.worker_by_id[worker_id]
     note_type = str(rng.choice(sorted(NOTE_TEMPLATES)))
     writer = Writer(rng, child, when, worker, pools_for(world.split).organisations)
     tb = compose_note(writer, note_type, world.split)
@@ -176,7 +181,7 @@ def _note(content: Content, world: World, child: Child, note_id: str, when: dt.d
 
 def _document(content: Content, world: World, child: Child, doc_id: str, when: dt.date, rng, by_child, seed) -> None:
     worker_id = _worker_at(world, child.person.person_id, when, by_child)
-    worker = _workers_by_id(world)[worker_id]
+    worker = world.worker_by_id[worker_id]
     types = sorted(DOCUMENT_TYPES)
     weights = np.array([DOCUMENT_TYPES[t][0] for t in types])
     doc_type = types[int(rng.choice(len(types), p=weights / weights.sum()))]
@@ -206,7 +211,7 @@ def _document(content: Content, world: World, child: Child, doc_id: str, when: d
         offset = 0
         page_text = "\n".join(texts)
         for tb, text in zip(paras, texts, strict=True):
-            _add_mentions(content, tb, "document_page", doc_id, child.person.person_id, page_no, offset)
+            _add_mentions(content, tb, "document_page", doc_id, child.person.person_id, page_no, offset, text)
             offset += len(text) + 1
         content.pages.append({"document_id": doc_id, "page": page_no, "text": page_text,
                               "scanned": fmt in SCANNED and fault is None, "format": fmt})  # fmt: skip
@@ -221,20 +226,9 @@ def _document(content: Content, world: World, child: Child, doc_id: str, when: d
     })  # fmt: skip
 
 
-_WORKERS_CACHE: dict[int, dict] = {}
-
-
-def _workers_by_id(world: World) -> dict:
-    key = id(world)
-    if key not in _WORKERS_CACHE:
-        _WORKERS_CACHE.clear()
-        _WORKERS_CACHE[key] = {w.worker_id: w for w in world.workers}
-    return _WORKERS_CACHE[key]
-
-
 def _form(content: Content, world: World, child: Child, form_id: str, when: dt.date, rng, by_child) -> None:
     worker_id = _worker_at(world, child.person.person_id, when, by_child)
-    worker = _workers_by_id(world)[worker_id]
+    worker = world.worker_by_id[worker_id]
     form_type = str(rng.choice(sorted(FORM_QUESTIONS)))
     outcome = str(rng.choice(_FORM_OUTCOMES[form_type]))
     content.rows["form"].append({"form_id": form_id, "child_id": child.person.person_id, "worker_id": worker_id,
@@ -313,25 +307,15 @@ def planned_typos(world: World, seed: int) -> dict[int, list[str]]:
     return plan
 
 
-def structured_rows(world: World, content: Content, typos: set[str], corrected: set[str]) -> None:
+def structured_rows(world: World, content: Content, typos: set[str]) -> None:
     rows = content.rows
     for p in world.people.values():
         if not p.recorded:
             continue
-        spell = p.names[-1]
-        surname = _typo(spell.surname) if p.person_id in typos and p.person_id not in corrected else spell.surname
-        rows["person"].append({
-            "person_id": p.person_id, "first_name": spell.first, "middle_name": p.middle, "surname": surname,
-            "dob": p.dob, "sex": p.sex, "gender": p.genders[-1].gender, "ethnicity": p.ethnicity,
-            "disability": p.disability, "upn": p.upn, "nhs_number": p.nhs_number,
-            "person_type": "child" if p.is_child else "adult", "phone": p.phone, "email": p.email,
-        })  # fmt: skip
+        keyed_wrongly = p.person_id in typos
+        rows["person"].append(_person_row(p, keyed_wrongly))
         for seq, ns in enumerate(p.names, start=1):
-            sn = (
-                _typo(ns.surname)
-                if p.person_id in typos and p.person_id not in corrected and seq == len(p.names)
-                else ns.surname
-            )
+            sn = _typo(ns.surname) if keyed_wrongly and seq == len(p.names) else ns.surname
             rows["person_name"].append({"person_id": p.person_id, "name_seq": seq, "first_name": ns.first,
                                         "surname": sn, "valid_from": ns.valid_from, "reason": ns.reason})  # fmt: skip
         for seq, gs in enumerate(p.genders, start=1):
@@ -378,6 +362,18 @@ def structured_rows(world: World, content: Content, typos: set[str], corrected: 
         for wid in r.worker_ids:
             rows["access_restriction"].append({"child_id": r.child_id, "worker_id": wid, "reason": r.reason,
                                                "valid_from": r.start})  # fmt: skip
+
+
+def _person_row(p, keyed_wrongly: bool) -> dict:
+    """A person as the source system holds them today; ``keyed_wrongly`` writes the surname with its typo."""
+    spell = p.names[-1]
+    return {
+        "person_id": p.person_id, "first_name": spell.first, "middle_name": p.middle,
+        "surname": _typo(spell.surname) if keyed_wrongly else spell.surname, "dob": p.dob, "sex": p.sex,
+        "gender": p.genders[-1].gender, "ethnicity": p.ethnicity, "disability": p.disability, "upn": p.upn,
+        "nhs_number": p.nhs_number, "person_type": "child" if p.is_child else "adult", "phone": p.phone,
+        "email": p.email,
+    }  # fmt: skip
 
 
 def _address_row(person_id: str, a: AddressSpell) -> dict:
@@ -461,13 +457,16 @@ def inject_defects(
     dates = [c for c in (*spec.get("dates", ()), *spec.get("datetimes", ()))]
     codes = [c for c in spec.get("codes", ())]
     text_col = TEXT_COLUMNS.get(table)
+    applicable = [k for k in DEFECT_KINDS if k in ("duplicate_row", "missing_required", "stray_whitespace")
+                  or (k in ("malformed_date", "future_date") and dates) or (k == "invalid_code" and codes)
+                  or (k == "cp1252_char" and text_col) or k == "inconsistent_case"]  # fmt: skip
     out: list[dict[str, str]] = []
     marks: list[tuple[int, dict]] = []
     for row in rows:
         out.append(row)
         if table in NO_DEFECT_TABLES or rng.random() >= rate:
             continue
-        kind = DEFECT_KINDS[int(rng.integers(0, len(DEFECT_KINDS)))]
+        kind = applicable[int(rng.integers(0, len(applicable)))]
         record = {"table": table, "source_table": flavour.table(table), "defect": kind,
                   "expected": DEFECT_EXPECTED[kind], "key": "|".join(row[col(k)] for k in spec["key"])}  # fmt: skip
         column, original, value = None, None, None
@@ -650,15 +649,19 @@ def write_truth(truth: Path, world: World, content: Content, defects: list[dict]
         for day, pids in typos.items() for pid in pids
     ], schema={"person_id": pl.String, "recorded_surname": pl.String, "true_surname": pl.String,
                "corrected_on_day": pl.Int64})  # fmt: skip
-    # Adoption: the planted effects and which waiting households fit each cohort.
+    # Adoption: the planted effects and which waiting households fit each cohort. A household "fits" when
+    # its characteristics at least double the odds of adopting from that cohort and it is open to such a child.
     fits = []
     for h in world.households:
         if h.matched:
             continue
         for cohort in PLANTED_EFFECTS:
-            prob = cohort_probability(h, cohort)
-            fits.append({"household_id": h.household_id, "cohort": cohort, "true_probability": prob,
-                         "fits": bool(prob >= 0.5 and h.preferences[cohort]), **household_features(h)})  # fmt: skip
+            odds_ratio = cohort_odds_ratio(h, cohort)
+            fits.append({"household_id": h.household_id, "cohort": cohort,
+                         "true_probability": cohort_probability(h, cohort), "true_odds_ratio": odds_ratio,
+                         "open_to_cohort": h.preferences[cohort],
+                         "fits": bool(odds_ratio >= FIT_ODDS_RATIO and h.preferences[cohort]),
+                         **household_features(h)})  # fmt: skip
     _parquet(truth / "adopter_cohort_fit.parquet", fits)
     summary = {
         "seed": opts.seed, "split": opts.split, "flavour": opts.flavour, "as_of": opts.as_of.isoformat(),
@@ -666,7 +669,7 @@ def write_truth(truth: Path, world: World, content: Content, defects: list[dict]
         "households": len(world.households), "adoptions": len(world.adoptions),
         "planted_effects": world.planted_effects,
         "defect_rate": opts.defect_rate, "defect_expectations": DEFECT_EXPECTED,
-        "minority_ethnic_excludes": sorted(__import__("synth.world", fromlist=["NOT_MINORITY"]).NOT_MINORITY),
+        "minority_ethnic_excludes": sorted(NOT_MINORITY),
     }  # fmt: skip
     (truth / "council.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
 
@@ -707,7 +710,7 @@ def generate(opts: SynthOptions, progress: Progress = _noop) -> SynthResult:
     progress("world", 1, 1)
     content = compose_base(world, opts, progress)
     typos = planned_typos(world, opts.seed)
-    structured_rows(world, content, {p for ps in typos.values() for p in ps}, corrected=set())
+    structured_rows(world, content, {p for ps in typos.values() for p in ps})
     _render_documents(content.documents, extract_dir, opts.processes, progress)
     progress("tables", 0, 1)
     counts, defects = write_extract(flavour, extract_dir, content, opts, day=0, kind="full")
@@ -768,12 +771,7 @@ def apply_day_changes(world: World, opts: SynthOptions, day: int, typos: dict[in
                         "detail": f"surname corrected {_typo(p.names[-1].surname)} -> {p.names[-1].surname}"})  # fmt: skip
         if content is not None:
             spell = p.names[-1]
-            content.rows["person"].append({
-                "person_id": p.person_id, "first_name": spell.first, "middle_name": p.middle, "surname": spell.surname,
-                "dob": p.dob, "sex": p.sex, "gender": p.genders[-1].gender, "ethnicity": p.ethnicity,
-                "disability": p.disability, "upn": p.upn, "nhs_number": p.nhs_number,
-                "person_type": "child" if p.is_child else "adult", "phone": p.phone, "email": p.email,
-            })  # fmt: skip
+            content.rows["person"].append(_person_row(p, keyed_wrongly=False))
             content.rows["person_name"].append({"person_id": pid, "name_seq": len(p.names), "first_name": spell.first,
                                                 "surname": spell.surname, "valid_from": spell.valid_from,
                                                 "reason": "correction"})  # fmt: skip

@@ -75,7 +75,7 @@ def compose_document(writer: Writer, doc_type: str, split: str) -> list[list[Tex
     fields = TextBuilder()
     fields.add("Child: ")
     writer.slot("child_full", fields)
-    fields.add("  Date of birth: ")
+    fields.add(", date of birth: ")
     d = child.person.dob
     fields.add(f"{d.day:02d}/{d.month:02d}/{d.year}", "date")
     addr = TextBuilder()
@@ -102,7 +102,7 @@ def compose_document(writer: Writer, doc_type: str, split: str) -> list[list[Tex
             sign = TextBuilder()
             sign.add("Signed: ")
             writer.slot("worker", sign)
-            sign.add("  Date: ")
+            sign.add(", date: ")
             writer.slot("date", sign)
             paras.append(sign)
         pages.append(paras)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -259,6 +260,10 @@ class World:
     restrictions: list[Restriction]
     planted_effects: list[dict]
 
+    @cached_property
+    def worker_by_id(self) -> dict[str, Worker]:
+        return {w.worker_id: w for w in self.workers}
+
 
 # Planted adoption effects: the true odds ratios of a household adopting a child of each cohort,
 # for each characteristic. Characteristics absent from a cohort's dict have no effect at all
@@ -284,14 +289,16 @@ def household_features(h: AdopterHousehold) -> dict[str, bool]:
     }
 
 
+def cohort_odds_ratio(h: AdopterHousehold, cohort: str) -> float:
+    """The product of the planted odds ratios of this household's characteristics for ``cohort``."""
+    features = household_features(h)
+    return math.prod(r for feature, r in PLANTED_EFFECTS[cohort].items() if features[feature])
+
+
 def cohort_probability(h: AdopterHousehold, cohort: str) -> float:
     """The true probability that this household's adopted child belongs to ``cohort``."""
-    log_odds = math.log(COHORT_BASE_ODDS[cohort])
-    features = household_features(h)
-    for feature, odds_ratio in PLANTED_EFFECTS[cohort].items():
-        if features[feature]:
-            log_odds += math.log(odds_ratio)
-    return 1 / (1 + math.exp(-log_odds))
+    odds = COHORT_BASE_ODDS[cohort] * cohort_odds_ratio(h, cohort)
+    return odds / (1 + odds)
 
 
 def luhn_free_nhs_number(rng: np.random.Generator) -> str:
