@@ -39,8 +39,8 @@ def synth(
     describe: Annotated[bool, typer.Option("--describe", help="Print the export mappings and exit.")] = False,
 ) -> None:
     """Write a synthetic council's landing drop and its ground truth."""
+    from lake.sources import describe as describe_mappings
     from synth.council import SynthOptions, generate, generate_next_day
-    from synth.flavours import describe as describe_mappings
 
     if describe:
         print(describe_mappings())

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from lake.sources import NEUTRAL_TABLES, SOURCES, YES_NO_COLUMNS, SourceSystem
 from synth.documents import (
     DOCUMENT_TYPES,
     EXTENSIONS,
@@ -41,7 +42,6 @@ from synth.documents import (
     render,
     wrap_offsets,
 )
-from synth.flavours import FLAVOURS, NEUTRAL_TABLES, YES_NO_COLUMNS, Flavour
 from synth.pools import pools_for
 from synth.text import FORM_QUESTIONS, NOTE_TEMPLATES, TextBuilder, Writer, compose_answer, compose_note
 from synth.world import (
@@ -426,7 +426,7 @@ def adopter_report(world: World, seed: int) -> None:
 
 
 # ---- rendering rows as a flavour, with defects -------------------------------------------------
-def _render_value(flavour: Flavour, table: str, col: str, value) -> str:
+def _render_value(flavour: SourceSystem, table: str, col: str, value) -> str:
     spec = NEUTRAL_TABLES[table]
     if value is None:
         return ""
@@ -443,13 +443,13 @@ def _render_value(flavour: Flavour, table: str, col: str, value) -> str:
     return str(value)
 
 
-def render_table(flavour: Flavour, table: str, rows: list[dict]) -> list[dict[str, str]]:
+def render_table(flavour: SourceSystem, table: str, rows: list[dict]) -> list[dict[str, str]]:
     cols = NEUTRAL_TABLES[table]["columns"]
     return [{flavour.column(table, c): _render_value(flavour, table, c, r.get(c)) for c in cols} for r in rows]
 
 
 def inject_defects(
-    flavour: Flavour, table: str, rows: list[dict[str, str]], rng: np.random.Generator, rate: float, as_of: dt.date
+    flavour: SourceSystem, table: str, rows: list[dict[str, str]], rng: np.random.Generator, rate: float, as_of: dt.date
 ) -> tuple[list[dict[str, str]], list[dict]]:
     """Mess up about ``rate`` of the rows, one defect each, and say exactly where and what."""
     spec = NEUTRAL_TABLES[table]
@@ -530,7 +530,7 @@ def inject_defects(
     return out, defects
 
 
-def write_csv(path: Path, flavour: Flavour, rows: list[dict[str, str]], columns: list[str]) -> None:
+def write_csv(path: Path, flavour: SourceSystem, rows: list[dict[str, str]], columns: list[str]) -> None:
     """UTF-8 CSV, except cells marked for cp1252, whose marked character is written as one cp1252 byte."""
     buf = io.StringIO()
     w = csv.writer(buf, delimiter=flavour.delimiter, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
@@ -574,7 +574,7 @@ def _render_documents(specs: list[DocumentSpec], extract_dir: Path, processes: i
 
 
 def write_extract(
-    flavour: Flavour, extract_dir: Path, content: Content, opts: SynthOptions, day: int, kind: str
+    flavour: SourceSystem, extract_dir: Path, content: Content, opts: SynthOptions, day: int, kind: str
 ) -> tuple[dict[str, int], list[dict]]:
     """Write every table of ``content`` as the flavour's CSV files, defects injected; return counts and defects."""
     extract_dir.mkdir(parents=True, exist_ok=True)
@@ -597,7 +597,7 @@ def write_extract(
     return counts, defects
 
 
-def write_control_file(extract_dir: Path, flavour: Flavour, extract_date: dt.date, kind: str, counts: dict[str, int],
+def write_control_file(extract_dir: Path, flavour: SourceSystem, extract_date: dt.date, kind: str, counts: dict[str, int],
                        documents: int) -> None:  # fmt: skip
     """Written last: its presence says the extract is complete, so a sensor never reads a half-written drop."""
     control = {
@@ -689,8 +689,8 @@ _DEFECT_SCHEMA = {"table": pl.String, "source_table": pl.String, "file": pl.Stri
 
 
 def build_world(opts: SynthOptions) -> World:
-    if opts.flavour not in FLAVOURS:
-        raise ValueError(f"flavour must be one of {sorted(FLAVOURS)}, not {opts.flavour!r}")
+    if opts.flavour not in SOURCES:
+        raise ValueError(f"flavour must be one of {sorted(SOURCES)}, not {opts.flavour!r}")
     if opts.children < 1:
         raise ValueError("children must be at least 1")
     world = WorldBuilder(pools_for(opts.split), opts.seed, opts.as_of, opts.children).build()
@@ -701,7 +701,7 @@ def build_world(opts: SynthOptions) -> World:
 def generate(opts: SynthOptions, progress: Progress = _noop) -> SynthResult:
     """Write the day-0 full extract and the truth. Refuses to overwrite an existing drop."""
     t0 = time.perf_counter()
-    flavour = FLAVOURS[opts.flavour]
+    flavour = SOURCES[opts.flavour]
     extract_dir = opts.out / "landing" / flavour.source / opts.as_of.isoformat()
     if extract_dir.exists():
         raise FileExistsError(f"{extract_dir} exists: choose another --out or delete it")
@@ -723,7 +723,7 @@ def generate(opts: SynthOptions, progress: Progress = _noop) -> SynthResult:
 
 # ---- next-day change extracts -------------------------------------------------------------------
 def existing_days(opts: SynthOptions) -> list[dt.date]:
-    root = opts.out / "landing" / FLAVOURS[opts.flavour].source
+    root = opts.out / "landing" / SOURCES[opts.flavour].source
     if not root.exists():
         return []
     return sorted(dt.date.fromisoformat(p.name) for p in root.iterdir() if (p / "_extract.json").exists())
@@ -808,7 +808,7 @@ def apply_day_changes(world: World, opts: SynthOptions, day: int, typos: dict[in
 def generate_next_day(opts: SynthOptions, progress: Progress = _noop) -> SynthResult:
     """Write the extract for the day after the latest one in ``opts.out``: only what changed."""
     t0 = time.perf_counter()
-    flavour = FLAVOURS[opts.flavour]
+    flavour = SOURCES[opts.flavour]
     days = existing_days(opts)
     if not days or days[0] != opts.as_of:
         raise FileNotFoundError(f"no base extract for {opts.as_of} under {opts.out}: run `caselake synth` first")

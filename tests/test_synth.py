@@ -15,14 +15,14 @@ import pytest
 from docx import Document
 from PIL import Image
 
+from lake.sources import NEUTRAL_TABLES, SOURCES
 from synth.council import DEFECT_KINDS, generate, generate_next_day
-from synth.flavours import FLAVOURS, NEUTRAL_TABLES
 from synth.pools import pools_for
 from synth.text import FORM_QUESTIONS, GENERAL_TEMPLATES, NOTE_TEMPLATES, split_templates
 from synth.world import IMMEDIATE
 from tests.conftest import small_options
 
-LL = FLAVOURS["liquidlogic"]
+LL = SOURCES["liquidlogic"]
 
 
 def extract_dir(opts, day: int = 0) -> Path:
@@ -74,7 +74,7 @@ def test_both_export_shapes_render_one_truth(tmp_path):
     assert "/" in first["DOB"] and "-" in twin["date_of_birth"]
     assert {first["SEX"], twin["sex_at_birth"]} in ({"M", "Male"}, {"F", "Female"})
     assert set(json.loads((mo_dir / "_extract.json").read_text())["tables"]) == {
-        FLAVOURS["mosaic"].table(t) for t in NEUTRAL_TABLES
+        SOURCES["mosaic"].table(t) for t in NEUTRAL_TABLES
     }
 
 

@@ -1,15 +1,19 @@
-"""Export shapes: how two case-management systems would write the same truth.
+"""Source systems: what each case-management export holds and how it spells it.
 
-Rows are built once in a neutral shape (the keys of :data:`NEUTRAL_TABLES`), then each flavour
-renames tables and columns, formats dates and maps code lists. ``docs/synthetic-council.md``
-documents every mapping; ``caselake synth --describe`` prints it from this module, so the document
-cannot drift from the code.
+One declaration serves both sides of the landing contract. :data:`NEUTRAL_TABLES` names every table's
+columns, key, required columns, dates, integers, booleans and coded columns in caselake's neutral
+vocabulary; each :class:`SourceSystem` says how one system names those tables and columns, formats
+its dates and codes its values. Staging validates a file against the declaration; the enterprise
+layer maps it to the neutral vocabulary; the synthetic council writes its exports from it.
+``docs/synthetic-council.md`` holds the mapping as ``caselake synth --describe`` prints it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+
+import polars as pl
 
 # Neutral table -> (neutral columns, key columns, required columns, date columns, datetime columns)
 NEUTRAL_TABLES: dict[str, dict[str, tuple[str, ...]]] = {
@@ -22,11 +26,13 @@ NEUTRAL_TABLES: dict[str, dict[str, tuple[str, ...]]] = {
     "person_name": {
         "columns": ("person_id", "name_seq", "first_name", "surname", "valid_from", "reason"),
         "key": ("person_id", "name_seq"), "required": ("person_id", "name_seq", "surname", "valid_from"),
+        "ints": ("name_seq",),
         "dates": ("valid_from",), "codes": ("reason",),
     },
     "person_gender": {
         "columns": ("person_id", "gender_seq", "gender", "valid_from"),
         "key": ("person_id", "gender_seq"), "required": ("person_id", "gender_seq", "gender", "valid_from"),
+        "ints": ("gender_seq",),
         "dates": ("valid_from",), "codes": ("gender",),
     },
     "person_address": {
@@ -97,6 +103,7 @@ NEUTRAL_TABLES: dict[str, dict[str, tuple[str, ...]]] = {
                     "occupation_sector", "region", "approval_date", "status", "pref_sibling_group",
                     "pref_age_5_plus", "pref_minority_ethnic", "pref_disability", "report_text"),
         "key": ("household_id",), "required": ("household_id", "household_type", "approval_date", "status"),
+        "ints": ("adult_1_age", "adult_2_age", "years_fostering", "birth_children"),
         "dates": ("approval_date",),
         "codes": ("ethnicity", "prior_fostering", "pref_sibling_group", "pref_age_5_plus",
                   "pref_minority_ethnic", "pref_disability"),
@@ -113,11 +120,30 @@ NEUTRAL_TABLES: dict[str, dict[str, tuple[str, ...]]] = {
     },
 }  # fmt: skip
 
+
+YES_NO_COLUMNS = frozenset({"prior_fostering", "adopted_by_foster_carer", "pref_sibling_group", "pref_age_5_plus",
+                            "pref_minority_ethnic", "pref_disability"})  # fmt: skip
+
+
+def column_dtype(table: str, column: str) -> pl.DataType:
+    """The typed column staging produces from a source's text."""
+    spec = NEUTRAL_TABLES[table]
+    if column in spec.get("datetimes", ()):
+        return pl.Datetime("us", "UTC")
+    if column in spec.get("dates", ()):
+        return pl.Date()
+    if column in spec.get("ints", ()):
+        return pl.Int64()
+    if column in YES_NO_COLUMNS:
+        return pl.Boolean()
+    return pl.String()
+
+
 _MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 
 
 @dataclass(frozen=True)
-class Flavour:
+class SourceSystem:
     name: str
     source: str  # the landing folder name
     delimiter: str
@@ -147,6 +173,23 @@ class Flavour:
     def code(self, neutral_column: str, value: str) -> str:
         return self.codes.get(neutral_column, {}).get(value, value)
 
+    @property
+    def strptime_date(self) -> str:
+        return "%d/%m/%Y" if self.date_style == "uk" else "%d-%b-%Y"
+
+    @property
+    def strptime_datetime(self) -> str:
+        return f"{self.strptime_date} %H:%M:%S"
+
+    def source_codes(self, neutral_column: str) -> dict[str, str]:
+        """Source value -> canonical value, for a coded column (booleans as "true"/"false")."""
+        key = "yes_no" if neutral_column in YES_NO_COLUMNS else neutral_column
+        return {v: k for k, v in self.codes.get(key, {}).items()}
+
+    def table_for_file(self, file_stem: str) -> str | None:
+        """The neutral table a source file holds, or None for a file this system does not send."""
+        return {v: k for k, v in self.tables.items()}.get(file_stem)
+
 
 def _upper_columns(prefix: str = "") -> dict[str, dict[str, str]]:
     return {t: {c: prefix + c.replace("_", "").upper() for c in spec["columns"]} for t, spec in NEUTRAL_TABLES.items()}
@@ -168,7 +211,7 @@ RELATION_CODES_MO = {
     "foster carer": "Foster carer", "mother's partner": "Mother's partner", "godparent": "Godparent",
 }  # fmt: skip
 
-LIQUIDLOGIC = Flavour(
+LIQUIDLOGIC = SourceSystem(
     name="liquidlogic",
     source="liquidlogic",
     delimiter=",",
@@ -203,7 +246,7 @@ LIQUIDLOGIC = Flavour(
     date_style="uk",
 )
 
-MOSAIC = Flavour(
+MOSAIC = SourceSystem(
     name="mosaic",
     source="mosaic",
     delimiter="|",
@@ -409,25 +452,23 @@ MOSAIC = Flavour(
     date_style="oracle",
 )
 
-FLAVOURS = {f.name: f for f in (LIQUIDLOGIC, MOSAIC)}
-YES_NO_COLUMNS = frozenset({"prior_fostering", "adopted_by_foster_carer", "pref_sibling_group", "pref_age_5_plus",
-                            "pref_minority_ethnic", "pref_disability"})  # fmt: skip
+SOURCES = {f.name: f for f in (LIQUIDLOGIC, MOSAIC)}
 
 
 def describe() -> str:
     """The mapping of every neutral table and column to each flavour, as Markdown."""
-    out = ["| neutral table.column | " + " | ".join(f.name for f in FLAVOURS.values()) + " |", "| --- | --- | --- |"]
+    out = ["| neutral table.column | " + " | ".join(f.name for f in SOURCES.values()) + " |", "| --- | --- | --- |"]
     for table, spec in NEUTRAL_TABLES.items():
-        out.append(f"| **{table}** | " + " | ".join(f"**{f.table(table)}**" for f in FLAVOURS.values()) + " |")
+        out.append(f"| **{table}** | " + " | ".join(f"**{f.table(table)}**" for f in SOURCES.values()) + " |")
         for col in spec["columns"]:
-            out.append(f"| {table}.{col} | " + " | ".join(f.column(table, col) for f in FLAVOURS.values()) + " |")
+            out.append(f"| {table}.{col} | " + " | ".join(f.column(table, col) for f in SOURCES.values()) + " |")
     out.append("")
     out.append("Dates: liquidlogic `dd/mm/yyyy` (datetimes `dd/mm/yyyy HH:MM:SS`), comma-delimited; "
                "mosaic `DD-MON-YYYY` (datetimes `DD-MON-YYYY HH:MM:SS`), pipe-delimited. Both UTF-8 CSV with a header.")  # fmt: skip
     out.append("")
-    out.append("| code list | neutral | " + " | ".join(FLAVOURS) + " |")
+    out.append("| code list | neutral | " + " | ".join(SOURCES) + " |")
     out.append("| --- | --- | --- | --- |")
     for col in ("sex", "gender", "person_type", "yes_no", "relation"):
         for value in LIQUIDLOGIC.codes[col]:
-            out.append(f"| {col} | {value} | " + " | ".join(f.code(col, value) for f in FLAVOURS.values()) + " |")
+            out.append(f"| {col} | {value} | " + " | ".join(f.code(col, value) for f in SOURCES.values()) + " |")
     return "\n".join(out)
