@@ -97,7 +97,7 @@ def _quarantine_frame(rows: list[dict], system: SourceSystem, extract_id: str, s
     )  # fmt: skip
 
 
-def _empty_landed(table: str) -> pl.DataFrame:
+def empty_staging_frame(table: str) -> pl.DataFrame:
     cols = {c: column_dtype(table, c) for c in NEUTRAL_TABLES[table]["columns"]}
     cols.update({"_source": pl.String, "_extract_id": pl.String, "_extract_date": pl.Date(),
                  "_ingested_at": pl.Datetime("us", "UTC"), "_source_file": pl.String, "_row_number": pl.Int64,
@@ -208,7 +208,7 @@ def stage_file(path: Path, system: SourceSystem, table: str, extract_id: str, ex
         n = len(rows)
         if not rows:
             rows = [{"row_number": 0, "raw": "", "reason": reason}]
-        return StagedFile(table, source_file, n, _empty_landed(table), q(rows), file_error=reason)
+        return StagedFile(table, source_file, n, empty_staging_frame(table), q(rows), file_error=reason)
 
     if not path.exists():
         return file_error("file missing: the control file lists it but the extract does not hold it")

@@ -1,0 +1,424 @@
+"""Enterprise layer: source-agnostic entities built from every source system's staging tables.
+
+Each :class:`EnterpriseTable` declares the staging tables it reads, its key, the column that groups
+rows for recomputation (a person's whole name history is rebuilt when one name changes), and a
+``build`` function from staging frames (neutral vocabulary, all sources together) to its rows.
+
+Incremental: a run reads only the groups touched since the watermark of each staging table it reads
+(rows ingested after the last run, and records deleted since), rebuilds those groups, and MERGEs by
+key guarded by the row hash, so unchanged input commits nothing. Watermarks are written last: a run
+killed mid-way redoes its work and, MERGE being idempotent, ends with the same tables.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import polars as pl
+
+from lake.sources import SOURCES
+from lake.staging import row_hash
+from lake.storage import Lake, MergeStats, merge_by_key
+
+LAYER = "enterprise"
+STAGING = "staging"
+WATERMARKS = "_watermarks"
+LINEAGE = ("_source", "_extract_id", "_updated_at", "_deleted_at", "_deletion_reason", "_row_hash")
+
+
+@dataclass(frozen=True)
+class Reference:
+    column: str
+    table: str
+    table_column: str
+
+
+@dataclass(frozen=True)
+class EnterpriseTable:
+    name: str
+    sources: tuple[str, ...]  # neutral staging tables read
+    key: tuple[str, ...]
+    group: str  # recompute unit: every row sharing this column is rebuilt together
+    build: Callable[[dict[str, pl.DataFrame]], pl.DataFrame]
+    references: tuple[Reference, ...] = ()
+    deletable_as: str | None = None  # the deleted_record.table_name that soft-deletes rows by ``group``
+
+
+def _valid_to_from_next(df: pl.DataFrame, group: str, order: str) -> pl.DataFrame:
+    """History: each version is valid until the next one of the same ``group`` starts."""
+    return df.sort(group, order).with_columns(pl.col("valid_from").shift(-1).over(group).alias("valid_to"))
+
+
+def _pick(frame: pl.DataFrame, *columns: str) -> pl.DataFrame:
+    return frame.select(*columns, "_source", "_extract_id")
+
+
+def _episode(frames: dict[str, pl.DataFrame]) -> pl.DataFrame:
+    parts = []
+    for table, kind, code in (("cin_episode", "CIN", "reason_code"), ("cp_plan", "CP", "category"),
+                              ("cla_episode", "CLA", "legal_status")):  # fmt: skip
+        f = frames[table]
+        extra = (
+            [pl.col("reason_new"), pl.col("reason_end")]
+            if table == "cla_episode"
+            else [pl.lit(None, pl.String).alias("reason_new"), pl.lit(None, pl.String).alias("reason_end")]
+        )
+        parts.append(f.select("episode_id", "child_id", pl.lit(kind).alias("kind"), "start_date", "end_date",
+                              pl.col(code).alias("code"), *extra, "_source", "_extract_id"))  # fmt: skip
+    return pl.concat(parts)
+
+
+def _form_response(frames: dict[str, pl.DataFrame]) -> pl.DataFrame:
+    forms = frames["form"].drop("_source", "_extract_id")
+    return frames["form_answer"].join(forms, on="form_id", how="inner").select(
+        "form_id", "question_code", "child_id", "worker_id", "form_type", "form_date", "outcome", "question",
+        "answer_text", "_source", "_extract_id",
+    )  # fmt: skip
+
+
+TABLES: tuple[EnterpriseTable, ...] = (
+    EnterpriseTable(
+        "person",
+        ("person",),
+        ("person_id",),
+        "person_id",
+        lambda f: _pick(
+            f["person"],
+            "person_id",
+            "first_name",
+            "middle_name",
+            "surname",
+            "dob",
+            "sex",
+            "gender",
+            "ethnicity",
+            "person_type",
+            "phone",
+            "email",
+        ),
+    ),
+    EnterpriseTable(
+        "child",
+        ("person",),
+        ("person_id",),
+        "person_id",
+        lambda f: _pick(
+            f["person"].filter(pl.col("person_type") == "child"),
+            "person_id",
+            "upn",
+            "nhs_number",
+            "dob",
+            "sex",
+            "ethnicity",
+            "disability",
+        ),
+        (Reference("person_id", "person", "person_id"),),
+    ),
+    EnterpriseTable(
+        "person_name",
+        ("person_name",),
+        ("person_id", "name_seq"),
+        "person_id",
+        lambda f: _valid_to_from_next(
+            _pick(f["person_name"], "person_id", "name_seq", "first_name", "surname", "reason", "valid_from"),
+            "person_id",
+            "name_seq",
+        ),
+        (Reference("person_id", "person", "person_id"),),
+    ),
+    EnterpriseTable(
+        "person_gender",
+        ("person_gender",),
+        ("person_id", "gender_seq"),
+        "person_id",
+        lambda f: _valid_to_from_next(
+            _pick(f["person_gender"], "person_id", "gender_seq", "gender", "valid_from"), "person_id", "gender_seq"
+        ),
+        (Reference("person_id", "person", "person_id"),),
+    ),
+    EnterpriseTable(
+        "person_address",
+        ("person_address",),
+        ("person_id", "address_id", "valid_from"),
+        "person_id",
+        lambda f: _pick(
+            f["person_address"], "person_id", "address_id", "line1", "town", "postcode", "valid_from", "valid_to"
+        ),
+        (Reference("person_id", "person", "person_id"),),
+    ),
+    EnterpriseTable(
+        "relationship",
+        ("relationship",),
+        ("relationship_id",),
+        "relationship_id",
+        lambda f: _pick(
+            f["relationship"], "relationship_id", "child_id", "person_id", "relation", "valid_from", "valid_to"
+        ),
+        (Reference("child_id", "child", "person_id"), Reference("person_id", "person", "person_id")),
+        "relationship",
+    ),
+    EnterpriseTable(
+        "worker",
+        ("worker",),
+        ("worker_id",),
+        "worker_id",
+        lambda f: _pick(f["worker"], "worker_id", "first_name", "surname", "role", "team", "email", "phone"),
+    ),
+    EnterpriseTable(
+        "involvement",
+        ("involvement",),
+        ("involvement_id",),
+        "involvement_id",
+        lambda f: _pick(
+            f["involvement"].rename({"start_date": "valid_from", "end_date": "valid_to"}),
+            "involvement_id",
+            "child_id",
+            "worker_id",
+            "involvement_type",
+            "valid_from",
+            "valid_to",
+        ),
+        (Reference("child_id", "child", "person_id"), Reference("worker_id", "worker", "worker_id")),
+    ),
+    EnterpriseTable(
+        "episode",
+        ("cin_episode", "cp_plan", "cla_episode"),
+        ("episode_id",),
+        "episode_id",
+        _episode,
+        (Reference("child_id", "child", "person_id"),),
+    ),
+    EnterpriseTable(
+        "placement",
+        ("cla_episode",),
+        ("episode_id",),
+        "episode_id",
+        lambda f: _pick(
+            f["cla_episode"].filter(pl.col("placement_type").is_not_null()),
+            "episode_id",
+            "child_id",
+            "placement_type",
+            "placement_postcode",
+            "placement_provider",
+            "carer_id",
+            "start_date",
+            "end_date",
+        ),
+        (Reference("child_id", "child", "person_id"), Reference("episode_id", "episode", "episode_id")),
+    ),
+    EnterpriseTable(
+        "case_note",
+        ("case_note",),
+        ("note_id",),
+        "note_id",
+        lambda f: _pick(
+            f["case_note"], "note_id", "child_id", "worker_id", "note_type", "event_date", "recorded_at", "note_text"
+        ),
+        (Reference("child_id", "child", "person_id"), Reference("worker_id", "worker", "worker_id")),
+        "case_note",
+    ),
+    EnterpriseTable(
+        "document",
+        ("document",),
+        ("document_id",),
+        "document_id",
+        lambda f: _pick(
+            f["document"], "document_id", "child_id", "worker_id", "document_type", "title", "file_name", "created_date"
+        ),
+        (Reference("child_id", "child", "person_id"),),
+        "document",
+    ),
+    EnterpriseTable(
+        "form_response",
+        ("form", "form_answer"),
+        ("form_id", "question_code"),
+        "form_id",
+        _form_response,
+        (Reference("child_id", "child", "person_id"),),
+    ),
+    EnterpriseTable(
+        "adoption",
+        ("adoption",),
+        ("adoption_id",),
+        "adoption_id",
+        lambda f: _pick(
+            f["adoption"],
+            "adoption_id",
+            "child_id",
+            "household_id",
+            "entered_care",
+            "decision_to_place",
+            "placement_order",
+            "matched",
+            "placed",
+            "adoption_order",
+            "sibling_group_id",
+            "adopted_by_foster_carer",
+        ),
+        (Reference("child_id", "child", "person_id"), Reference("household_id", "adopter", "household_id")),
+    ),
+    EnterpriseTable(
+        "adopter",
+        ("adopter_household",),
+        ("household_id",),
+        "household_id",
+        lambda f: _pick(
+            f["adopter_household"],
+            "household_id",
+            "household_type",
+            "adult_1_id",
+            "adult_2_id",
+            "adult_1_age",
+            "adult_2_age",
+            "ethnicity",
+            "religion",
+            "prior_fostering",
+            "years_fostering",
+            "birth_children",
+            "occupation_sector",
+            "region",
+            "approval_date",
+            "status",
+            "pref_sibling_group",
+            "pref_age_5_plus",
+            "pref_minority_ethnic",
+            "pref_disability",
+            "report_text",
+        ),
+    ),
+    EnterpriseTable(
+        "access_restriction",
+        ("access_restriction",),
+        ("child_id", "worker_id"),
+        "child_id",
+        lambda f: _pick(f["access_restriction"], "child_id", "worker_id", "reason", "valid_from"),
+        (Reference("child_id", "child", "person_id"), Reference("worker_id", "worker", "worker_id")),
+    ),
+)
+BY_NAME = {t.name: t for t in TABLES}
+
+
+def staging_name(source: str, table: str) -> str:
+    return f"{source}/{table}"
+
+
+def _scan(lake: Lake, source: str, table: str) -> pl.LazyFrame | None:
+    if lake.table(STAGING, staging_name(source, table)) is None:
+        return None
+    return pl.scan_delta(lake.uri(STAGING, staging_name(source, table)), storage_options=lake.storage_options or None)
+
+
+def read_watermarks(lake: Lake) -> dict[tuple[str, str], dt.datetime]:
+    df = lake.read(LAYER, WATERMARKS)
+    if df is None:
+        return {}
+    return {(r["enterprise_table"], r["staging_table"]): r["ingested_at"] for r in df.iter_rows(named=True)}
+
+
+@dataclass
+class TableBuild:
+    table: str
+    groups: int
+    rows: int
+    stats: MergeStats
+    watermarks: dict[str, dt.datetime]
+
+
+def _deletions(lake: Lake) -> pl.DataFrame:
+    frames = [f.collect() for s in SOURCES if (f := _scan(lake, s, "deleted_record")) is not None]
+    if not frames:
+        return pl.DataFrame(schema={"table_name": pl.String, "record_id": pl.String, "deleted_at": pl.Datetime("us", "UTC"),
+                                    "reason": pl.String, "_ingested_at": pl.Datetime("us", "UTC")})  # fmt: skip
+    return pl.concat(frames).select("table_name", "record_id", "deleted_at", "reason", "_ingested_at")
+
+
+def build_table(lake: Lake, table: EnterpriseTable, now: dt.datetime, watermarks: dict) -> TableBuild:
+    """Rebuild the groups of ``table`` touched since its watermarks and MERGE them."""
+    changed_groups: set = set()
+    new_marks: dict[str, dt.datetime] = {}
+    scans: dict[str, list[pl.LazyFrame]] = {}
+    for src_table in table.sources:
+        for source in SOURCES:
+            scan = _scan(lake, source, src_table)
+            if scan is None:
+                continue
+            scans.setdefault(src_table, []).append(scan)
+            mark_key = staging_name(source, src_table)
+            mark = watermarks.get((table.name, mark_key))
+            fresh = scan if mark is None else scan.filter(pl.col("_ingested_at") > mark)
+            touched = fresh.select(table.group, "_ingested_at").collect()
+            changed_groups.update(touched[table.group].drop_nulls().to_list())
+            if touched.height:
+                new_marks[mark_key] = touched["_ingested_at"].max()
+    deletions = _deletions(lake)
+    if table.deletable_as:
+        mark = watermarks.get((table.name, "deleted_record"))
+        fresh = deletions if mark is None else deletions.filter(pl.col("_ingested_at") > mark)
+        changed_groups.update(fresh.filter(pl.col("table_name") == table.deletable_as)["record_id"].to_list())
+        if fresh.height:
+            new_marks["deleted_record"] = fresh["_ingested_at"].max()
+    if not changed_groups or len(scans) < len(table.sources):
+        return TableBuild(table.name, 0, 0, MergeStats(version=lake.version(LAYER, table.name)), new_marks)
+    groups = pl.Series(sorted(changed_groups))
+    frames = {
+        name: pl.concat(
+            [s.filter(pl.col(table.group).is_in(groups)) if table.group in s.collect_schema() else s for s in parts]
+        ).collect()
+        for name, parts in scans.items()
+    }
+    rows = table.build(frames)
+    business = [c for c in rows.columns if not c.startswith("_")]
+    if table.deletable_as:
+        dels = (
+            deletions.filter(pl.col("table_name") == table.deletable_as)
+            .group_by("record_id")
+            .agg(pl.col("deleted_at").min().alias("_deleted_at"), pl.col("reason").first().alias("_deletion_reason"))
+        )
+        rows = rows.join(dels, left_on=table.group, right_on="record_id", how="left")
+    else:
+        rows = rows.with_columns(pl.lit(None, pl.Datetime("us", "UTC")).alias("_deleted_at"),
+                                 pl.lit(None, pl.String).alias("_deletion_reason"))  # fmt: skip
+    rows = rows.with_columns(pl.lit(now).cast(pl.Datetime("us", "UTC")).alias("_updated_at"))
+    rows = rows.with_columns(row_hash(rows, [*business, "_deleted_at", "_deletion_reason"]))
+    rows = rows.select(*business, *LINEAGE)
+    stats = merge_by_key(lake, LAYER, table.name, rows, table.key)
+    return TableBuild(table.name, len(changed_groups), rows.height, stats, new_marks)
+
+
+def write_watermarks(lake: Lake, table: str, marks: dict[str, dt.datetime]) -> None:
+    if not marks:
+        return
+    df = pl.DataFrame([{"enterprise_table": table, "staging_table": k, "ingested_at": v} for k, v in marks.items()],
+                      schema={"enterprise_table": pl.String, "staging_table": pl.String,
+                              "ingested_at": pl.Datetime("us", "UTC")})  # fmt: skip
+    merge_by_key(lake, LAYER, WATERMARKS, df.with_columns(pl.col("ingested_at").cast(pl.String).alias("_row_hash")),
+                 ("enterprise_table", "staging_table"))  # fmt: skip
+
+
+def check_references(lake: Lake, table: EnterpriseTable) -> dict[str, int]:
+    """Rows whose reference does not resolve, per reference ("child_id -> child.person_id": n)."""
+    df = lake.read(LAYER, table.name)
+    out = {}
+    for ref in table.references:
+        target = lake.read(LAYER, ref.table)
+        label = f"{ref.column} -> {ref.table}.{ref.table_column}"
+        if df is None:
+            out[label] = 0
+            continue
+        present = df.filter(pl.col(ref.column).is_not_null())
+        if target is None:
+            out[label] = present.height
+            continue
+        out[label] = present.join(
+            target.select(pl.col(ref.table_column).alias(ref.column)), on=ref.column, how="anti"
+        ).height
+    return out
+
+
+def duplicate_keys(lake: Lake, table: EnterpriseTable) -> int:
+    df = lake.read(LAYER, table.name)
+    if df is None:
+        return 0
+    return df.height - df.select(table.key).unique().height
