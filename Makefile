@@ -1,8 +1,10 @@
 # caselake — the two commands a fresh machine needs are `make demo` and `make test`.
 # Both install everything first (Debian packages via scripts/install-system-deps.sh, Python via uv.lock).
 SHELL := /bin/bash
-COUNCIL ?= data/council
+DATA ?= lake/data
 CHILDREN ?= 100
+PORT ?= 3000
+export DAGSTER_HOME ?= $(CURDIR)/$(DATA)/dagster_home
 
 .PHONY: setup demo test test-fast bench lint format clean
 
@@ -11,10 +13,12 @@ setup:
 	uv sync --frozen
 
 demo: setup
-	@if [ -d "$(COUNCIL)/landing" ]; then echo "$(COUNCIL) exists: writing the next day's extract"; \
-	  uv run caselake synth --out $(COUNCIL) --children $(CHILDREN) --next-day; \
-	else uv run caselake synth --out $(COUNCIL) --children $(CHILDREN); fi
-	@echo "landing drop: $(COUNCIL)/landing   ground truth: $(COUNCIL)/truth"
+	@if [ -d "$(DATA)/landing" ]; then echo "$(DATA)/landing exists: writing the next day's extract"; \
+	  uv run caselake synth --out $(DATA) --children $(CHILDREN) --next-day; \
+	else uv run caselake synth --out $(DATA) --children $(CHILDREN); fi
+	uv run caselake load
+	@echo "Dagster UI: http://127.0.0.1:$(PORT)  (Ctrl-C stops it)"
+	uv run dagster dev -w workspace.yaml -h 127.0.0.1 -p $(PORT)
 
 test: setup
 	uv run pytest
@@ -34,4 +38,4 @@ format:
 	uv run ruff format .
 
 clean:
-	rm -rf data .pytest_cache .ruff_cache
+	rm -rf $(DATA) .pytest_cache .ruff_cache

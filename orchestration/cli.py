@@ -20,7 +20,7 @@ def main() -> None:
     """caselake: land case-management exports, make every record searchable, serve the app."""
 
 
-DEFAULT_OUT = Path(os.environ.get("CASELAKE_COUNCIL_DIR", "data/council"))
+DEFAULT_OUT = Path(os.environ.get("CASELAKE_COUNCIL_DIR", "lake/data"))
 
 
 @app.command()
@@ -70,6 +70,25 @@ def synth(
         f"({rows:,} rows in {len(result.rows)} tables, {result.documents:,} documents) "
         f"and truth {result.truth_dir} in {result.seconds:.1f} s"
     )
+
+
+@app.command()
+def load(
+    landing: Annotated[
+        Path | None, typer.Option(help="Landing folder (default: CASELAKE_LANDING_DIR or lake/data/landing).")
+    ] = None,
+) -> None:
+    """Land, stage and build the enterprise layer for every extract not yet loaded, through the Dagster jobs."""
+    import dagster as dg
+
+    from orchestration.runner import ensure_dagster_home, load_all
+
+    home = ensure_dagster_home()
+    with dg.DagsterInstance.get() as instance:
+        ok = load_all(instance, landing, say=console.print)
+    console.print(f"Dagster runs recorded in {home}")
+    if not ok:
+        raise typer.Exit(1)
 
 
 if __name__ == "__main__":

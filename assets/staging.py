@@ -1,0 +1,80 @@
+"""Staging assets: one Delta table per source table, per source system, partitioned by extract.
+
+One multi-asset per source system reads an extract once and writes all its tables, so a partition
+is one consistent load. Inline checks: rows read = rows landed + rows quarantined, rows read = rows
+the control file declares, and the quarantine rate (a warning, the run continues).
+"""
+
+import dagster as dg
+
+from assets.landing import landing_key
+from lake.landing import extract_for
+from lake.pipeline import QUARANTINE, stage_extract
+from lake.sources import NEUTRAL_TABLES, SOURCES
+from orchestration.partitions import EXTRACT_PARTITIONS
+from orchestration.resources import LakeResource
+
+QUARANTINE_RATE_WARN = 0.05
+
+
+def staging_key(source: str, table: str) -> dg.AssetKey:
+    return dg.AssetKey(["staging", source, table])
+
+
+def _staging_assets(source: str) -> dg.AssetsDefinition:
+    system = SOURCES[source]
+    specs = [
+        dg.AssetSpec(
+            staging_key(source, table),
+            deps=[landing_key(source)],
+            group_name="staging",
+            kinds={"delta", "polars"},
+            description=f"{system.table(table)} from {source}: typed, validated, in caselake's vocabulary.",
+            metadata={"source_table": system.table(table), "key": ", ".join(NEUTRAL_TABLES[table]["key"])},
+        )
+        for table in NEUTRAL_TABLES
+    ]
+    quarantine = dg.AssetSpec(
+        dg.AssetKey(["staging", source, QUARANTINE]), deps=[landing_key(source)], group_name="staging", kinds={"delta"},
+        description=f"Rows of {source} extracts that could not be landed, with the file, row number, raw values and reason.",
+    )  # fmt: skip
+    checks = []
+    for table in NEUTRAL_TABLES:
+        key = staging_key(source, table)
+        checks += [
+            dg.AssetCheckSpec("rows_read_equal_landed_plus_quarantined", asset=key, blocking=True),
+            dg.AssetCheckSpec("rows_read_equal_rows_declared", asset=key, blocking=True),
+            dg.AssetCheckSpec("quarantine_rate", asset=key),
+        ]
+
+    @dg.multi_asset(name=f"staging_{source}", specs=[*specs, quarantine], check_specs=checks,
+                    partitions_def=EXTRACT_PARTITIONS[source], can_subset=False)  # fmt: skip
+    def staging(context: dg.AssetExecutionContext, lake: LakeResource):
+        extract = extract_for(source, context.partition_key, lake.landing())
+        loads = stage_extract(lake.lake(), extract)
+        quarantined = 0
+        for table, load in loads.items():
+            key = staging_key(source, table)
+            declared = extract.declared_rows.get(system.table(table), 0)
+            quarantined += load.rows_quarantined
+            yield dg.MaterializeResult(
+                asset_key=key, metadata={**load.metadata(), "dagster/row_count": load.rows_landed}
+            )
+            yield dg.AssetCheckResult(asset_key=key, check_name="rows_read_equal_landed_plus_quarantined",
+                                      passed=load.balanced, metadata={"rows_read": load.rows_read,
+                                      "rows_landed": load.rows_landed, "rows_quarantined": load.rows_quarantined})  # fmt: skip
+            yield dg.AssetCheckResult(asset_key=key, check_name="rows_read_equal_rows_declared",
+                                      passed=load.rows_read == declared,
+                                      metadata={"rows_read": load.rows_read, "rows_declared": declared,
+                                                "file_error": load.file_error or "none"})  # fmt: skip
+            rate = load.rows_quarantined / load.rows_read if load.rows_read else 0.0
+            yield dg.AssetCheckResult(asset_key=key, check_name="quarantine_rate", passed=rate <= QUARANTINE_RATE_WARN,
+                                      severity=dg.AssetCheckSeverity.WARN,
+                                      metadata={"rate": round(rate, 4), "threshold": QUARANTINE_RATE_WARN})  # fmt: skip
+        yield dg.MaterializeResult(asset_key=dg.AssetKey(["staging", source, QUARANTINE]),
+                                   metadata={"rows_quarantined": quarantined})  # fmt: skip
+
+    return staging
+
+
+defs = dg.Definitions(assets=[_staging_assets(source) for source in SOURCES])

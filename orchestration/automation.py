@@ -1,0 +1,80 @@
+"""Jobs, the landing sensor, the daily schedule, and the trigger from staging to enterprise."""
+
+import dagster as dg
+
+from assets.enterprise import enterprise_tables
+from lake.landing import find_extracts
+from lake.sources import SOURCES
+from orchestration.partitions import EXTRACT_PARTITIONS
+from orchestration.resources import LakeResource
+
+LOAD_JOBS = {
+    source: dg.define_asset_job(
+        f"load_{source}_extract",
+        selection=dg.AssetSelection.key_prefixes(["landing", source], ["staging", source]),
+        partitions_def=EXTRACT_PARTITIONS[source],
+        description=f"Land and stage one {source} extract.",
+    )
+    for source in SOURCES
+}
+ENTERPRISE_JOB = dg.define_asset_job(
+    "build_enterprise", selection=dg.AssetSelection.assets(enterprise_tables),
+    description="Rebuild the enterprise groups touched since the last run.",
+)  # fmt: skip
+
+
+def _requests_for(
+    source: str, lake: LakeResource, instance: dg.DagsterInstance
+) -> tuple[list[str], list[dg.RunRequest]]:
+    """New partitions to add and one run per complete extract; run keys make each extract run once."""
+    partitions = EXTRACT_PARTITIONS[source]
+    extracts = find_extracts(lake.landing(), source)
+    known = set(instance.get_dynamic_partitions(partitions.name))
+    new = [e.partition_key for e in extracts if e.partition_key not in known]
+    runs = [dg.RunRequest(partition_key=e.partition_key, run_key=e.extract_id) for e in extracts]
+    return new, runs
+
+
+def _landing_sensor(source: str) -> dg.SensorDefinition:
+    @dg.sensor(name=f"{source}_new_extracts", job=LOAD_JOBS[source], minimum_interval_seconds=30,
+               default_status=dg.DefaultSensorStatus.RUNNING,
+               description=f"Sees each complete {source} extract (control file present) and loads it once, oldest first.")  # fmt: skip
+    def new_extracts(context: dg.SensorEvaluationContext, lake: LakeResource):
+        new, runs = _requests_for(source, lake, context.instance)
+        return dg.SensorResult(
+            run_requests=runs,
+            dynamic_partitions_requests=[EXTRACT_PARTITIONS[source].build_add_request(new)] if new else [],
+        )
+
+    return new_extracts
+
+
+def _daily_schedule(source: str) -> dg.ScheduleDefinition:
+    @dg.schedule(name=f"{source}_daily_sweep", job=LOAD_JOBS[source], cron_schedule="0 6 * * *",
+                 execution_timezone="Europe/London", default_status=dg.DefaultScheduleStatus.RUNNING,
+                 description="Daily at 06:00: load any extract the sensor has not (a safety net for a stopped sensor).")  # fmt: skip
+    def daily(context: dg.ScheduleEvaluationContext, lake: LakeResource):
+        new, runs = _requests_for(source, lake, context.instance)
+        if new:
+            context.instance.add_dynamic_partitions(EXTRACT_PARTITIONS[source].name, new)
+        loaded = {
+            r.tags.get("dagster/partition")
+            for r in context.instance.get_runs(dg.RunsFilter(job_name=LOAD_JOBS[source].name, statuses=[dg.DagsterRunStatus.SUCCESS]))
+        }  # fmt: skip
+        return [r for r in runs if r.partition_key not in loaded]
+
+    return daily
+
+
+@dg.run_status_sensor(run_status=dg.DagsterRunStatus.SUCCESS, monitored_jobs=list(LOAD_JOBS.values()),
+                      request_job=ENTERPRISE_JOB, default_status=dg.DefaultSensorStatus.RUNNING,
+                      description="After an extract is staged, rebuild what it touched in the enterprise layer.")  # fmt: skip
+def enterprise_after_load(context: dg.RunStatusSensorContext):
+    return dg.RunRequest(run_key=context.dagster_run.run_id)
+
+
+defs = dg.Definitions(
+    jobs=[*LOAD_JOBS.values(), ENTERPRISE_JOB],
+    sensors=[*(_landing_sensor(s) for s in SOURCES), enterprise_after_load],
+    schedules=[_daily_schedule(s) for s in SOURCES],
+)

@@ -1,0 +1,17 @@
+"""The Dagster code location: each domain module brings its own Definitions; this file only merges."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from assets import enterprise, landing, staging
+from orchestration import automation
+from orchestration.resources import LakeResource
+
+defs = dg.Definitions.merge(
+    landing.defs,
+    staging.defs,
+    enterprise.defs,
+    automation.defs,
+    dg.Definitions(resources={"lake": LakeResource()}),
+)

@@ -1,0 +1,50 @@
+"""Run the load from the command line through the same Dagster jobs the sensor launches.
+
+Used by ``caselake load`` and ``make demo``: every complete extract not yet loaded successfully is
+loaded in date order, then the enterprise layer is rebuilt once. Runs are recorded in the Dagster
+instance (``DAGSTER_HOME``), so the UI shows them, with their metadata and checks.
+"""
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import dagster as dg
+
+from lake.landing import find_extracts
+from lake.storage import DEFAULT_DATA_ROOT
+from orchestration.partitions import EXTRACT_PARTITIONS
+
+
+def ensure_dagster_home() -> Path:
+    home = Path(os.environ.setdefault("DAGSTER_HOME", str(DEFAULT_DATA_ROOT / "dagster_home")))
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():  # no telemetry: nothing about a council's runs leaves the machine
+        config.write_text("telemetry:\n  enabled: false\n")
+    return home
+
+
+def loaded_partitions(instance: dg.DagsterInstance, job_name: str) -> set[str]:
+    runs = instance.get_runs(dg.RunsFilter(job_name=job_name, statuses=[dg.DagsterRunStatus.SUCCESS]))
+    return {r.tags.get("dagster/partition") for r in runs}
+
+
+def load_all(instance: dg.DagsterInstance, landing: Path | None = None, say: Callable[[str], None] = print) -> bool:
+    from orchestration.definitions import defs
+
+    ok = True
+    for extract in find_extracts(landing):
+        partitions = EXTRACT_PARTITIONS[extract.source]
+        job = defs.resolve_job_def(f"load_{extract.source}_extract")
+        if extract.partition_key in loaded_partitions(instance, job.name):
+            say(f"{extract.extract_id}: already loaded")
+            continue
+        if not instance.has_dynamic_partition(partitions.name, extract.partition_key):
+            instance.add_dynamic_partitions(partitions.name, [extract.partition_key])
+        result = job.execute_in_process(partition_key=extract.partition_key, instance=instance, raise_on_error=False)
+        say(f"{extract.extract_id}: {'loaded' if result.success else 'FAILED'} (run {result.run_id[:8]})")
+        ok = ok and result.success
+    result = defs.resolve_job_def("build_enterprise").execute_in_process(instance=instance, raise_on_error=False)
+    say(f"enterprise: {'built' if result.success else 'FAILED'} (run {result.run_id[:8]})")
+    return ok and result.success
