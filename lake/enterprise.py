@@ -19,8 +19,8 @@ from dataclasses import dataclass
 import polars as pl
 
 from lake.sources import SOURCES
-from lake.staging import row_hash
-from lake.storage import Lake, MergeStats, merge_by_key
+from lake.staging import empty_staging_frame, row_hash
+from lake.storage import Lake, MergeStats, ensure_table, merge_by_key
 
 LAYER = "enterprise"
 STAGING = "staging"
@@ -334,6 +334,26 @@ def _deletions(lake: Lake) -> pl.DataFrame:
     return pl.concat(frames).select("table_name", "record_id", "deleted_at", "reason", "_ingested_at")
 
 
+def _with_lineage(
+    table: EnterpriseTable, rows: pl.DataFrame, deletions: pl.DataFrame, now: dt.datetime
+) -> pl.DataFrame:
+    """Add the soft-delete state, the update time and the row hash; business columns first."""
+    business = [c for c in rows.columns if not c.startswith("_")]
+    if table.deletable_as:
+        dels = (
+            deletions.filter(pl.col("table_name") == table.deletable_as)
+            .group_by("record_id")
+            .agg(pl.col("deleted_at").min().alias("_deleted_at"), pl.col("reason").first().alias("_deletion_reason"))
+        )
+        rows = rows.join(dels, left_on=table.group, right_on="record_id", how="left")
+    else:
+        rows = rows.with_columns(pl.lit(None, pl.Datetime("us", "UTC")).alias("_deleted_at"),
+                                 pl.lit(None, pl.String).alias("_deletion_reason"))  # fmt: skip
+    rows = rows.with_columns(pl.lit(now).cast(pl.Datetime("us", "UTC")).alias("_updated_at"))
+    rows = rows.with_columns(row_hash(rows, [*business, "_deleted_at", "_deletion_reason"]))
+    return rows.select(*business, *LINEAGE)
+
+
 def build_table(lake: Lake, table: EnterpriseTable, now: dt.datetime, watermarks: dict) -> TableBuild:
     """Rebuild the groups of ``table`` touched since its watermarks and MERGE them."""
     changed_groups: set = set()
@@ -360,6 +380,11 @@ def build_table(lake: Lake, table: EnterpriseTable, now: dt.datetime, watermarks
         if fresh.height:
             new_marks["deleted_record"] = fresh["_ingested_at"].max()
     if not changed_groups or len(scans) < len(table.sources):
+        if lake.table(LAYER, table.name) is None:  # readers downstream rely on every table existing
+            empty = {name: empty_staging_frame(name) for name in table.sources}
+            ensure_table(
+                lake, LAYER, table.name, _with_lineage(table, table.build(empty), deletions, now).to_arrow().schema
+            )
         return TableBuild(table.name, 0, 0, MergeStats(version=lake.version(LAYER, table.name)), new_marks)
     groups = pl.Series(sorted(changed_groups))
     frames = {
@@ -368,21 +393,7 @@ def build_table(lake: Lake, table: EnterpriseTable, now: dt.datetime, watermarks
         ).collect()
         for name, parts in scans.items()
     }
-    rows = table.build(frames)
-    business = [c for c in rows.columns if not c.startswith("_")]
-    if table.deletable_as:
-        dels = (
-            deletions.filter(pl.col("table_name") == table.deletable_as)
-            .group_by("record_id")
-            .agg(pl.col("deleted_at").min().alias("_deleted_at"), pl.col("reason").first().alias("_deletion_reason"))
-        )
-        rows = rows.join(dels, left_on=table.group, right_on="record_id", how="left")
-    else:
-        rows = rows.with_columns(pl.lit(None, pl.Datetime("us", "UTC")).alias("_deleted_at"),
-                                 pl.lit(None, pl.String).alias("_deletion_reason"))  # fmt: skip
-    rows = rows.with_columns(pl.lit(now).cast(pl.Datetime("us", "UTC")).alias("_updated_at"))
-    rows = rows.with_columns(row_hash(rows, [*business, "_deleted_at", "_deletion_reason"]))
-    rows = rows.select(*business, *LINEAGE)
+    rows = _with_lineage(table, table.build(frames), deletions, now)
     stats = merge_by_key(lake, LAYER, table.name, rows, table.key)
     return TableBuild(table.name, len(changed_groups), rows.height, stats, new_marks)
 

@@ -466,7 +466,10 @@ def inject_defects(
         out.append(row)
         if table in NO_DEFECT_TABLES or rng.random() >= rate:
             continue
-        kind = applicable[int(rng.integers(0, len(applicable)))]
+        # The defect's kind and column come from the row's own generator: a choice that one export shape
+        # cannot make (Mosaic's 1/0 codes have no case) must not shift the defects of later rows.
+        rng_row = np.random.default_rng([int(rng.integers(0, 2**32)), len(out)])
+        kind = applicable[int(rng_row.integers(0, len(applicable)))]
         record = {"table": table, "source_table": flavour.table(table), "defect": kind,
                   "expected": DEFECT_EXPECTED[kind], "key": "|".join(row[col(k)] for k in spec["key"])}  # fmt: skip
         column, original, value = None, None, None
@@ -475,24 +478,26 @@ def inject_defects(
             marks.append((len(out) - 1, record))
             continue
         if kind == "missing_required":
-            column = str(rng.choice(spec["required"]))
+            column = str(rng_row.choice(spec["required"]))
             value = ""
         elif kind in ("malformed_date", "future_date"):
             filled = [c for c in dates if row[col(c)]]
             if not filled:
                 continue
-            column = str(rng.choice(filled))
+            column = str(rng_row.choice(filled))
             if kind == "malformed_date":
-                value = str(rng.choice(["31/02/2021", "2021-13-45", "00/00/0000", "unknown", "32-JAN-2020", "1/1/21x"]))
+                value = str(
+                    rng_row.choice(["31/02/2021", "2021-13-45", "00/00/0000", "unknown", "32-JAN-2020", "1/1/21x"])
+                )
             else:
-                future = as_of + dt.timedelta(days=int(rng.integers(400, 3000)))
+                future = as_of + dt.timedelta(days=int(rng_row.integers(400, 3000)))
                 value = (flavour.format_datetime(dt.datetime(future.year, future.month, future.day, 9, 0))
                          if column in spec.get("datetimes", ()) else flavour.format_date(future))  # fmt: skip
         elif kind == "invalid_code":
             filled = [c for c in codes if row[col(c)]]
             if not filled:
                 continue
-            column = str(rng.choice(filled))
+            column = str(rng_row.choice(filled))
             value = "ZZ9"
         elif kind == "cp1252_char":
             if not text_col or not row[col(text_col)]:
@@ -508,14 +513,14 @@ def inject_defects(
                 value = v + "\ue000"
         elif kind == "stray_whitespace":
             filled = [c for c in spec["columns"] if row[col(c)] and c not in dates]
-            column = str(rng.choice(filled))
+            column = str(rng_row.choice(filled))
             value = f"  {row[col(column)]} "
         elif kind == "inconsistent_case":
             filled = [c for c in (*codes, "surname", "first_name") if c in spec["columns"] and row[col(c)]]
             filled = [c for c in filled if row[col(c)].upper() != row[col(c)].lower()]
             if not filled:
                 continue
-            column = str(rng.choice(filled))
+            column = str(rng_row.choice(filled))
             v = row[col(column)]
             value = v.lower() if v != v.lower() else v.upper()
         original = row[col(column)]
