@@ -27,7 +27,8 @@ test-fast: setup
 	uv run pytest -m "not slow and not browser"
 
 bench: setup
-	uv run python benchmarks/bench_synth.py --children 100,1000
+	uv run python benchmarks/bench_synth.py --children 100,1000 --keep .bench/council
+	uv run python benchmarks/bench_lake.py --children 1000 --council .bench/council
 
 lint:
 	uv run ruff check .

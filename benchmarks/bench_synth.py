@@ -24,11 +24,18 @@ def folder_bytes(root: Path) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--children", default="100,1000", help="comma-separated council sizes")
+    parser.add_argument(
+        "--keep", type=Path, help="keep the largest council here (for bench_lake) instead of deleting it"
+    )
     args = parser.parse_args()
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     print(f"{'children':>8} {'full s':>8} {'rows':>10} {'docs':>7} {'MB':>7} {'next-day s':>10}")
-    for n in (int(x) for x in args.children.split(",")):
-        tmp = Path(tempfile.mkdtemp(prefix="caselake-bench-"))
+    sizes = [int(x) for x in args.children.split(",")]
+    for n in sizes:
+        keep = args.keep is not None and n == max(sizes)
+        if keep:
+            shutil.rmtree(args.keep, ignore_errors=True)
+        tmp = args.keep if keep else Path(tempfile.mkdtemp(prefix="caselake-bench-"))
         try:
             opts = SynthOptions(out=tmp, children=n)
             t0 = time.perf_counter()
@@ -41,7 +48,8 @@ def main() -> None:
             print(f"{n:>8} {full:>8.1f} {sum(result.rows.values()):>10,} {result.documents:>7,} {mb:>7.0f} {nxt:>10.1f}",
                   flush=True)  # fmt: skip
         finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+            if not keep:
+                shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

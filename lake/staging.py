@@ -260,8 +260,10 @@ def stage_file(path: Path, system: SourceSystem, table: str, extract_id: str, ex
         contract_schema(system, table, extract_date).validate(frame, lazy=True)
     except pa.errors.SchemaErrors as exc:
         for fc in exc.failure_cases.iter_rows(named=True):
-            if fc["index"] is None:
-                continue
+            if fc["index"] is None:  # a failure of the whole table: no row can be trusted
+                return file_error(
+                    f"contract failure for the whole file: {fc['check']} ({fc['failure_case']})", body, header
+                )
             check = fc["check"] or "invalid"
             what = "missing required value" if check == "not_nullable" else check
             source_col = system.column(table, fc["column"]) if fc["column"] in spec["columns"] else fc["column"]

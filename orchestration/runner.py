@@ -14,6 +14,7 @@ import dagster as dg
 from lake.landing import find_extracts
 from lake.storage import DEFAULT_DATA_ROOT
 from orchestration.partitions import EXTRACT_PARTITIONS
+from orchestration.resources import LakeResource
 
 
 def ensure_dagster_home() -> Path:
@@ -33,8 +34,10 @@ def loaded_partitions(instance: dg.DagsterInstance, job_name: str) -> set[str]:
 def load_all(instance: dg.DagsterInstance, landing: Path | None = None, say: Callable[[str], None] = print) -> bool:
     from orchestration.definitions import defs
 
+    # The jobs read the landing folder from their resource: give them the one the extracts came from.
+    resources = {"lake": LakeResource(landing_dir=str(landing) if landing else "")}
     ok = True
-    for extract in find_extracts(landing):
+    for extract in find_extracts(resources["lake"].landing()):
         partitions = EXTRACT_PARTITIONS[extract.source]
         job = defs.resolve_job_def(f"load_{extract.source}_extract")
         if extract.partition_key in loaded_partitions(instance, job.name):
@@ -42,9 +45,13 @@ def load_all(instance: dg.DagsterInstance, landing: Path | None = None, say: Cal
             continue
         if not instance.has_dynamic_partition(partitions.name, extract.partition_key):
             instance.add_dynamic_partitions(partitions.name, [extract.partition_key])
-        result = job.execute_in_process(partition_key=extract.partition_key, instance=instance, raise_on_error=False)
+        result = job.execute_in_process(
+            partition_key=extract.partition_key, instance=instance, resources=resources, raise_on_error=False
+        )
         say(f"{extract.extract_id}: {'loaded' if result.success else 'FAILED'} (run {result.run_id[:8]})")
         ok = ok and result.success
-    result = defs.resolve_job_def("build_enterprise").execute_in_process(instance=instance, raise_on_error=False)
+    result = defs.resolve_job_def("build_enterprise").execute_in_process(
+        instance=instance, resources=resources, raise_on_error=False
+    )
     say(f"enterprise: {'built' if result.success else 'FAILED'} (run {result.run_id[:8]})")
     return ok and result.success

@@ -326,16 +326,27 @@ def convert_to_doc(docx_dir: Path, store: Path, workers: int = 2, attempts: int 
     raise RuntimeError(f"LibreOffice did not write {len(pending)} .doc files, e.g. {[f.name for f in pending[:3]]}")
 
 
-def _soffice_batches(soffice: str, files: list[Path], store: Path, workers: int) -> None:
-    batches = [b for b in (files[i::workers] for i in range(workers)) if b]
+def _soffice_batches(soffice: str, files: list[Path], store: Path, workers: int, chunk: int = 200) -> None:
+    """Convert in chunks of ``chunk`` files per LibreOffice run, ``workers`` runs at a time.
+
+    One run given thousands of files stops converting partway without an error, so runs stay short.
+    Each worker slot has its own profile: two runs sharing a profile silently lose files.
+    """
+    chunks = [files[i : i + chunk] for i in range(0, len(files), chunk)]
     with tempfile.TemporaryDirectory(prefix="caselake-lo-") as tmp:
-        procs = []
-        for i, batch in enumerate(batches):
-            profile = Path(tmp) / f"profile{i}"  # one profile per process: a shared one loses files
+        running: list[subprocess.Popen] = []
+        for n, batch in enumerate(chunks):
+            if len(running) == workers:
+                _wait(running.pop(0))
+            profile = Path(tmp) / f"profile{n % workers}"
             cmd = [soffice, f"-env:UserInstallation=file://{profile}", "--headless", "--norestore",
                    "--convert-to", "doc:MS Word 97", "--outdir", str(store), *map(str, batch)]  # fmt: skip
-            procs.append(subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
-        for proc in procs:
-            _, err = proc.communicate()
-            if proc.returncode != 0:
-                raise RuntimeError(f"LibreOffice failed converting to .doc: {err.decode(errors='replace')[-500:]}")
+            running.append(subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
+        for proc in running:
+            _wait(proc)
+
+
+def _wait(proc: subprocess.Popen) -> None:
+    _, err = proc.communicate()
+    if proc.returncode != 0:
+        raise RuntimeError(f"LibreOffice failed converting to .doc: {err.decode(errors='replace')[-500:]}")
