@@ -23,15 +23,26 @@ ENTERPRISE_JOB = dg.define_asset_job(
 )  # fmt: skip
 
 
+def loaded_partitions(instance: dg.DagsterInstance, source: str) -> set[str]:
+    """Extracts of ``source`` already loaded by a successful run, whoever launched it (sensor, CLI, backfill)."""
+    runs = instance.get_runs(dg.RunsFilter(job_name=LOAD_JOBS[source].name, statuses=[dg.DagsterRunStatus.SUCCESS]))
+    return {r.tags.get("dagster/partition") for r in runs}
+
+
 def _requests_for(
     source: str, lake: LakeResource, instance: dg.DagsterInstance
 ) -> tuple[list[str], list[dg.RunRequest]]:
-    """New partitions to add and one run per complete extract; run keys make each extract run once."""
+    """New partitions to add, and one run for each complete extract not loaded yet (oldest first)."""
     partitions = EXTRACT_PARTITIONS[source]
     extracts = find_extracts(lake.landing(), source)
     known = set(instance.get_dynamic_partitions(partitions.name))
+    done = loaded_partitions(instance, source)
     new = [e.partition_key for e in extracts if e.partition_key not in known]
-    runs = [dg.RunRequest(partition_key=e.partition_key, run_key=e.extract_id) for e in extracts]
+    runs = [
+        dg.RunRequest(partition_key=e.partition_key, run_key=e.extract_id)
+        for e in extracts
+        if e.partition_key not in done
+    ]
     return new, runs
 
 
@@ -57,11 +68,7 @@ def _daily_schedule(source: str) -> dg.ScheduleDefinition:
         new, runs = _requests_for(source, lake, context.instance)
         if new:
             context.instance.add_dynamic_partitions(EXTRACT_PARTITIONS[source].name, new)
-        loaded = {
-            r.tags.get("dagster/partition")
-            for r in context.instance.get_runs(dg.RunsFilter(job_name=LOAD_JOBS[source].name, statuses=[dg.DagsterRunStatus.SUCCESS]))
-        }  # fmt: skip
-        return [r for r in runs if r.partition_key not in loaded]
+        return runs
 
     return daily
 

@@ -13,6 +13,7 @@ import dagster as dg
 
 from lake.landing import find_extracts
 from lake.storage import DEFAULT_DATA_ROOT
+from orchestration.automation import loaded_partitions
 from orchestration.partitions import EXTRACT_PARTITIONS
 from orchestration.resources import LakeResource
 
@@ -26,11 +27,6 @@ def ensure_dagster_home() -> Path:
     return home
 
 
-def loaded_partitions(instance: dg.DagsterInstance, job_name: str) -> set[str]:
-    runs = instance.get_runs(dg.RunsFilter(job_name=job_name, statuses=[dg.DagsterRunStatus.SUCCESS]))
-    return {r.tags.get("dagster/partition") for r in runs}
-
-
 def load_all(instance: dg.DagsterInstance, landing: Path | None = None, say: Callable[[str], None] = print) -> bool:
     from orchestration.definitions import defs
 
@@ -40,7 +36,7 @@ def load_all(instance: dg.DagsterInstance, landing: Path | None = None, say: Cal
     for extract in find_extracts(resources["lake"].landing()):
         partitions = EXTRACT_PARTITIONS[extract.source]
         job = defs.resolve_job_def(f"load_{extract.source}_extract")
-        if extract.partition_key in loaded_partitions(instance, job.name):
+        if extract.partition_key in loaded_partitions(instance, extract.source):
             say(f"{extract.extract_id}: already loaded")
             continue
         if not instance.has_dynamic_partition(partitions.name, extract.partition_key):

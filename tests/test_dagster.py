@@ -63,6 +63,11 @@ def test_sensor_adds_each_extract_once_and_the_jobs_materialize_with_metadata_an
         balance = [e for e in evaluations if e.check_name.startswith("rows_read")]
         assert len(balance) == 2 * len(NEUTRAL_TABLES) and all(e.passed for e in balance)
 
+        again = sensor(dg.build_sensor_context(instance=instance, resources={"lake": lake}))
+        assert [r.partition_key for r in again.run_requests] == ["2026-11-02", "2026-11-03"], (
+            "a loaded extract is not re-run"
+        )
+
         enterprise_run = defs.resolve_job_def("build_enterprise").execute_in_process(
             instance=instance, resources={"lake": lake}
         )
