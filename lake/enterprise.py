@@ -326,7 +326,7 @@ class TableBuild:
     watermarks: dict[str, dt.datetime]
 
 
-def _deletions(lake: Lake) -> pl.DataFrame:
+def read_deletions(lake: Lake) -> pl.DataFrame:
     frames = [f.collect() for s in SOURCES if (f := _scan(lake, s, "deleted_record")) is not None]
     if not frames:
         return pl.DataFrame(schema={"table_name": pl.String, "record_id": pl.String, "deleted_at": pl.Datetime("us", "UTC"),
@@ -354,8 +354,12 @@ def _with_lineage(
     return rows.select(*business, *LINEAGE)
 
 
-def build_table(lake: Lake, table: EnterpriseTable, now: dt.datetime, watermarks: dict) -> TableBuild:
-    """Rebuild the groups of ``table`` touched since its watermarks and MERGE them."""
+def build_table(
+    lake: Lake, table: EnterpriseTable, now: dt.datetime, watermarks: dict, deletions: pl.DataFrame
+) -> TableBuild:
+    """Rebuild the groups of ``table`` touched since its watermarks and MERGE them.
+
+    ``deletions`` is every source's ``deleted_record`` staging table (:func:`read_deletions`)."""
     changed_groups: set = set()
     new_marks: dict[str, dt.datetime] = {}
     scans: dict[str, list[pl.LazyFrame]] = {}
@@ -372,7 +376,6 @@ def build_table(lake: Lake, table: EnterpriseTable, now: dt.datetime, watermarks
             changed_groups.update(touched[table.group].drop_nulls().to_list())
             if touched.height:
                 new_marks[mark_key] = touched["_ingested_at"].max()
-    deletions = _deletions(lake)
     if table.deletable_as:
         mark = watermarks.get((table.name, "deleted_record"))
         fresh = deletions if mark is None else deletions.filter(pl.col("_ingested_at") > mark)

@@ -123,11 +123,12 @@ def build_enterprise(lake: Lake, on_table: Callable[[TableLoad], None] | None = 
     """Rebuild the enterprise groups touched since the last run; watermarks move only after each MERGE."""
     now = dt.datetime.now(dt.UTC)
     marks = enterprise.read_watermarks(lake)
+    deletions = enterprise.read_deletions(lake)
     loads = {}
     for table in enterprise.TABLES:
         t0, c0 = time.perf_counter(), time.process_time()
         before = _table_bytes(lake, enterprise.LAYER, table.name)
-        built = enterprise.build_table(lake, table, now, marks)
+        built = enterprise.build_table(lake, table, now, marks, deletions)
         enterprise.write_watermarks(lake, table.name, built.watermarks)
         load = TableLoad(table.name, rows_read=built.rows, rows_landed=built.rows, stats=built.stats)
         load.bytes_written = max(0, _table_bytes(lake, enterprise.LAYER, table.name) - before)
