@@ -6,11 +6,12 @@ CHILDREN ?= 100
 PORT ?= 3000
 export DAGSTER_HOME ?= $(CURDIR)/$(DATA)/dagster_home
 
-.PHONY: setup demo test test-fast bench lint format clean
+.PHONY: setup demo test test-fast bench lint format dbt-docs clean
 
 setup:
 	bash scripts/install-system-deps.sh
 	uv sync --frozen
+	uv run dbt parse --project-dir dbt --profiles-dir dbt --quiet  # the manifest Dagster loads the dbt assets from
 
 demo: setup
 	@if [ -d "$(DATA)/landing" ]; then echo "$(DATA)/landing exists: writing the next day's extract"; \
@@ -38,5 +39,9 @@ format:
 	uv run ruff check --fix .
 	uv run ruff format .
 
+dbt-docs: setup
+	uv run dbt docs generate --project-dir dbt --profiles-dir dbt
+	@echo "dbt docs: dbt/target/index.html (serve with: uv run dbt docs serve --project-dir dbt --profiles-dir dbt)"
+
 clean:
-	rm -rf $(DATA) .pytest_cache .ruff_cache
+	rm -rf $(DATA) .pytest_cache .ruff_cache dbt/target

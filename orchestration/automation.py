@@ -18,8 +18,8 @@ LOAD_JOBS = {
     for source in SOURCES
 }
 ENTERPRISE_JOB = dg.define_asset_job(
-    "build_enterprise", selection=dg.AssetSelection.assets(enterprise_tables),
-    description="Rebuild the enterprise groups touched since the last run.",
+    "build_enterprise", selection=dg.AssetSelection.assets(enterprise_tables).downstream(),
+    description="Rebuild the enterprise groups touched since the last run, then the dbt models over them.",
 )  # fmt: skip
 
 

@@ -1,12 +1,13 @@
 """Dagster resources: where the lake and the landing zone are."""
 
 import json
+import os
 from pathlib import Path
 
 import dagster as dg
 
 from lake.landing import landing_root
-from lake.storage import Lake
+from lake.storage import DEFAULT_DATA_ROOT, Lake
 
 
 class LakeResource(dg.ConfigurableResource):
@@ -19,6 +20,7 @@ class LakeResource(dg.ConfigurableResource):
     lake_uri: str = ""
     storage_options_json: str = ""
     landing_dir: str = ""
+    warehouse_dir: str = ""
 
     def lake(self) -> Lake:
         env = Lake.from_env()
@@ -27,3 +29,7 @@ class LakeResource(dg.ConfigurableResource):
 
     def landing(self) -> Path:
         return Path(self.landing_dir) if self.landing_dir else landing_root()
+
+    def warehouse(self) -> Path:
+        """The folder of ``caselake.duckdb``, where dbt builds the marts (``CASELAKE_WAREHOUSE_DIR``)."""
+        return Path(self.warehouse_dir or os.environ.get("CASELAKE_WAREHOUSE_DIR", str(DEFAULT_DATA_ROOT)))

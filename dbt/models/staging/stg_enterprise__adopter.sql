@@ -1,0 +1,27 @@
+-- Staging: renaming and typing only, one view per enterprise table.
+with source as (
+    select * from {{ source('enterprise', 'adopter') }}
+)
+
+select
+        household_id,
+        household_type,
+        adult_1_age,
+        adult_2_age,
+        ethnicity,
+        religion,
+        prior_fostering,
+        years_fostering,
+        birth_children,
+        occupation_sector,
+        region,
+        approval_date,
+        status,
+        pref_sibling_group,
+        pref_age_5_plus,
+        pref_minority_ethnic,
+        pref_disability,
+        _deleted_at is not null as is_deleted,
+        _source as source_system,
+        _extract_id as source_extract_id
+from source

@@ -1,0 +1,18 @@
+-- Staging: renaming and typing only, one view per enterprise table.
+with source as (
+    select * from {{ source('enterprise', 'placement') }}
+)
+
+select
+        episode_id as placement_id,
+        child_id,
+        placement_type,
+        placement_postcode,
+        placement_provider,
+        carer_id,
+        start_date,
+        end_date,
+        _deleted_at is not null as is_deleted,
+        _source as source_system,
+        _extract_id as source_extract_id
+from source

@@ -1,0 +1,48 @@
+"""The dbt project as Dagster sees it: one project, one translator driven by dbt ``meta``."""
+
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtProject
+
+from lake.storage import REPO_ROOT
+
+DBT_PROJECT = DbtProject(project_dir=REPO_ROOT / "dbt", profiles_dir=REPO_ROOT / "dbt")
+# `dagster dev` re-parses on start; everywhere else `make setup` runs `dbt parse`. A missing manifest
+# (a fresh clone used without make) is prepared here once, so the code location always loads.
+DBT_PROJECT.prepare_if_dev()
+if not DBT_PROJECT.manifest_path.exists():
+    DBT_PROJECT.preparer.prepare(DBT_PROJECT)
+
+
+class CaselakeDbtTranslator(DagsterDbtTranslator):
+    """Asset keys and groups come from each model's ``meta.dagster.group`` (set per folder in
+    dbt_project.yml), sources from their ``meta.dagster.asset_key``: no model is named here."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        group = dbt_resource_props.get("meta", {}).get("dagster", {}).get("group")
+        if dbt_resource_props["resource_type"] == "model" and group:
+            return dg.AssetKey([group, dbt_resource_props["name"]])
+        return super().get_asset_key(dbt_resource_props)
+
+
+TRANSLATOR = CaselakeDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_code_references=True))
+
+
+@contextmanager
+def dbt_environment(lake_uri: str, warehouse_dir: str) -> Iterator[None]:
+    """The variables dbt/profiles.yml and the sources read, set for one dbt invocation, then restored."""
+    wanted = {"CASELAKE_LAKE_URI": lake_uri, "CASELAKE_WAREHOUSE_DIR": warehouse_dir}
+    before = {k: os.environ.get(k) for k in wanted}
+    os.environ.update(wanted)
+    try:
+        yield
+    finally:
+        for k, v in before.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
