@@ -18,6 +18,14 @@ from orchestration.dbt import DBT_PROJECT, dbt_environment
 from orchestration.resources import LakeResource
 
 pytestmark = pytest.mark.slow
+MARTS = (
+    "adoption_journey",
+    "adopter_features",
+    "child_timeline",
+    "child_network",
+    "worker_history",
+    "placement_history",
+)
 
 
 @pytest.fixture(scope="module")
@@ -32,9 +40,7 @@ def marts(council, tmp_path_factory):
     for _ in range(2):
         runs.append(dg.materialize([enterprise_tables, dbt_models], resources=resources))
         with duckdb.connect(str(lake.warehouse() / "caselake.duckdb"), read_only=True) as con:
-            snapshots.append(
-                {t: con.sql(f"select * from {t} order by all").pl() for t in ("adoption_journey", "adopter_features")}
-            )
+            snapshots.append({t: con.sql(f"select * from {t} order by all").pl() for t in MARTS})
     return {"lake": lake, "runs": runs, "snapshots": snapshots, "council": council, "resources": resources}
 
 
@@ -46,8 +52,10 @@ def test_dbt_models_materialize_with_checks_and_row_counts(marts):
     assert journey["dagster/row_count"].value > 0
     assert "dagster/column_schema" in journey
     checks = run.get_asset_check_evaluations()
-    dbt_checks = [c for c in checks if c.check_name.startswith(("unique_", "not_null_"))]
-    assert len(dbt_checks) == 24 and all(c.passed for c in dbt_checks)
+    manifest = json.loads(DBT_PROJECT.manifest_path.read_text())
+    data_tests = {n["name"] for n in manifest["nodes"].values() if n["resource_type"] == "test"}
+    dbt_checks = [c for c in checks if c.check_name in data_tests]
+    assert len(dbt_checks) == len(data_tests) > 30 and all(c.passed for c in dbt_checks)
 
 
 def test_second_run_with_no_changes_leaves_the_marts_unchanged(marts):
@@ -72,6 +80,26 @@ def test_marts_agree_with_the_truth(marts):
     matched = adopters.filter(pl.col("status") == "Matched")
     assert (matched["children_adopted"] > 0).all(), "every matched household adopted a child"
     assert (adopters.filter(pl.col("status") != "Matched")["children_adopted"] == 0).all()
+
+
+def test_timeline_network_and_histories_cover_the_enterprise_layer(marts):
+    lake, snap = marts["lake"].lake(), marts["snapshots"][0]
+    relationships = lake.read("enterprise", "relationship").filter(pl.col("_deleted_at").is_null())
+    assert snap["child_network"].height == relationships.height
+    assert set(snap["child_network"]["confidence_band"]) == {"high"}
+    notes = lake.read("enterprise", "case_note").filter(pl.col("_deleted_at").is_null())
+    timeline = snap["child_timeline"]
+    assert timeline.filter(pl.col("event_type") == "case note").height == notes.height
+    documents = timeline.filter(pl.col("event_type") == "document")
+    assert (
+        set(documents["timeline_date_is"]) == {"recording date"}
+        and documents["event_date"].null_count() == documents.height
+    )
+    workers = lake.read("enterprise", "involvement").group_by("child_id").agg(pl.col("worker_id").n_unique().alias("n"))
+    history = snap["worker_history"].select("child_id", "workers_in_total").unique()
+    assert history.join(workers, on="child_id").filter(pl.col("n") != pl.col("workers_in_total")).height == 0
+    moves = snap["placement_history"]
+    assert (moves.filter(~pl.col("is_a_move"))["reason_new"] == "L").all()
 
 
 def test_the_scorecard_unit_test_runs_and_passes(marts):

@@ -1,0 +1,53 @@
+-- Every event in a child's record, with the date it happened and the date it was recorded kept apart and
+-- labelled: timeline_date is the event date where there is one, otherwise the recording date, and
+-- timeline_date_is says which.
+with notes as (
+    select child_id, 'case note' as event_type, note_type as event_subtype, left(note_text, 120) as summary,
+        event_date, cast(recorded_at as date) as recorded_date, 'case_note' as source_table, note_id as source_id
+    from {{ ref('stg_enterprise__case_note') }} where not is_deleted
+),
+
+documents as (
+    select child_id, 'document', document_type, title, null::date, created_date, 'document', document_id
+    from {{ ref('stg_enterprise__document') }} where not is_deleted
+),
+
+forms as (
+    select distinct child_id, 'form', form_type, outcome, form_date, null::date, 'form_response', form_id
+    from {{ ref('stg_enterprise__form_response') }} where not is_deleted
+),
+
+episodes as (
+    select child_id, kind || ' episode started', code, null, start_date, null::date, 'episode', episode_id
+    from {{ ref('stg_enterprise__episode') }} where not is_deleted
+    union all
+    select child_id, kind || ' episode ended', code, null, end_date, null::date, 'episode', episode_id
+    from {{ ref('stg_enterprise__episode') }} where not is_deleted and end_date is not null
+),
+
+allocations as (
+    select child_id, 'worker allocated', worker_role, worker_name, valid_from, null::date, 'involvement', involvement_id
+    from {{ ref('worker_history') }}
+),
+
+events as (
+    select * from notes
+    union all select * from documents
+    union all select * from forms
+    union all select * from episodes
+    union all select * from allocations
+)
+
+select
+    md5(source_table || ':' || source_id || ':' || event_type) as timeline_event_id,
+    child_id,
+    coalesce(event_date, recorded_date) as timeline_date,
+    case when event_date is not null then 'event date' else 'recording date' end as timeline_date_is,
+    event_date,
+    recorded_date,
+    event_type,
+    event_subtype,
+    summary,
+    source_table,
+    source_id
+from events

@@ -1,0 +1,19 @@
+-- Staging: renaming and typing only, one view per enterprise table.
+with source as (
+    select * from {{ source('enterprise', 'form_response') }}
+)
+
+select
+        form_id,
+        question_code,
+        child_id,
+        worker_id,
+        form_type,
+        form_date,
+        outcome,
+        question,
+        answer_text,
+        _deleted_at is not null as is_deleted,
+        _source as source_system,
+        _extract_id as source_extract_id
+from source
