@@ -12,6 +12,9 @@ setup:
 	bash scripts/install-system-deps.sh
 	uv sync --frozen
 	uv run dbt parse --project-dir dbt --profiles-dir dbt --quiet  # the manifest Dagster loads the dbt assets from
+	@# The DfE 903 rules pin pandas<2: they get an environment of their own.
+	[ -x .venv-903/bin/python ] || uv venv -q --python 3.11 .venv-903
+	uv pip install -q --python .venv-903/bin/python "csc-validator-be-903==0.1.17"
 
 demo: setup
 	@if [ -d "$(DATA)/landing" ]; then echo "$(DATA)/landing exists: writing the next day's extract"; \

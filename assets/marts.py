@@ -7,6 +7,7 @@ Row counts and column schemas (with column-level lineage) are fetched after dbt 
 import dagster as dg
 from dagster_dbt import DbtCliResource, dbt_assets
 
+from lake.ssda903 import TABLES, validate_return
 from orchestration.dbt import DBT_PROJECT, TRANSLATOR, dbt_environment
 from orchestration.resources import LakeResource
 
@@ -18,4 +19,30 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, lake: Lak
         yield from dbt.cli(["build"], context=context).stream().fetch_row_counts().fetch_column_metadata()
 
 
-defs = dg.Definitions(assets=[dbt_models], resources={"dbt": DbtCliResource(project_dir=DBT_PROJECT)})
+SSDA903_KEYS = [dg.AssetKey(["marts", t]) for t in TABLES]
+
+
+@dg.asset_check(
+    asset=SSDA903_KEYS[1],
+    additional_deps=[k for k in SSDA903_KEYS if k != SSDA903_KEYS[1]],
+    description="The DfE's published SSDA903 validation rules over the return's tables: errors by rule.",
+)
+def ssda903_dfe_validation(lake: LakeResource) -> dg.AssetCheckResult:
+    result = validate_return(lake.warehouse() / "caselake.duckdb")
+    errors = result["errors_by_rule"]
+    return dg.AssetCheckResult(
+        passed=not errors,
+        severity=dg.AssetCheckSeverity.WARN,  # the return is filed by people: errors are theirs to fix, not a stop
+        metadata={
+            "collection_year": result["collection_year"], "errors": sum(errors.values()),
+            "errors_by_rule": dg.MetadataValue.json(errors), "rules_run": result["rules_run"],
+            "rules_skipped_missing_tables": result["rules_skipped"], **{f"rows_{t}": n for t, n in result["rows"].items()},
+        },
+    )  # fmt: skip
+
+
+defs = dg.Definitions(
+    assets=[dbt_models],
+    asset_checks=[ssda903_dfe_validation],
+    resources={"dbt": DbtCliResource(project_dir=DBT_PROJECT)},
+)

@@ -573,9 +573,10 @@ class WorldBuilder:
         # CLA episodes that match the journey: care order, then placement order, then placed.
         foster_pl = "U4" if by_foster_carer else "U1"
         adopt_pl = "A5" if by_foster_carer else "A6"
+        # X1: the episode ceased and a new one began the same day (here a change of legal status, then placement).
         spans = [
-            (entered, order, "C2", "S", None, foster_pl),
-            (order, placed, "E1", "L", None, foster_pl),
+            (entered, order, "C2", "S", "X1", foster_pl),
+            (order, placed, "E1", "L", "X1", foster_pl),
             (placed, adoption_order if adoption_order <= self.as_of else None, "E1", "P", "E11", adopt_pl),
         ]
         for start, end, ls, rne, rec, pl in spans:

@@ -11,9 +11,10 @@ import pytest
 from dagster_dbt import DbtCliResource
 
 from assets.enterprise import enterprise_tables
-from assets.marts import dbt_models
+from assets.marts import dbt_models, ssda903_dfe_validation
 from lake.landing import find_extracts
 from lake.pipeline import land_extract, stage_extract
+from lake.ssda903 import collection_year, export_return, validate_folder
 from orchestration.dbt import DBT_PROJECT, dbt_environment
 from orchestration.resources import LakeResource
 
@@ -38,7 +39,7 @@ def marts(council, tmp_path_factory):
     resources = {"lake": lake, "dbt": DbtCliResource(project_dir=DBT_PROJECT)}
     runs, snapshots = [], []
     for _ in range(2):
-        runs.append(dg.materialize([enterprise_tables, dbt_models], resources=resources))
+        runs.append(dg.materialize([enterprise_tables, dbt_models, ssda903_dfe_validation], resources=resources))
         with duckdb.connect(str(lake.warehouse() / "caselake.duckdb"), read_only=True) as con:
             snapshots.append({t: con.sql(f"select * from {t} order by all").pl() for t in MARTS})
     return {"lake": lake, "runs": runs, "snapshots": snapshots, "council": council, "resources": resources}
@@ -110,3 +111,20 @@ def test_the_scorecard_unit_test_runs_and_passes(marts):
     assert [(r["unique_id"].split(".")[-1], r["status"]) for r in results] == [
         ("scorecard_measures_and_cohorts_on_hand_made_journeys", "pass")
     ]
+
+
+def test_the_ssda903_return_is_checked_by_the_dfe_rules_and_a_planted_error_is_caught(marts, tmp_path):
+    evaluation = next(
+        e for e in marts["runs"][0].get_asset_check_evaluations() if e.check_name == "ssda903_dfe_validation"
+    )
+    assert evaluation.metadata["rules_run"].value > 100
+    assert evaluation.metadata["rows_ssda903_episodes"].value > 0
+    export_return(marts["lake"].warehouse() / "caselake.duckdb", tmp_path)
+    clean = validate_folder(tmp_path, collection_year())["errors_by_rule"]
+    lines = (tmp_path / "ssda903_header.csv").read_text().splitlines()
+    cells = lines[1].split(",")
+    cells[3] = "XXXX"  # ETHNIC must be a DfE ethnicity code: rule 103
+    lines[1] = ",".join(cells)
+    (tmp_path / "ssda903_header.csv").write_text("\n".join(lines) + "\n")
+    planted = validate_folder(tmp_path, collection_year())["errors_by_rule"]
+    assert planted.get("103", 0) == clean.get("103", 0) + 1, (clean, planted)

@@ -6,6 +6,8 @@ with source as (
 select
         household_id,
         household_type,
+        adult_1_id,
+        adult_2_id,
         adult_1_age,
         adult_2_age,
         ethnicity,

@@ -1,0 +1,16 @@
+-- SSDA903 Episodes table for the collection year, in the DfE column names, codes and date format.
+select
+    episode.child_id as "CHILD",
+    strftime(episode.start_date, '%d/%m/%Y') as "DECOM",
+    episode.reason_new as "RNE",
+    episode.legal_status as "LS",
+    episode.cin_code as "CIN",
+    episode.placement_type as "PLACE",
+    episode.placement_provider as "PLACE_PROVIDER",
+    strftime(episode.end_date, '%d/%m/%Y') as "DEC",
+    episode.reason_end as "REC",
+    cast(null as varchar) as "REASON_PLACE_CHANGE",
+    cast(null as varchar) as "HOME_POST",
+    episode.placement_postcode as "PL_POST",
+    cast(null as varchar) as "URN"
+from {{ ref('int_ssda903__episodes_in_year') }} as episode

@@ -1,0 +1,11 @@
+-- SSDA903 Header table: one row per child looked after at any time in the collection year.
+select distinct
+    child.child_id as "CHILD",
+    case child.sex when 'M' then '1' when 'F' then '2' end as "SEX",
+    strftime(child.dob, '%d/%m/%Y') as "DOB",
+    child.ethnicity as "ETHNIC",
+    child.upn as "UPN",
+    cast(null as varchar) as "MOTHER",
+    cast(null as varchar) as "MC_DOB"
+from {{ ref('stg_enterprise__child') }} as child
+where child.child_id in (select child_id from {{ ref('int_ssda903__episodes_in_year') }})
