@@ -533,6 +533,7 @@ class WorldBuilder:
                 ethnicity=ethnicity,
                 eldest_dob=placed - dt.timedelta(days=365 * age_at_placement + int(self.rng.integers(0, 300))),
                 force_cla=True,
+                born_by=placed - dt.timedelta(days=120),  # every sibling was born, and in care, before the placement
             )
             sibling_group = self.next_id("SG") if len(kids) > 1 else None
             if cohorts["disability"]:
@@ -577,13 +578,23 @@ class WorldBuilder:
         spans = [
             (entered, order, "C2", "S", "X1", foster_pl),
             (order, placed, "E1", "L", "X1", foster_pl),
-            (placed, adoption_order if adoption_order <= self.as_of else None, "E1", "P", "E11", adopt_pl),
+            # With the current foster carers (A5) the move is in status only: RNE T, as the DfE requires.
+            (
+                placed,
+                adoption_order if adoption_order <= self.as_of else None,
+                "E1",
+                "T" if by_foster_carer else "P",
+                "E11",
+                adopt_pl,
+            ),
         ]
+        foster_postcode, adopters_postcode = self.address().postcode, self.address().postcode
         for start, end, ls, rne, rec, pl in spans:
+            postcode = adopters_postcode if pl.startswith("A") else foster_postcode  # RNE L: same placement
             self.episodes.append(
                 Episode(
                     self.next_id("EP"), kid.person.person_id, "CLA", start, end, ls, rne,
-                    rec if end else None, pl, self.address().postcode, "PR1" if pl.startswith("U") else "PR2",
+                    rec if end else None, pl, postcode, "PR1" if pl.startswith("U") else "PR2",
                 )
             )  # fmt: skip
         # The child's case ends with the adoption order.
@@ -596,6 +607,7 @@ class WorldBuilder:
         ethnicity: str | None = None,
         eldest_dob: dt.date | None = None,
         force_cla: bool = False,
+        born_by: dt.date | None = None,
     ) -> list[Child]:
         family_id = self.next_id("F")
         eth = ethnicity or self.ethnicity()
@@ -665,7 +677,7 @@ class WorldBuilder:
         kids: list[Person] = []
         for i in range(size):
             dob = eldest + dt.timedelta(days=int(self.rng.integers(300, 900)) * i)
-            dob = min(dob, self.as_of - dt.timedelta(days=30))
+            dob = min(dob, born_by or self.as_of - dt.timedelta(days=30))
             kid = self.person(
                 sex=self.choice("MF"), dob=dob, ethnicity=eth, is_child=True, surname=surname, family_id=family_id
             )

@@ -13,6 +13,10 @@ placement as (
     select * from {{ ref('stg_enterprise__placement') }}
 ),
 
+home as (
+    select person_id, postcode, valid_from, valid_to from {{ ref('stg_enterprise__person_address') }} where not is_deleted
+),
+
 need as (
     -- the need code of the child's latest CIN episode, N1 (abuse or neglect) when there is none
     select child_id, arg_max(code, start_date) as cin_code
@@ -32,7 +36,11 @@ select
     coalesce(need.cin_code, 'N1') as cin_code,
     placement.placement_type,
     placement.placement_provider,
-    placement.placement_postcode
+    placement.placement_postcode,
+    (
+        select arg_max(home.postcode, home.valid_from) from home
+        where home.person_id = cla.child_id and home.valid_from <= cla.start_date
+    ) as home_postcode
 from cla
 left join placement on placement.placement_id = cla.episode_id
 left join need on need.child_id = cla.child_id

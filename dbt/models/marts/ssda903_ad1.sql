@@ -23,9 +23,13 @@ select
     cast(adopters.adopters as varchar) as "NB_ADOPTR",
     case adopters.sexes when 'M' then 'M1' when 'F' then 'F1' when 'MM' then 'MM' when 'FF' then 'FF' else 'MF' end
         as "SEX_ADOPTR",
-    case adopters.household_type
-        when 'Married couple' then 'L0' when 'Civil partners' then 'L11' when 'Unmarried couple' then 'L2'
-        else 'L3'
+    -- L0 single adopter, L11 / L12 different- / same-gender married couple, L2 civil partners, L3 unmarried couple
+    case
+        when adopters.household_type = 'Married couple' and adopters.sexes = 'MF' then 'L11'
+        when adopters.household_type = 'Married couple' then 'L12'
+        when adopters.household_type = 'Civil partners' then 'L2'
+        when adopters.household_type = 'Unmarried couple' then 'L3'
+        else 'L0'
     end as "LS_ADOPTR"
 from {{ ref('int_adoption__journeys') }} as journey
 inner join adopted on adopted.child_id = journey.child_id

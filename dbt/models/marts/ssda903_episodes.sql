@@ -10,7 +10,7 @@ select
     strftime(episode.end_date, '%d/%m/%Y') as "DEC",
     episode.reason_end as "REC",
     cast(null as varchar) as "REASON_PLACE_CHANGE",
-    cast(null as varchar) as "HOME_POST",
+    episode.home_postcode as "HOME_POST",
     episode.placement_postcode as "PL_POST",
     cast(null as varchar) as "URN"
 from {{ ref('int_ssda903__episodes_in_year') }} as episode

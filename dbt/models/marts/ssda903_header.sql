@@ -1,7 +1,7 @@
 -- SSDA903 Header table: one row per child looked after at any time in the collection year.
 select distinct
     child.child_id as "CHILD",
-    case child.sex when 'M' then '1' when 'F' then '2' end as "SEX",
+    coalesce(child.sex, 'U') as "SEX",  -- M, F or U (2024-25 onwards)
     strftime(child.dob, '%d/%m/%Y') as "DOB",
     child.ethnicity as "ETHNIC",
     child.upn as "UPN",
