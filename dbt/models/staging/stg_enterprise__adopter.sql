@@ -23,7 +23,5 @@ select
         pref_age_5_plus,
         pref_minority_ethnic,
         pref_disability,
-        _deleted_at is not null as is_deleted,
-        _source as source_system,
-        _extract_id as source_extract_id
+        {{ enterprise_lineage() }}
 from source

@@ -15,7 +15,5 @@ select
         adoption_order,
         sibling_group_id,
         adopted_by_foster_carer,
-        _deleted_at is not null as is_deleted,
-        _source as source_system,
-        _extract_id as source_extract_id
+        {{ enterprise_lineage() }}
 from source

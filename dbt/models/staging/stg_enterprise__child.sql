@@ -11,7 +11,5 @@ select
         sex,
         ethnicity,
         disability,
-        _deleted_at is not null as is_deleted,
-        _source as source_system,
-        _extract_id as source_extract_id
+        {{ enterprise_lineage() }}
 from source

@@ -10,7 +10,5 @@ select
         involvement_type,
         valid_from,
         valid_to,
-        _deleted_at is not null as is_deleted,
-        _source as source_system,
-        _extract_id as source_extract_id
+        {{ enterprise_lineage() }}
 from source

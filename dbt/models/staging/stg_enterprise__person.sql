@@ -13,7 +13,5 @@ select
         gender,
         ethnicity,
         person_type,
-        _deleted_at is not null as is_deleted,
-        _source as source_system,
-        _extract_id as source_extract_id
+        {{ enterprise_lineage() }}
 from source

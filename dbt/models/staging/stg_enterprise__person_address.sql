@@ -11,7 +11,5 @@ select
         postcode,
         valid_from,
         valid_to,
-        _deleted_at is not null as is_deleted,
-        _source as source_system,
-        _extract_id as source_extract_id
+        {{ enterprise_lineage() }}
 from source

@@ -12,7 +12,5 @@ select
         carer_id,
         start_date,
         end_date,
-        _deleted_at is not null as is_deleted,
-        _source as source_system,
-        _extract_id as source_extract_id
+        {{ enterprise_lineage() }}
 from source

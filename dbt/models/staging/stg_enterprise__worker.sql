@@ -9,7 +9,5 @@ select
         surname,
         role,
         team,
-        _deleted_at is not null as is_deleted,
-        _source as source_system,
-        _extract_id as source_extract_id
+        {{ enterprise_lineage() }}
 from source

@@ -1,0 +1,6 @@
+{% macro enterprise_lineage() %}
+    -- the enterprise layer's lineage columns, as every staging model exposes them
+    _deleted_at is not null as is_deleted,
+    _source as source_system,
+    _extract_id as source_extract_id
+{%- endmacro %}
