@@ -8,17 +8,20 @@ with notes as (
 ),
 
 documents as (
-    select child_id, 'document', document_type, title, null::date, created_date, 'document', document_id
+    select child_id, 'document' as event_type, document_type as event_subtype, title as summary, null::date as event_date,
+        created_date as recorded_date, 'document' as source_table, document_id as source_id
     from {{ ref('stg_enterprise__document') }} where not is_deleted
 ),
 
 forms as (
-    select distinct child_id, 'form', form_type, outcome, form_date, null::date, 'form_response', form_id
+    select distinct child_id, 'form' as event_type, form_type as event_subtype, outcome as summary, form_date as event_date,
+        null::date as recorded_date, 'form_response' as source_table, form_id as source_id
     from {{ ref('stg_enterprise__form_response') }} where not is_deleted
 ),
 
 episodes as (
-    select child_id, kind || ' episode started', code, null, start_date, null::date, 'episode', episode_id
+    select child_id, kind || ' episode started' as event_type, code as event_subtype, null as summary,
+        start_date as event_date, null::date as recorded_date, 'episode' as source_table, episode_id as source_id
     from {{ ref('stg_enterprise__episode') }} where not is_deleted
     union all
     select child_id, kind || ' episode ended', code, null, end_date, null::date, 'episode', episode_id
@@ -26,16 +29,19 @@ episodes as (
 ),
 
 allocations as (
-    select child_id, 'worker allocated', worker_role, worker_name, valid_from, null::date, 'involvement', involvement_id
+    select child_id, 'worker allocated' as event_type, worker_role as event_subtype, worker_name as summary,
+        valid_from as event_date, null::date as recorded_date, 'involvement' as source_table, involvement_id as source_id
     from {{ ref('worker_history') }}
 ),
 
 events as (
-    select * from notes
-    union all select * from documents
-    union all select * from forms
-    union all select * from episodes
-    union all select * from allocations
+    {% set columns = 'child_id, event_type, event_subtype, summary, event_date, recorded_date, source_table, source_id' %}
+    -- named columns, not *, so Dagster can trace column-level lineage through the union
+    select {{ columns }} from notes
+    union all select {{ columns }} from documents
+    union all select {{ columns }} from forms
+    union all select {{ columns }} from episodes
+    union all select {{ columns }} from allocations
 )
 
 select
