@@ -37,6 +37,9 @@ DOCUMENT_TYPE = (
     "qualification certificate", "police check", "MARAC minutes", "child protection conference minutes",
     "school report", "health assessment", "letter",
 )  # fmt: skip
+# Reason for a change of placement (SSDA903 REASON_PLACE_CHANGE).
+REASON_PLACE_CHANGE = ("CARPL", "CLOSE", "ALLEG", "STAND", "APPRR", "CREQB", "CREQO", "CHILD", "LAREQ", "PLACE",
+                       "CUSTOD", "OTHER")  # fmt: skip
 FORM_TYPE = ("Child and Family Assessment", "Strategy Discussion Record", "Child Protection Review")
 
 # Neutral column -> its canonical code list. A column listed here is validated against it in staging
@@ -45,5 +48,5 @@ CODE_LISTS: dict[str, tuple[str, ...]] = {
     "sex": SEX, "gender": GENDER, "person_type": PERSON_TYPE, "ethnicity": ETHNICITY, "relation": RELATION,
     "reason": NAME_REASON, "role": WORKER_ROLE, "reason_code": CIN_REASON, "category": CP_CATEGORY,
     "legal_status": CLA_LEGAL_STATUS, "placement_type": CLA_PLACEMENT_TYPE, "note_type": NOTE_TYPE,
-    "document_type": DOCUMENT_TYPE, "form_type": FORM_TYPE,
+    "document_type": DOCUMENT_TYPE, "form_type": FORM_TYPE, "reason_place_change": REASON_PLACE_CHANGE,
 }  # fmt: skip

@@ -19,7 +19,7 @@ import polars as pl
 NEUTRAL_TABLES: dict[str, dict[str, tuple[str, ...]]] = {
     "person": {
         "columns": ("person_id", "first_name", "middle_name", "surname", "dob", "sex", "gender", "ethnicity",
-                    "disability", "upn", "nhs_number", "person_type", "phone", "email"),
+                    "disability", "upn", "nhs_number", "person_type", "phone", "email", "is_mother"),
         "key": ("person_id",), "required": ("person_id", "surname", "sex", "person_type"),
         "dates": ("dob",), "codes": ("sex", "gender", "ethnicity", "person_type"),
     },
@@ -66,9 +66,10 @@ NEUTRAL_TABLES: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "cla_episode": {
         "columns": ("episode_id", "child_id", "start_date", "end_date", "legal_status", "reason_new",
-                    "reason_end", "placement_type", "placement_postcode", "placement_provider", "carer_id"),
+                    "reason_end", "placement_type", "placement_postcode", "placement_provider", "carer_id",
+                    "urn", "reason_place_change"),
         "key": ("episode_id",), "required": ("episode_id", "child_id", "start_date", "legal_status"),
-        "dates": ("start_date", "end_date"), "codes": ("legal_status", "placement_type"),
+        "dates": ("start_date", "end_date"), "codes": ("legal_status", "placement_type", "reason_place_change"),
     },
     "case_note": {
         "columns": ("note_id", "child_id", "worker_id", "note_type", "event_date", "recorded_at", "note_text"),
@@ -121,7 +122,7 @@ NEUTRAL_TABLES: dict[str, dict[str, tuple[str, ...]]] = {
 }  # fmt: skip
 
 
-YES_NO_COLUMNS = frozenset({"prior_fostering", "adopted_by_foster_carer", "pref_sibling_group", "pref_age_5_plus",
+YES_NO_COLUMNS = frozenset({"is_mother", "prior_fostering", "adopted_by_foster_carer", "pref_sibling_group", "pref_age_5_plus",
                             "pref_minority_ethnic", "pref_disability"})  # fmt: skip
 
 
@@ -286,6 +287,7 @@ MOSAIC = SourceSystem(
             "person_type": "person_category",
             "phone": "telephone",
             "email": "email_address",
+            "is_mother": "is_a_mother",
         },
         "person_name": {
             "person_id": "person_ref",
@@ -358,6 +360,8 @@ MOSAIC = SourceSystem(
             "reason_new": "rne_code",
             "reason_end": "rec_code",
             "placement_type": "placement_type_code",
+            "urn": "ofsted_urn",
+            "reason_place_change": "placement_change_reason",
             "placement_postcode": "placement_post_code",
             "placement_provider": "provider_code",
             "carer_id": "carer_person_ref",

@@ -372,7 +372,7 @@ def _person_row(p, keyed_wrongly: bool) -> dict:
         "surname": _typo(spell.surname) if keyed_wrongly else spell.surname, "dob": p.dob, "sex": p.sex,
         "gender": p.genders[-1].gender, "ethnicity": p.ethnicity, "disability": p.disability, "upn": p.upn,
         "nhs_number": p.nhs_number, "person_type": "child" if p.is_child else "adult", "phone": p.phone,
-        "email": p.email,
+        "email": p.email, "is_mother": p.is_mother,
     }  # fmt: skip
 
 
@@ -396,7 +396,8 @@ def _episode_row(e) -> dict:
     return {"episode_id": e.episode_id, "child_id": e.child_id, "start_date": e.start, "end_date": e.end,
             "legal_status": e.code, "reason_new": e.reason_new, "reason_end": e.reason_end,
             "placement_type": e.placement_type, "placement_postcode": e.placement_postcode,
-            "placement_provider": e.placement_provider, "carer_id": e.carer_id}  # fmt: skip
+            "placement_provider": e.placement_provider, "carer_id": e.carer_id, "urn": e.urn,
+            "reason_place_change": e.reason_place_change}  # fmt: skip
 
 
 def adopter_report(world: World, seed: int) -> None:

@@ -107,6 +107,7 @@ class Person:
     family_id: str | None = None
     # False for council staff and professionals: they are named in records but are not person records.
     recorded: bool = True
+    is_mother: bool | None = None  # recorded for girls (SSDA903 MOTHER)
 
     def name_at(self, when: dt.date) -> NameSpell:
         current = self.names[0]
@@ -187,6 +188,8 @@ class Episode:
     placement_postcode: str | None = None
     placement_provider: str | None = None  # CLA PLACE_PROVIDER
     carer_id: str | None = None
+    urn: str | None = None  # the provider's Ofsted unique reference number
+    reason_place_change: str | None = None  # why the placement ended, when the next episode moves the child
 
 
 @dataclass
@@ -275,6 +278,9 @@ PLANTED_EFFECTS: dict[str, dict[str, float]] = {
     "disability": {"health_or_care_sector": 2.2},
 }
 COHORT_BASE_ODDS = {"sibling_group": 0.25, "age_5_plus": 0.3, "minority_ethnic": 0.12, "disability": 0.12}
+# Ofsted URNs of the council's own fostering service and regional adoption agency (invented, URN-shaped).
+FOSTERING_URN = "SC046802"
+ADOPTION_AGENCY_URN = "SC479130"
 ADOPTED_SHARE = 0.15  # at most this share of the council's children are on an adoption journey
 NULL_CHARACTERISTICS = ("religion", "region", "household_type")
 
@@ -591,10 +597,13 @@ class WorldBuilder:
         foster_postcode, adopters_postcode = self.address().postcode, self.address().postcode
         for start, end, ls, rne, rec, pl in spans:
             postcode = adopters_postcode if pl.startswith("A") else foster_postcode  # RNE L: same placement
+            moves_next = pl != adopt_pl and end == placed  # the next episode moves the child to the adopters
             self.episodes.append(
                 Episode(
                     self.next_id("EP"), kid.person.person_id, "CLA", start, end, ls, rne,
                     rec if end else None, pl, postcode, "PR1" if pl.startswith("U") else "PR2",
+                    urn=FOSTERING_URN if pl.startswith("U") else ADOPTION_AGENCY_URN,
+                    reason_place_change="LAREQ" if moves_next else None,
                 )
             )  # fmt: skip
         # The child's case ends with the adoption order.
@@ -686,6 +695,8 @@ class WorldBuilder:
             kid.addresses = [AddressSpell(dob, s.valid_to, s.address) for s in mother.addresses]
             kid.disability = self.choice(DISABILITY_CODES) if self.chance(0.08) else None
             age = (self.as_of - dob).days / 365.25
+            if kid.sex == "F":  # SSDA903 asks it of every looked-after girl; no child in this world is a mother
+                kid.is_mother = False
             if age > 12 and self.chance(0.04):  # a young person changes their recorded gender and name
                 changed = self.date_between(dob + dt.timedelta(days=365 * 12), self.as_of)
                 new_sex = "M" if kid.sex == "F" else "F"
@@ -779,7 +790,7 @@ class WorldBuilder:
             self.episodes.append(
                 Episode(self.next_id("EP"), cid, "CLA", cla_start, cla_end if closed else None, legal, "S",
                         self.choice(("E4A", "E13", "E41")) if closed else None, self.choice(("U1", "U3", "U4", "U6", "R1", "K2")),
-                        carer.addresses[0].address.postcode, "PR1", carer.person_id)
+                        carer.addresses[0].address.postcode, "PR1", carer.person_id, urn=FOSTERING_URN)
             )  # fmt: skip
 
     def _restrictions(self) -> list[Restriction]:

@@ -37,6 +37,8 @@ select
     placement.placement_type,
     placement.placement_provider,
     placement.placement_postcode,
+    placement.urn,
+    case when cla.end_date <= date '{{ year_end }}' then placement.reason_place_change end as reason_place_change,
     (
         select arg_max(home.postcode, home.valid_from) from home
         where home.person_id = cla.child_id and home.valid_from <= cla.start_date

@@ -9,8 +9,8 @@ select
     episode.placement_provider as "PLACE_PROVIDER",
     strftime(episode.end_date, '%d/%m/%Y') as "DEC",
     episode.reason_end as "REC",
-    cast(null as varchar) as "REASON_PLACE_CHANGE",
+    episode.reason_place_change as "REASON_PLACE_CHANGE",
     episode.home_postcode as "HOME_POST",
     episode.placement_postcode as "PL_POST",
-    cast(null as varchar) as "URN"
+    episode.urn as "URN"
 from {{ ref('int_ssda903__episodes_in_year') }} as episode

@@ -5,7 +5,7 @@ select distinct
     strftime(child.dob, '%d/%m/%Y') as "DOB",
     child.ethnicity as "ETHNIC",
     child.upn as "UPN",
-    cast(null as varchar) as "MOTHER",
+    case child.is_mother when true then '1' when false then '0' end as "MOTHER",  -- recorded for girls
     cast(null as varchar) as "MC_DOB"
 from {{ ref('stg_enterprise__child') }} as child
 where child.child_id in (select child_id from {{ ref('int_ssda903__episodes_in_year') }})

@@ -11,5 +11,6 @@ select
         sex,
         ethnicity,
         disability,
+        is_mother,
         {{ enterprise_lineage() }}
 from source

@@ -10,6 +10,8 @@ select
         placement_postcode,
         placement_provider,
         carer_id,
+        urn,
+        reason_place_change,
         start_date,
         end_date,
         {{ enterprise_lineage() }}
