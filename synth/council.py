@@ -131,12 +131,9 @@ def _count(rng: np.random.Generator, mean: float) -> int:
     return max(1, round(float(rng.gamma(2.0, mean / 2.0)))) if mean > 0 else 0
 
 
-def _worker_at(world: World, child_id: str, when: dt.date, by_child: dict) -> str:
-    invs = by_child.get(child_id, [])
-    for inv in invs:
-        if inv.start <= when and (inv.end is None or when <= inv.end):
-            return inv.worker_id
-    return invs[0].worker_id if invs else world.workers[0].worker_id
+def _writer_for(world: World, child: Child, when: dt.date, rng: np.random.Generator) -> Writer:
+    """A writer for this child on this date, in the voice of the worker allocated then."""
+    return Writer(rng, child, when, world.worker_at(child.person.person_id, when), pools_for(world.split).organisations)
 
 
 def _period(world: World, child: Child) -> tuple[dt.date, dt.date]:
@@ -166,11 +163,10 @@ def _add_mentions(content: Content, tb: TextBuilder, source_type: str, source_id
         })  # fmt: skip
 
 
-def _note(content: Content, world: World, child: Child, note_id: str, when: dt.date, rng, by_child, limit) -> None:
-    worker_id = _worker_at(world, child.person.person_id, when, by_child)
-    worker = world.worker_by_id[worker_id]
+def _note(content: Content, world: World, child: Child, note_id: str, when: dt.date, rng, limit) -> None:
     note_type = str(rng.choice(sorted(NOTE_TEMPLATES)))
-    writer = Writer(rng, child, when, worker, pools_for(world.split).organisations)
+    writer = _writer_for(world, child, when, rng)
+    worker_id = writer.worker.worker_id
     tb = compose_note(writer, note_type, world.split)
     content.rows["case_note"].append({
         "note_id": note_id, "child_id": child.person.person_id, "worker_id": worker_id, "note_type": note_type,
@@ -179,9 +175,7 @@ def _note(content: Content, world: World, child: Child, note_id: str, when: dt.d
     _add_mentions(content, tb, "case_note", note_id, child.person.person_id)
 
 
-def _document(content: Content, world: World, child: Child, doc_id: str, when: dt.date, rng, by_child, seed) -> None:
-    worker_id = _worker_at(world, child.person.person_id, when, by_child)
-    worker = world.worker_by_id[worker_id]
+def _document(content: Content, world: World, child: Child, doc_id: str, when: dt.date, rng, seed) -> None:
     types = sorted(DOCUMENT_TYPES)
     weights = np.array([DOCUMENT_TYPES[t][0] for t in types])
     doc_type = types[int(rng.choice(len(types), p=weights / weights.sum()))]
@@ -192,7 +186,8 @@ def _document(content: Content, world: World, child: Child, doc_id: str, when: d
     if fmt == "faulty":
         fault = str(rng.choice(FAULTS))
         fmt = "pdf"
-    writer = Writer(rng, child, when, worker, pools_for(world.split).organisations)
+    writer = _writer_for(world, child, when, rng)
+    worker_id = writer.worker.worker_id
     pages_tb = compose_document(writer, doc_type, world.split)
     if fmt in ("png", "jpeg", "html"):  # single-page formats: one page holds everything
         pages_tb = [[p for page in pages_tb for p in page]]
@@ -226,14 +221,13 @@ def _document(content: Content, world: World, child: Child, doc_id: str, when: d
     })  # fmt: skip
 
 
-def _form(content: Content, world: World, child: Child, form_id: str, when: dt.date, rng, by_child) -> None:
-    worker_id = _worker_at(world, child.person.person_id, when, by_child)
-    worker = world.worker_by_id[worker_id]
+def _form(content: Content, world: World, child: Child, form_id: str, when: dt.date, rng) -> None:
     form_type = str(rng.choice(sorted(FORM_QUESTIONS)))
     outcome = str(rng.choice(_FORM_OUTCOMES[form_type]))
+    writer = _writer_for(world, child, when, rng)
+    worker_id = writer.worker.worker_id
     content.rows["form"].append({"form_id": form_id, "child_id": child.person.person_id, "worker_id": worker_id,
                                  "form_type": form_type, "form_date": when, "outcome": outcome})  # fmt: skip
-    writer = Writer(rng, child, when, worker, pools_for(world.split).organisations)
     for code, question, templates in FORM_QUESTIONS[form_type]:
         tb = compose_answer(writer, templates, world.split)
         content.rows["form_answer"].append({"form_id": form_id, "question_code": code, "question": question,
@@ -259,9 +253,6 @@ def base_counts(world: World, opts: SynthOptions) -> list[tuple[int, int, int]]:
 
 def compose_base(world: World, opts: SynthOptions, progress: Progress) -> Content:
     content = Content()
-    by_child: dict[str, list] = {}
-    for inv in world.involvements:
-        by_child.setdefault(inv.child_id, []).append(inv)
     counts = base_counts(world, opts)
     n_note = n_doc = n_form = 0
     for i, (child, (notes, docs, forms)) in enumerate(zip(world.children, counts, strict=True)):
@@ -269,13 +260,13 @@ def compose_base(world: World, opts: SynthOptions, progress: Progress) -> Conten
         start, end = _period(world, child)
         for _ in range(notes):
             n_note += 1
-            _note(content, world, child, f"CN{n_note:08d}", _date_in(rng, start, end), rng, by_child, world.as_of)
+            _note(content, world, child, f"CN{n_note:08d}", _date_in(rng, start, end), rng, world.as_of)
         for _ in range(docs):
             n_doc += 1
-            _document(content, world, child, f"D{n_doc:08d}", _date_in(rng, start, end), rng, by_child, opts.seed)
+            _document(content, world, child, f"D{n_doc:08d}", _date_in(rng, start, end), rng, opts.seed)
         for _ in range(forms):
             n_form += 1
-            _form(content, world, child, f"FM{n_form:08d}", _date_in(rng, start, end), rng, by_child)
+            _form(content, world, child, f"FM{n_form:08d}", _date_in(rng, start, end), rng)
         progress("compose", i + 1, len(world.children))
     return content
 
@@ -794,19 +785,16 @@ def apply_day_changes(world: World, opts: SynthOptions, day: int, typos: dict[in
                                                    "reason": "Recorded on wrong file"})  # fmt: skip
     # New notes and documents at the pilot's daily rate.
     if content is not None:
-        by_child: dict[str, list] = {}
-        for inv in world.involvements:
-            by_child.setdefault(inv.child_id, []).append(inv)
         n_notes = max(1, round(n * NOTES_PER_CHILD_PER_DAY))
         n_docs = max(1, round(n * DOCUMENTS_PER_CHILD_PER_DAY))
         pick = [open_children[int(j)] for j in rng.choice(len(open_children), size=n_notes + n_docs)]
         for i, child in enumerate(pick[:n_notes], start=1):
             note_id = f"CN9{day:03d}{i:04d}"
-            _note(content, world, child, note_id, when, rng, by_child, when)
+            _note(content, world, child, note_id, when, rng, when)
             changes.append({"table": "case_note", "key": note_id, "change": "insert", "detail": "new note"})
         for i, child in enumerate(pick[n_notes:], start=1):
             doc_id = f"D9{day:03d}{i:04d}"
-            _document(content, world, child, doc_id, when, rng, by_child, opts.seed)
+            _document(content, world, child, doc_id, when, rng, opts.seed)
             changes.append({"table": "document", "key": doc_id, "change": "insert", "detail": "new document"})
     return changes
 

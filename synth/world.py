@@ -267,6 +267,21 @@ class World:
     def worker_by_id(self) -> dict[str, Worker]:
         return {w.worker_id: w for w in self.workers}
 
+    @cached_property
+    def involvements_by_child(self) -> dict[str, list[Involvement]]:
+        out: dict[str, list[Involvement]] = {}
+        for inv in self.involvements:
+            out.setdefault(inv.child_id, []).append(inv)
+        return out
+
+    def worker_at(self, child_id: str, when: dt.date) -> Worker:
+        """The worker allocated to the child on ``when`` (the first allocation when none covers it)."""
+        invs = self.involvements_by_child.get(child_id, [])
+        for inv in invs:
+            if inv.start <= when and (inv.end is None or when <= inv.end):
+                return self.worker_by_id[inv.worker_id]
+        return self.worker_by_id[invs[0].worker_id] if invs else self.workers[0]
+
 
 # Planted adoption effects: the true odds ratios of a household adopting a child of each cohort,
 # for each characteristic. Characteristics absent from a cohort's dict have no effect at all
