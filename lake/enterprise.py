@@ -323,7 +323,6 @@ def read_watermarks(lake: Lake) -> dict[tuple[str, str], dt.datetime]:
 @dataclass
 class TableBuild:
     table: str
-    groups: int
     rows: int
     stats: MergeStats
     watermarks: dict[str, dt.datetime]
@@ -391,7 +390,7 @@ def build_table(
             ensure_table(
                 lake, LAYER, table.name, _with_lineage(table, table.build(empty), deletions, now).to_arrow().schema
             )
-        return TableBuild(table.name, 0, 0, MergeStats(version=lake.version(LAYER, table.name)), new_marks)
+        return TableBuild(table.name, 0, MergeStats(version=lake.version(LAYER, table.name)), new_marks)
     groups = pl.Series(sorted(changed_groups))
     frames = {
         name: pl.concat(
@@ -401,7 +400,7 @@ def build_table(
     }
     rows = _with_lineage(table, table.build(frames), deletions, now)
     stats = merge_by_key(lake, LAYER, table.name, rows, table.key)
-    return TableBuild(table.name, len(changed_groups), rows.height, stats, new_marks)
+    return TableBuild(table.name, rows.height, stats, new_marks)
 
 
 def write_watermarks(lake: Lake, table: str, marks: dict[str, dt.datetime]) -> None:

@@ -65,10 +65,6 @@ class StagedFile:
         """Quarantined data rows; a file-level record (row number 0) stands for no row."""
         return self.quarantined.filter(pl.col("row_number") > 0).height
 
-    @property
-    def balanced(self) -> bool:
-        return self.rows_read == self.landed.height + self.rows_quarantined
-
 
 def _repair(cell: str) -> tuple[str, bool]:
     """Undecodable bytes (kept as surrogates) read as Windows-1252, as legacy exports write them."""
@@ -245,12 +241,10 @@ def stage_file(path: Path, system: SourceSystem, table: str, extract_id: str, ex
                 }
             )
             continue
-        cells = []
-        for i in index:
-            cell, fixed = _repair(record[i])
-            repaired += fixed
-            cells.append(cell)
-        good_rows.append([*cells, number, json.dumps(dict(zip(header, (_repair(c)[0] for c in record), strict=True)))])
+        cells = [_repair(c) for c in record]  # once per cell: the landed columns and the raw JSON share it
+        repaired += sum(cells[i][1] for i in index)
+        raw = json.dumps(dict(zip(header, (c for c, _ in cells), strict=True)))
+        good_rows.append([*(cells[i][0] for i in index), number, raw])
     frame = pl.DataFrame(good_rows, schema={**{c: pl.String for c in spec["columns"]}, "_row_number": pl.Int64, "_raw": pl.String},
                          orient="row")  # fmt: skip
     frame, normalised = _normalise(frame, system, table)
