@@ -308,9 +308,7 @@ def staging_name(source: str, table: str) -> str:
 
 
 def _scan(lake: Lake, source: str, table: str) -> pl.LazyFrame | None:
-    if lake.table(STAGING, staging_name(source, table)) is None:
-        return None
-    return pl.scan_delta(lake.uri(STAGING, staging_name(source, table)), storage_options=lake.storage_options or None)
+    return lake.scan(STAGING, staging_name(source, table))
 
 
 def read_watermarks(lake: Lake) -> dict[tuple[str, str], dt.datetime]:
@@ -414,27 +412,28 @@ def write_watermarks(lake: Lake, table: str, marks: dict[str, dt.datetime]) -> N
 
 
 def check_references(lake: Lake, table: EnterpriseTable) -> dict[str, int]:
-    """Rows whose reference does not resolve, per reference ("child_id -> child.person_id": n)."""
-    df = lake.read(LAYER, table.name)
+    """Rows whose reference does not resolve, per reference ("child_id -> child.person_id": n).
+
+    Lazy scans: each reference reads one column of the table and one of its target."""
+    scan = lake.scan(LAYER, table.name)
     out = {}
     for ref in table.references:
-        target = lake.read(LAYER, ref.table)
         label = f"{ref.column} -> {ref.table}.{ref.table_column}"
-        if df is None:
+        if scan is None:
             out[label] = 0
             continue
-        present = df.filter(pl.col(ref.column).is_not_null())
-        if target is None:
-            out[label] = present.height
-            continue
-        out[label] = present.join(
-            target.select(pl.col(ref.table_column).alias(ref.column)), on=ref.column, how="anti"
-        ).height
+        present = scan.select(ref.column).filter(pl.col(ref.column).is_not_null())
+        target = lake.scan(LAYER, ref.table)
+        if target is not None:
+            present = present.join(target.select(pl.col(ref.table_column).alias(ref.column)), on=ref.column, how="anti")
+        out[label] = present.select(pl.len()).collect().item()
     return out
 
 
 def duplicate_keys(lake: Lake, table: EnterpriseTable) -> int:
-    df = lake.read(LAYER, table.name)
-    if df is None:
+    """Rows beyond the first for each key; reads only the key columns."""
+    scan = lake.scan(LAYER, table.name)
+    if scan is None:
         return 0
-    return df.height - df.select(table.key).unique().height
+    keys = scan.select(table.key)
+    return keys.select(pl.len()).collect().item() - keys.unique().select(pl.len()).collect().item()

@@ -55,6 +55,12 @@ class Lake:
             return None
         return pl.from_arrow(dt.to_pyarrow_table(filters=filters))
 
+    def scan(self, layer: str, name: str) -> pl.LazyFrame | None:
+        """The table as a lazy polars frame (only the columns and rows a query needs are read), or None."""
+        if self.table(layer, name) is None:
+            return None
+        return pl.scan_delta(self.uri(layer, name), storage_options=self._options)
+
     def version(self, layer: str, name: str) -> int | None:
         dt = self.table(layer, name)
         return None if dt is None else dt.version()

@@ -328,3 +328,22 @@ def test_a_load_killed_mid_way_and_rerun_gives_the_same_tables(loaded, tmp_path)
             ), table
     for table in enterprise.TABLES:
         assert frame(crashed, "enterprise", table.name).equals(frame(clean, "enterprise", table.name)), table.name
+
+
+def test_enterprise_checks_find_duplicate_keys_and_dangling_references(tmp_path):
+    from deltalake import write_deltalake
+
+    lake = Lake(str(tmp_path))
+    person = pl.DataFrame({"person_id": ["P1", "P2", "P2"]})
+    relationship = pl.DataFrame({"relationship_id": ["R1", "R2", "R3"], "child_id": ["P1", "P1", None],
+                                 "person_id": ["P2", "P9", "P1"]})  # fmt: skip
+    write_deltalake(lake.uri("enterprise", "person"), person.to_arrow())
+    write_deltalake(lake.uri("enterprise", "child"), pl.DataFrame({"person_id": ["P1"]}).to_arrow())
+    write_deltalake(lake.uri("enterprise", "relationship"), relationship.to_arrow())
+    assert enterprise.duplicate_keys(lake, enterprise.BY_NAME["person"]) == 1
+    assert enterprise.duplicate_keys(lake, enterprise.BY_NAME["relationship"]) == 0
+    assert enterprise.check_references(lake, enterprise.BY_NAME["relationship"]) == {
+        "child_id -> child.person_id": 0,  # the null child_id is not a dangling reference
+        "person_id -> person.person_id": 1,  # P9 is nobody
+    }
+    assert enterprise.duplicate_keys(lake, enterprise.BY_NAME["worker"]) == 0, "a table not built yet has no duplicates"
