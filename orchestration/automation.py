@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from assets.documents import DOCUMENT_BUCKETS, document_text
 from assets.enterprise import enterprise_tables
 from lake.landing import find_extracts
 from lake.sources import SOURCES
@@ -18,9 +19,20 @@ LOAD_JOBS = {
     for source in SOURCES
 }
 ENTERPRISE_JOB = dg.define_asset_job(
-    "build_enterprise", selection=dg.AssetSelection.assets(enterprise_tables).downstream(),
+    "build_enterprise",
+    selection=dg.AssetSelection.assets(enterprise_tables).downstream() - dg.AssetSelection.assets(document_text),
     description="Rebuild the enterprise groups touched since the last run, then the dbt models over them.",
+)
+DOCUMENTS_JOB = dg.define_asset_job(
+    "extract_document_text", selection=dg.AssetSelection.assets(document_text), partitions_def=DOCUMENT_BUCKETS,
+    description="Read every new or changed manifest document into page texts, errors and search chunks.",
 )  # fmt: skip
+
+
+def all_buckets_tags() -> dict[str, str]:
+    """Run tags for one run over every bucket (the daily run; a backfill runs buckets in parallel instead)."""
+    keys = DOCUMENT_BUCKETS.get_partition_keys()
+    return {"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]}
 
 
 def loaded_partitions(instance: dg.DagsterInstance, source: str) -> set[str]:
@@ -80,8 +92,15 @@ def enterprise_after_load(context: dg.RunStatusSensorContext):
     return dg.RunRequest(run_key=context.dagster_run.run_id)
 
 
+@dg.run_status_sensor(run_status=dg.DagsterRunStatus.SUCCESS, monitored_jobs=[ENTERPRISE_JOB],
+                      request_job=DOCUMENTS_JOB, default_status=dg.DefaultSensorStatus.RUNNING,
+                      description="After the enterprise layer is rebuilt, read the documents its manifest added or changed.")  # fmt: skip
+def documents_after_enterprise(context: dg.RunStatusSensorContext):
+    return dg.RunRequest(run_key=context.dagster_run.run_id, tags=all_buckets_tags())
+
+
 defs = dg.Definitions(
-    jobs=[*LOAD_JOBS.values(), ENTERPRISE_JOB],
-    sensors=[*(_landing_sensor(s) for s in SOURCES), enterprise_after_load],
+    jobs=[*LOAD_JOBS.values(), ENTERPRISE_JOB, DOCUMENTS_JOB],
+    sensors=[*(_landing_sensor(s) for s in SOURCES), enterprise_after_load, documents_after_enterprise],
     schedules=[_daily_schedule(s) for s in SOURCES],
 )

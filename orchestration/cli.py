@@ -77,18 +77,63 @@ def load(
     landing: Annotated[
         Path | None, typer.Option(help="Landing folder (default: CASELAKE_LANDING_DIR or lake/data/landing).")
     ] = None,
+    documents: Annotated[bool, typer.Option(help="Also read new and changed documents into text.")] = True,
 ) -> None:
-    """Land, stage and build the enterprise layer for every extract not yet loaded, through the Dagster jobs."""
+    """Land, stage and build the enterprise layer for every extract not yet loaded, then read new documents,
+    through the Dagster jobs."""
     import dagster as dg
 
     from orchestration.runner import ensure_dagster_home, load_all
 
     home = ensure_dagster_home()
     with dg.DagsterInstance.get() as instance:
-        ok = load_all(instance, landing, say=console.print)
+        ok = load_all(instance, landing, say=console.print, documents=documents)
     console.print(f"Dagster runs recorded in {home}")
     if not ok:
         raise typer.Exit(1)
+
+
+@app.command("extract-text")
+def extract_text(
+    files: Annotated[
+        list[Path], typer.Argument(help="Document files (PDF, DOCX, DOC, HTML, Markdown, PNG, JPEG, TIFF).")
+    ],
+    timeout_s: Annotated[float, typer.Option(help="Per-file time limit in seconds.")] = 120.0,
+    max_mb: Annotated[int, typer.Option(help="Files larger than this are refused as oversized.")] = 100,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+) -> None:
+    """Print one JSON line per file: its page texts and method, or the error (the document asset's code path)."""
+    import json
+
+    from lake.doctext import ExtractionSettings
+    from lake.documents import extract_files
+
+    settings = ExtractionSettings(timeout_s=timeout_s, max_bytes=max_mb * 1024 * 1024)
+    failed = 0
+    for result in extract_files(files, settings, workers):
+        failed += "error" in result
+        print(json.dumps(result, ensure_ascii=False), flush=True)
+    if failed:
+        console.print(f"{failed} of {len(files)} files had no text")
+        raise typer.Exit(1)
+
+
+@app.command("eval")
+def evaluate(
+    what: Annotated[str, typer.Argument(help="documents: text quality against the synthetic truth.")],
+    truth: Annotated[Path, typer.Option(help="The synthetic council's truth folder.")] = DEFAULT_OUT / "truth",
+) -> None:
+    """Measure the pipeline against the synthetic council's truth."""
+    from lake.documents import quality_against_truth
+    from lake.storage import Lake
+
+    if what != "documents":
+        console.print(f"[red]error:[/red] unknown evaluation {what!r}; known: documents")
+        raise typer.Exit(2)
+    quality = quality_against_truth(Lake.from_env(), truth)
+    with_text = quality["pages_with_text"].sum()
+    print(quality)
+    print(f"pages with text {with_text}/{quality['pages'].sum()}")
 
 
 if __name__ == "__main__":

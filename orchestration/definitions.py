@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from assets import enterprise, landing, marts, staging
+from assets import documents, enterprise, landing, marts, staging
 from orchestration import automation
 from orchestration.resources import LakeResource
 
@@ -12,6 +12,7 @@ defs = dg.Definitions.merge(
     landing.defs,
     staging.defs,
     enterprise.defs,
+    documents.defs,
     marts.defs,
     automation.defs,
     dg.Definitions(resources={"lake": LakeResource()}),

@@ -13,7 +13,7 @@ import dagster as dg
 
 from lake.landing import find_extracts
 from lake.storage import DEFAULT_DATA_ROOT
-from orchestration.automation import loaded_partitions
+from orchestration.automation import all_buckets_tags, loaded_partitions
 from orchestration.partitions import EXTRACT_PARTITIONS
 from orchestration.resources import LakeResource
 
@@ -22,12 +22,19 @@ def ensure_dagster_home() -> Path:
     home = Path(os.environ.setdefault("DAGSTER_HOME", str(DEFAULT_DATA_ROOT / "dagster_home")))
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
-    if not config.exists():  # no telemetry: nothing about a council's runs leaves the machine
-        config.write_text("telemetry:\n  enabled: false\n")
+    if not config.exists():
+        # No telemetry: nothing about a council's runs leaves the machine. The document_text pool bounds how
+        # many document buckets a backfill reads at once (OCR is CPU-bound; 2 suits a 2-core machine).
+        config.write_text("telemetry:\n  enabled: false\nconcurrency:\n  pools:\n    default_limit: 2\n")
     return home
 
 
-def load_all(instance: dg.DagsterInstance, landing: Path | None = None, say: Callable[[str], None] = print) -> bool:
+def load_all(
+    instance: dg.DagsterInstance,
+    landing: Path | None = None,
+    say: Callable[[str], None] = print,
+    documents: bool = True,
+) -> bool:
     from orchestration.definitions import defs
 
     # The jobs read the landing folder from their resource: give them the one the extracts came from.
@@ -50,4 +57,12 @@ def load_all(instance: dg.DagsterInstance, landing: Path | None = None, say: Cal
         instance=instance, resources=resources, raise_on_error=False
     )
     say(f"enterprise: {'built' if result.success else 'FAILED'} (run {result.run_id[:8]})")
-    return ok and result.success
+    ok = ok and result.success
+    if documents:
+        say("documents: reading new and changed documents (OCR and .doc conversion take minutes)")
+        result = defs.resolve_job_def("extract_document_text").execute_in_process(
+            instance=instance, resources=resources, tags=all_buckets_tags(), raise_on_error=False
+        )
+        say(f"documents: {'read' if result.success else 'FAILED'} (run {result.run_id[:8]})")
+        ok = ok and result.success
+    return ok

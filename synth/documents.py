@@ -11,15 +11,13 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
-import shutil
-import subprocess
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from lake import libreoffice
 from synth.text import NOTE_TEMPLATES, TextBuilder, Writer, split_templates
 
 FONT_PATH = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
@@ -230,10 +228,11 @@ def render_pdf(spec: DocumentSpec, password: str | None = None) -> bytes:
 
 
 def render_page_image(lines: list[str], rng: np.random.Generator):
-    """One A4 page at ~120 dpi with scan noise: skew, blur, speckle, low contrast."""
+    """One A4 page at ~120 dpi with scan noise: skew, blur, speckle, low contrast. A page with more lines
+    than A4 holds is scanned longer, so every line the truth records is on the image."""
     from PIL import Image, ImageDraw, ImageFilter
 
-    width, height = 1000, 1414
+    width, height = 1000, max(1414, 70 + 27 * len(lines) + 70)
     img = Image.new("L", (width, height), 255)
     draw = ImageDraw.Draw(img)
     font = _font(19)
@@ -305,48 +304,20 @@ def render(spec: DocumentSpec, store: Path, doc_staging: Path) -> None:
         raise ValueError(f"unknown document format {spec.fmt!r}")
 
 
-def convert_to_doc(docx_dir: Path, store: Path, workers: int = 2, attempts: int = 3) -> int:
+def convert_to_doc(docx_dir: Path, store: Path, workers: int = 2) -> int:
     """Convert every DOCX in ``docx_dir`` to Word 97-2003 ``.doc`` in ``store`` with LibreOffice.
 
-    LibreOffice now and then skips a file in a long batch without an error, so the files still missing
-    after a pass are converted again, up to ``attempts`` passes, and any still missing raise.
+    LibreOffice now and then skips a file in a long batch without an error; ``lake.libreoffice``
+    converts again what is missing, and any ``.doc`` still missing after that raises.
     """
-    soffice = shutil.which("soffice") or shutil.which("libreoffice")
     pending = sorted(docx_dir.glob("*.docx"))
-    total = len(pending)
     if not pending:
         return 0
-    if soffice is None:
-        raise RuntimeError("LibreOffice (soffice) is needed to write .doc files: run scripts/install-system-deps.sh")
-    for _ in range(attempts):
-        _soffice_batches(soffice, pending, store, workers)
-        pending = [f for f in pending if not (store / f"{f.stem}.doc").exists()]
-        if not pending:
-            return total
-    raise RuntimeError(f"LibreOffice did not write {len(pending)} .doc files, e.g. {[f.name for f in pending[:3]]}")
-
-
-def _soffice_batches(soffice: str, files: list[Path], store: Path, workers: int, chunk: int = 200) -> None:
-    """Convert in chunks of ``chunk`` files per LibreOffice run, ``workers`` runs at a time.
-
-    One run given thousands of files stops converting partway without an error, so runs stay short.
-    Each worker slot has its own profile: two runs sharing a profile silently lose files.
-    """
-    chunks = [files[i : i + chunk] for i in range(0, len(files), chunk)]
-    with tempfile.TemporaryDirectory(prefix="caselake-lo-") as tmp:
-        running: list[subprocess.Popen] = []
-        for n, batch in enumerate(chunks):
-            if len(running) == workers:
-                _wait(running.pop(0))
-            profile = Path(tmp) / f"profile{n % workers}"
-            cmd = [soffice, f"-env:UserInstallation=file://{profile}", "--headless", "--norestore",
-                   "--convert-to", "doc:MS Word 97", "--outdir", str(store), *map(str, batch)]  # fmt: skip
-            running.append(subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
-        for proc in running:
-            _wait(proc)
-
-
-def _wait(proc: subprocess.Popen) -> None:
-    _, err = proc.communicate()
-    if proc.returncode != 0:
-        raise RuntimeError(f"LibreOffice failed converting to .doc: {err.decode(errors='replace')[-500:]}")
+    try:
+        done = libreoffice.convert(pending, store, "doc:MS Word 97", workers=workers)
+    except libreoffice.LibreOfficeMissing as exc:
+        raise RuntimeError(f"{exc}; it is needed to write .doc files") from exc
+    missing = [f.name for f in pending if f not in done]
+    if missing:
+        raise RuntimeError(f"LibreOffice did not write {len(missing)} .doc files, e.g. {missing[:3]}")
+    return len(pending)

@@ -1,0 +1,72 @@
+"""Document text assets: every manifest document as page texts, errors and search chunks (enterprise Delta).
+
+Partitioned by a stable hash bucket of the document id, not by extract: the first full extract of a
+council's file store holds millions of documents, and buckets let a backfill read them in parallel,
+bounded by the ``document_text`` concurrency pool (``DAGSTER_HOME/dagster.yaml``). The daily run covers
+every bucket in one run (a partition range), and reads only documents whose content hash is new.
+"""
+
+import os
+
+import dagster as dg
+
+from assets.enterprise import enterprise_key
+from lake import documents
+from lake.doctext import ExtractionSettings
+from orchestration.resources import LakeResource
+
+DOCUMENT_BUCKETS = dg.StaticPartitionsDefinition([str(b) for b in range(documents.DEFAULT_BUCKETS)])
+TEXT_KEY, ERRORS_KEY, CHUNKS_KEY = (enterprise_key(n) for n in (documents.TEXT, documents.ERRORS, documents.CHUNKS))
+
+
+class DocumentTextConfig(dg.Config):
+    workers: int = int(os.environ.get("CASELAKE_TEXT_WORKERS", "2"))
+    timeout_s: float = float(os.environ.get("CASELAKE_TEXT_TIMEOUT_S", "120"))
+    max_mb: int = int(os.environ.get("CASELAKE_TEXT_MAX_MB", "100"))
+
+
+@dg.multi_asset(
+    name="document_text",
+    specs=[
+        dg.AssetSpec(TEXT_KEY, deps=[enterprise_key("document")], group_name="documents", kinds={"delta", "docling"},
+                     description="Each manifest document's text, page by page, with the method (text layer, "
+                                 "docling, OCR), OCR confidence, content hash and tool versions."),
+        dg.AssetSpec(ERRORS_KEY, deps=[enterprise_key("document")], group_name="documents", kinds={"delta"},
+                     description="Documents with no text and the reason: empty, corrupt, password, unsupported, "
+                                 "oversized, timeout, missing file."),
+        dg.AssetSpec(CHUNKS_KEY, deps=[TEXT_KEY], group_name="documents", kinds={"delta"},
+                     description="Search chunks of the page texts with stable ids, page and character offsets."),
+    ],
+    check_specs=[dg.AssetCheckSpec("every_document_accounted_for", asset=TEXT_KEY, blocking=True,
+                                   description="Manifest documents = documents with text + documents with an error.")],
+    partitions_def=DOCUMENT_BUCKETS,
+    backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run=1),
+    pool="document_text",
+    can_subset=False,
+)  # fmt: skip
+def document_text(context: dg.AssetExecutionContext, lake: LakeResource, config: DocumentTextConfig):
+    the_lake = lake.lake()
+    buckets = {int(k) for k in context.partition_keys}
+    settings = ExtractionSettings(timeout_s=config.timeout_s, max_bytes=config.max_mb * 1024 * 1024)
+
+    def progress(done: int, total: int) -> None:
+        if done == total or done % 50 == 0:
+            context.log.info(f"documents read: {done}/{total}")  # counts only: no names or text in logs
+
+    run = documents.extract_documents(the_lake, lake.landing(), buckets=buckets, settings=settings,
+                                      workers=config.workers, progress=progress)  # fmt: skip
+    meta = run.metadata()
+    pages_per_s = {f"pages_per_second_{m}": round(run.pages[m] / s, 2) for m, s in run.page_seconds.items() if s}
+    yield dg.MaterializeResult(asset_key=TEXT_KEY, metadata={**meta, **pages_per_s,
+                               "dagster/row_count": documents.row_count(the_lake, documents.TEXT)})  # fmt: skip
+    yield dg.MaterializeResult(asset_key=ERRORS_KEY, metadata={
+        **{k: v for k, v in meta.items() if k.startswith("errors_")}, "documents_with_error": run.documents_with_error,
+        "dagster/row_count": documents.row_count(the_lake, documents.ERRORS)})  # fmt: skip
+    yield dg.MaterializeResult(asset_key=CHUNKS_KEY, metadata={
+        "chunks_written": run.chunks, "dagster/row_count": documents.row_count(the_lake, documents.CHUNKS)})  # fmt: skip
+    account = documents.accounting(the_lake, lake.landing(), buckets)
+    yield dg.AssetCheckResult(check_name="every_document_accounted_for", asset_key=TEXT_KEY,
+                              passed=account["unaccounted"] == 0, metadata=account)  # fmt: skip
+
+
+defs = dg.Definitions(assets=[document_text])

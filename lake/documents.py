@@ -1,0 +1,532 @@
+"""Every document in the enterprise manifest as text, page by page, in Delta; plain functions.
+
+- ``manifest``: each document of ``enterprise/document`` with the file it points at and that file's
+  SHA-256 from ``landing/files`` (the latest landed copy of that path for the document's source).
+- ``pending``: manifest documents whose (document id, content hash) has no row yet in
+  ``document_text`` or ``document_errors``: incremental by content hash, so a document is read once
+  and a changed file again.
+- ``ExtractionPool``: worker processes that keep docling and EasyOCR loaded, one file at a time
+  each, under a per-file timeout; a worker that hangs or dies is killed and replaced, and its file
+  lands in ``document_errors`` (``timeout`` / ``worker_crashed``). Legacy ``.doc`` files are converted
+  to DOCX by LibreOffice in batches first (one soffice start per batch instead of per file).
+- ``extract_documents``: the run: pending files through the pool, pages, errors and search chunks
+  appended to Delta every ``commit_every`` documents (a killed run keeps what it committed and
+  the next run does the rest), then rows of superseded or deleted documents pruned.
+
+Documents are split into ``buckets`` by a stable hash of their id: the Dagster asset is partitioned
+by bucket, so a backfill of a large file store runs buckets in parallel under a concurrency pool.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import multiprocessing as mp
+import queue
+import tempfile
+import threading
+import time
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+import pyarrow as pa
+from deltalake import write_deltalake
+
+from lake import doctext, libreoffice
+from lake.doctext import DocumentError, ExtractionSettings, FileText
+from lake.landing import landing_root
+from lake.sources import SOURCES
+from lake.storage import Lake, ensure_table
+
+LAYER = "enterprise"
+TEXT, ERRORS, CHUNKS = "document_text", "document_errors", "document_chunks"
+DEFAULT_BUCKETS = 4
+
+TEXT_SCHEMA = pa.schema([
+    ("document_id", pa.string()), ("content_hash", pa.string()), ("bucket", pa.int32()), ("page", pa.int32()),
+    ("text", pa.string()), ("method", pa.string()), ("ocr_confidence", pa.float64()), ("char_count", pa.int32()),
+    ("detected_format", pa.string()), ("tool", pa.string()), ("tool_versions", pa.string()),
+    ("file_seconds", pa.float64()), ("processed_at", pa.timestamp("us", tz="UTC")),
+])  # fmt: skip
+ERRORS_SCHEMA = pa.schema([
+    ("document_id", pa.string()), ("content_hash", pa.string()), ("bucket", pa.int32()), ("file_name", pa.string()),
+    ("reason", pa.string()), ("detail", pa.string()), ("tool_versions", pa.string()),
+    ("processed_at", pa.timestamp("us", tz="UTC")),
+])  # fmt: skip
+CHUNKS_SCHEMA = pa.schema([
+    ("chunk_id", pa.string()), ("document_id", pa.string()), ("content_hash", pa.string()), ("bucket", pa.int32()),
+    ("page", pa.int32()), ("char_start", pa.int32()), ("char_end", pa.int32()), ("text", pa.string()),
+    ("processed_at", pa.timestamp("us", tz="UTC")),
+])  # fmt: skip
+SCHEMAS = {TEXT: TEXT_SCHEMA, ERRORS: ERRORS_SCHEMA, CHUNKS: CHUNKS_SCHEMA}
+
+
+def bucket_of(document_id: str, buckets: int) -> int:
+    return zlib.crc32(document_id.encode()) % buckets
+
+
+# ---- what to read -------------------------------------------------------------------------------------
+def manifest(lake: Lake, landing: Path | None = None, buckets: int = DEFAULT_BUCKETS) -> pl.DataFrame:
+    """Live manifest documents with their file (absolute path), content hash and bucket.
+
+    A document whose file was never landed gets an empty hash and a null path (it lands in
+    ``document_errors`` as ``missing_file`` and is read when the file arrives).
+    """
+    landing = landing or landing_root()
+    docs = lake.read(LAYER, "document")
+    files = lake.read("landing", "files")
+    cols = {"document_id": pl.String, "child_id": pl.String, "file_name": pl.String, "path": pl.String,
+            "content_hash": pl.String, "bytes": pl.Int64, "bucket": pl.Int32}  # fmt: skip
+    if docs is None or docs.is_empty():
+        return pl.DataFrame(schema=cols)
+    docs = docs.filter(pl.col("_deleted_at").is_null()).select(
+        "document_id", "child_id", "file_name", "_source", pl.col("_extract_id").str.slice(-10).alias("doc_date")
+    )
+    if files is None:
+        files = pl.DataFrame(schema={"extract_id": pl.String, "path": pl.String, "sha256": pl.String,
+                                     "bytes": pl.Int64, "present": pl.Boolean})  # fmt: skip
+    landed = (
+        files.filter(pl.col("present") & pl.col("sha256").is_not_null())
+        .with_columns(
+            pl.col("extract_id").str.head(-11).alias("_source"), pl.col("extract_id").str.slice(-10).alias("file_date")
+        )
+        .select("_source", "file_date", pl.col("path").alias("file_name"), "sha256", "bytes")
+    )
+    # The copy of the file in the document's own extract, or else the latest landed before it.
+    joined = (
+        docs.join(landed, on=["_source", "file_name"], how="left")
+        .filter(pl.col("file_date").is_null() | (pl.col("file_date") <= pl.col("doc_date")))
+        .sort("file_date", nulls_last=False)
+        .group_by("document_id", maintain_order=True)
+        .last()
+    )
+    joined = docs.select("document_id").join(joined, on="document_id", how="left")
+    folder = {name: system.source for name, system in SOURCES.items()}
+    return joined.select(
+        "document_id", "child_id", "file_name",
+        pl.when(pl.col("sha256").is_not_null())
+        .then(pl.lit(str(landing)) + "/" + pl.col("_source").replace_strict(folder, default=pl.col("_source"))
+              + "/" + pl.col("file_date") + "/" + pl.col("file_name"))
+        .alias("path"),
+        pl.col("sha256").fill_null("").alias("content_hash"),
+        "bytes",
+        pl.col("document_id").map_elements(lambda d: bucket_of(d, buckets), return_dtype=pl.Int32).alias("bucket"),
+    ).cast(cols)  # fmt: skip
+
+
+def processed_keys(lake: Lake) -> pl.DataFrame:
+    """(document_id, content_hash) already read, with text or with an error."""
+    parts = []
+    for name in (TEXT, ERRORS):
+        scan = lake.scan(LAYER, name)
+        if scan is not None:
+            parts.append(scan.select("document_id", "content_hash").unique().collect())
+    if not parts:
+        return pl.DataFrame(schema={"document_id": pl.String, "content_hash": pl.String})
+    return pl.concat(parts).unique()
+
+
+def pending(lake: Lake, docs: pl.DataFrame) -> pl.DataFrame:
+    return docs.join(processed_keys(lake), on=["document_id", "content_hash"], how="anti").sort("document_id")
+
+
+# ---- chunks for search -----------------------------------------------------------------------------
+def chunk_page(text: str, size: int = 1000, overlap: int = 150) -> list[tuple[int, int]]:
+    """Character spans ``[start, end)`` of a page's chunks: about ``size`` characters, ending at whitespace,
+    overlapping by about ``overlap`` so a phrase cut by one chunk is whole in the next."""
+    spans, start, n = [], 0, len(text)
+    while start < n:
+        end = min(n, start + size)
+        if end < n:
+            cut = text.rfind(" ", start + size // 2, end)
+            cut = max(cut, text.rfind("\n", start + size // 2, end))
+            end = cut if cut > start else end
+        spans.append((start, end))
+        if end >= n:
+            break
+        nxt = end - overlap
+        space = text.find(" ", nxt, end)
+        start = space + 1 if space != -1 else max(nxt, start + 1)
+    return spans
+
+
+def chunk_id(document_id: str, content_hash: str, page: int, start: int) -> str:
+    """Stable: the same file always gives the same chunk ids."""
+    return hashlib.sha1(f"{document_id}:{content_hash}:{page}:{start}".encode()).hexdigest()[:20]
+
+
+# ---- the worker pool ----------------------------------------------------------------------------------
+@dataclass
+class Job:
+    document_id: str
+    path: Path | None
+    content_hash: str = ""
+    bucket: int = 0
+    file_name: str = ""
+    converted_docx: Path | None = None
+
+
+@dataclass
+class Outcome:
+    job: Job
+    text: FileText | None = None
+    error: DocumentError | None = None
+
+
+def _worker_main(conn, settings: ExtractionSettings, work_dir: str) -> None:
+    """A worker process: load the models once, then read files sent through ``conn`` until told to stop."""
+    extractor = doctext.TextExtractor(settings, Path(work_dir))
+    extractor.warm_up()
+    conn.send(("ready", None))
+    while True:
+        msg = conn.recv()
+        if msg is None:
+            return
+        path, converted = msg
+        try:
+            conn.send(("ok", extractor.extract(Path(path), Path(converted) if converted else None).to_dict()))
+        except DocumentError as exc:
+            conn.send(("error", (exc.reason, exc.detail)))
+        except Exception as exc:  # an unforeseen parser failure is the file's fault, not the run's
+            conn.send(("error", (doctext.CORRUPT, f"{type(exc).__name__}: {exc}"[:500])))
+
+
+class _Worker:
+    STARTUP_TIMEOUT_S = 600.0
+
+    def __init__(self, ctx, settings: ExtractionSettings, work_dir: Path):
+        self.ctx, self.settings, self.work_dir = ctx, settings, work_dir
+        self.proc = None
+        self.conn = None
+
+    def _start(self) -> None:
+        parent, child = self.ctx.Pipe()
+        self.proc = self.ctx.Process(target=_worker_main, args=(child, self.settings, str(self.work_dir)), daemon=True)
+        self.proc.start()
+        child.close()
+        self.conn = parent
+        if not parent.poll(self.STARTUP_TIMEOUT_S):
+            self.kill()
+            raise RuntimeError("a text-extraction worker did not start (docling/EasyOCR failed to load)")
+        try:
+            parent.recv()  # "ready"
+        except EOFError as exc:
+            code = self.proc.exitcode
+            self.kill()
+            raise RuntimeError(f"a text-extraction worker exited while starting (exit {code})") from exc
+
+    def kill(self) -> None:
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.join()
+        self.proc = self.conn = None
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.is_alive():
+            try:
+                self.conn.send(None)
+                self.proc.join(10)
+            except (BrokenPipeError, OSError):
+                pass
+        self.kill()
+
+    def run(self, job: Job) -> Outcome:
+        if job.path is None:
+            return Outcome(job, error=DocumentError(doctext.MISSING_FILE, f"{job.file_name} was never landed"))
+        if self.proc is None or not self.proc.is_alive():
+            self._start()
+        try:
+            self.conn.send((str(job.path), str(job.converted_docx) if job.converted_docx else None))
+            if not self.conn.poll(self.settings.timeout_s):
+                self.kill()
+                return Outcome(job, error=DocumentError(
+                    doctext.TIMEOUT, f"no result within {self.settings.timeout_s:g} s; the worker was stopped"))  # fmt: skip
+            status, payload = self.conn.recv()
+        except (EOFError, BrokenPipeError, ConnectionResetError) as exc:
+            code = self.proc.exitcode if self.proc else None
+            self.kill()
+            return Outcome(job, error=DocumentError(doctext.WORKER_CRASHED, f"the worker died (exit {code}): {exc}"))
+        if status == "ok":
+            return Outcome(job, text=FileText.from_dict(payload))
+        return Outcome(job, error=DocumentError(*payload))
+
+
+class ExtractionPool:
+    """``workers`` extraction processes fed from one queue; results come back as they finish."""
+
+    def __init__(self, settings: ExtractionSettings | None = None, workers: int = 2):
+        self.settings = settings or ExtractionSettings()
+        self.workers = max(1, workers)
+        # spawn, not fork: torch and docling hold threads that a forked child would inherit half-dead.
+        self.ctx = mp.get_context("spawn")
+
+    def map(self, jobs: list[Job]) -> Iterator[Outcome]:
+        if not jobs:
+            return
+        with tempfile.TemporaryDirectory(prefix="caselake-text-") as tmp:
+            self._convert_legacy_doc(jobs, Path(tmp) / "converted")
+            todo: queue.Queue[Job | None] = queue.Queue()
+            for job in jobs:
+                todo.put(job)
+            done: queue.Queue[Outcome | BaseException] = queue.Queue()
+            n = min(self.workers, len(jobs))
+            threads = [threading.Thread(target=self._drive, args=(Path(tmp) / f"w{i}", todo, done), daemon=True)
+                       for i in range(n)]  # fmt: skip
+            for _ in threads:
+                todo.put(None)
+            for t in threads:
+                t.start()
+            for _ in jobs:
+                item = done.get()
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+            for t in threads:
+                t.join()
+
+    def _drive(self, work_dir: Path, todo: queue.Queue, done: queue.Queue) -> None:
+        work_dir.mkdir(parents=True, exist_ok=True)
+        worker = _Worker(self.ctx, self.settings, work_dir)
+        try:
+            while (job := todo.get()) is not None:
+                done.put(worker.run(job))
+        except BaseException as exc:  # a worker that cannot start at all fails the run, loudly
+            done.put(exc)
+        finally:
+            worker.stop()
+
+    def _convert_legacy_doc(self, jobs: list[Job], out_dir: Path) -> None:
+        """Batch-convert the ``.doc`` files to DOCX (one soffice start per batch). A file the batch
+        misses is converted alone in its worker, under the per-file timeout, which then names the error."""
+        legacy = [j for j in jobs if j.path is not None and j.path.is_file() and _is_ole(j.path)]
+        if not legacy:
+            return
+        try:
+            done = libreoffice.convert([j.path for j in legacy], out_dir, "docx", workers=self.workers,
+                                       chunk=100, attempts=1)  # fmt: skip
+        except libreoffice.LibreOfficeMissing:
+            return  # each .doc then fails in its worker with the reason
+        for job in legacy:
+            job.converted_docx = done.get(job.path)
+
+
+def _is_ole(path: Path) -> bool:
+    with path.open("rb") as f:
+        return f.read(8) == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+
+
+# ---- the run ------------------------------------------------------------------------------------------
+@dataclass
+class DocumentRun:
+    manifest_documents: int = 0
+    pending_documents: int = 0
+    documents_with_text: int = 0
+    documents_with_error: int = 0
+    pages: dict[str, int] = field(default_factory=dict)  # method -> pages
+    page_seconds: dict[str, float] = field(default_factory=dict)  # method -> seconds of file time
+    errors: dict[str, int] = field(default_factory=dict)  # reason -> documents
+    chunks: int = 0
+    pruned_rows: int = 0
+    commits: int = 0
+    wall_seconds: float = 0.0
+
+    def metadata(self) -> dict:
+        return {
+            "manifest_documents": self.manifest_documents, "pending_documents": self.pending_documents,
+            "documents_with_text": self.documents_with_text, "documents_with_error": self.documents_with_error,
+            "pages": sum(self.pages.values()), **{f"pages_{m}": n for m, n in sorted(self.pages.items())},
+            **{f"errors_{r}": n for r, n in sorted(self.errors.items())},
+            "chunks": self.chunks, "pruned_rows": self.pruned_rows, "delta_commits": self.commits,
+            "wall_seconds": round(self.wall_seconds, 2),
+        }  # fmt: skip
+
+
+def ensure_tables(lake: Lake) -> None:
+    for name, schema in SCHEMAS.items():
+        ensure_table(lake, LAYER, name, schema)
+
+
+def extract_documents(
+    lake: Lake,
+    landing: Path | None = None,
+    *,
+    buckets: set[int] | None = None,
+    bucket_count: int = DEFAULT_BUCKETS,
+    settings: ExtractionSettings | None = None,
+    workers: int = 2,
+    commit_every: int = 25,
+    progress: Callable[[int, int], None] | None = None,
+) -> DocumentRun:
+    """Read every pending manifest document (of ``buckets``, default all) into Delta; see the module doc."""
+    t0 = time.perf_counter()
+    ensure_tables(lake)
+    docs = manifest(lake, landing, bucket_count)
+    if buckets is not None:
+        docs = docs.filter(pl.col("bucket").is_in(sorted(buckets)))
+    todo = pending(lake, docs)
+    run = DocumentRun(manifest_documents=docs.height, pending_documents=todo.height)
+    versions = str(doctext.tool_versions())
+    jobs = [Job(r["document_id"], Path(r["path"]) if r["path"] else None, r["content_hash"], r["bucket"], r["file_name"])
+            for r in todo.iter_rows(named=True)]  # fmt: skip
+    batch: list[Outcome] = []
+    for n, outcome in enumerate(ExtractionPool(settings, workers).map(jobs), start=1):
+        batch.append(outcome)
+        if len(batch) >= commit_every:
+            _commit(lake, batch, versions, run)
+            batch = []
+        if progress:
+            progress(n, len(jobs))
+    _commit(lake, batch, versions, run)
+    run.pruned_rows = prune_superseded(lake, docs, whole_manifest=buckets is None)
+    run.wall_seconds = time.perf_counter() - t0
+    return run
+
+
+def _commit(lake: Lake, outcomes: list[Outcome], versions: str, run: DocumentRun) -> None:
+    """Append one batch's pages, chunks and errors. Pages and chunks go first: a run killed between the
+    appends leaves no document marked done without its text."""
+    if not outcomes:
+        return
+    now = dt.datetime.now(dt.UTC)
+    pages, chunks, errors = [], [], []
+    for o in outcomes:
+        j = o.job
+        if o.error is not None:
+            errors.append({"document_id": j.document_id, "content_hash": j.content_hash, "bucket": j.bucket,
+                           "file_name": j.file_name, "reason": o.error.reason, "detail": o.error.detail,
+                           "tool_versions": versions, "processed_at": now})  # fmt: skip
+            run.documents_with_error += 1
+            run.errors[o.error.reason] = run.errors.get(o.error.reason, 0) + 1
+            continue
+        run.documents_with_text += 1
+        per_page = o.text.seconds / max(1, len(o.text.pages))
+        for p in o.text.pages:
+            pages.append({"document_id": j.document_id, "content_hash": j.content_hash, "bucket": j.bucket,
+                          "page": p.page, "text": p.text, "method": p.method, "ocr_confidence": p.ocr_confidence,
+                          "char_count": len(p.text), "detected_format": o.text.detected_format, "tool": o.text.tool,
+                          "tool_versions": versions, "file_seconds": round(o.text.seconds, 4),
+                          "processed_at": now})  # fmt: skip
+            run.pages[p.method] = run.pages.get(p.method, 0) + 1
+            run.page_seconds[p.method] = run.page_seconds.get(p.method, 0.0) + per_page
+            for start, end in chunk_page(p.text):
+                chunks.append({"chunk_id": chunk_id(j.document_id, j.content_hash, p.page, start),
+                               "document_id": j.document_id, "content_hash": j.content_hash, "bucket": j.bucket,
+                               "page": p.page, "char_start": start, "char_end": end, "text": p.text[start:end],
+                               "processed_at": now})  # fmt: skip
+    for name, rows in ((TEXT, pages), (CHUNKS, chunks), (ERRORS, errors)):
+        if rows:
+            write_deltalake(lake.uri(LAYER, name), pa.Table.from_pylist(rows, schema=SCHEMAS[name]), mode="append",
+                            storage_options=lake.storage_options or None)  # fmt: skip
+            run.commits += 1
+    run.chunks += len(chunks)
+
+
+def row_count(lake: Lake, name: str) -> int:
+    scan = lake.scan(LAYER, name)
+    return 0 if scan is None else int(scan.select(pl.len()).collect().item())
+
+
+def accounting(lake: Lake, landing: Path | None = None, buckets: set[int] | None = None,
+               bucket_count: int = DEFAULT_BUCKETS) -> dict[str, int]:  # fmt: skip
+    """Manifest documents (current file versions) against those with text and those with an error."""
+    docs = manifest(lake, landing, bucket_count)
+    if buckets is not None:
+        docs = docs.filter(pl.col("bucket").is_in(sorted(buckets)))
+    keys = docs.select("document_id", "content_hash")
+    found = {}
+    for name in (TEXT, ERRORS):
+        scan = lake.scan(LAYER, name)
+        done = pl.DataFrame(schema=keys.schema) if scan is None else scan.select(*keys.columns).unique().collect()
+        found[name] = keys.join(done, on=keys.columns, how="semi").height
+    return {"manifest_documents": keys.height, "documents_with_text": found[TEXT],
+            "documents_with_error": found[ERRORS],
+            "unaccounted": keys.height - found[TEXT] - found[ERRORS]}  # fmt: skip
+
+
+def prune_superseded(lake: Lake, docs: pl.DataFrame, whole_manifest: bool) -> int:
+    """Delete rows of a document's older file versions, and (over the whole manifest) of documents no
+    longer in it (deleted at source): their text must not outlive the record. Commits only when needed."""
+    current = docs.select("document_id", "content_hash")
+    removed = 0
+    for name in SCHEMAS:
+        table = lake.table(LAYER, name)
+        if table is None:
+            continue
+        keys = pl.from_arrow(table.to_pyarrow_table(columns=["document_id", "content_hash"])).unique()
+        if not whole_manifest:
+            keys = keys.join(current.select("document_id"), on="document_id", how="semi")
+        stale = keys.join(current, on=["document_id", "content_hash"], how="anti")
+        if stale.is_empty():
+            continue
+        pairs = " OR ".join(f"(document_id = '{d}' AND content_hash = '{h}')" for d, h in stale.iter_rows())
+        metrics = table.delete(pairs)
+        removed += int(metrics.get("num_deleted_rows", 0))
+    return removed
+
+
+def extract_files(paths: list[Path], settings: ExtractionSettings | None = None, workers: int = 1) -> Iterator[dict]:
+    """``caselake extract-text``: each file through the same pool as the asset, as a JSON-ready dict."""
+    jobs = [Job(p.name, p, file_name=str(p)) for p in paths]
+    for o in ExtractionPool(settings, workers).map(jobs):
+        if o.error is not None:
+            yield {"file": o.job.file_name, "error": o.error.reason, "detail": o.error.detail}
+        else:
+            yield {"file": o.job.file_name, "format": o.text.detected_format, "tool": o.text.tool,
+                   "seconds": round(o.text.seconds, 3), "pages": [
+                       {"page": p.page, "method": p.method, "ocr_confidence": p.ocr_confidence, "text": p.text}
+                       for p in o.text.pages]}  # fmt: skip
+
+
+# ---- quality against the synthetic truth -------------------------------------------------------------
+def quality_against_truth(lake: Lake, truth_dir: Path) -> pl.DataFrame:
+    """Per truth format: documents, pages compared, pages recovered exactly, character error rate.
+
+    Text is compared with whitespace collapsed (line wrapping differs by renderer, not content). CER is
+    edit distance over truth length, summed over pages. Documents the generator made faulty, and
+    documents not in the manifest (row quarantined or deleted), are left out.
+    """
+    from rapidfuzz.distance import Levenshtein
+
+    truth_pages = pl.read_parquet(truth_dir / "pages.parquet")
+    truth_docs = pl.read_parquet(truth_dir / "documents.parquet").filter(pl.col("fault").is_null())
+    # Only documents in the manifest: a manifest row quarantined in staging (a planted defect) has no file to read.
+    live = lake.read(LAYER, "document")
+    if live is not None:
+        truth_docs = truth_docs.join(live.filter(pl.col("_deleted_at").is_null()).select("document_id"),
+                                     on="document_id", how="semi")  # fmt: skip
+    got = lake.read(LAYER, TEXT)
+    if got is None:
+        got = pl.DataFrame(schema={"document_id": pl.String, "page": pl.Int32, "text": pl.String, "method": pl.String})
+    truth = truth_pages.join(truth_docs.select("document_id"), on="document_id", how="semi").select(
+        "document_id", "format", pl.col("page").cast(pl.Int32), pl.col("text").alias("truth")
+    )
+    pages = truth.join(got.select("document_id", "page", "text", "method"), on=["document_id", "page"], how="left")
+
+    def norm(s: str | None) -> str:
+        return " ".join((s or "").split())
+
+    rows = [
+        (f, d, norm(t), norm(x), m)
+        for f, d, t, x, m in pages.select("format", "document_id", "truth", "text", "method").iter_rows()
+    ]
+    frame = pl.DataFrame(
+        {"format": [r[0] for r in rows], "document_id": [r[1] for r in rows],
+         "truth_chars": [len(r[2]) for r in rows], "edits": [Levenshtein.distance(r[2], r[3]) for r in rows],
+         "exact": [r[2] == r[3] for r in rows], "has_text": [r[4] is not None for r in rows]},
+        schema={"format": pl.String, "document_id": pl.String, "truth_chars": pl.Int64, "edits": pl.Int64,
+                "exact": pl.Boolean, "has_text": pl.Boolean},
+    )  # fmt: skip
+    return (
+        frame.group_by("format")
+        .agg(
+            pl.col("document_id").n_unique().alias("documents"),
+            pl.len().alias("pages"),
+            pl.col("has_text").sum().alias("pages_with_text"),
+            pl.col("exact").sum().alias("pages_exact"),
+            (pl.col("edits").sum() / pl.col("truth_chars").sum()).alias("cer"),
+        )
+        .sort("format")
+    )
