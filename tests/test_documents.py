@@ -128,6 +128,13 @@ def test_chunking_is_stable_and_splits_long_pages_at_whitespace():
     )
 
 
+def _good_file(council, fmt: str) -> Path:
+    """A file of ``fmt`` (truth format) that the generator did not make faulty."""
+    truth = pl.read_parquet(council.out / "truth" / "documents.parquet")
+    name = truth.filter((pl.col("format") == fmt) & pl.col("fault").is_null())["file_name"][0]
+    return find_extracts(council.out / "landing")[0].path / name
+
+
 def _small_lake(tmp_path: Path) -> tuple[Lake, Path]:
     opts = small_options(tmp_path / "council", documents_per_child=4)
     generate(opts)
@@ -172,9 +179,7 @@ def test_incremental_by_content_hash_a_changed_file_is_read_again_and_its_old_te
 
 
 def test_a_hanging_conversion_times_out_an_oversized_file_is_refused_and_the_pool_goes_on(council, tmp_path):
-    store = find_extracts(council.out / "landing")[0].path / "documents"
-    scan = next(store.glob("*.png"))
-    docx = next(store.glob("*.docx"))
+    scan, docx = _good_file(council, "png"), _good_file(council, "docx")
     big = tmp_path / "big.pdf"
     big.write_bytes(b"%PDF-1.4\n" + b"0" * 2_000_000)
     settings = ExtractionSettings(timeout_s=0.2, max_bytes=1_000_000)
@@ -188,8 +193,7 @@ def test_a_hanging_conversion_times_out_an_oversized_file_is_refused_and_the_poo
 def test_mixed_pdf_ocrs_only_the_page_without_a_text_layer_and_markdown_reads(council, tmp_path):
     from fpdf import FPDF
 
-    store = find_extracts(council.out / "landing")[0].path / "documents"
-    scan = next(store.glob("*.png"))
+    scan = _good_file(council, "png")
     pdf = FPDF(unit="pt", format=(595, 842))
     pdf.add_page()
     pdf.set_font("helvetica", size=12)
@@ -214,8 +218,7 @@ def test_mixed_pdf_ocrs_only_the_page_without_a_text_layer_and_markdown_reads(co
 
 
 def test_cli_extract_text_prints_json_lines_with_pages_or_the_error(council, tmp_path):
-    store = find_extracts(council.out / "landing")[0].path / "documents"
-    docx = next(store.glob("*.docx"))
+    docx = _good_file(council, "docx")
     empty = tmp_path / "empty.pdf"
     empty.write_bytes(b"")
     proc = subprocess.run([sys.executable, "-m", "orchestration.cli", "extract-text", str(docx), str(empty)],
