@@ -33,6 +33,7 @@ test-fast: setup
 bench: setup
 	uv run python benchmarks/bench_synth.py --children 100,1000 --keep .bench/council
 	uv run python benchmarks/bench_lake.py --children 1000 --council .bench/council
+	uv run python benchmarks/bench_documents.py --children 100 --buckets 0
 
 lint:
 	uv run ruff check .
