@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import multiprocessing as mp
+import os
 import queue
 import tempfile
 import threading
@@ -188,7 +189,10 @@ def _worker_main(conn, settings: ExtractionSettings, work_dir: str) -> None:
     while True:
         msg = conn.recv()
         if msg is None:
-            return
+            # Skip interpreter teardown: duckdb's bindings (imported by docling) print reference-leak
+            # reports at exit that would interleave with the parent's output. Nothing is left to flush.
+            conn.close()
+            os._exit(0)
         path, converted = msg
         try:
             conn.send(("ok", extractor.extract(Path(path), Path(converted) if converted else None).to_dict()))
