@@ -469,10 +469,15 @@ def prune_superseded(lake: Lake, docs: pl.DataFrame, whole_manifest: bool) -> in
         stale = keys.join(current, on=["document_id", "content_hash"], how="anti")
         if stale.is_empty():
             continue
-        pairs = " OR ".join(f"(document_id = '{d}' AND content_hash = '{h}')" for d, h in stale.iter_rows())
+        pairs = " OR ".join(f"(document_id = {_sql(d)} AND content_hash = {_sql(h)})" for d, h in stale.iter_rows())
         metrics = table.delete(pairs)
         removed += int(metrics.get("num_deleted_rows", 0))
     return removed
+
+
+def _sql(value: str) -> str:
+    """A string literal for a Delta predicate (ids come from source systems: quote them safely)."""
+    return "'" + value.replace("'", "''") + "'"
 
 
 def extract_files(paths: list[Path], settings: ExtractionSettings | None = None, workers: int = 1) -> Iterator[dict]:
