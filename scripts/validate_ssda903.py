@@ -20,7 +20,10 @@ def main() -> None:
     files = [str(p) for p in sorted(folder.glob("*.csv"))]
     registry = importlib.import_module(f"lac_validator.rules.{ruleset}").registry
     validator = LacValidator(
-        metadata={"collectionYear": year, "localAuthority": "E10000023"},  # North Yorkshire's LA code
+        metadata={
+            "collectionYear": year,
+            "localAuthority": "E06000011",
+        },  # East Riding of Yorkshire (the synthetic council)
         files=process_uploaded_files({"This year": files}),
         registry=registry,
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 
 from faker.providers.person.en_GB import Provider as GBPerson
 
@@ -129,15 +130,32 @@ STREET_SUFFIXES = (
     "Road", "Street", "Lane", "Close", "Avenue", "Crescent", "Drive", "Way", "Grove", "Terrace",
     "Gardens", "Court", "Place", "View", "Walk", "Rise", "Mews", "Row",
 )  # fmt: skip
-TOWNS = (
-    ("Thirsk", "YO7"), ("Northallerton", "DL6"), ("Bedale", "DL8"), ("Ripon", "HG4"),
-    ("Harrogate", "HG1"), ("Knaresborough", "HG5"), ("Skipton", "BD23"), ("Settle", "BD24"),
-    ("Selby", "YO8"), ("Tadcaster", "LS24"), ("Malton", "YO17"), ("Pickering", "YO18"),
-    ("Scarborough", "YO11"), ("Whitby", "YO21"), ("Filey", "YO14"), ("Richmond", "DL10"),
-    ("Catterick", "DL9"), ("Leyburn", "DL8"), ("Easingwold", "YO61"), ("Stokesley", "TS9"),
-    ("Great Ayton", "TS9"), ("Boroughbridge", "YO51"), ("Sherburn", "LS25"), ("Helmsley", "YO62"),
-    ("Masham", "HG4"), ("Pateley Bridge", "HG3"), ("Hawes", "DL8"), ("Ingleton", "LA6"),
-    ("Eastfield", "YO11"), ("Norton", "YO17"), ("Sowerby", "YO7"), ("Brompton", "DL6"),
+POSTCODES_FILE = Path(__file__).resolve().parent / "data" / "postcodes.csv"
+
+
+@cache
+def _postcodes_by_district() -> dict[str, tuple[str, ...]]:
+    by_district: dict[str, list[str]] = {}
+    for line in POSTCODES_FILE.read_text(encoding="utf-8").splitlines()[1:]:
+        district, postcode, _ = line.split(",")
+        by_district.setdefault(district, []).append(postcode)
+    return {d: tuple(p) for d, p in by_district.items()}
+
+
+def real_postcodes(district: str) -> tuple[str, ...]:
+    """Real postcodes of an outward district (scripts/extract_real_postcodes.py took them from the ONS-derived
+    register the DfE 903 validator bundles): the 903 rules look postcodes up, so fictional ones fail them."""
+    return _postcodes_by_district()[district]
+
+
+TOWNS = (  # East Riding of Yorkshire: its LA code has been stable since 2021, which the DfE 903 validator's data needs
+    ("Beverley", "HU17"), ("Driffield", "YO25"), ("Bridlington", "YO16"), ("Goole", "DN14"), ("Hornsea", "HU18"),
+    ("Pocklington", "YO42"), ("Market Weighton", "YO43"), ("Howden", "DN14"), ("Withernsea", "HU19"),
+    ("Hedon", "HU12"), ("Cottingham", "HU16"), ("Hessle", "HU13"), ("Anlaby", "HU10"), ("Willerby", "HU10"),
+    ("Brough", "HU15"), ("Elloughton", "HU15"), ("Flamborough", "YO15"), ("Leven", "HU17"), ("Patrington", "HU12"),
+    ("Holme-on-Spalding-Moor", "YO43"), ("Stamford Bridge", "YO41"), ("Snaith", "DN14"), ("Kirk Ella", "HU10"),
+    ("Walkington", "HU17"), ("Nafferton", "YO25"), ("Hutton Cranswick", "YO25"), ("North Ferriby", "HU14"),
+    ("South Cave", "HU15"), ("Swanland", "HU14"), ("Aldbrough", "HU11"), ("Keyingham", "HU12"), ("Burstwick", "HU12"),
 )  # fmt: skip
 SCHOOL_STEMS = (
     "St Mary's", "St Peter's", "Holy Trinity", "All Saints", "Oakwood", "Riverside", "Meadowfield",
@@ -156,12 +174,12 @@ GP_STEMS = (
 )  # fmt: skip
 GP_KINDS = ("Surgery", "Medical Centre", "Health Centre", "Medical Practice", "Family Practice")
 ORGANISATIONS = (
-    "North Yorkshire Police", "Harrogate District Hospital", "Friarage Hospital",
+    "Humberside Police", "Castle Hill Hospital", "Hull Royal Infirmary",
     "Women's Aid", "IDAS", "Barnardo's", "NSPCC", "Citizens Advice", "Home-Start",
     "Compass REACH", "Foodbank", "Job Centre Plus", "Broadacres Housing", "Yorkshire Housing",
     "CAMHS", "Probation Service", "Youth Justice Service", "Early Help Team",
     "Family Support Service", "Adult Mental Health Team", "Turning Point", "The Children's Society",
-    "Action for Children", "Scarborough Hospital", "Health Visiting Team", "Sure Start Centre",
+    "Action for Children", "Bridlington Hospital", "Health Visiting Team", "Sure Start Centre",
     "Relate", "Samaritans", "St Michael's Hospice", "Horizons Recovery Service",
 )  # fmt: skip
 EMAIL_DOMAINS = ("example.com", "example.org", "example.net", "mail.example.co.uk")

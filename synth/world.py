@@ -14,7 +14,7 @@ from functools import cached_property
 
 import numpy as np
 
-from synth.pools import EMAIL_DOMAINS, GP_KINDS, NICKNAMES, SCHOOL_KINDS, STREET_SUFFIXES, Pools
+from synth.pools import EMAIL_DOMAINS, GP_KINDS, NICKNAMES, SCHOOL_KINDS, STREET_SUFFIXES, Pools, real_postcodes
 
 # DfE ethnicity codes with rough English shares among children in social care.
 ETHNICITY_WEIGHTS: dict[str, float] = {
@@ -296,6 +296,8 @@ COHORT_BASE_ODDS = {"sibling_group": 0.25, "age_5_plus": 0.3, "minority_ethnic":
 # Ofsted URNs of the council's own fostering service and regional adoption agency (invented, URN-shaped).
 FOSTERING_URN = "SC046802"
 ADOPTION_AGENCY_URN = "SC479130"
+# Placement types the DfE says carry no URN (903 rule 222).
+NO_URN_PLACEMENTS = frozenset({"P1", "P3", "R1", "R2", "R5", "T0", "T1", "T2", "T3", "T4", "Z11", "Z12", "Z13", "Z14"})
 ADOPTED_SHARE = 0.15  # at most this share of the council's children are on an adoption journey
 NULL_CHARACTERISTICS = ("religion", "region", "household_type")
 
@@ -338,8 +340,8 @@ _UPN_LETTERS = "ABCDEFGHJKLMNPQRTUVWXYZ"
 
 
 def upn(rng: np.random.Generator) -> str:
-    """A UPN-shaped id: check letter, 3-digit LA code (815, North Yorkshire), 9 digits."""
-    body = "815" + "".join(map(str, rng.integers(0, 10, size=9).tolist()))
+    """A UPN-shaped id: check letter, 3-digit LA code (811, East Riding of Yorkshire), 9 digits."""
+    body = "811" + "".join(map(str, rng.integers(0, 10, size=9).tolist()))
     total = sum(int(c) * w for c, w in zip(body, range(2, 14), strict=True))
     return _UPN_LETTERS[total % 23] + body
 
@@ -405,9 +407,7 @@ class WorldBuilder:
         line1 = (
             f"{int(self.rng.integers(1, 120))} {self.choice(self.pools.street_stems)} {self.choice(STREET_SUFFIXES)}"
         )
-        sector = int(self.rng.integers(1, 10))
-        unit = "".join(self.choice("ABDEFGHJLNPQRSTUWXYZ") for _ in range(2))
-        addr = Address(self.next_id("A"), line1, town, f"{district} {sector}{unit}")
+        addr = Address(self.next_id("A"), line1, town, self.choice(real_postcodes(district)))
         self._addresses[addr.address_id] = addr
         return addr
 
@@ -747,7 +747,7 @@ class WorldBuilder:
 
     def _professionals(self, school: str, gp: str, eth: str) -> list[Professional]:
         roles = [("class teacher", school), ("GP", gp), ("health visitor", "Health Visiting Team"),
-                 ("police officer", "North Yorkshire Police"), ("school nurse", school),
+                 ("police officer", "Humberside Police"), ("school nurse", school),
                  ("family support worker", "Early Help Team")]  # fmt: skip
         out = []
         for role, org in roles:
@@ -802,10 +802,12 @@ class WorldBuilder:
             legal = self.choice(("V2", "C1", "C2"))
             cla_end = cla_start + dt.timedelta(days=int(self.rng.integers(30, 700)))
             closed = cla_end <= self.as_of
+            reason_end = self.choice(("E4A", "E13", "E41")) if closed else None
+            placement = self.choice(("U1", "U3", "U4", "U6", "R1", "K2"))
             self.episodes.append(
                 Episode(self.next_id("EP"), cid, "CLA", cla_start, cla_end if closed else None, legal, "S",
-                        self.choice(("E4A", "E13", "E41")) if closed else None, self.choice(("U1", "U3", "U4", "U6", "R1", "K2")),
-                        carer.addresses[0].address.postcode, "PR1", carer.person_id, urn=FOSTERING_URN)
+                        reason_end, placement, carer.addresses[0].address.postcode, "PR1", carer.person_id,
+                        urn=None if placement in NO_URN_PLACEMENTS else FOSTERING_URN)
             )  # fmt: skip
 
     def _restrictions(self) -> list[Restriction]:
