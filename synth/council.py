@@ -50,6 +50,7 @@ from synth.world import (
     Address,
     AddressSpell,
     Child,
+    Episode,
     World,
     WorldBuilder,
     cohort_odds_ratio,
@@ -680,6 +681,8 @@ _PAGE_SCHEMA = {
     "scanned": pl.Boolean,
     "format": pl.String,
 }
+_SSDA903_DEFECT_SCHEMA = {"kind": pl.String, "rule": pl.String, "child_id": pl.String, "episode_id": pl.String,
+                          "original": pl.String, "value": pl.String}  # fmt: skip
 _DEFECT_SCHEMA = {"table": pl.String, "source_table": pl.String, "file": pl.String, "row_number": pl.Int64,
                   "defect": pl.String, "expected": pl.String, "key": pl.String, "column": pl.String,
                   "source_column": pl.String, "original": pl.String, "value": pl.String}  # fmt: skip
@@ -695,6 +698,61 @@ def build_world(opts: SynthOptions) -> World:
     return world
 
 
+def ssda903_year_end(as_of: dt.date) -> dt.date:
+    """The 31 March that ends the last complete SSDA903 collection year before ``as_of``."""
+    return dt.date(as_of.year if as_of.month > 3 else as_of.year - 1, 3, 31)
+
+
+def plant_ssda903_defects(world: World, opts: SynthOptions) -> list[dict]:
+    """Errors a case worker really keys, each one that the DfE's 903 rules catch, planted on children looked
+    after in the collection year (only when the council has defects at all). They are valid to every contract
+    upstream, so they reach the return: the validator, not staging, must find them.
+
+    - upn_letter_o_for_zero: a letter O keyed for a zero in the UPN (rule 168; the DfE checks the UPN's form,
+      not its check letter);
+    - placement_postcode_not_real: a well-formed placement postcode that does not exist (rule 392c);
+    - mother_under_11: a girl under 11 recorded as a mother (rule 620).
+    """
+    if opts.defect_rate <= 0:
+        return []
+    year_end = ssda903_year_end(opts.as_of)
+    year_start = dt.date(year_end.year - 1, 4, 1)
+    in_year = [e for e in world.episodes if e.kind == "CLA" and e.start <= year_end
+               and (e.end is None or e.end >= year_start)]  # fmt: skip
+    rng = _rng(opts.seed, 903)
+    order = [in_year[int(i)] for i in rng.permutation(len(in_year))]
+    planted, used = [], set()
+
+    def pick(ok) -> Episode | None:
+        for e in order:
+            if e.child_id not in used and ok(e):
+                used.add(e.child_id)
+                return e
+        return None
+
+    person = world.people
+    e = pick(lambda e: person[e.child_id].upn is not None)
+    if e:
+        child = person[e.child_id]
+        original = child.upn
+        zero = original.find("0", 4)
+        child.upn = original[:zero] + "O" + original[zero + 1 :] if zero != -1 else original[:6] + "O" + original[7:]
+        planted.append({"kind": "upn_letter_o_for_zero", "rule": "168", "child_id": child.person_id,
+                        "episode_id": None, "original": original, "value": child.upn})  # fmt: skip
+    e = pick(lambda e: e.placement_postcode is not None)
+    if e:
+        original = e.placement_postcode
+        e.placement_postcode = original.split()[0] + " 9ZZ"  # the ZZ units are never issued
+        planted.append({"kind": "placement_postcode_not_real", "rule": "392c", "child_id": e.child_id,
+                        "episode_id": e.episode_id, "original": original, "value": e.placement_postcode})  # fmt: skip
+    e = pick(lambda e: person[e.child_id].sex == "F" and (year_end - person[e.child_id].dob).days < 365 * 10)
+    if e:
+        person[e.child_id].is_mother = True
+        planted.append({"kind": "mother_under_11", "rule": "620", "child_id": e.child_id, "episode_id": None,
+                        "original": "0", "value": "1"})  # fmt: skip
+    return planted
+
+
 def generate(opts: SynthOptions, progress: Progress = _noop) -> SynthResult:
     """Write the day-0 full extract and the truth. Refuses to overwrite an existing drop."""
     t0 = time.perf_counter()
@@ -704,6 +762,7 @@ def generate(opts: SynthOptions, progress: Progress = _noop) -> SynthResult:
         raise FileExistsError(f"{extract_dir} exists: choose another --out or delete it")
     progress("world", 0, 1)
     world = build_world(opts)
+    ssda903_defects = plant_ssda903_defects(world, opts)
     progress("world", 1, 1)
     content = compose_base(world, opts, progress)
     typos = planned_typos(world, opts.seed)
@@ -712,6 +771,7 @@ def generate(opts: SynthOptions, progress: Progress = _noop) -> SynthResult:
     progress("tables", 0, 1)
     counts, defects = write_extract(flavour, extract_dir, content, opts, day=0, kind="full")
     write_truth(opts.out / "truth", world, content, defects, typos, opts)
+    _parquet(opts.out / "truth" / "ssda903_defects.parquet", ssda903_defects, schema=_SSDA903_DEFECT_SCHEMA)
     write_control_file(extract_dir, flavour, opts.as_of, "full", counts, len(content.documents))
     progress("tables", 1, 1)
     return SynthResult(extract_dir, opts.out / "truth", opts.as_of, 0, counts, len(content.documents),
@@ -808,6 +868,7 @@ def generate_next_day(opts: SynthOptions, progress: Progress = _noop) -> SynthRe
         raise FileNotFoundError(f"no base extract for {opts.as_of} under {opts.out}: run `caselake synth` first")
     day = (days[-1] - opts.as_of).days + 1
     world = build_world(opts)
+    plant_ssda903_defects(world, opts)  # the same world as day 0: a changed row must not silently fix them
     typos = planned_typos(world, opts.seed)
     base_notes = sum(c[0] for c in base_counts(world, opts))
     deleted: set[str] = set()

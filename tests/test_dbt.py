@@ -17,6 +17,7 @@ from lake.pipeline import land_extract, stage_extract
 from lake.ssda903 import collection_year, export_return, validate_folder
 from orchestration.dbt import DBT_PROJECT, dbt_environment
 from orchestration.resources import LakeResource
+from synth.council import SynthOptions, generate
 
 pytestmark = pytest.mark.slow
 MARTS = (
@@ -128,3 +129,33 @@ def test_the_ssda903_return_is_checked_by_the_dfe_rules_and_a_planted_error_is_c
     (tmp_path / "ssda903_header.csv").write_text("\n".join(lines) + "\n")
     planted = validate_folder(tmp_path, collection_year())["errors_by_rule"]
     assert planted.get("103", 0) == clean.get("103", 0) + 1, (clean, planted)
+
+
+def _dfe_errors_for_council(root, children: int, defect_rate: float) -> tuple[dict, pl.DataFrame]:
+    """A council without documents (the 903 return needs none), loaded, built, and checked by the DfE rules."""
+    opts = SynthOptions(out=root / "council", children=children, seed=5, defect_rate=defect_rate,
+                        documents_per_child=0.0, notes_per_child=3.0)  # fmt: skip
+    generate(opts)
+    lake = LakeResource(lake_uri=str(root / "lake"), warehouse_dir=str(root / "warehouse"))
+    for extract in find_extracts(opts.out / "landing"):
+        land_extract(lake.lake(), extract)
+        stage_extract(lake.lake(), extract)
+    run = dg.materialize([enterprise_tables, dbt_models, ssda903_dfe_validation],
+                         resources={"lake": lake, "dbt": DbtCliResource(project_dir=DBT_PROJECT)})  # fmt: skip
+    evaluation = next(e for e in run.get_asset_check_evaluations() if e.check_name == "ssda903_dfe_validation")
+    assert evaluation.metadata["rows_ssda903_episodes"].value > 10
+    planted = pl.read_parquet(opts.out / "truth" / "ssda903_defects.parquet")
+    return evaluation.metadata["errors_by_rule"].value, planted
+
+
+def test_a_clean_council_files_a_903_return_with_zero_dfe_errors(tmp_path):
+    errors, planted = _dfe_errors_for_council(tmp_path, children=150, defect_rate=0.0)
+    assert planted.is_empty()
+    assert errors == {}, errors
+
+
+def test_each_deliberate_903_defect_is_caught_by_its_dfe_rule(tmp_path):
+    errors, planted = _dfe_errors_for_council(tmp_path, children=60, defect_rate=0.05)
+    assert set(planted["kind"]) == {"upn_letter_o_for_zero", "placement_postcode_not_real", "mother_under_11"}
+    for kind, rule in planted.select("kind", "rule").iter_rows():
+        assert errors.get(rule, 0) >= 1, (kind, rule, errors)
