@@ -40,6 +40,8 @@ DOCUMENT_TYPE = (
 # Reason for a change of placement (SSDA903 REASON_PLACE_CHANGE).
 REASON_PLACE_CHANGE = ("CARPL", "CLOSE", "ALLEG", "STAND", "APPRR", "CREQB", "CREQO", "CHILD", "LAREQ", "PLACE",
                        "CUSTOD", "OTHER")  # fmt: skip
+REVIEW_PARTICIPATION = ("PN0", "PN1", "PN2", "PN3", "PN4", "PN5", "PN6", "PN7")  # SSDA903 REVIEW_CODE
+MISSING_TYPE = ("M", "A")  # SSDA903 MISSING: missing, or away from placement without authorisation
 FORM_TYPE = ("Child and Family Assessment", "Strategy Discussion Record", "Child Protection Review")
 
 # Neutral column -> its canonical code list. A column listed here is validated against it in staging
@@ -49,4 +51,5 @@ CODE_LISTS: dict[str, tuple[str, ...]] = {
     "reason": NAME_REASON, "role": WORKER_ROLE, "reason_code": CIN_REASON, "category": CP_CATEGORY,
     "legal_status": CLA_LEGAL_STATUS, "placement_type": CLA_PLACEMENT_TYPE, "note_type": NOTE_TYPE,
     "document_type": DOCUMENT_TYPE, "form_type": FORM_TYPE, "reason_place_change": REASON_PLACE_CHANGE,
+    "participation": REVIEW_PARTICIPATION, "missing_type": MISSING_TYPE,
 }  # fmt: skip

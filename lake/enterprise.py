@@ -212,6 +212,22 @@ TABLES: tuple[EnterpriseTable, ...] = (
         (Reference("child_id", "child", "person_id"), Reference("episode_id", "episode", "episode_id")),
     ),
     EnterpriseTable(
+        "cla_review",
+        ("cla_review",),
+        ("review_id",),
+        "review_id",
+        lambda f: _pick(f["cla_review"], "review_id", "child_id", "review_date", "participation"),
+        (Reference("child_id", "child", "person_id"),),
+    ),
+    EnterpriseTable(
+        "missing_episode",
+        ("missing_episode",),
+        ("missing_id",),
+        "missing_id",
+        lambda f: _pick(f["missing_episode"], "missing_id", "child_id", "missing_type", "start_date", "end_date"),
+        (Reference("child_id", "child", "person_id"),),
+    ),
+    EnterpriseTable(
         "case_note",
         ("case_note",),
         ("note_id",),

@@ -71,6 +71,16 @@ NEUTRAL_TABLES: dict[str, dict[str, tuple[str, ...]]] = {
         "key": ("episode_id",), "required": ("episode_id", "child_id", "start_date", "legal_status"),
         "dates": ("start_date", "end_date"), "codes": ("legal_status", "placement_type", "reason_place_change"),
     },
+    "cla_review": {
+        "columns": ("review_id", "child_id", "review_date", "participation"),
+        "key": ("review_id",), "required": ("review_id", "child_id", "review_date"),
+        "dates": ("review_date",), "codes": ("participation",),
+    },
+    "missing_episode": {
+        "columns": ("missing_id", "child_id", "missing_type", "start_date", "end_date"),
+        "key": ("missing_id",), "required": ("missing_id", "child_id", "missing_type", "start_date"),
+        "dates": ("start_date", "end_date"), "codes": ("missing_type",),
+    },
     "case_note": {
         "columns": ("note_id", "child_id", "worker_id", "note_type", "event_date", "recorded_at", "note_text"),
         "key": ("note_id",), "required": ("note_id", "child_id", "recorded_at", "note_text"),
@@ -227,6 +237,8 @@ LIQUIDLOGIC = SourceSystem(
         "cin_episode": "CIN_EPISODE",
         "cp_plan": "CP_PLAN",
         "cla_episode": "LAC_EPISODE",
+        "cla_review": "LAC_REVIEW",
+        "missing_episode": "MISSING_EPISODE",
         "case_note": "CASE_NOTE",
         "document": "DOCUMENT_MANIFEST",
         "form": "FORM",
@@ -262,6 +274,8 @@ MOSAIC = SourceSystem(
         "cin_episode": "mo_cin_periods",
         "cp_plan": "mo_cp_registrations",
         "cla_episode": "mo_lac_periods",
+        "cla_review": "mo_lac_reviews",
+        "missing_episode": "mo_missing_periods",
         "case_note": "mo_case_notes",
         "document": "mo_documents",
         "form": "mo_forms",
@@ -366,6 +380,19 @@ MOSAIC = SourceSystem(
             "placement_provider": "provider_code",
             "carer_id": "carer_person_ref",
         },
+        "cla_review": {
+            "review_id": "review_ref",
+            "child_id": "person_ref",
+            "review_date": "review_held_on",
+            "participation": "participation_code",
+        },
+        "missing_episode": {
+            "missing_id": "missing_ref",
+            "child_id": "person_ref",
+            "missing_type": "missing_or_away",
+            "start_date": "missing_from",
+            "end_date": "missing_to",
+        },
         "case_note": {
             "note_id": "case_note_ref",
             "child_id": "person_ref",
@@ -452,6 +479,7 @@ MOSAIC = SourceSystem(
         "relation": RELATION_CODES_MO,
         "person_type": {"child": "Client", "adult": "Associated person"},
         "yes_no": {"true": "1", "false": "0"},
+        "missing_type": {"M": "Missing", "A": "Away"},
     },
     date_style="oracle",
 )

@@ -16,7 +16,8 @@ import yaml
 
 from lake.storage import REPO_ROOT
 
-TABLES = ("ssda903_header", "ssda903_episodes", "ssda903_ad1", "ssda903_placed_adoption")
+TABLES = ("ssda903_header", "ssda903_episodes", "ssda903_reviews", "ssda903_missing", "ssda903_ad1",
+          "ssda903_placed_adoption")  # fmt: skip
 VALIDATOR_PYTHON = REPO_ROOT / ".venv-903" / "bin" / "python"
 VALIDATOR_SCRIPT = REPO_ROOT / "scripts" / "validate_ssda903.py"
 

@@ -329,6 +329,12 @@ def structured_rows(world: World, content: Content, typos: set[str]) -> None:
                                     "start_date": inv.start, "end_date": inv.end})  # fmt: skip
     for e in world.episodes:
         rows[_episode_table(e.kind)].append(_episode_row(e))
+    for r in world.reviews:
+        rows["cla_review"].append({"review_id": r.review_id, "child_id": r.child_id, "review_date": r.review_date,
+                                   "participation": r.participation})  # fmt: skip
+    for m in world.missing:
+        rows["missing_episode"].append({"missing_id": m.missing_id, "child_id": m.child_id,
+                                        "missing_type": m.missing_type, "start_date": m.start, "end_date": m.end})  # fmt: skip
     for a in world.adoptions:
         rows["adoption"].append({
             "adoption_id": a.adoption_id, "child_id": a.child_id, "household_id": a.household_id,

@@ -193,6 +193,27 @@ class Episode:
 
 
 @dataclass
+class Review:
+    """A statutory review of a looked-after child's care plan (SSDA903 Reviews)."""
+
+    review_id: str
+    child_id: str
+    review_date: dt.date
+    participation: str  # PN0 (under 4) to PN7
+
+
+@dataclass
+class MissingEpisode:
+    """A period a looked-after child was missing from, or away without authorisation from, their placement."""
+
+    missing_id: str
+    child_id: str
+    missing_type: str  # M: missing, A: away from placement without authorisation
+    start: dt.date
+    end: dt.date | None
+
+
+@dataclass
 class Adoption:
     adoption_id: str
     child_id: str
@@ -260,6 +281,8 @@ class World:
     episodes: list[Episode]
     adoptions: list[Adoption]
     households: list[AdopterHousehold]
+    reviews: list[Review]
+    missing: list[MissingEpisode]
     restrictions: list[Restriction]
     planted_effects: list[dict]
 
@@ -337,6 +360,17 @@ def luhn_free_nhs_number(rng: np.random.Generator) -> str:
 
 
 _UPN_LETTERS = "ABCDEFGHJKLMNPQRTUVWXYZ"
+
+
+def _care_periods(episodes: list[Episode]) -> list[tuple[dt.date, dt.date | None]]:
+    """Continuous periods of care: episodes that start the day the previous one ends join one period."""
+    periods: list[list] = []
+    for e in sorted(episodes, key=lambda e: e.start):
+        if periods and periods[-1][1] is not None and e.start <= periods[-1][1]:
+            periods[-1][1] = e.end if e.end is None or (periods[-1][1] and e.end > periods[-1][1]) else periods[-1][1]
+        else:
+            periods.append([e.start, e.end])
+    return [(a, b) for a, b in periods]
 
 
 def upn(rng: np.random.Generator) -> str:
@@ -456,6 +490,7 @@ class WorldBuilder:
         while len(self.children) < self.n_children:
             self._family(size=min(int(self.rng.choice([1, 1, 2, 2, 3, 4])), self.n_children - len(self.children)))
         restrictions = self._restrictions()
+        reviews, missing = self._reviews_and_missing()
         effects = [
             {"cohort": c, "characteristic": f, "odds_ratio": r}
             for c, fx in PLANTED_EFFECTS.items()
@@ -475,9 +510,45 @@ class WorldBuilder:
             episodes=self.episodes,
             adoptions=self.adoptions,
             households=self.households,
+            reviews=reviews,
+            missing=missing,
             restrictions=restrictions,
             planted_effects=effects,
         )
+
+    def _reviews_and_missing(self) -> tuple[list[Review], list[MissingEpisode]]:
+        """Reviews at the statutory intervals (within 20 working days of entering care, 3 months later, then
+        6-monthly) for each continuous period of care, and missing episodes for some children of 8 and over.
+        A random stream of their own, so adding them changed nothing else the generator writes."""
+        rng = np.random.default_rng([self.seed, 903])
+        reviews: list[Review] = []
+        missing: list[MissingEpisode] = []
+        by_child: dict[str, list[Episode]] = {}
+        for e in self.episodes:
+            if e.kind == "CLA":
+                by_child.setdefault(e.child_id, []).append(e)
+        for child_id, episodes in by_child.items():
+            dob = self.people[child_id].dob
+            for start, end in _care_periods(episodes):
+                last = min(end or self.as_of, self.as_of)
+                when, gaps = start + dt.timedelta(days=int(rng.integers(14, 28))), iter([91])
+                while when <= last:
+                    age = (when - dob).days / 365.25
+                    code = (
+                        "PN0"
+                        if age < 4
+                        else str(rng.choice(["PN1", "PN1", "PN1", "PN2", "PN3", "PN4", "PN5", "PN6", "PN7"]))
+                    )
+                    reviews.append(Review(f"RV{len(reviews) + 1:07d}", child_id, when, code))
+                    when += dt.timedelta(days=next(gaps, 182) - int(rng.integers(0, 14)))
+                span = (last - start).days
+                if (last - dob).days / 365.25 >= 8 and span > 30 and rng.random() < 0.4:
+                    for _ in range(int(rng.integers(1, 4))):
+                        m_start = start + dt.timedelta(days=int(rng.integers(1, span - 5)))
+                        m_end = min(m_start + dt.timedelta(days=int(rng.integers(0, 5))), last)
+                        missing.append(MissingEpisode(f"MS{len(missing) + 1:07d}", child_id,
+                                                      "M" if rng.random() < 0.7 else "A", m_start, m_end))  # fmt: skip
+        return reviews, missing
 
     def _workers(self) -> list[Worker]:
         n = max(8, self.n_children // 12)
