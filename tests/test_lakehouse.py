@@ -147,7 +147,9 @@ def test_deliberate_defects_are_handled_as_the_truth_expects(loaded):
         elif d["expected"] == "deduplicate":
             assert where in q and ("duplicate" in q[where] or d["source_column"] is None), (d, q.get(where))
         elif where not in q:  # repair / normalise: the row lands, cleaned
-            staged = lake.read("staging", f"liquidlogic/{d['table']}").filter(pl.col("_row_number") == d["row_number"])
+            staged = lake.read("staging", f"liquidlogic/{d['table']}").filter(
+                (pl.col("_row_number") == d["row_number"]) & (pl.col("_extract_id") == loaded["day0"].extract_id)
+            )  # the truth's defects are day 0's; a later extract's row of the same number is another record
             if staged.height == 0:  # superseded by a later extract's row for the same key
                 continue
             value = staged[d["column"]][0]
@@ -282,7 +284,8 @@ def test_liquidlogic_and_mosaic_shapes_give_identical_enterprise_tables(tmp_path
     for table in enterprise.TABLES:
         ll = frame(lakes["liquidlogic"], "enterprise", table.name, drop)
         mo = frame(lakes["mosaic"], "enterprise", table.name, drop)
-        assert ll.height > 0 or table.name in ("access_restriction",), table.name
+        # Three children: no restriction, and missing episodes are rare; the shapes must still agree.
+        assert ll.height > 0 or table.name in ("access_restriction", "missing_episode"), table.name
         assert ll.equals(mo), table.name
 
 
