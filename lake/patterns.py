@@ -1,0 +1,107 @@
+"""Entities with a regular form, found by well-kept libraries and patterns rather than a model.
+
+UK postcodes (the official format, outward + inward code), phone numbers (Google's ``phonenumbers``,
+UK numbers in any national or international layout), e-mail addresses, NHS numbers (3-3-4 digits that
+pass the modulus-11 check) and dates in the ways UK case records write them (``21/12/2025``,
+``21.12.25``, ``21 December 2025``, ``21st Dec 2025``, ``Saturday 21 December``). Each mention keeps
+its exact character span in the source text. The entity extractor (issue 5) runs these beside GLiNER
+and keeps, per label, whichever measures better against the synthetic truth.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import phonenumbers
+
+PATTERN_MODEL = "caselake-patterns"
+
+
+@dataclass(frozen=True)
+class Mention:
+    start: int
+    end: int
+    label: str
+    text: str
+    score: float = 1.0
+    model: str = PATTERN_MODEL
+
+
+# The postcode format from the ONS/Royal Mail specification: A9, A99, AA9, AA99, A9A, AA9A outward codes;
+# a digit and two letters (never C, I, K, M, O, V) inward.
+_POSTCODE = re.compile(r"\b(?:GIR ?0AA|[A-PR-UWYZ](?:[0-9][0-9A-HJKPSTUW]?|[A-HK-Y][0-9][0-9ABEHMNPRVWXY]?) ?[0-9][ABD-HJLNP-UW-Z]{2})\b")  # fmt: skip
+_EMAIL = re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b")
+_NHS = re.compile(r"\b\d{3}[ -]?\d{3}[ -]?\d{4}\b")
+
+_MONTH = (r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sept?(?:ember)?"
+          r"|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)")  # fmt: skip
+_WEEKDAY = r"(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day"
+_DAY = r"(?:[12][0-9]|3[01]|0?[1-9])(?:st|nd|rd|th)?"
+_DATE = re.compile(
+    r"\b(?:"
+    rf"(?:{_WEEKDAY},? )?{_DAY} {_MONTH}(?:,? (?:19|20)\d\d)?"  # 21 December 2025, Saturday 21 December
+    r"|(?:[12][0-9]|3[01]|0?[1-9])([/.-])(?:1[0-2]|0?[1-9])\1(?:(?:19|20)\d\d|\d\d)"  # 21/12/2025, 21.12.25
+    r")(?![\w/])"
+)
+
+
+def _nhs_check_ok(digits: str) -> bool:
+    total = sum(int(d) * w for d, w in zip(digits[:9], range(10, 1, -1), strict=True))
+    check = 11 - total % 11
+    check = 0 if check == 11 else check
+    return check != 10 and check == int(digits[9])
+
+
+def find_postcodes(text: str) -> list[Mention]:
+    return [Mention(m.start(), m.end(), "postcode", m.group()) for m in _POSTCODE.finditer(text)]
+
+
+def find_emails(text: str) -> list[Mention]:
+    return [Mention(m.start(), m.end(), "email", m.group()) for m in _EMAIL.finditer(text)]
+
+
+def find_phones(text: str, region: str = "GB") -> list[Mention]:
+    """UK numbers in any layout. ``POSSIBLE``, not ``VALID``: Ofcom's drama ranges (``07700 900xxx``), which
+    the synthetic council uses so no real subscriber is named, are not allocated, so not "valid". A national
+    number of 9-10 digits is required, or years and short dates would read as numbers, and a leading 0 or +,
+    as UK numbers are written, or ten-digit NHS numbers would read as phones."""
+    found = []
+    for match in phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.POSSIBLE):
+        if len(str(match.number.national_number)) >= 9 and match.raw_string.lstrip("(").startswith(("0", "+")):
+            found.append(Mention(match.start, match.end, "phone", match.raw_string))
+    return found
+
+
+def find_nhs_numbers(text: str) -> list[Mention]:
+    out = []
+    for m in _NHS.finditer(text):
+        digits = re.sub(r"\D", "", m.group())
+        if _nhs_check_ok(digits):
+            out.append(Mention(m.start(), m.end(), "nhs_number", m.group()))
+    return out
+
+
+def find_dates(text: str) -> list[Mention]:
+    return [Mention(m.start(), m.end(), "date", m.group()) for m in _DATE.finditer(text)]
+
+
+FINDERS = {
+    "postcode": find_postcodes,
+    "email": find_emails,
+    "phone": find_phones,
+    "nhs_number": find_nhs_numbers,
+    "date": find_dates,
+}
+
+
+def find_all(text: str, labels: tuple[str, ...] | None = None) -> list[Mention]:
+    """Every regular-form mention in ``text``, in span order; a span claimed by a phone number is not also
+    read as an NHS number (both can be ten digits)."""
+    found: list[Mention] = []
+    for label, finder in FINDERS.items():
+        if labels is None or label in labels:
+            found.extend(finder(text))
+    phones = [(m.start, m.end) for m in found if m.label == "phone"]
+    found = [m for m in found if m.label != "nhs_number" or not any(s <= m.start < e for s, e in phones)]
+    return sorted(found, key=lambda m: (m.start, m.end, m.label))
