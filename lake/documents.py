@@ -104,7 +104,9 @@ def manifest(lake: Lake, landing: Path | None = None, buckets: int = DEFAULT_BUC
         .group_by("document_id", maintain_order=True)
         .last()
     )
-    joined = docs.select("document_id").join(joined, on="document_id", how="left")
+    joined = docs.select("document_id", "child_id", "file_name", "_source").join(
+        joined.select("document_id", "file_date", "sha256", "bytes"), on="document_id", how="left"
+    )  # a document with no landed file keeps its own columns (it becomes a missing_file error)
     folder = {name: system.source for name, system in SOURCES.items()}
     return joined.select(
         "document_id", "child_id", "file_name",
@@ -388,7 +390,7 @@ def extract_documents(
         if progress:
             progress(n, len(jobs))
     _commit(lake, batch, versions, run)
-    run.pruned_rows = prune_superseded(lake, docs, whole_manifest=buckets is None)
+    run.pruned_rows = prune_superseded(lake, docs, buckets)
     run.wall_seconds = time.perf_counter() - t0
     return run
 
@@ -454,19 +456,20 @@ def accounting(lake: Lake, landing: Path | None = None, buckets: set[int] | None
             "unaccounted": keys.height - found[TEXT] - found[ERRORS]}  # fmt: skip
 
 
-def prune_superseded(lake: Lake, docs: pl.DataFrame, whole_manifest: bool) -> int:
-    """Delete rows of a document's older file versions, and (over the whole manifest) of documents no
-    longer in it (deleted at source): their text must not outlive the record. Commits only when needed."""
+def prune_superseded(lake: Lake, docs: pl.DataFrame, buckets: set[int] | None = None) -> int:
+    """Delete the rows of a document's older file versions and of documents no longer in the manifest
+    (deleted at source: their text must not outlive the record), within ``buckets`` (default all).
+    ``docs`` is the current manifest of those buckets. Commits only when there is something to delete."""
     current = docs.select("document_id", "content_hash")
     removed = 0
     for name in SCHEMAS:
         table = lake.table(LAYER, name)
         if table is None:
             continue
-        keys = pl.from_arrow(table.to_pyarrow_table(columns=["document_id", "content_hash"])).unique()
-        if not whole_manifest:
-            keys = keys.join(current.select("document_id"), on="document_id", how="semi")
-        stale = keys.join(current, on=["document_id", "content_hash"], how="anti")
+        keys = pl.from_arrow(table.to_pyarrow_table(columns=["document_id", "content_hash", "bucket"])).unique()
+        if buckets is not None:
+            keys = keys.filter(pl.col("bucket").is_in(sorted(buckets)))
+        stale = keys.select("document_id", "content_hash").join(current, on=["document_id", "content_hash"], how="anti")
         if stale.is_empty():
             continue
         pairs = " OR ".join(f"(document_id = {_sql(d)} AND content_hash = {_sql(h)})" for d, h in stale.iter_rows())

@@ -177,6 +177,16 @@ def test_incremental_by_content_hash_a_changed_file_is_read_again_and_its_old_te
     assert rows["text"].to_list() == ["Revised safety plan: contact with grandmother agreed on Saturdays."]
     assert documents.accounting(lake, landing)["unaccounted"] == 0
 
+    # A document deleted at source leaves the manifest: a run over its bucket deletes its text and chunks.
+    bucket = documents.bucket_of(target, documents.DEFAULT_BUCKETS)
+    remaining = documents.manifest(lake, landing).filter(
+        (pl.col("bucket") == bucket) & (pl.col("document_id") != target)
+    )
+    assert documents.prune_superseded(lake, remaining, {bucket}) >= 2
+    for name in (documents.TEXT, documents.CHUNKS):
+        assert lake.read("enterprise", name).filter(pl.col("document_id") == target).is_empty(), name
+    assert lake.read("enterprise", documents.TEXT).filter(pl.col("bucket") == bucket).height > 0, "others stay"
+
 
 def test_a_hanging_conversion_times_out_an_oversized_file_is_refused_and_the_pool_goes_on(council, tmp_path):
     scan, docx = _good_file(council, "png"), _good_file(council, "docx")
