@@ -120,16 +120,17 @@ def manifest(lake: Lake, landing: Path | None = None, buckets: int = DEFAULT_BUC
     ).cast(cols)  # fmt: skip
 
 
+def _read_keys(lake: Lake, name: str) -> pl.DataFrame:
+    """The distinct (document_id, content_hash) pairs of one of the document tables (empty if it does not exist)."""
+    scan = lake.scan(LAYER, name)
+    if scan is None:
+        return pl.DataFrame(schema={"document_id": pl.String, "content_hash": pl.String})
+    return scan.select("document_id", "content_hash").unique().collect()
+
+
 def processed_keys(lake: Lake) -> pl.DataFrame:
     """(document_id, content_hash) already read, with text or with an error."""
-    parts = []
-    for name in (TEXT, ERRORS):
-        scan = lake.scan(LAYER, name)
-        if scan is not None:
-            parts.append(scan.select("document_id", "content_hash").unique().collect())
-    if not parts:
-        return pl.DataFrame(schema={"document_id": pl.String, "content_hash": pl.String})
-    return pl.concat(parts).unique()
+    return pl.concat([_read_keys(lake, TEXT), _read_keys(lake, ERRORS)]).unique()
 
 
 def pending(lake: Lake, docs: pl.DataFrame) -> pl.DataFrame:
@@ -341,6 +342,7 @@ class DocumentRun:
     chunks: int = 0
     pruned_rows: int = 0
     commits: int = 0
+    account: dict[str, int] = field(default_factory=dict)  # accounting() after the run
     wall_seconds: float = 0.0
 
     def metadata(self) -> dict:
@@ -391,6 +393,7 @@ def extract_documents(
             progress(n, len(jobs))
     _commit(lake, batch, versions, run)
     run.pruned_rows = prune_superseded(lake, docs, buckets)
+    run.account = accounting(lake, docs)
     run.wall_seconds = time.perf_counter() - t0
     return run
 
@@ -439,18 +442,11 @@ def row_count(lake: Lake, name: str) -> int:
     return 0 if scan is None else int(scan.select(pl.len()).collect().item())
 
 
-def accounting(lake: Lake, landing: Path | None = None, buckets: set[int] | None = None,
-               bucket_count: int = DEFAULT_BUCKETS) -> dict[str, int]:  # fmt: skip
-    """Manifest documents (current file versions) against those with text and those with an error."""
-    docs = manifest(lake, landing, bucket_count)
-    if buckets is not None:
-        docs = docs.filter(pl.col("bucket").is_in(sorted(buckets)))
+def accounting(lake: Lake, docs: pl.DataFrame) -> dict[str, int]:
+    """The manifest documents ``docs`` (current file versions, from :func:`manifest`) against those with text
+    and those with an error."""
     keys = docs.select("document_id", "content_hash")
-    found = {}
-    for name in (TEXT, ERRORS):
-        scan = lake.scan(LAYER, name)
-        done = pl.DataFrame(schema=keys.schema) if scan is None else scan.select(*keys.columns).unique().collect()
-        found[name] = keys.join(done, on=keys.columns, how="semi").height
+    found = {name: keys.join(_read_keys(lake, name), on=keys.columns, how="semi").height for name in (TEXT, ERRORS)}
     return {"manifest_documents": keys.height, "documents_with_text": found[TEXT],
             "documents_with_error": found[ERRORS],
             "unaccounted": keys.height - found[TEXT] - found[ERRORS]}  # fmt: skip
