@@ -34,3 +34,28 @@ def span_scores(predicted: pl.DataFrame, truth: pl.DataFrame) -> pl.DataFrame:
         .fill_nan(0.0)
         .alias("f1")
     )
+
+
+def pairwise_scores(predicted: pl.Series, truth: pl.Series) -> dict[str, float]:
+    """Pairwise precision/recall/F1 of a clustering against the true clusters, and cluster purity.
+
+    Items are aligned by position (one predicted and one true cluster id each). A pair of items is a
+    predicted match when they share a predicted cluster and a true match when they share a true one; pairs
+    are counted from cluster sizes (n choose 2), never enumerated. Purity: the share of items in the majority
+    true cluster of their predicted cluster.
+    """
+    df = pl.DataFrame({"p": predicted, "t": truth})
+
+    def pairs(sizes: pl.Series) -> int:
+        return int((sizes * (sizes - 1) // 2).sum())
+
+    tp = pairs(df.group_by("p", "t").len()["len"])
+    pred = pairs(df.group_by("p").len()["len"])
+    true = pairs(df.group_by("t").len()["len"])
+    precision = tp / pred if pred else 1.0
+    recall = tp / true if true else 1.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    majority = df.group_by("p", "t").len().group_by("p").agg(pl.col("len").max())["len"].sum()
+    return {"items": df.height, "predicted_clusters": df["p"].n_unique(), "true_clusters": df["t"].n_unique(),
+            "pairs_tp": tp, "pairs_predicted": pred, "pairs_true": true, "precision": precision, "recall": recall,
+            "f1": f1, "purity": majority / df.height if df.height else 1.0}  # fmt: skip

@@ -4,6 +4,7 @@ import dagster as dg
 
 from assets.documents import DOCUMENT_BUCKETS, document_text
 from assets.enterprise import enterprise_tables
+from assets.entities import entity_mentions, entity_model, resolved_people
 from lake.landing import find_extracts
 from lake.sources import SOURCES
 from orchestration.partitions import EXTRACT_PARTITIONS
@@ -20,12 +21,21 @@ LOAD_JOBS = {
 }
 ENTERPRISE_JOB = dg.define_asset_job(
     "build_enterprise",
-    selection=dg.AssetSelection.assets(enterprise_tables).downstream() - dg.AssetSelection.assets(document_text),
+    # Documents and entities take minutes: they run in their own jobs, triggered after this one.
+    selection=dg.AssetSelection.assets(enterprise_tables).downstream()
+    - dg.AssetSelection.assets(document_text, entity_model, entity_mentions).downstream(),
     description="Rebuild the enterprise groups touched since the last run, then the dbt models over them.",
 )
 DOCUMENTS_JOB = dg.define_asset_job(
     "extract_document_text", selection=dg.AssetSelection.assets(document_text), partitions_def=DOCUMENT_BUCKETS,
     description="Read every new or changed manifest document into page texts, errors and search chunks.",
+)  # fmt: skip
+
+
+ENTITIES_JOB = dg.define_asset_job(
+    "extract_entities", selection=dg.AssetSelection.assets(entity_model, entity_mentions, resolved_people),
+    description="Build or find the entity model, read new and changed texts into entity mentions (Delta and "
+                "LanceDB), then resolve the people they name.",
 )  # fmt: skip
 
 
@@ -99,8 +109,20 @@ def documents_after_enterprise(context: dg.RunStatusSensorContext):
     return dg.RunRequest(run_key=context.dagster_run.run_id, tags=all_buckets_tags())
 
 
+@dg.run_status_sensor(run_status=dg.DagsterRunStatus.SUCCESS, monitored_jobs=[DOCUMENTS_JOB],
+                      request_job=ENTITIES_JOB, default_status=dg.DefaultSensorStatus.RUNNING,
+                      description="After documents are read, find the entities in new and changed notes, pages and answers.")  # fmt: skip
+def entities_after_documents(context: dg.RunStatusSensorContext):
+    return dg.RunRequest(run_key=context.dagster_run.run_id)
+
+
 defs = dg.Definitions(
-    jobs=[*LOAD_JOBS.values(), ENTERPRISE_JOB, DOCUMENTS_JOB],
-    sensors=[*(_landing_sensor(s) for s in SOURCES), enterprise_after_load, documents_after_enterprise],
+    jobs=[*LOAD_JOBS.values(), ENTERPRISE_JOB, DOCUMENTS_JOB, ENTITIES_JOB],
+    sensors=[
+        *(_landing_sensor(s) for s in SOURCES),
+        enterprise_after_load,
+        documents_after_enterprise,
+        entities_after_documents,
+    ],
     schedules=[_daily_schedule(s) for s in SOURCES],
 )

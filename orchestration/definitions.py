@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from assets import documents, enterprise, landing, marts, staging
+from assets import documents, enterprise, entities, landing, marts, staging
 from orchestration import automation
 from orchestration.resources import LakeResource
 
@@ -13,6 +13,7 @@ defs = dg.Definitions.merge(
     staging.defs,
     enterprise.defs,
     documents.defs,
+    entities.defs,
     marts.defs,
     automation.defs,
     dg.Definitions(resources={"lake": LakeResource()}),

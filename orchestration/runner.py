@@ -34,6 +34,7 @@ def load_all(
     landing: Path | None = None,
     say: Callable[[str], None] = print,
     documents: bool = True,
+    entities: bool = True,
 ) -> bool:
     from orchestration.definitions import defs
 
@@ -64,5 +65,12 @@ def load_all(
             instance=instance, resources=resources, tags=all_buckets_tags(), raise_on_error=False
         )
         say(f"documents: {'read' if result.success else 'FAILED'} (run {result.run_id[:8]})")
+        ok = ok and result.success
+    if entities and ok:
+        say("entities: building or finding the entity model, then reading new and changed texts")
+        result = defs.resolve_job_def("extract_entities").execute_in_process(
+            instance=instance, resources=resources, raise_on_error=False
+        )
+        say(f"entities: {'extracted and resolved' if result.success else 'FAILED'} (run {result.run_id[:8]})")
         ok = ok and result.success
     return ok

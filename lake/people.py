@@ -1,0 +1,458 @@
+"""Person resolution: which person mentions are the same person, and which recorded person that is.
+
+The pilot kept "Jon, John, Jonny, Johnathan, J" as five people. Here every person mention is resolved with
+Splink (DuckDB backend) against the people recorded around its child (the child, the significant adults of
+its relationships with all the names they have held, and its allocated workers), within that child's
+network; a recorded adult linked to several children is one person across the council.
+
+1. Mentions become *name forms*: per child, the distinct (name as written, co-mentioned kinship or
+   professional role, title) with the name parsed into first name, surname or initial. "Mrs Hill", "Pat",
+   "P. Hill" and "maternal grandmother Pat" are four forms.
+2. Splink scores each form against each recorded person of the same child: first name (exact, alias from
+   ``lake/reference/name_aliases.csv`` since Splink has no nickname list, Jaro-Winkler, initial), surname,
+   role and gender from titles and kinship words. m probabilities are stated priors (below); u probabilities
+   are estimated from random pairs of this council's own data.
+3. A form takes its best recorded person at or above the threshold (``CASELAKE_RESOLUTION_THRESHOLD``,
+   default 0.35, with a clear winner over the runner-up). Taking the best match, not connected components, keeps "Mr Hill" from chaining mother and
+   father together. Forms with no recorded match (a GP, a teacher) become people of their own, one per
+   child and normalised name.
+
+Tables: ``enterprise/resolved_person`` and ``enterprise/person_mention`` (mention -> person with its match
+probability).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import os
+import re
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import polars as pl
+from deltalake import write_deltalake
+
+from lake.storage import Lake
+
+LAYER = "enterprise"
+RESOLVED, MENTION_PERSON = "resolved_person", "person_mention"
+ALIASES = Path(__file__).parent / "reference" / "name_aliases.csv"
+TITLE = re.compile(r"\b(Mr|Mrs|Ms|Miss|Mx|Dr|PC|DC|Sgt)\.?\s+$")
+TITLE_GENDER = {"Mr": "male", "Mrs": "female", "Ms": "female", "Miss": "female"}
+
+# Kinship words as workers write them -> the relation recorded in the case system (coarse where the word is).
+KIN_WORDS = {
+    "mum": "mother", "mother": "mother", "mam": "mother", "mummy": "mother", "dad": "father", "father": "father",
+    "daddy": "father", "stepdad": "stepfather", "stepfather": "stepfather", "stepmum": "stepmother",
+    "stepmother": "stepmother", "nan": "grandmother", "nana": "grandmother", "nanna": "grandmother",
+    "grandma": "grandmother", "gran": "grandmother", "granny": "grandmother", "grandmother": "grandmother",
+    "grandad": "grandfather", "grandpa": "grandfather", "granddad": "grandfather", "grandfather": "grandfather",
+    "brother": "sibling", "sister": "sibling", "aunt": "aunt", "auntie": "aunt", "aunty": "aunt", "uncle": "uncle",
+    "foster carer": "foster carer", "family friend": "family friend", "neighbour": "neighbour",
+    "godparent": "godparent", "godmother": "godparent", "godfather": "godparent",
+}  # fmt: skip
+ROLE_GENDER = {"mother": "female", "stepmother": "female", "grandmother": "female", "aunt": "female",
+               "father": "male", "stepfather": "male", "grandfather": "male", "uncle": "male"}  # fmt: skip
+WORKER_ROLES = ("social worker", "sw", "allocated social worker")
+
+# Stated m probabilities (the chance a true match shows each level), from how workers write names: a full
+# name a quarter of the time, a first name or a nickname half, an initial or title with surname the rest.
+M_FIRST = [0.45, 0.25, 0.10, 0.15, 0.05]  # exact, alias, fuzzy, initial, other
+M_SURNAME = [0.93, 0.05, 0.02]  # exact, fuzzy (typos), other (name changes)
+M_ROLE = [0.97, 0.03]  # same, different
+M_GENDER = [0.99, 0.01]
+MIN_PAIRS_FOR_EM = 5000
+CLEAR_WINNER = float(os.environ.get("CASELAKE_RESOLUTION_CLEAR_WINNER", "4"))
+
+
+def kin_relation(word: str) -> str | None:
+    w = word.lower().strip()
+    for prefix in ("maternal ", "paternal ", "older ", "younger "):
+        w = w.removeprefix(prefix)
+    return KIN_WORDS.get(w)
+
+
+def relation_class(relation: str | None) -> str | None:
+    """A recorded relation in the coarse classes kinship words can tell apart."""
+    return None if relation is None else kin_relation(relation) or relation.lower()
+
+
+@cache
+def alias_groups() -> dict[str, tuple[int, ...]]:
+    """name (lower case) -> ids of the alias rows it belongs to."""
+    groups: dict[str, set[int]] = {}
+    with ALIASES.open() as f:
+        rows = csv.reader(line for line in f if not line.startswith("#"))
+        next(rows)
+        for i, (name, aliases) in enumerate(rows):
+            for n in [name, *aliases.split()]:
+                groups.setdefault(n.lower(), set()).add(i)
+    return {n: tuple(sorted(g)) for n, g in groups.items()}
+
+
+@dataclass(frozen=True)
+class ParsedName:
+    first: str | None
+    surname: str | None
+
+
+def parse_name(text: str, surname_only: bool) -> ParsedName:
+    """'Pat Hill' -> (pat, hill); 'Pat' -> (pat, None); 'P. Hill' -> (p, hill); 'Hill' after a title -> surname."""
+    words = [w for w in re.split(r"[\s.]+", text.strip()) if w]
+    if not words:
+        return ParsedName(None, None)
+    if surname_only:
+        return ParsedName(None, words[-1].lower())
+    if len(words) == 1:
+        return ParsedName(words[0].lower(), None)
+    return ParsedName(words[0].lower(), words[-1].lower())
+
+
+def _role_near(ms: list[dict], i: int) -> tuple[str | None, str | None]:
+    """The kinship or professional role written next to mention ``i``: 'Nan Pat', 'Pat (Nan)', 'GP Dr Hill'."""
+    me = ms[i]
+    near = []
+    if i > 0 and ms[i - 1]["end"] >= me["start"] - 4:
+        near.append(ms[i - 1])
+    if i + 1 < len(ms) and ms[i + 1]["start"] <= me["end"] + 2:
+        near.append(ms[i + 1])
+    kin = next((m["text"] for m in near if m["label"] == "kinship_role"), None)
+    prof = next((m["text"] for m in near if m["label"] == "professional_role"), None)
+    return kin, prof
+
+
+def name_forms(mentions: pl.DataFrame, texts: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Person mentions -> (forms, mention_id -> form_id). ``texts`` gives each item's text for titles."""
+    text_of = {(r["source_type"], r["source_id"], r["page"]): r["text"] for r in texts.iter_rows(named=True)}
+    rows = []
+    ordered = mentions.sort(["source_type", "source_id", "page", "start"])
+    for (_, _, _), group in ordered.group_by(["source_type", "source_id", "page"], maintain_order=True):
+        ms = group.to_dicts()
+        for i, m in enumerate(ms):
+            if m["label"] != "person":
+                continue
+            text = text_of.get((m["source_type"], m["source_id"], m["page"]), "")
+            title_match = TITLE.search(text[max(0, m["start"] - 6) : m["start"]])
+            title = title_match.group(1) if title_match else None
+            kin, prof = _role_near(ms, i)
+            if title in ("Dr", "PC", "DC", "Sgt"):
+                prof = prof or title
+            relation = kin_relation(kin) if kin else None
+            if prof and prof.lower() in WORKER_ROLES:
+                relation = "social worker"
+            elif prof:
+                relation = f"professional:{prof.lower()}"
+            name = parse_name(m["text"], surname_only=title is not None)
+            gender = TITLE_GENDER.get(title or "") or ROLE_GENDER.get(relation or "")
+            key = f"{m['child_id']}|{m['text'].lower()}|{relation}|{title}"
+            rows.append({"mention_id": m["mention_id"], "child_id": m["child_id"], "text": m["text"],
+                         "item": f"{m['source_type']}|{m['source_id']}|{m['page']}",
+                         "form_id": hashlib.sha256(key.encode()).hexdigest()[:16], "first_name": name.first,
+                         "surname": name.surname, "relation": relation, "gender": gender})  # fmt: skip
+    if not rows:
+        empty = {"form_id": pl.String, "child_id": pl.String, "text": pl.String, "first_name": pl.String,
+                 "surname": pl.String, "relation": pl.String, "gender": pl.String}  # fmt: skip
+        return pl.DataFrame(schema=empty), pl.DataFrame(
+            schema={"mention_id": pl.String, "form_id": pl.String, "item": pl.String}
+        )
+    df = pl.DataFrame(rows)
+    forms = df.drop("mention_id", "item").unique("form_id", keep="first").sort("form_id")
+    return forms, df.select("mention_id", "form_id", "item")
+
+
+def recorded_people(lake: Lake) -> pl.DataFrame:
+    """Per child: the child, its related adults (every name they have held) and its allocated workers."""
+    live = pl.col("_deleted_at").is_null()
+    person = lake.scan(LAYER, "person").filter(live).select("person_id", "sex", "dob", "first_name", "surname")
+    names = lake.scan(LAYER, "person_name").filter(live).select("person_id", "first_name", "surname")
+    all_names = pl.concat([person.select("person_id", "first_name", "surname"), names]).unique()
+    child = lake.scan(LAYER, "child").filter(live).select(pl.col("person_id").alias("child_id"))
+    rels = lake.scan(LAYER, "relationship").filter(live).select("child_id", "person_id", "relation")
+    people = pl.concat([
+        child.select("child_id", pl.col("child_id").alias("person_id"), pl.lit("child").alias("relation")),
+        rels,
+    ]).join(all_names, on="person_id").join(person.select("person_id", "sex"), on="person_id", how="left")  # fmt: skip
+    workers = lake.scan(LAYER, "worker").filter(live).select("worker_id", "first_name", "surname")
+    allocated = lake.scan(LAYER, "involvement").filter(live).select("child_id", "worker_id").unique()
+    staff = allocated.join(workers, on="worker_id").select(
+        "child_id", pl.col("worker_id").alias("person_id"), pl.lit("social worker").alias("relation"),
+        "first_name", "surname", pl.lit(None, pl.String).alias("sex"))  # fmt: skip
+    out = pl.concat([people, staff]).collect()
+    return (
+        out.with_columns(
+            pl.col("first_name").str.to_lowercase(),
+            pl.col("surname").str.to_lowercase(),
+            pl.col("relation").map_elements(relation_class, return_dtype=pl.String),
+            pl.col("sex").replace_strict({"M": "male", "F": "female"}, default=None).alias("gender"),
+        )
+        .drop("sex")
+        .unique()
+    )
+
+
+def _with_alias_groups(df: pl.DataFrame) -> pl.DataFrame:
+    groups = alias_groups()
+    return df.with_columns(
+        pl.col("first_name").map_elements(lambda n: list(groups.get(n, ())), return_dtype=pl.List(pl.Int64))
+        .alias("first_groups")
+    )  # fmt: skip
+
+
+def _settings(prior: float):
+    import splink.comparison_level_library as cll
+    from splink import SettingsCreator, block_on
+    from splink.comparison_library import CustomComparison
+
+    def levels(m: list[float], sql_levels: list[tuple[str, str]], null_sql: str):
+        out = [cll.CustomLevel(null_sql, "null").configure(is_null_level=True)]
+        for (sql, label), m_p in zip(sql_levels, m[:-1], strict=True):
+            out.append(cll.CustomLevel(sql, label).configure(m_probability=m_p))
+        out.append(cll.ElseLevel().configure(m_probability=m[-1]))
+        return out
+
+    first = CustomComparison(comparison_levels=levels(M_FIRST, [
+        ("first_name_l = first_name_r", "exact"),
+        ("list_has_any(first_groups_l, first_groups_r)", "alias"),
+        ("jaro_winkler_similarity(first_name_l, first_name_r) >= 0.88", "fuzzy"),
+        ("(length(first_name_l) = 1 OR length(first_name_r) = 1) AND first_name_l[1] = first_name_r[1]", "initial"),
+    ], "first_name_l IS NULL OR first_name_r IS NULL"), output_column_name="first_name")  # fmt: skip
+    surname = CustomComparison(comparison_levels=levels(M_SURNAME, [
+        ("surname_l = surname_r", "exact"),
+        ("jaro_winkler_similarity(surname_l, surname_r) >= 0.88", "fuzzy"),
+    ], "surname_l IS NULL OR surname_r IS NULL"), output_column_name="surname")  # fmt: skip
+    role = CustomComparison(comparison_levels=levels(M_ROLE, [("relation_l = relation_r", "same")],
+                                                     "relation_l IS NULL OR relation_r IS NULL"),
+                            output_column_name="relation")  # fmt: skip
+    gender = CustomComparison(comparison_levels=levels(M_GENDER, [("gender_l = gender_r", "same")],
+                                                       "gender_l IS NULL OR gender_r IS NULL"),
+                              output_column_name="gender")  # fmt: skip
+    return SettingsCreator(
+        link_type="link_only",
+        unique_id_column_name="record_id",
+        comparisons=[first, surname, role, gender],
+        blocking_rules_to_generate_predictions=[block_on("child_id")],
+        probability_two_random_records_match=prior,
+        retain_intermediate_calculation_columns=False,
+    )
+
+
+def score_forms(forms: pl.DataFrame, people: pl.DataFrame) -> pl.DataFrame:
+    """Splink match probabilities between each name form and the recorded people of its child."""
+    import duckdb
+    from splink import DuckDBAPI, Linker, block_on
+
+    cols = ["record_id", "child_id", "first_name", "first_groups", "surname", "relation", "gender"]
+    left = _with_alias_groups(forms.rename({"form_id": "record_id"})).select(cols)
+    record_id = pl.concat_str("person_id", pl.lit("|"), pl.int_range(pl.len()).cast(pl.String))
+    right = _with_alias_groups(people.with_columns(record_id.alias("record_id")))
+    con = duckdb.connect()
+    db_api = DuckDBAPI(connection=con)
+    left_df = db_api.register(left.to_arrow(), dataset_display_name="forms")
+    right_df = db_api.register(right.select(cols).to_arrow(), dataset_display_name="recorded")
+    # Within a child's network each form is expected to be one of its recorded people (or none): that, not a
+    # council-wide random pair, is the prior for a scored pair.
+    per_child = left.group_by("child_id").len("forms").join(right.group_by("child_id").len("recorded"), on="child_id")
+    block_pairs = int((per_child["forms"] * per_child["recorded"]).sum())
+    prior = min(0.5, max(1e-4, left.height / block_pairs)) if block_pairs else 0.05
+    linker = Linker([left_df, right_df], _settings(prior), log_level=None)
+    linker.training.estimate_u_using_random_sampling(max_pairs=2e5, seed=1)
+    if block_pairs >= MIN_PAIRS_FOR_EM and os.environ.get("CASELAKE_RESOLUTION_EM", "1") == "1":
+        # EM within the child blocks re-estimates u where it matters: among one family's members, who
+        # share surnames far more often than two random people of the council do. On a handful of pairs EM
+        # can drive a level to zero, so small runs keep the stated m and the sampled u.
+        linker.training.estimate_parameters_using_expectation_maximisation(
+            block_on("child_id"), fix_u_probabilities=False, fix_probability_two_random_records_match=True
+        )
+    pairs = pl.from_arrow(linker.inference.predict().as_pyarrow_table())
+    con.close()
+    form_left = pl.col("source_dataset_l") == "forms"
+    pairs = pairs.select(
+        pl.when(form_left).then("record_id_l").otherwise("record_id_r").alias("form_id"),
+        pl.when(form_left).then("record_id_r").otherwise("record_id_l").alias("record_id"),
+        "match_probability",
+    )
+    return pairs.join(right.select("record_id", "person_id", "relation"), on="record_id")
+
+
+_ASSIGNMENT = {"form_id": pl.String, "resolved_person_id": pl.String, "match_probability": pl.Float64}
+_RESOLVED = {**_ASSIGNMENT, "method": pl.String}
+
+
+def _best_matches(forms: pl.DataFrame, people: pl.DataFrame, threshold: float) -> pl.DataFrame:
+    """Each form's best candidate, kept when it reaches ``threshold`` and clearly beats the runner-up (match
+    odds at least ``CLEAR_WINNER`` times the next person's): "Donna" in a network with two Donnas, or
+    "Mrs Campbell" among three women Campbell, stays unresolved rather than joining one at random."""
+    if forms.is_empty() or people.is_empty():
+        return pl.DataFrame(schema=_ASSIGNMENT)
+    ranked = (
+        score_forms(forms, people)
+        .group_by("form_id", "person_id").agg(pl.col("match_probability").max())
+        .sort(["form_id", "match_probability", "person_id"], descending=[False, True, False])
+        .with_columns(pl.col("match_probability").shift(-1).over("form_id").fill_null(0.0).alias("runner_up"))
+        .unique("form_id", keep="first")
+    )  # fmt: skip
+    odds = pl.col("match_probability") / (1 - pl.col("match_probability")).clip(1e-12)
+    runner_odds = pl.col("runner_up") / (1 - pl.col("runner_up")).clip(1e-12)
+    return ranked.filter((pl.col("match_probability") >= threshold) & (odds >= CLEAR_WINNER * runner_odds)).select(
+        "form_id", pl.col("person_id").alias("resolved_person_id"), "match_probability"
+    )
+
+
+def _key_id(*parts: pl.Expr) -> pl.Expr:
+    return pl.concat_str(*[p.fill_null("") for p in parts], separator="|").map_elements(
+        lambda k: "M-" + hashlib.sha256(k.encode()).hexdigest()[:12], return_dtype=pl.String
+    )
+
+
+def resolve(forms: pl.DataFrame, people: pl.DataFrame, threshold: float) -> pl.DataFrame:
+    """form_id -> resolved_person_id and match probability.
+
+    Pass 1 matches forms to recorded people. Pass 2 treats the full names among the unmatched forms (a GP,
+    a teacher, a worker from another team) as people of their own, one per name across the council, and
+    matches the remaining unmatched forms ("Kirsty", "K. Jackson") to them the same way. A form left over
+    is a person of its own within its child's network (no match probability)."""
+    if forms.is_empty():
+        return pl.DataFrame(schema=_RESOLVED)
+    recorded = _best_matches(forms, people, threshold)
+    rest = forms.join(recorded, on="form_id", how="anti")
+    named = rest.filter((pl.col("first_name").str.len_chars() > 1) & pl.col("surname").is_not_null())
+    # A worker named in a child's notes without being allocated to that child is still the recorded worker.
+    staff = people.filter(pl.col("relation") == "social worker").select(
+        "first_name", "surname", pl.col("person_id").alias("staff_id")).unique(["first_name", "surname"])  # fmt: skip
+    anchors = (
+        named.join(staff, on=["first_name", "surname"], how="left")
+        .select("child_id", pl.coalesce("staff_id", _key_id(pl.col("first_name"), pl.col("surname"))).alias("person_id"),
+                "first_name", "surname", "relation", "gender")
+        .unique(["child_id", "person_id"], keep="first")
+    )  # fmt: skip
+    mentioned = _best_matches(rest, anchors, threshold)
+    alone = rest.join(mentioned, on="form_id", how="anti").select(
+        "form_id", _key_id(pl.col("child_id"), pl.col("text").str.to_lowercase(), pl.col("relation"))
+        .alias("resolved_person_id"), pl.lit(None, pl.Float64).alias("match_probability"),
+    )  # fmt: skip
+    return pl.concat([
+        recorded.with_columns(pl.lit("recorded").alias("method")),
+        mentioned.with_columns(pl.lit("mentioned").alias("method")),
+        alone.with_columns(pl.lit("unresolved").alias("method")),
+    ])  # fmt: skip
+
+
+def _compatible(form: dict, name: tuple[str | None, str | None]) -> bool:
+    first, surname = name
+    if form["surname"] and form["surname"] != surname:
+        return False
+    f = form["first_name"]
+    if f is None:
+        return form["surname"] is not None
+    if first is None:
+        return False
+    groups = alias_groups()
+    return (f == first or (len(f) == 1 and first.startswith(f))
+            or bool(set(groups.get(f, ())) & set(groups.get(first, ()))))  # fmt: skip
+
+
+def resolve_in_context(links: pl.DataFrame, forms: pl.DataFrame, people: pl.DataFrame) -> pl.DataFrame:
+    """A mention left unresolved ("Mrs Campbell", "A. Pritchard") takes the one person resolved in the same
+    note, page or answer whose names it fits: workers write a full name first and shorten it after."""
+    form_of = {r["form_id"]: r for r in forms.iter_rows(named=True)}
+    names: dict[str, set[tuple[str | None, str | None]]] = {}
+    for r in people.iter_rows(named=True):
+        names.setdefault(r["person_id"], set()).add((r["first_name"], r["surname"]))
+    in_item: dict[str, dict[str, set]] = {}
+    for r in links.filter(pl.col("method") != "unresolved").iter_rows(named=True):
+        form = form_of[r["form_id"]]
+        variants = in_item.setdefault(r["item"], {}).setdefault(r["resolved_person_id"], set())
+        variants.add((form["first_name"], form["surname"]))
+        variants |= names.get(r["resolved_person_id"], set())
+    updates = []
+    for r in links.filter(pl.col("method") == "unresolved").iter_rows(named=True):
+        form = form_of[r["form_id"]]
+        fits = [pid for pid, variants in in_item.get(r["item"], {}).items()
+                if any(_compatible(form, v) for v in variants)]  # fmt: skip
+        if len(fits) == 1:
+            updates.append({"mention_id": r["mention_id"], "context_person_id": fits[0]})
+    if not updates:
+        return links
+    upd = pl.DataFrame(updates)
+    return (
+        links.join(upd, on="mention_id", how="left")
+        .with_columns(
+            pl.coalesce("context_person_id", "resolved_person_id").alias("resolved_person_id"),
+            pl.when(pl.col("context_person_id").is_not_null()).then(pl.lit("same_text")).otherwise("method")
+            .alias("method"),
+        )
+        .drop("context_person_id")
+    )  # fmt: skip
+
+
+def resolve_mentions(mentions: pl.DataFrame, texts: pl.DataFrame, people: pl.DataFrame,
+                     threshold: float) -> tuple[pl.DataFrame, pl.DataFrame]:  # fmt: skip
+    """Person mentions -> (links: mention_id, resolved_person_id, match_probability, method, child_id,
+    form_id, text, relation; forms)."""
+    forms, mention_form = name_forms(mentions, texts)
+    links = mention_form.join(resolve(forms, people, threshold), on="form_id").join(
+        forms.select("form_id", "child_id", "text", "relation"), on="form_id"
+    )
+    return resolve_in_context(links, forms, people), forms
+
+
+@dataclass
+class ResolutionRun:
+    person_mentions: int = 0
+    forms: int = 0
+    resolved_people: int = 0
+    matched_to_recorded: int = 0
+    threshold: float = 0.9
+
+    def metadata(self) -> dict:
+        return {"person_mentions": self.person_mentions, "name_forms": self.forms,
+                "resolved_people": self.resolved_people, "mentions_matched_to_recorded": self.matched_to_recorded,
+                "threshold": self.threshold}  # fmt: skip
+
+
+def resolution_threshold() -> float:
+    return float(os.environ.get("CASELAKE_RESOLUTION_THRESHOLD", "0.35"))
+
+
+def resolve_people(lake: Lake, threshold: float | None = None) -> ResolutionRun:
+    """Rebuild ``resolved_person`` and ``person_mention`` from the current mentions and recorded people.
+    Whole-table: the Splink model is re-estimated on the council's data each time (seconds at this size)."""
+    from lake.entities import LAYER as ENTITY_LAYER
+    from lake.entities import MENTIONS, text_items
+
+    threshold = resolution_threshold() if threshold is None else threshold
+    mentions = lake.read(ENTITY_LAYER, MENTIONS).filter(pl.col("label").is_in(["person", "kinship_role",
+                                                                              "professional_role"]))  # fmt: skip
+    people = recorded_people(lake)
+    links, forms = resolve_mentions(mentions, text_items(lake), people, threshold)
+    links = links.with_columns(pl.lit(dt.datetime.now(dt.UTC)).alias("resolved_at"))
+    recorded = people.group_by("person_id").agg(
+        pl.col("first_name").first(), pl.col("surname").first(), pl.col("relation").unique().sort(),
+        pl.col("child_id").unique().sort().alias("children"),
+    )  # fmt: skip
+    resolved = (
+        links.group_by("resolved_person_id").agg(
+            pl.len().alias("mentions"), pl.col("text").mode().first().alias("name_as_written"),
+            pl.col("child_id").unique().sort().alias("mention_children"),
+            pl.col("relation").drop_nulls().mode().first().alias("mentioned_role"),
+        )
+        .join(recorded.rename({"person_id": "resolved_person_id"}), on="resolved_person_id", how="left")
+        .with_columns(pl.col("first_name").is_not_null().alias("recorded"))
+        .sort("resolved_person_id")
+    )  # fmt: skip
+    out = links.select("mention_id", "resolved_person_id", "match_probability", "method", "child_id", "form_id",
+                       "resolved_at")  # fmt: skip
+    for name, df in ((RESOLVED, resolved), (MENTION_PERSON, out)):
+        write_deltalake(lake.uri(LAYER, name), df.to_arrow(), mode="overwrite", schema_mode="overwrite",
+                        storage_options=lake.storage_options or None)  # fmt: skip
+    person_rows = mentions.filter(pl.col("label") == "person").height
+    return ResolutionRun(
+        person_rows,
+        forms.height,
+        resolved.height,
+        out.filter(pl.col("match_probability").is_not_null()).height,
+        threshold,
+    )
