@@ -34,6 +34,7 @@ bench: setup
 	uv run python benchmarks/bench_synth.py --children 100,1000 --keep .bench/council
 	uv run python benchmarks/bench_lake.py --children 1000 --council .bench/council
 	uv run python benchmarks/bench_documents.py --children 100 --buckets 0
+	uv run python benchmarks/bench_entities.py --evaluate
 
 lint:
 	uv run ruff check .

@@ -67,9 +67,11 @@ class EntityExtractor:
     batch_size: int = 16
 
     @classmethod
-    def load(cls, threshold: float | None = None, threads: int | None = None) -> EntityExtractor:
+    def load(cls, threshold: float | None = None, threads: int | None = None,
+             int8: bool | None = None) -> EntityExtractor:  # fmt: skip
         """The model named by ``CASELAKE_GLINER_MODEL`` (a directory, or a hub id where there is internet),
-        else the project's own build (found in the cache, or trained now)."""
+        else the project's own build (found in the cache, or trained now). ``int8`` (``CASELAKE_ENTITY_INT8``,
+        default on) quantises the linear layers dynamically: see the README's benchmark for what it buys."""
         import torch
         from gliner import GLiNER
 
@@ -87,6 +89,9 @@ class EntityExtractor:
             model_id = info.get("model_id", str(path))
             version = model_id.rsplit("-", 1)[-1] if info else _dir_digest(path)
         model.eval()
+        if int8 if int8 is not None else os.environ.get("CASELAKE_ENTITY_INT8", "1") == "1":
+            model.quantize("int8")
+            version += "-int8"
         threshold = threshold if threshold is not None else float(os.environ.get("CASELAKE_ENTITY_THRESHOLD", "0.5"))
         return cls(model, model_id, version, threshold)
 

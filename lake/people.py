@@ -10,12 +10,16 @@ network; a recorded adult linked to several children is one person across the co
    "P. Hill" and "maternal grandmother Pat" are four forms.
 2. Splink scores each form against each recorded person of the same child: first name (exact, alias from
    ``lake/reference/name_aliases.csv`` since Splink has no nickname list, Jaro-Winkler, initial), surname,
-   role and gender from titles and kinship words. m probabilities are stated priors (below); u probabilities
-   are estimated from random pairs of this council's own data.
-3. A form takes its best recorded person at or above the threshold (``CASELAKE_RESOLUTION_THRESHOLD``,
-   default 0.35, with a clear winner over the runner-up). Taking the best match, not connected components, keeps "Mr Hill" from chaining mother and
-   father together. Forms with no recorded match (a GP, a teacher) become people of their own, one per
-   child and normalised name.
+   role, and gender from titles and kinship words. m probabilities start from stated priors; u from random
+   pairs of the council's own data; both re-estimated by EM within the children's networks.
+3. A form takes its best recorded person when the match probability reaches the threshold
+   (``CASELAKE_RESOLUTION_THRESHOLD``, default 0.35) and clearly beats the runner-up. Taking one clear best
+   match, not connected components, keeps "Mr Hill" from chaining mother and father together.
+4. Unmatched full names (a GP, a teacher) become people of their own, one per name across the council (a
+   worker's name maps to the worker), and the remaining forms ("Kirsty", "K. Jackson") are matched to them
+   the same way.
+5. A mention still unresolved takes the one person resolved in the same note, page or answer whose names it
+   fits (a full name first, shortened after); any other stays a person of its own within its child.
 
 Tables: ``enterprise/resolved_person`` and ``enterprise/person_mention`` (mention -> person with its match
 probability).
@@ -405,7 +409,7 @@ class ResolutionRun:
     forms: int = 0
     resolved_people: int = 0
     matched_to_recorded: int = 0
-    threshold: float = 0.9
+    threshold: float = 0.35
 
     def metadata(self) -> dict:
         return {"person_mentions": self.person_mentions, "name_forms": self.forms,

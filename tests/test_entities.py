@@ -4,6 +4,7 @@ Splink resolution and the Dagster job, on the shared synthetic council and craft
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 import shutil
 import subprocess
@@ -11,8 +12,9 @@ import sys
 
 import lancedb
 import polars as pl
+import pyarrow as pa
 import pytest
-from deltalake import DeltaTable
+from deltalake import DeltaTable, write_deltalake
 
 from lake import entities, people
 from lake.entity_eval import score
@@ -147,11 +149,17 @@ def test_extraction_is_incremental_by_content_hash(read_council, extractor, tmp_
     again = entities.extract_entities(lake, extractor)
     assert again.pending_items == 0 and again.commits == 0 and again.pruned_rows == 0
 
-    notes = DeltaTable(lake.uri("enterprise", "case_note"))
-    live = lake.read("enterprise", "case_note").filter(pl.col("_deleted_at").is_null()).sort("note_id")
+    notes = lake.read("enterprise", "case_note")
+    live = notes.filter(pl.col("_deleted_at").is_null()).sort("note_id")
     changed, deleted = live["note_id"][0], live["note_id"][1]
-    notes.update(predicate=f"note_id = '{changed}'", updates={"note_text": "'Spoke to Kirsty Jackson at school.'"})
-    notes.update(predicate=f"note_id = '{deleted}'", updates={"_deleted_at": "current_timestamp()"})
+    edited = notes.with_columns(
+        pl.when(pl.col("note_id") == changed).then(pl.lit("Spoke to Kirsty Jackson at school."))
+        .otherwise("note_text").alias("note_text"),
+        pl.when(pl.col("note_id") == deleted).then(pl.lit(dt.datetime.now(dt.UTC))).otherwise("_deleted_at")
+        .alias("_deleted_at"),
+    )  # fmt: skip
+    schema = DeltaTable(lake.uri("enterprise", "case_note")).schema().to_arrow()
+    write_deltalake(lake.uri("enterprise", "case_note"), edited.to_arrow().cast(pa.schema(schema)), mode="overwrite")
     run = entities.extract_entities(lake, extractor)
     assert run.pending_items == 1 and run.pruned_rows > 0
     mentions = lake.read("enterprise", entities.MENTIONS)

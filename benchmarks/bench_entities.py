@@ -1,0 +1,73 @@
+"""Benchmark: entity extraction throughput and the held-out evaluation (`make bench`).
+
+1. Throughput: case notes of a synthetic council (composed in memory) through the extractor the asset
+   uses (GLiNER + patterns), at each torch thread count and batch size given; prints notes per second on
+   this machine and the cost per 1,000 items at a stated cloud price, beside the pilot's £7.24 per 1,000
+   for cloud entity recognition (shared/REQUIREMENTS.md).
+2. With ``--evaluate``: ``caselake eval entities`` (a held-out eval-split council through the whole
+   pipeline) and its scores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+
+from lake.entities import EntityExtractor
+
+PRICE_PER_HOUR_GBP = 0.08  # a 2-vCPU cloud VM, as in bench_documents.py
+PILOT_GBP_PER_1000 = 7.24
+
+
+def notes(children: int, seed: int, count: int) -> list[str]:
+    from synth.council import SynthOptions, build_world, compose_base
+    from synth.council import _noop as quiet
+
+    opts = SynthOptions(out=".", children=children, seed=seed, split="eval")
+    content = compose_base(build_world(opts), opts, quiet)
+    return [r["note_text"] for r in content.rows["case_note"]][:count]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--notes", type=int, default=400)
+    parser.add_argument("--threads", default="1,2")
+    parser.add_argument("--batch-sizes", default="8,32")
+    parser.add_argument("--price-per-hour", type=float, default=PRICE_PER_HOUR_GBP)
+    parser.add_argument("--evaluate", action="store_true", help="also run the held-out evaluation")
+    parser.add_argument("--eval-children", type=int, default=30)
+    args = parser.parse_args()
+    texts = notes(children=12, seed=2028, count=args.notes)
+    words = sum(len(t.split()) for t in texts)
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores; {len(texts)} case notes, "
+          f"{words / len(texts):.0f} words on average")  # fmt: skip
+    results = []
+    for threads in (int(t) for t in args.threads.split(",")):
+        extractor = EntityExtractor.load(threads=threads)
+        extractor.extract(texts[:8])  # warm-up: first-call allocations
+        for batch in (int(b) for b in args.batch_sizes.split(",")):
+            extractor.batch_size = batch
+            t0 = time.perf_counter()
+            found = extractor.extract(texts)
+            seconds = time.perf_counter() - t0
+            rate = len(texts) / seconds
+            cost = 1000 / rate / 3600 * args.price_per_hour
+            results.append({"threads": threads, "batch_size": batch, "notes_per_second": round(rate, 2),
+                            "mentions": sum(len(f) for f in found), "gbp_per_1000_items": round(cost, 5)})  # fmt: skip
+            print(f"threads {threads} batch {batch:>3}: {rate:6.2f} notes/s, £{cost:.5f} per 1,000 notes "
+                  f"(pilot £{PILOT_GBP_PER_1000:.2f})")  # fmt: skip
+    best = max(results, key=lambda r: r["notes_per_second"])
+    print(json.dumps({"best": best, "all": results, "model_id": extractor.model_id}))
+    if args.evaluate:
+        from lake.entity_eval import evaluate_held_out, report
+
+        t0 = time.perf_counter()
+        print(report(evaluate_held_out(children=args.eval_children)))
+        print(f"held-out evaluation: {time.perf_counter() - t0:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
