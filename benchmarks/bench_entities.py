@@ -45,20 +45,22 @@ def main() -> None:
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores; {len(texts)} case notes, "
           f"{words / len(texts):.0f} words on average")  # fmt: skip
     results = []
-    for threads in (int(t) for t in args.threads.split(",")):
-        extractor = EntityExtractor.load(threads=threads)
-        extractor.extract(texts[:8])  # warm-up: first-call allocations
-        for batch in (int(b) for b in args.batch_sizes.split(",")):
-            extractor.batch_size = batch
-            t0 = time.perf_counter()
-            found = extractor.extract(texts)
-            seconds = time.perf_counter() - t0
-            rate = len(texts) / seconds
-            cost = 1000 / rate / 3600 * args.price_per_hour
-            results.append({"threads": threads, "batch_size": batch, "notes_per_second": round(rate, 2),
-                            "mentions": sum(len(f) for f in found), "gbp_per_1000_items": round(cost, 5)})  # fmt: skip
-            print(f"threads {threads} batch {batch:>3}: {rate:6.2f} notes/s, £{cost:.5f} per 1,000 notes "
-                  f"(pilot £{PILOT_GBP_PER_1000:.2f})")  # fmt: skip
+    for int8 in (True, False):
+        for threads in (int(t) for t in args.threads.split(",")):
+            extractor = EntityExtractor.load(threads=threads, int8=int8)
+            extractor.extract(texts[:8])  # warm-up: first-call allocations
+            for batch in (int(b) for b in args.batch_sizes.split(",")):
+                extractor.batch_size = batch
+                t0 = time.perf_counter()
+                found = extractor.extract(texts)
+                seconds = time.perf_counter() - t0
+                rate = len(texts) / seconds
+                cost = 1000 / rate / 3600 * args.price_per_hour
+                results.append({"int8": int8, "threads": threads, "batch_size": batch,
+                                "notes_per_second": round(rate, 2), "mentions": sum(len(f) for f in found),
+                                "gbp_per_1000_items": round(cost, 5)})  # fmt: skip
+                print(f"{'int8' if int8 else 'fp32'} threads {threads} batch {batch:>3}: {rate:6.2f} notes/s, "
+                      f"£{cost:.5f} per 1,000 notes (pilot £{PILOT_GBP_PER_1000:.2f})")  # fmt: skip
     best = max(results, key=lambda r: r["notes_per_second"])
     print(json.dumps({"best": best, "all": results, "model_id": extractor.model_id}))
     if args.evaluate:

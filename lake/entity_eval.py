@@ -141,6 +141,11 @@ def evaluate_held_out(children: int = 30, seed: int = 2027, documents_per_child:
 
 def report(result: EntityEvaluation) -> str:
     pct = [pl.col(c).round(4) for c in ("precision", "recall", "f1")]
+    with pl.Config(tbl_rows=-1, tbl_hide_dataframe_shape=True, tbl_hide_column_data_types=True):
+        return _report_lines(result, pct)
+
+
+def _report_lines(result: EntityEvaluation, pct: list[pl.Expr]) -> str:
     lines = ["NER (strict spans) per label and micro:",
              str(result.ner.select("label", "true", "predicted", "tp", *pct)),
              "NER micro by source:", str(result.ner_by_source.with_columns(*pct)),
