@@ -323,12 +323,16 @@ def resolve(forms: pl.DataFrame, people: pl.DataFrame, threshold: float) -> pl.D
     recorded = _best_matches(forms, people, threshold)
     rest = forms.join(recorded, on="form_id", how="anti")
     named = rest.filter((pl.col("first_name").str.len_chars() > 1) & pl.col("surname").is_not_null())
-    # A worker named in a child's notes without being allocated to that child is still the recorded worker.
-    staff = people.filter(pl.col("relation") == "social worker").select(
-        "first_name", "surname", pl.col("person_id").alias("staff_id")).unique(["first_name", "surname"])  # fmt: skip
+    # A full name that one recorded person in the council holds is that person, even in the notes of a
+    # child they are not recorded against (a worker covering a visit, an aunt named in a cousin's notes).
+    unique_names = (
+        people.select("first_name", "surname", "person_id").unique()
+        .filter(pl.col("person_id").n_unique().over("first_name", "surname") == 1)
+        .select("first_name", "surname", pl.col("person_id").alias("recorded_id"))
+    )  # fmt: skip
     anchors = (
-        named.join(staff, on=["first_name", "surname"], how="left")
-        .select("child_id", pl.coalesce("staff_id", _key_id(pl.col("first_name"), pl.col("surname"))).alias("person_id"),
+        named.join(unique_names, on=["first_name", "surname"], how="left")
+        .select("child_id", pl.coalesce("recorded_id", _key_id(pl.col("first_name"), pl.col("surname"))).alias("person_id"),
                 "first_name", "surname", "relation", "gender")
         .unique(["child_id", "person_id"], keep="first")
     )  # fmt: skip
