@@ -105,8 +105,9 @@ def score(lake: Lake, truth_dir: Path) -> EntityEvaluation:
 
 
 def evaluate_held_out(children: int = 30, seed: int = 2027, documents_per_child: float = 4.0,
-                      progress=_noop) -> EntityEvaluation:  # fmt: skip
-    """Generate a held-out (eval split) council, load it through the pipeline's functions and score it."""
+                      progress=_noop, keep: Path | None = None) -> EntityEvaluation:  # fmt: skip
+    """Generate a held-out (eval split) council, load it through the pipeline's functions and score it.
+    ``keep``: a new folder to hold the council and its lake afterwards (default: a temporary one)."""
     from lake.documents import extract_documents
     from lake.entities import EntityExtractor, extract_entities
     from lake.landing import find_extracts
@@ -114,7 +115,10 @@ def evaluate_held_out(children: int = 30, seed: int = 2027, documents_per_child:
     from lake.pipeline import build_enterprise, land_extract, stage_extract
     from synth.council import SynthOptions, generate
 
-    with tempfile.TemporaryDirectory(prefix="caselake-eval-") as tmp:
+    if keep is not None:
+        keep.mkdir(parents=True, exist_ok=False)
+    with tempfile.TemporaryDirectory(prefix="caselake-eval-") as scratch:
+        tmp = str(keep) if keep is not None else scratch
         opts = SynthOptions(out=Path(tmp) / "council", children=children, seed=seed, split="eval",
                             documents_per_child=documents_per_child, defect_rate=0.0)  # fmt: skip
         progress("generate held-out council", 0, 1)

@@ -69,6 +69,7 @@ M_SURNAME = [0.93, 0.05, 0.02]  # exact, fuzzy (typos), other (name changes)
 M_ROLE = [0.97, 0.03]  # same, different
 M_GENDER = [0.99, 0.01]
 MIN_PAIRS_FOR_EM = 5000
+BY_SHARE = float(os.environ.get("CASELAKE_RESOLUTION_BY_SHARE", "0.75"))
 CLEAR_WINNER = float(os.environ.get("CASELAKE_RESOLUTION_CLEAR_WINNER", "4"))
 
 
@@ -158,12 +159,13 @@ def name_forms(mentions: pl.DataFrame, texts: pl.DataFrame) -> tuple[pl.DataFram
                          "surname": name.surname, "relation": relation, "gender": gender})  # fmt: skip
     if not rows:
         empty = {"form_id": pl.String, "child_id": pl.String, "text": pl.String, "first_name": pl.String,
-                 "surname": pl.String, "relation": pl.String, "gender": pl.String}  # fmt: skip
+                 "surname": pl.String, "relation": pl.String, "gender": pl.String, "mentions": pl.UInt32}  # fmt: skip
         return pl.DataFrame(schema=empty), pl.DataFrame(
             schema={"mention_id": pl.String, "form_id": pl.String, "item": pl.String}
         )
     df = pl.DataFrame(rows)
-    forms = df.drop("mention_id", "item").unique("form_id", keep="first").sort("form_id")
+    counts = df.group_by("form_id").len("mentions")
+    forms = df.drop("mention_id", "item").unique("form_id", keep="first").join(counts, on="form_id").sort("form_id")
     return forms, df.select("mention_id", "form_id", "item")
 
 
@@ -287,22 +289,42 @@ _RESOLVED = {**_ASSIGNMENT, "method": pl.String}
 
 def _best_matches(forms: pl.DataFrame, people: pl.DataFrame, threshold: float) -> pl.DataFrame:
     """Each form's best candidate, kept when it reaches ``threshold`` and clearly beats the runner-up (match
-    odds at least ``CLEAR_WINNER`` times the next person's): "Donna" in a network with two Donnas, or
-    "Mrs Campbell" among three women Campbell, stays unresolved rather than joining one at random."""
+    odds at least ``CLEAR_WINNER`` times the next person's). A form without a clear winner ("Mrs Campbell"
+    among three women Campbell) is then weighed by how often each candidate is mentioned in that child's
+    records (from the clear matches, counted in mentions): the child is far more often "Miss Brady" in
+    their own notes than an aunt is. It is kept when that share gives one candidate ``BY_SHARE`` of the
+    weight; otherwise it stays unresolved rather than joining one at random."""
     if forms.is_empty() or people.is_empty():
         return pl.DataFrame(schema=_ASSIGNMENT)
-    ranked = (
+    candidates = (
         score_forms(forms, people)
+        .filter(pl.col("match_probability") >= threshold)
         .group_by("form_id", "person_id").agg(pl.col("match_probability").max())
         .sort(["form_id", "match_probability", "person_id"], descending=[False, True, False])
-        .with_columns(pl.col("match_probability").shift(-1).over("form_id").fill_null(0.0).alias("runner_up"))
-        .unique("form_id", keep="first")
     )  # fmt: skip
+    ranked = candidates.with_columns(
+        pl.col("match_probability").shift(-1).over("form_id").fill_null(0.0).alias("runner_up")
+    ).unique("form_id", keep="first")
     odds = pl.col("match_probability") / (1 - pl.col("match_probability")).clip(1e-12)
     runner_odds = pl.col("runner_up") / (1 - pl.col("runner_up")).clip(1e-12)
-    return ranked.filter((pl.col("match_probability") >= threshold) & (odds >= CLEAR_WINNER * runner_odds)).select(
+    clear = ranked.filter(odds >= CLEAR_WINNER * runner_odds).select(
         "form_id", pl.col("person_id").alias("resolved_person_id"), "match_probability"
     )
+    mentions = forms.select("form_id", "child_id", "mentions")
+    share = (
+        clear.join(mentions, on="form_id").group_by("child_id", "resolved_person_id").agg(pl.col("mentions").sum())
+        .with_columns((pl.col("mentions") / pl.col("mentions").sum().over("child_id")).alias("share"))
+        .select("child_id", pl.col("resolved_person_id").alias("person_id"), "share")
+    )  # fmt: skip
+    weighed = (
+        candidates.join(clear, on="form_id", how="anti").join(mentions, on="form_id")
+        .join(share, on=["child_id", "person_id"], how="left")
+        .with_columns((pl.col("match_probability") * pl.col("share").fill_null(0.0)).alias("weight"))
+        .with_columns((pl.col("weight") / pl.col("weight").sum().over("form_id")).alias("weight_share"))
+        .filter(pl.col("weight_share") >= BY_SHARE)
+        .select("form_id", pl.col("person_id").alias("resolved_person_id"), "match_probability")
+    )  # fmt: skip
+    return pl.concat([clear, weighed])
 
 
 def _key_id(*parts: pl.Expr) -> pl.Expr:

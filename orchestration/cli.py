@@ -177,6 +177,7 @@ def evaluate(
     truth: Annotated[Path, typer.Option(help="The synthetic council's truth folder.")] = DEFAULT_OUT / "truth",
     children: Annotated[int, typer.Option(help="entities: size of the held-out (eval split) council.")] = 30,
     seed: Annotated[int, typer.Option(help="entities: seed of the held-out council.")] = 2027,
+    keep: Annotated[Path | None, typer.Option(help="entities: keep the held-out council and lake here.")] = None,
 ) -> None:
     """Measure the pipeline against the synthetic truth. ``entities`` generates a held-out council (eval-split
     templates and name pools, never trained on), loads it through the real pipeline and scores it."""
@@ -193,7 +194,7 @@ def evaluate(
         from lake.entity_eval import evaluate_held_out, report
 
         with progress_bars() as progress:
-            result = evaluate_held_out(children=children, seed=seed, progress=progress)
+            result = evaluate_held_out(children=children, seed=seed, progress=progress, keep=keep)
         print(report(result))
         return
     console.print(f"[red]error:[/red] unknown evaluation {what!r}; known: documents, entities")
