@@ -71,7 +71,7 @@ def entity_mentions(context: dg.AssetExecutionContext, lake: LakeResource):
         context.log.info(f"text items read: {done}/{total}")  # counts only: no names or text in logs
 
     run = entities.extract_entities(the_lake, extractor, progress=progress)
-    rows = entities.sync_lancedb(the_lake)
+    rows = entities.sync_lancedb(the_lake, changed=run.commits > 0 or run.pruned_rows > 0)
     audit = entities.audit(the_lake, extractor.model_version)
     yield dg.MaterializeResult(asset_key=MENTIONS_KEY, metadata={**run.metadata(), "dagster/row_count": rows})
     yield dg.MaterializeResult(asset_key=SOURCES_KEY, metadata={"dagster/row_count": audit["items_read"]})

@@ -300,14 +300,17 @@ def lancedb_uri(lake: Lake) -> str:
     return os.environ.get("CASELAKE_LANCEDB_URI") or f"{lake.root.rstrip('/')}/lancedb"
 
 
-def sync_lancedb(lake: Lake, uri: str | None = None, table_name: str = MENTIONS) -> int:
+def sync_lancedb(lake: Lake, changed: bool = True, uri: str | None = None, table_name: str = MENTIONS) -> int:
     """Mirror the Delta mentions (the system of record) into LanceDB with a full-text index on the mention
-    text; returns the rows written. The mirror is rewritten whole: Delta decides what exists."""
+    text; returns the mirror's rows. The mirror is rewritten whole when the run ``changed`` the mentions (or
+    the mirror is missing): Delta decides what exists."""
     import lancedb
     from lancedb.index import FTS
 
-    data = lake.table(LAYER, MENTIONS).to_pyarrow_table()
     db = lancedb.connect(uri or lancedb_uri(lake))
+    if not changed and table_name in db.list_tables().tables:
+        return db.open_table(table_name).count_rows()
+    data = lake.table(LAYER, MENTIONS).to_pyarrow_table()
     table = db.create_table(table_name, data=data, mode="overwrite")
     if data.num_rows:
         table.create_index("text", config=FTS(), replace=True)
