@@ -483,6 +483,6 @@ def resolve_people(lake: Lake, threshold: float | None = None) -> ResolutionRun:
         person_rows,
         forms.height,
         resolved.height,
-        out.filter(pl.col("match_probability").is_not_null()).height,
+        out.filter(pl.col("method") == "recorded").height,
         threshold,
     )
