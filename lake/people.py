@@ -263,15 +263,24 @@ def score_forms(forms: pl.DataFrame, people: pl.DataFrame) -> pl.DataFrame:
     per_child = left.group_by("child_id").len("forms").join(right.group_by("child_id").len("recorded"), on="child_id")
     block_pairs = int((per_child["forms"] * per_child["recorded"]).sum())
     prior = min(0.5, max(1e-4, left.height / block_pairs)) if block_pairs else 0.05
-    linker = Linker([left_df, right_df], _settings(prior), log_level=None)
-    linker.training.estimate_u_using_random_sampling(max_pairs=2e5, seed=1)
+
+    def sampled() -> Linker:
+        linker = Linker([left_df, right_df], _settings(prior), log_level=None)
+        linker.training.estimate_u_using_random_sampling(max_pairs=2e5, seed=1)
+        return linker
+
+    linker = sampled()
     if block_pairs >= MIN_PAIRS_FOR_EM and os.environ.get("CASELAKE_RESOLUTION_EM", "1") == "1":
         # EM within the child blocks re-estimates u where it matters: among one family's members, who
-        # share surnames far more often than two random people of the council do. On a handful of pairs EM
-        # can drive a level to zero, so small runs keep the stated m and the sampled u.
-        linker.training.estimate_parameters_using_expectation_maximisation(
-            block_on("child_id"), fix_u_probabilities=False, fix_probability_two_random_records_match=True
-        )
+        # share surnames far more often than two random people of the council do. Where some level is
+        # never seen among non-matches EM drives its u to zero and Splink refuses it: that run keeps the
+        # stated m and the sampled u (a fresh linker, since a failed EM may have set some values).
+        try:
+            linker.training.estimate_parameters_using_expectation_maximisation(
+                block_on("child_id"), fix_u_probabilities=False, fix_probability_two_random_records_match=True
+            )
+        except ValueError:
+            linker = sampled()
     pairs = pl.from_arrow(linker.inference.predict().as_pyarrow_table())
     con.close()
     form_left = pl.col("source_dataset_l") == "forms"
