@@ -70,9 +70,10 @@ def entity_mentions(context: dg.AssetExecutionContext, lake: LakeResource):
     def progress(done: int, total: int) -> None:
         context.log.info(f"text items read: {done}/{total}")  # counts only: no names or text in logs
 
-    run = entities.extract_entities(the_lake, extractor, progress=progress)
+    items = entities.text_items(the_lake)  # read once: the extraction and its checks see the same texts
+    run = entities.extract_entities(the_lake, extractor, progress=progress, items=items)
     rows = entities.sync_lancedb(the_lake, changed=run.commits > 0 or run.pruned_rows > 0)
-    audit = entities.audit(the_lake, extractor.model_version)
+    audit = entities.audit(the_lake, extractor.model_version, items)
     yield dg.MaterializeResult(asset_key=MENTIONS_KEY, metadata={**run.metadata(), "dagster/row_count": rows})
     yield dg.MaterializeResult(asset_key=SOURCES_KEY, metadata={"dagster/row_count": audit["items_read"]})
     yield dg.MaterializeResult(asset_key=INDEX_KEY, metadata={"rows": rows, "uri": entities.lancedb_uri(the_lake)})

@@ -226,11 +226,13 @@ def extract_entities(
     *,
     commit_every: int = 512,
     progress: Callable[[int, int], None] | None = None,
+    items: pl.DataFrame | None = None,
 ) -> EntityRun:
-    """Read every pending text item into ``entity_mentions``; see the module doc."""
+    """Read every pending text item into ``entity_mentions``; see the module doc. ``items``: the
+    :func:`text_items` the caller already read (reading hashes every text), else read here."""
     t0 = time.perf_counter()
     ensure_tables(lake)
-    items = text_items(lake)
+    items = text_items(lake) if items is None else items
     run = EntityRun(text_items=items.height, model_id=extractor.model_id)
     run.pruned_rows = prune_stale(lake, items, extractor.model_version)
     todo = pending_items(lake, items, extractor.model_version)

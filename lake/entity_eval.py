@@ -52,11 +52,9 @@ def true_mentions(truth_dir: Path) -> pl.DataFrame:
     return _keyed(truth)
 
 
-def scorable_items(lake: Lake, truth_dir: Path) -> pl.DataFrame:
-    """Items whose text in the lake is the text the truth was written against."""
-    from lake.entities import text_items
-
-    items = _keyed(text_items(lake))
+def scorable_items(items: pl.DataFrame, truth_dir: Path) -> pl.DataFrame:
+    """The text items (:func:`lake.entities.text_items`) whose text is the text the truth was written against."""
+    items = _keyed(items)
     pages = pl.read_parquet(truth_dir / "pages.parquet").select(
         pl.lit("document_page").alias("source_type"), pl.col("document_id").alias("source_id"),
         pl.col("page").cast(pl.Int32), pl.col("text").alias("true_text"))  # fmt: skip
@@ -69,7 +67,8 @@ def score(lake: Lake, truth_dir: Path) -> EntityEvaluation:
     from lake.entities import LAYER, MENTIONS, text_items
     from lake.people import MENTION_PERSON, recorded_people, resolution_threshold, resolve_mentions
 
-    items = scorable_items(lake, truth_dir)
+    all_items = text_items(lake)
+    items = scorable_items(all_items, truth_dir)
     scored = items.select("item")
     truth = true_mentions(truth_dir).join(scored, on="item", how="semi")
     predicted = _keyed(lake.read(LAYER, MENTIONS)).join(scored, on="item", how="semi")
@@ -97,7 +96,7 @@ def score(lake: Lake, truth_dir: Path) -> EntityEvaluation:
     people = recorded_people(lake)
     true_roles = truth.filter(pl.col("label").is_in(["person", "kinship_role", "professional_role"])).with_columns(
         pl.concat_str("item", pl.col("start").cast(pl.String), separator="#").alias("mention_id"))  # fmt: skip
-    true_links, _ = resolve_mentions(true_roles, text_items(lake), people, resolution_threshold())
+    true_links, _ = resolve_mentions(true_roles, all_items, people, resolution_threshold())
     on_truth = true_links.join(true_roles.select("mention_id", "person_id"), on="mention_id")
     alone = pairwise_scores(on_truth["resolved_person_id"], on_truth["person_id"])
     counts = items.group_by("source_type").len().iter_rows()

@@ -172,7 +172,7 @@ def name_forms(mentions: pl.DataFrame, texts: pl.DataFrame) -> tuple[pl.DataFram
 def recorded_people(lake: Lake) -> pl.DataFrame:
     """Per child: the child, its related adults (every name they have held) and its allocated workers."""
     live = pl.col("_deleted_at").is_null()
-    person = lake.scan(LAYER, "person").filter(live).select("person_id", "sex", "dob", "first_name", "surname")
+    person = lake.scan(LAYER, "person").filter(live).select("person_id", "sex", "first_name", "surname")
     names = lake.scan(LAYER, "person_name").filter(live).select("person_id", "first_name", "surname")
     all_names = pl.concat([person.select("person_id", "first_name", "surname"), names]).unique()
     child = lake.scan(LAYER, "child").filter(live).select(pl.col("person_id").alias("child_id"))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -96,9 +97,10 @@ def test_cli_prints_json_lines_from_the_same_code_path(extractor, entity_model_d
     note = tmp_path / "note.txt"
     note.write_text(NOTE)
     missing = tmp_path / "missing.pdf"
-    env = {"CASELAKE_GLINER_MODEL": str(entity_model_dir), "PATH": "", "HOME": str(tmp_path)}
+    # HOME elsewhere: the model must come from the setting, not from the machine's build cache.
+    env = {**os.environ, "CASELAKE_GLINER_MODEL": str(entity_model_dir), "HOME": str(tmp_path)}
     proc = subprocess.run([sys.executable, "-m", "orchestration.cli", "extract-entities", str(note), str(missing)],
-                          capture_output=True, text=True, env={**__import__("os").environ, **env}, timeout=600)  # fmt: skip
+                          capture_output=True, text=True, env=env, timeout=600)  # fmt: skip
     assert proc.returncode == 1, proc.stderr  # one file could not be read
     lines = [json.loads(line) for line in proc.stdout.splitlines()]
     assert lines[1]["file"] == str(missing) and lines[1]["error"]
