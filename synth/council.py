@@ -17,6 +17,7 @@ import csv
 import datetime as dt
 import io
 import json
+import multiprocessing as mp
 import os
 import tempfile
 import time
@@ -562,7 +563,10 @@ def _render_documents(specs: list[DocumentSpec], extract_dir: Path, processes: i
     with tempfile.TemporaryDirectory(prefix="caselake-docx-") as tmp:
         staging = Path(tmp)
         if processes > 1 and len(specs) > 20:
-            with ProcessPoolExecutor(processes) as pool:
+            # spawn, not fork: the caller (a test session, a Dagster run) may already hold threads of native
+            # libraries (gRPC, DuckDB, torch), and a forked child inherits their locks mid-state; forked
+            # render workers crashed inside fontTools that way.
+            with ProcessPoolExecutor(processes, mp_context=mp.get_context("spawn")) as pool:
                 futures = [pool.submit(render, s, extract_dir, staging) for s in specs]
                 for i, f in enumerate(futures):
                     f.result()
