@@ -39,6 +39,7 @@ bench: setup
 lint:
 	uv run ruff check .
 	uv run ruff format --check .
+	uv run lint-imports  # the layer contracts in pyproject.toml
 
 format:
 	uv run ruff check --fix .

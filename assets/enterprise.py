@@ -1,17 +1,17 @@
 """Enterprise assets: source-agnostic entities with history and soft deletes.
 
 Not partitioned: each run rebuilds only the groups touched since its watermarks (see
-``lake.enterprise``), whichever source and extract they came from. Inline checks: keys unique and
+``lake.ingest.enterprise``), whichever source and extract they came from. Inline checks: keys unique and
 references between enterprise tables resolve.
 """
 
 import dagster as dg
 
+from assets.resources import LakehouseResource
 from assets.staging import staging_key
-from lake import enterprise
-from lake.pipeline import build_enterprise
-from lake.sources import SOURCES
-from orchestration.resources import LakeResource
+from lake.contracts.sources import SOURCES
+from lake.ingest import enterprise
+from lake.ingest.pipeline import build_enterprise
 
 
 def enterprise_key(table: str) -> dg.AssetKey:
@@ -30,29 +30,42 @@ _specs = [
     for t in enterprise.TABLES
 ]
 _checks = [dg.AssetCheckSpec("keys_unique", asset=enterprise_key(t.name)) for t in enterprise.TABLES] + [
-    dg.AssetCheckSpec("references_resolve", asset=enterprise_key(t.name), description=(
-        "Every reference finds its row. A warning, not an error: a parent row quarantined in staging "
-        "leaves its children dangling until the source corrects it."))
-    for t in enterprise.TABLES if t.references
-]  # fmt: skip
+    dg.AssetCheckSpec(
+        "references_resolve",
+        asset=enterprise_key(t.name),
+        description=(
+            "Every reference finds its row. A warning, not an error: a parent row quarantined in staging "
+            "leaves its children dangling until the source corrects it."
+        ),
+    )
+    for t in enterprise.TABLES
+    if t.references
+]
 
 
 @dg.multi_asset(name="enterprise_tables", specs=_specs, check_specs=_checks, can_subset=False)
-def enterprise_tables(context: dg.AssetExecutionContext, lake: LakeResource):
-    the_lake = lake.lake()
-    loads = build_enterprise(the_lake)
+def enterprise_tables(context: dg.AssetExecutionContext, lakehouse: LakehouseResource):
+    lake = lakehouse.lake()
+    loads = build_enterprise(lake)
     for t in enterprise.TABLES:
         load = loads[t.name]
-        yield dg.MaterializeResult(asset_key=enterprise_key(t.name),
-                                   metadata={**load.metadata()})  # fmt: skip
-        dupes = enterprise.duplicate_keys(the_lake, t)
-        yield dg.AssetCheckResult(asset_key=enterprise_key(t.name), check_name="keys_unique", passed=dupes == 0,
-                                  metadata={"duplicate_keys": dupes})  # fmt: skip
+        yield dg.MaterializeResult(asset_key=enterprise_key(t.name), metadata={**load.metadata()})
+        dupes = enterprise.duplicate_keys(lake, t)
+        yield dg.AssetCheckResult(
+            asset_key=enterprise_key(t.name),
+            check_name="keys_unique",
+            passed=dupes == 0,
+            metadata={"duplicate_keys": dupes},
+        )
         if t.references:
-            broken = enterprise.check_references(the_lake, t)
-            yield dg.AssetCheckResult(asset_key=enterprise_key(t.name), check_name="references_resolve",
-                                      passed=not any(broken.values()), metadata=broken,
-                                      severity=dg.AssetCheckSeverity.WARN)  # fmt: skip
+            broken = enterprise.check_references(lake, t)
+            yield dg.AssetCheckResult(
+                asset_key=enterprise_key(t.name),
+                check_name="references_resolve",
+                passed=not any(broken.values()),
+                metadata=broken,
+                severity=dg.AssetCheckSeverity.WARN,
+            )
 
 
 defs = dg.Definitions(assets=[enterprise_tables])

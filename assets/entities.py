@@ -1,33 +1,37 @@
 """Entity assets: the offline GLiNER model, entity mentions in every free text (Delta + LanceDB), and people
-resolved with Splink. Thin wrappers: the work is in ``lake.entity_model``, ``lake.entities`` and
-``lake.people``."""
+resolved with Splink. Thin wrappers: the work is in ``lake.entities.model``, ``lake.entities.extraction`` and
+``lake.entities.resolution``."""
 
 import json
-import os
 
 import dagster as dg
 
 from assets.documents import TEXT_KEY
 from assets.enterprise import enterprise_key
-from lake import entities, people
-from lake.entity_model import BuildConfig, build
-from orchestration.resources import LakeResource
+from assets.resources import LakehouseResource
+from lake.entities import extraction, resolution
+from synth.training import entity_model as find_or_build_model
+from synth.training import project_model
 
 MODEL_KEY = dg.AssetKey(["models", "entity_model"])
-MENTIONS_KEY = enterprise_key(entities.MENTIONS)
-SOURCES_KEY = enterprise_key(entities.SOURCES_DONE)
-INDEX_KEY = dg.AssetKey(["lancedb", entities.MENTIONS])
-RESOLVED_KEY, LINKS_KEY = enterprise_key(people.RESOLVED), enterprise_key(people.MENTION_PERSON)
+MENTIONS_KEY = enterprise_key(extraction.MENTIONS)
+SOURCES_KEY = enterprise_key(extraction.SOURCES_DONE)
+INDEX_KEY = dg.AssetKey(["lancedb", extraction.MENTIONS])
+RESOLVED_KEY, LINKS_KEY = enterprise_key(resolution.RESOLVED), enterprise_key(resolution.MENTION_PERSON)
 
 
-@dg.asset(key=MODEL_KEY, group_name="entities", kinds={"pytorch"},
-          description="The offline GLiNER model: the packaged all-MiniLM-L6-v2 encoder trained on the synthetic "
-                      "council's train split, cached by a hash of its config and training data (or the model "
-                      "CASELAKE_GLINER_MODEL names).")  # fmt: skip
-def entity_model(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    setting = os.environ.get("CASELAKE_GLINER_MODEL", "")
-    if setting:
-        return dg.MaterializeResult(metadata={"model": setting, "source": "CASELAKE_GLINER_MODEL"})
+@dg.asset(
+    key=MODEL_KEY,
+    group_name="entities",
+    kinds={"pytorch"},
+    description="The offline GLiNER model: the packaged all-MiniLM-L6-v2 encoder trained on the synthetic "
+    "council's train split, cached by a hash of its config and training data (or the model "
+    "CASELAKE_GLINER_MODEL names).",
+)
+def entity_model(context: dg.AssetExecutionContext, lakehouse: LakehouseResource) -> dg.MaterializeResult:
+    settings = lakehouse.settings().entities
+    if settings.gliner_model:
+        return dg.MaterializeResult(metadata={"model": settings.gliner_model, "source": "CASELAKE_GLINER_MODEL"})
     last = {"step": 0}
 
     def progress(stage: str, done: int, total: int) -> None:
@@ -35,70 +39,120 @@ def entity_model(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
             last["step"] = done
             context.log.info(f"training step {done}/{total}")
 
-    path = build(BuildConfig(), progress=progress)
+    path = project_model(settings, progress=progress)
     info = json.loads((path / "caselake_build.json").read_text())
-    return dg.MaterializeResult(metadata={"path": str(path), "model_id": info["model_id"],
-                                          "train_seconds": info["train_seconds"],
-                                          "training_examples": info["examples"]})  # fmt: skip
+    return dg.MaterializeResult(
+        metadata={
+            "path": str(path),
+            "model_id": info["model_id"],
+            "train_seconds": info["train_seconds"],
+            "training_examples": info["examples"],
+        }
+    )
 
 
 @dg.multi_asset(
     name="entity_mentions",
     specs=[
-        dg.AssetSpec(MENTIONS_KEY, deps=[MODEL_KEY, enterprise_key("case_note"), enterprise_key("form_response"),
-                                         TEXT_KEY], group_name="entities", kinds={"delta", "gliner"},
-                     description="Every entity mention in case notes, document pages and form answers: source, "
-                                 "child, character span, text, label, score, method and model version."),
-        dg.AssetSpec(SOURCES_KEY, deps=[MENTIONS_KEY], group_name="entities", kinds={"delta"},
-                     description="Each text item read, with its text hash and model version (what makes the "
-                                 "extraction incremental)."),
-        dg.AssetSpec(INDEX_KEY, deps=[MENTIONS_KEY], group_name="entities", kinds={"lancedb"},
-                     description="The mentions mirrored into LanceDB with a full-text index, for the app."),
+        dg.AssetSpec(
+            MENTIONS_KEY,
+            deps=[MODEL_KEY, enterprise_key("case_note"), enterprise_key("form_response"), TEXT_KEY],
+            group_name="entities",
+            kinds={"delta", "gliner"},
+            description="Every entity mention in case notes, document pages and form answers: source, "
+            "child, character span, text, label, score, method and model version.",
+        ),
+        dg.AssetSpec(
+            SOURCES_KEY,
+            deps=[MENTIONS_KEY],
+            group_name="entities",
+            kinds={"delta"},
+            description="Each text item read, with its text hash and model version (what makes the "
+            "extraction incremental).",
+        ),
+        dg.AssetSpec(
+            INDEX_KEY,
+            deps=[MENTIONS_KEY],
+            group_name="entities",
+            kinds={"lancedb"},
+            description="The mentions mirrored into LanceDB with a full-text index, for the app.",
+        ),
     ],
     check_specs=[
-        dg.AssetCheckSpec("every_text_item_read", asset=MENTIONS_KEY, blocking=True,
-                          description="Every live note, page and answer has been read by the current model."),
-        dg.AssetCheckSpec("spans_match_source_text", asset=MENTIONS_KEY, blocking=True,
-                          description="Each mention's text equals its source text at its character span."),
+        dg.AssetCheckSpec(
+            "every_text_item_read",
+            asset=MENTIONS_KEY,
+            blocking=True,
+            description="Every live note, page and answer has been read by the current model.",
+        ),
+        dg.AssetCheckSpec(
+            "spans_match_source_text",
+            asset=MENTIONS_KEY,
+            blocking=True,
+            description="Each mention's text equals its source text at its character span.",
+        ),
     ],
     can_subset=False,
-)  # fmt: skip
-def entity_mentions(context: dg.AssetExecutionContext, lake: LakeResource):
-    the_lake = lake.lake()
-    extractor = entities.EntityExtractor.load()
+)
+def entity_mentions(context: dg.AssetExecutionContext, lakehouse: LakehouseResource):
+    settings = lakehouse.settings()
+    lake = settings.lake()
+    # The model asset upstream has built it: this finds it in the cache (or takes the configured one).
+    extractor = extraction.EntityExtractor.load(find_or_build_model(settings.entities), settings.entities)
 
     def progress(done: int, total: int) -> None:
         context.log.info(f"text items read: {done}/{total}")  # counts only: no names or text in logs
 
-    items = entities.text_items(the_lake)  # read once: the extraction and its checks see the same texts
-    run = entities.extract_entities(the_lake, extractor, progress=progress, items=items)
-    rows = entities.sync_lancedb(the_lake, changed=run.commits > 0 or run.pruned_rows > 0)
-    audit = entities.audit(the_lake, extractor.model_version, items)
+    items = extraction.text_items(lake)  # read once: the extraction and its checks see the same texts
+    run = extraction.extract_entities(lake, extractor, progress=progress, items=items)
+    rows = extraction.sync_lancedb(lake, settings.lancedb(), changed=run.commits > 0 or run.pruned_rows > 0)
+    audit = extraction.audit(lake, extractor.model_version, items)
     yield dg.MaterializeResult(asset_key=MENTIONS_KEY, metadata={**run.metadata(), "dagster/row_count": rows})
     yield dg.MaterializeResult(asset_key=SOURCES_KEY, metadata={"dagster/row_count": audit["items_read"]})
-    yield dg.MaterializeResult(asset_key=INDEX_KEY, metadata={"rows": rows, "uri": entities.lancedb_uri(the_lake)})
-    yield dg.AssetCheckResult(check_name="every_text_item_read", asset_key=MENTIONS_KEY,
-                              passed=audit["items_unread"] == 0, metadata=audit)  # fmt: skip
-    yield dg.AssetCheckResult(check_name="spans_match_source_text", asset_key=MENTIONS_KEY,
-                              passed=audit["spans_mismatched"] == 0, metadata=audit)  # fmt: skip
+    yield dg.MaterializeResult(asset_key=INDEX_KEY, metadata={"rows": rows, "uri": settings.lancedb()})
+    yield dg.AssetCheckResult(
+        check_name="every_text_item_read", asset_key=MENTIONS_KEY, passed=audit["items_unread"] == 0, metadata=audit
+    )
+    yield dg.AssetCheckResult(
+        check_name="spans_match_source_text",
+        asset_key=MENTIONS_KEY,
+        passed=audit["spans_mismatched"] == 0,
+        metadata=audit,
+    )
 
 
 @dg.multi_asset(
     name="resolved_people",
     specs=[
-        dg.AssetSpec(RESOLVED_KEY, deps=[MENTIONS_KEY, *(enterprise_key(t) for t in (
-            "person", "person_name", "relationship", "child", "worker", "involvement"))],
-                     group_name="entities", kinds={"delta", "splink"},
-                     description="People resolved from person mentions and recorded people (Splink, DuckDB)."),
-        dg.AssetSpec(LINKS_KEY, deps=[RESOLVED_KEY], group_name="entities", kinds={"delta"},
-                     description="Each person mention's resolved person, match probability and method."),
+        dg.AssetSpec(
+            RESOLVED_KEY,
+            deps=[
+                MENTIONS_KEY,
+                *(
+                    enterprise_key(t)
+                    for t in ("person", "person_name", "relationship", "child", "worker", "involvement")
+                ),
+            ],
+            group_name="entities",
+            kinds={"delta", "splink"},
+            description="People resolved from person mentions and recorded people (Splink, DuckDB).",
+        ),
+        dg.AssetSpec(
+            LINKS_KEY,
+            deps=[RESOLVED_KEY],
+            group_name="entities",
+            kinds={"delta"},
+            description="Each person mention's resolved person, match probability and method.",
+        ),
     ],
     can_subset=False,
-)  # fmt: skip
-def resolved_people(context: dg.AssetExecutionContext, lake: LakeResource):
-    run = people.resolve_people(lake.lake())
-    yield dg.MaterializeResult(asset_key=RESOLVED_KEY, metadata={**run.metadata(),
-                                                                 "dagster/row_count": run.resolved_people})  # fmt: skip
+)
+def resolved_people(context: dg.AssetExecutionContext, lakehouse: LakehouseResource):
+    settings = lakehouse.settings()
+    run = resolution.resolve_people(settings.lake(), settings.resolution)
+    yield dg.MaterializeResult(
+        asset_key=RESOLVED_KEY, metadata={**run.metadata(), "dagster/row_count": run.resolved_people}
+    )
     yield dg.MaterializeResult(asset_key=LINKS_KEY, metadata={"dagster/row_count": run.person_mentions})
 
 

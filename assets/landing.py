@@ -2,11 +2,11 @@
 
 import dagster as dg
 
-from lake.landing import extract_for
-from lake.pipeline import land_extract
-from lake.sources import SOURCES
-from orchestration.partitions import EXTRACT_PARTITIONS
-from orchestration.resources import LakeResource
+from assets.partitions import EXTRACT_PARTITIONS
+from assets.resources import LakehouseResource
+from lake.contracts.sources import SOURCES
+from lake.ingest.landing import extract_for
+from lake.ingest.pipeline import land_extract
 
 
 def landing_key(source: str) -> dg.AssetKey:
@@ -31,21 +31,24 @@ def _landing_asset(source: str) -> dg.AssetsDefinition:
             )
         ],
     )
-    def landing_files(context: dg.AssetExecutionContext, lake: LakeResource):
-        extract = extract_for(source, context.partition_key, lake.landing())
-        files = land_extract(lake.lake(), extract)
+    def landing_files(context: dg.AssetExecutionContext, lakehouse: LakehouseResource):
+        extract = extract_for(source, context.partition_key, lakehouse.landing())
+        files = land_extract(lakehouse.lake(), extract)
         missing = files.filter(~files["present"])["path"].to_list()
         yield dg.MaterializeResult(
             metadata={
-                "extract_id": extract.extract_id, "extract_kind": extract.kind,
-                "files": files.height, "documents": int((files["kind"] == "document").sum()),
+                "extract_id": extract.extract_id,
+                "extract_kind": extract.kind,
+                "files": files.height,
+                "documents": int((files["kind"] == "document").sum()),
                 "unexpected_files": int((files["kind"] == "unexpected").sum()),
                 "bytes_received": int(files["bytes"].fill_null(0).sum()),
                 "dagster/row_count": files.height,
             }
-        )  # fmt: skip
-        yield dg.AssetCheckResult(check_name="declared_files_present", passed=not missing,
-                                  metadata={"missing": ", ".join(missing) or "none"})  # fmt: skip
+        )
+        yield dg.AssetCheckResult(
+            check_name="declared_files_present", passed=not missing, metadata={"missing": ", ".join(missing) or "none"}
+        )
 
     return landing_files
 

@@ -7,15 +7,15 @@ Row counts and column schemas (with column-level lineage) are fetched after dbt 
 import dagster as dg
 from dagster_dbt import DbtCliResource, dbt_assets
 
-from lake.ssda903 import TABLES, validate_return
-from orchestration.dbt import DBT_PROJECT, TRANSLATOR, dbt_environment
-from orchestration.resources import LakeResource
+from assets.dbt_project import DBT_PROJECT, TRANSLATOR, dbt_environment
+from assets.resources import LakehouseResource
+from lake.returns.ssda903 import TABLES, validate_return
 
 
 @dbt_assets(manifest=DBT_PROJECT.manifest_path, project=DBT_PROJECT, dagster_dbt_translator=TRANSLATOR)
-def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, lake: LakeResource):
-    lake.warehouse().mkdir(parents=True, exist_ok=True)
-    with dbt_environment(lake.lake().root, str(lake.warehouse())):
+def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, lakehouse: LakehouseResource):
+    lakehouse.warehouse().mkdir(parents=True, exist_ok=True)
+    with dbt_environment(lakehouse.lake().root, str(lakehouse.warehouse())):
         yield from dbt.cli(["build"], context=context).stream().fetch_row_counts().fetch_column_metadata()
 
 
@@ -27,18 +27,21 @@ SSDA903_KEYS = [dg.AssetKey(["marts", t]) for t in TABLES]
     additional_deps=[k for k in SSDA903_KEYS if k != SSDA903_KEYS[1]],
     description="The DfE's published SSDA903 validation rules over the return's tables: errors by rule.",
 )
-def ssda903_dfe_validation(lake: LakeResource) -> dg.AssetCheckResult:
-    result = validate_return(lake.warehouse() / "caselake.duckdb")
+def ssda903_dfe_validation(lakehouse: LakehouseResource) -> dg.AssetCheckResult:
+    result = validate_return(lakehouse.warehouse() / "caselake.duckdb")
     errors = result["errors_by_rule"]
     return dg.AssetCheckResult(
         passed=not errors,
         severity=dg.AssetCheckSeverity.WARN,  # the return is filed by people: errors are theirs to fix, not a stop
         metadata={
-            "collection_year": result["collection_year"], "errors": sum(errors.values()),
-            "errors_by_rule": dg.MetadataValue.json(errors), "rules_run": result["rules_run"],
-            "rules_skipped_missing_tables": result["rules_skipped"], **{f"rows_{t}": n for t, n in result["rows"].items()},
+            "collection_year": result["collection_year"],
+            "errors": sum(errors.values()),
+            "errors_by_rule": dg.MetadataValue.json(errors),
+            "rules_run": result["rules_run"],
+            "rules_skipped_missing_tables": result["rules_skipped"],
+            **{f"rows_{t}": n for t, n in result["rows"].items()},
         },
-    )  # fmt: skip
+    )
 
 
 defs = dg.Definitions(

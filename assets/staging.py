@@ -8,11 +8,11 @@ the control file declares, and the quarantine rate (a warning, the run continues
 import dagster as dg
 
 from assets.landing import landing_key
-from lake.landing import extract_for
-from lake.pipeline import QUARANTINE, stage_extract
-from lake.sources import NEUTRAL_TABLES, SOURCES
-from orchestration.partitions import EXTRACT_PARTITIONS
-from orchestration.resources import LakeResource
+from assets.partitions import EXTRACT_PARTITIONS
+from assets.resources import LakehouseResource
+from lake.contracts.sources import NEUTRAL_TABLES, SOURCES
+from lake.ingest.landing import extract_for
+from lake.ingest.pipeline import QUARANTINE, stage_extract
 
 QUARANTINE_RATE_WARN = 0.05
 
@@ -35,9 +35,12 @@ def _staging_assets(source: str) -> dg.AssetsDefinition:
         for table in NEUTRAL_TABLES
     ]
     quarantine = dg.AssetSpec(
-        dg.AssetKey(["staging", source, QUARANTINE]), deps=[landing_key(source)], group_name="staging", kinds={"delta"},
+        dg.AssetKey(["staging", source, QUARANTINE]),
+        deps=[landing_key(source)],
+        group_name="staging",
+        kinds={"delta"},
         description=f"Rows of {source} extracts that could not be landed, with the file, row number, raw values and reason.",
-    )  # fmt: skip
+    )
     checks = []
     for table in NEUTRAL_TABLES:
         key = staging_key(source, table)
@@ -47,11 +50,16 @@ def _staging_assets(source: str) -> dg.AssetsDefinition:
             dg.AssetCheckSpec("quarantine_rate", asset=key),
         ]
 
-    @dg.multi_asset(name=f"staging_{source}", specs=[*specs, quarantine], check_specs=checks,
-                    partitions_def=EXTRACT_PARTITIONS[source], can_subset=False)  # fmt: skip
-    def staging(context: dg.AssetExecutionContext, lake: LakeResource):
-        extract = extract_for(source, context.partition_key, lake.landing())
-        loads = stage_extract(lake.lake(), extract)
+    @dg.multi_asset(
+        name=f"staging_{source}",
+        specs=[*specs, quarantine],
+        check_specs=checks,
+        partitions_def=EXTRACT_PARTITIONS[source],
+        can_subset=False,
+    )
+    def staging(context: dg.AssetExecutionContext, lakehouse: LakehouseResource):
+        extract = extract_for(source, context.partition_key, lakehouse.landing())
+        loads = stage_extract(lakehouse.lake(), extract)
         quarantined = 0
         for table, load in loads.items():
             key = staging_key(source, table)
@@ -60,19 +68,37 @@ def _staging_assets(source: str) -> dg.AssetsDefinition:
             yield dg.MaterializeResult(
                 asset_key=key, metadata={**load.metadata(), "dagster/row_count": load.rows_landed}
             )
-            yield dg.AssetCheckResult(asset_key=key, check_name="rows_read_equal_landed_plus_quarantined",
-                                      passed=load.balanced, metadata={"rows_read": load.rows_read,
-                                      "rows_landed": load.rows_landed, "rows_quarantined": load.rows_quarantined})  # fmt: skip
-            yield dg.AssetCheckResult(asset_key=key, check_name="rows_read_equal_rows_declared",
-                                      passed=load.rows_read == declared,
-                                      metadata={"rows_read": load.rows_read, "rows_declared": declared,
-                                                "file_error": load.file_error or "none"})  # fmt: skip
+            yield dg.AssetCheckResult(
+                asset_key=key,
+                check_name="rows_read_equal_landed_plus_quarantined",
+                passed=load.balanced,
+                metadata={
+                    "rows_read": load.rows_read,
+                    "rows_landed": load.rows_landed,
+                    "rows_quarantined": load.rows_quarantined,
+                },
+            )
+            yield dg.AssetCheckResult(
+                asset_key=key,
+                check_name="rows_read_equal_rows_declared",
+                passed=load.rows_read == declared,
+                metadata={
+                    "rows_read": load.rows_read,
+                    "rows_declared": declared,
+                    "file_error": load.file_error or "none",
+                },
+            )
             rate = load.rows_quarantined / load.rows_read if load.rows_read else 0.0
-            yield dg.AssetCheckResult(asset_key=key, check_name="quarantine_rate", passed=rate <= QUARANTINE_RATE_WARN,
-                                      severity=dg.AssetCheckSeverity.WARN,
-                                      metadata={"rate": round(rate, 4), "threshold": QUARANTINE_RATE_WARN})  # fmt: skip
-        yield dg.MaterializeResult(asset_key=dg.AssetKey(["staging", source, QUARANTINE]),
-                                   metadata={"rows_quarantined": quarantined})  # fmt: skip
+            yield dg.AssetCheckResult(
+                asset_key=key,
+                check_name="quarantine_rate",
+                passed=rate <= QUARANTINE_RATE_WARN,
+                severity=dg.AssetCheckSeverity.WARN,
+                metadata={"rate": round(rate, 4), "threshold": QUARANTINE_RATE_WARN},
+            )
+        yield dg.MaterializeResult(
+            asset_key=dg.AssetKey(["staging", source, QUARANTINE]), metadata={"rows_quarantined": quarantined}
+        )
 
     return staging
 

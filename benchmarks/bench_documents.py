@@ -18,10 +18,10 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from lake.documents import extract_documents, quality_against_truth
-from lake.landing import find_extracts
-from lake.pipeline import build_enterprise, land_extract, stage_extract
-from lake.storage import Lake
+from evaluation.documents import quality_against_truth
+from lake.documents.pipeline import extract_documents
+from lake.ingest.pipeline import load_landing
+from lake.storage.delta import Lake
 from synth.council import SynthOptions, generate
 
 # Stated price: an on-demand 2-vCPU, 4-8 GiB general-purpose cloud VM (c7i.large / D2s v5 class) in a UK
@@ -44,31 +44,36 @@ def main() -> None:
         generate(SynthOptions(out=args.council, children=args.children))
     with tempfile.TemporaryDirectory(prefix="caselake-lake-") as tmp:
         lake = Lake(tmp)
-        for extract in find_extracts(args.council / "landing"):
-            land_extract(lake, extract)
-            stage_extract(lake, extract)
-        build_enterprise(lake)
+        load_landing(lake, args.council / "landing")
         buckets = {int(b) for b in args.buckets.split(",")}
         run = extract_documents(lake, args.council / "landing", buckets=buckets, workers=args.workers)
         quality = quality_against_truth(lake, args.council / "truth", read_only=True)
     docs = run.documents_with_text + run.documents_with_error
     pages = sum(run.pages.values())
-    print(f"documents to text, {args.children}-child council, buckets {sorted(buckets)}: {docs:,} documents, "
-          f"{pages:,} pages, {args.workers} worker processes on {os.cpu_count()} cores")  # fmt: skip
+    print(
+        f"documents to text, {args.children}-child council, buckets {sorted(buckets)}: {docs:,} documents, "
+        f"{pages:,} pages, {args.workers} worker processes on {os.cpu_count()} cores"
+    )
     for method in sorted(run.pages):
         n, s = run.pages[method], run.page_seconds[method]
         print(f"  {method:<11} {n:6,} pages  {n / s:7.2f} pages/s per worker  ({s / n:.3f} s a page)")
     per_doc = run.wall_seconds / max(docs, 1)
     cost = per_doc * 1000 / 3600 * args.price_per_hour
-    print(f"  whole run   {run.wall_seconds:7.1f} s wall  {docs / run.wall_seconds:.2f} documents/s  "
-          f"{pages / run.wall_seconds:.2f} pages/s  (errors: {run.errors or 'none'})")  # fmt: skip
-    print(f"  cost        £{cost:.4f} per 1,000 documents at £{args.price_per_hour:.2f} per machine-hour "
-          f"(pilot cloud OCR: £{PILOT_GBP_PER_1000:.2f}; {PILOT_GBP_PER_1000 / cost:,.0f}x cheaper)")  # fmt: skip
+    print(
+        f"  whole run   {run.wall_seconds:7.1f} s wall  {docs / run.wall_seconds:.2f} documents/s  "
+        f"{pages / run.wall_seconds:.2f} pages/s  (errors: {run.errors or 'none'})"
+    )
+    print(
+        f"  cost        £{cost:.4f} per 1,000 documents at £{args.price_per_hour:.2f} per machine-hour "
+        f"(pilot cloud OCR: £{PILOT_GBP_PER_1000:.2f}; {PILOT_GBP_PER_1000 / cost:,.0f}x cheaper)"
+    )
     read = quality.filter(quality["pages_with_text"] > 0)
     print("  quality against the truth (documents read):")
     for row in read.iter_rows(named=True):
-        print(f"    {row['format']:<9} {row['pages_with_text']:5} pages  exact {row['pages_exact']:5}  "
-              f"CER {100 * row['cer']:.2f}%")  # fmt: skip
+        print(
+            f"    {row['format']:<9} {row['pages_with_text']:5} pages  exact {row['pages_exact']:5}  "
+            f"CER {100 * row['cer']:.2f}%"
+        )
 
 
 if __name__ == "__main__":

@@ -16,7 +16,9 @@ import os
 import platform
 import time
 
-from lake.entities import EntityExtractor
+from lake.entities.extraction import EntityExtractor
+from lake.settings import Settings
+from synth.training import entity_model
 
 PRICE_PER_HOUR_GBP = 0.08  # a 2-vCPU cloud VM, as in bench_documents.py
 PILOT_GBP_PER_1000 = 7.24
@@ -42,12 +44,16 @@ def main() -> None:
     args = parser.parse_args()
     texts = notes(children=12, seed=2028, count=args.notes)
     words = sum(len(t.split()) for t in texts)
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores; {len(texts)} case notes, "
-          f"{words / len(texts):.0f} words on average")  # fmt: skip
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores; {len(texts)} case notes, "
+        f"{words / len(texts):.0f} words on average"
+    )
+    settings = Settings.from_env().entities
+    model = entity_model(settings)
     results = []
     for int8 in (True, False):
         for threads in (int(t) for t in args.threads.split(",")):
-            extractor = EntityExtractor.load(threads=threads, int8=int8)
+            extractor = EntityExtractor.load(model, settings, threads=threads, int8=int8)
             extractor.extract(texts[:8])  # warm-up: first-call allocations
             for batch in (int(b) for b in args.batch_sizes.split(",")):
                 extractor.batch_size = batch
@@ -56,15 +62,24 @@ def main() -> None:
                 seconds = time.perf_counter() - t0
                 rate = len(texts) / seconds
                 cost = 1000 / rate / 3600 * args.price_per_hour
-                results.append({"int8": int8, "threads": threads, "batch_size": batch,
-                                "notes_per_second": round(rate, 2), "mentions": sum(len(f) for f in found),
-                                "gbp_per_1000_items": round(cost, 5)})  # fmt: skip
-                print(f"{'int8' if int8 else 'fp32'} threads {threads} batch {batch:>3}: {rate:6.2f} notes/s, "
-                      f"£{cost:.5f} per 1,000 notes (pilot £{PILOT_GBP_PER_1000:.2f})")  # fmt: skip
+                results.append(
+                    {
+                        "int8": int8,
+                        "threads": threads,
+                        "batch_size": batch,
+                        "notes_per_second": round(rate, 2),
+                        "mentions": sum(len(f) for f in found),
+                        "gbp_per_1000_items": round(cost, 5),
+                    }
+                )
+                print(
+                    f"{'int8' if int8 else 'fp32'} threads {threads} batch {batch:>3}: {rate:6.2f} notes/s, "
+                    f"£{cost:.5f} per 1,000 notes (pilot £{PILOT_GBP_PER_1000:.2f})"
+                )
     best = max(results, key=lambda r: r["notes_per_second"])
     print(json.dumps({"best": best, "all": results, "model_id": extractor.model_id}))
     if args.evaluate:
-        from lake.entity_eval import evaluate_held_out, report
+        from evaluation.entities import evaluate_held_out, report
 
         t0 = time.perf_counter()
         print(report(evaluate_held_out(children=args.eval_children)))

@@ -14,22 +14,17 @@ import tempfile
 import time
 from pathlib import Path
 
-from lake.landing import find_extracts
-from lake.pipeline import build_enterprise, land_extract, stage_extract
-from lake.storage import Lake
+from lake.ingest.pipeline import load_landing
+from lake.storage.delta import Lake
 from synth.council import SynthOptions, generate, generate_next_day
 
 
 def load(lake: Lake, landing: Path) -> tuple[float, int, int]:
     t0 = time.perf_counter()
-    read = commits = 0
-    for extract in find_extracts(landing):
-        land_extract(lake, extract)
-        loads = stage_extract(lake, extract)
-        read += sum(x.rows_read for x in loads.values())
-        commits += sum(x.stats.committed for x in loads.values())
-    built = build_enterprise(lake)
-    commits += sum(x.stats.committed for x in built.values())
+    done = load_landing(lake, landing)
+    staged = [x for loads in done.staged.values() for x in loads.values()]
+    read = sum(x.rows_read for x in staged)
+    commits = sum(x.stats.committed for x in [*staged, *done.enterprise.values()])
     return time.perf_counter() - t0, read, commits
 
 

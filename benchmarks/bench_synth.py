@@ -45,8 +45,10 @@ def main() -> None:
             generate_next_day(opts)
             nxt = time.perf_counter() - t1
             mb = folder_bytes(tmp) / 1e6
-            print(f"{n:>8} {full:>8.1f} {sum(result.rows.values()):>10,} {result.documents:>7,} {mb:>7.0f} {nxt:>10.1f}",
-                  flush=True)  # fmt: skip
+            print(
+                f"{n:>8} {full:>8.1f} {sum(result.rows.values()):>10,} {result.documents:>7,} {mb:>7.0f} {nxt:>10.1f}",
+                flush=True,
+            )
         finally:
             if not keep:
                 shutil.rmtree(tmp, ignore_errors=True)

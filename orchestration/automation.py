@@ -1,14 +1,20 @@
-"""Jobs, the landing sensor, the daily schedule, and the trigger from staging to enterprise."""
+"""When things run: one load job per source system, then the stages after it in one declared order.
+
+``STAGES`` is the order. The run-status sensors that chain the stages in a deployment are generated from it,
+and ``caselake load`` (:mod:`orchestration.runner`) walks the same list in-process, so the order lives here
+only. Each stage's job selects whole asset groups: a new asset joins a stage by its group, never by falling
+out of a subtraction. Why a declared chain and not automation conditions: docs/decisions/0009.
+"""
+
+from dataclasses import dataclass
 
 import dagster as dg
 
-from assets.documents import DOCUMENT_BUCKETS, document_text
-from assets.enterprise import enterprise_tables
-from assets.entities import entity_mentions, entity_model, resolved_people
-from lake.landing import find_extracts
-from lake.sources import SOURCES
-from orchestration.partitions import EXTRACT_PARTITIONS
-from orchestration.resources import LakeResource
+from assets.documents import DOCUMENT_BUCKETS
+from assets.partitions import EXTRACT_PARTITIONS
+from assets.resources import LakehouseResource
+from lake.contracts.sources import SOURCES
+from lake.ingest.landing import find_extracts
 
 LOAD_JOBS = {
     source: dg.define_asset_job(
@@ -19,30 +25,69 @@ LOAD_JOBS = {
     )
     for source in SOURCES
 }
-ENTERPRISE_JOB = dg.define_asset_job(
-    "build_enterprise",
-    # Documents and entities take minutes: they run in their own jobs, triggered after this one.
-    selection=dg.AssetSelection.assets(enterprise_tables).downstream()
-    - dg.AssetSelection.assets(document_text, entity_model, entity_mentions).downstream(),
-    description="Rebuild the enterprise groups touched since the last run, then the dbt models over them.",
-)
-DOCUMENTS_JOB = dg.define_asset_job(
-    "extract_document_text", selection=dg.AssetSelection.assets(document_text), partitions_def=DOCUMENT_BUCKETS,
-    description="Read every new or changed manifest document into page texts, errors and search chunks.",
-)  # fmt: skip
-
-
-ENTITIES_JOB = dg.define_asset_job(
-    "extract_entities", selection=dg.AssetSelection.assets(entity_model, entity_mentions, resolved_people),
-    description="Build or find the entity model, read new and changed texts into entity mentions (Delta and "
-                "LanceDB), then resolve the people they name.",
-)  # fmt: skip
 
 
 def all_buckets_tags() -> dict[str, str]:
     """Run tags for one run over every bucket (the daily run; a backfill runs buckets in parallel instead)."""
     keys = DOCUMENT_BUCKETS.get_partition_keys()
     return {"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]}
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One step after the extracts are staged: a job over whole asset groups."""
+
+    name: str  # the job's name, and what ``caselake load --skip`` takes
+    groups: tuple[str, ...]
+    description: str
+    doing: str  # what the CLI says while it runs
+    done: str  # ... and when it succeeded
+    partitions_def: dg.PartitionsDefinition | None = None
+
+    @property
+    def job(self):
+        return _JOBS[self.name]
+
+    def run_tags(self) -> dict[str, str]:
+        return all_buckets_tags() if self.partitions_def is DOCUMENT_BUCKETS else {}
+
+
+STAGES: tuple[Stage, ...] = (
+    Stage(
+        "build_enterprise",
+        ("enterprise", "dbt_staging", "dbt_intermediate", "marts"),
+        "Rebuild the enterprise groups touched since the last run, then the dbt models over them.",
+        doing="enterprise: rebuilding what the new extracts touched, then the dbt marts",
+        done="built",
+    ),
+    Stage(
+        "extract_document_text",
+        ("documents",),
+        "Read every new or changed manifest document into page texts, errors and search chunks.",
+        doing="documents: reading new and changed documents (OCR and .doc conversion take minutes)",
+        done="read",
+        partitions_def=DOCUMENT_BUCKETS,
+    ),
+    Stage(
+        "extract_entities",
+        ("entities",),
+        "Build or find the entity model, read new and changed texts into entity mentions (Delta and LanceDB), "
+        "then resolve the people they name.",
+        doing="entities: building or finding the entity model, then reading new and changed texts",
+        done="extracted and resolved",
+    ),
+)
+STAGE_NAMES = tuple(s.name for s in STAGES)
+
+_JOBS = {
+    s.name: dg.define_asset_job(
+        s.name,
+        selection=dg.AssetSelection.groups(*s.groups),
+        partitions_def=s.partitions_def,
+        description=s.description,
+    )
+    for s in STAGES
+}
 
 
 def loaded_partitions(instance: dg.DagsterInstance, source: str) -> set[str]:
@@ -52,11 +97,11 @@ def loaded_partitions(instance: dg.DagsterInstance, source: str) -> set[str]:
 
 
 def _requests_for(
-    source: str, lake: LakeResource, instance: dg.DagsterInstance
+    source: str, lakehouse: LakehouseResource, instance: dg.DagsterInstance
 ) -> tuple[list[str], list[dg.RunRequest]]:
     """New partitions to add, and one run for each complete extract not loaded yet (oldest first)."""
     partitions = EXTRACT_PARTITIONS[source]
-    extracts = find_extracts(lake.landing(), source)
+    extracts = find_extracts(lakehouse.landing(), source)
     known = set(instance.get_dynamic_partitions(partitions.name))
     done = loaded_partitions(instance, source)
     new = [e.partition_key for e in extracts if e.partition_key not in known]
@@ -69,11 +114,15 @@ def _requests_for(
 
 
 def _landing_sensor(source: str) -> dg.SensorDefinition:
-    @dg.sensor(name=f"{source}_new_extracts", job=LOAD_JOBS[source], minimum_interval_seconds=30,
-               default_status=dg.DefaultSensorStatus.RUNNING,
-               description=f"Sees each complete {source} extract (control file present) and loads it once, oldest first.")  # fmt: skip
-    def new_extracts(context: dg.SensorEvaluationContext, lake: LakeResource):
-        new, runs = _requests_for(source, lake, context.instance)
+    @dg.sensor(
+        name=f"{source}_new_extracts",
+        job=LOAD_JOBS[source],
+        minimum_interval_seconds=30,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description=f"Sees each complete {source} extract (control file present) and loads it once, oldest first.",
+    )
+    def new_extracts(context: dg.SensorEvaluationContext, lakehouse: LakehouseResource):
+        new, runs = _requests_for(source, lakehouse, context.instance)
         return dg.SensorResult(
             run_requests=runs,
             dynamic_partitions_requests=[EXTRACT_PARTITIONS[source].build_add_request(new)] if new else [],
@@ -83,11 +132,16 @@ def _landing_sensor(source: str) -> dg.SensorDefinition:
 
 
 def _daily_schedule(source: str) -> dg.ScheduleDefinition:
-    @dg.schedule(name=f"{source}_daily_sweep", job=LOAD_JOBS[source], cron_schedule="0 6 * * *",
-                 execution_timezone="Europe/London", default_status=dg.DefaultScheduleStatus.RUNNING,
-                 description="Daily at 06:00: load any extract the sensor has not (a safety net for a stopped sensor).")  # fmt: skip
-    def daily(context: dg.ScheduleEvaluationContext, lake: LakeResource):
-        new, runs = _requests_for(source, lake, context.instance)
+    @dg.schedule(
+        name=f"{source}_daily_sweep",
+        job=LOAD_JOBS[source],
+        cron_schedule="0 6 * * *",
+        execution_timezone="Europe/London",
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        description="Daily at 06:00: load any extract the sensor has not (a safety net for a stopped sensor).",
+    )
+    def daily(context: dg.ScheduleEvaluationContext, lakehouse: LakehouseResource):
+        new, runs = _requests_for(source, lakehouse, context.instance)
         if new:
             context.instance.add_dynamic_partitions(EXTRACT_PARTITIONS[source].name, new)
         return runs
@@ -95,34 +149,35 @@ def _daily_schedule(source: str) -> dg.ScheduleDefinition:
     return daily
 
 
-@dg.run_status_sensor(run_status=dg.DagsterRunStatus.SUCCESS, monitored_jobs=list(LOAD_JOBS.values()),
-                      request_job=ENTERPRISE_JOB, default_status=dg.DefaultSensorStatus.RUNNING,
-                      description="After an extract is staged, rebuild what it touched in the enterprise layer.")  # fmt: skip
-def enterprise_after_load(context: dg.RunStatusSensorContext):
-    return dg.RunRequest(run_key=context.dagster_run.run_id)
+def _after(previous: list, stage: Stage, sensor_name: str) -> dg.SensorDefinition:
+    """Run ``stage`` once after each successful run of any of the ``previous`` jobs."""
+
+    @dg.run_status_sensor(
+        name=sensor_name,
+        run_status=dg.DagsterRunStatus.SUCCESS,
+        monitored_jobs=previous,
+        request_job=stage.job,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description=f"After {' or '.join(j.name for j in previous)} succeeds: {stage.description}",
+    )
+    def next_stage(context: dg.RunStatusSensorContext):
+        return dg.RunRequest(run_key=context.dagster_run.run_id, tags=stage.run_tags())
+
+    return next_stage
 
 
-@dg.run_status_sensor(run_status=dg.DagsterRunStatus.SUCCESS, monitored_jobs=[ENTERPRISE_JOB],
-                      request_job=DOCUMENTS_JOB, default_status=dg.DefaultSensorStatus.RUNNING,
-                      description="After the enterprise layer is rebuilt, read the documents its manifest added or changed.")  # fmt: skip
-def documents_after_enterprise(context: dg.RunStatusSensorContext):
-    return dg.RunRequest(run_key=context.dagster_run.run_id, tags=all_buckets_tags())
-
-
-@dg.run_status_sensor(run_status=dg.DagsterRunStatus.SUCCESS, monitored_jobs=[DOCUMENTS_JOB],
-                      request_job=ENTITIES_JOB, default_status=dg.DefaultSensorStatus.RUNNING,
-                      description="After documents are read, find the entities in new and changed notes, pages and answers.")  # fmt: skip
-def entities_after_documents(context: dg.RunStatusSensorContext):
-    return dg.RunRequest(run_key=context.dagster_run.run_id)
-
+# The chain: any load job -> STAGES[0] -> STAGES[1] -> ... (a failed run stops it there).
+STAGE_SENSORS = [
+    _after(
+        list(LOAD_JOBS.values()) if i == 0 else [STAGES[i - 1].job],
+        stage,
+        f"{stage.name}_after_" + ("load" if i == 0 else STAGES[i - 1].name),
+    )
+    for i, stage in enumerate(STAGES)
+]
 
 defs = dg.Definitions(
-    jobs=[*LOAD_JOBS.values(), ENTERPRISE_JOB, DOCUMENTS_JOB, ENTITIES_JOB],
-    sensors=[
-        *(_landing_sensor(s) for s in SOURCES),
-        enterprise_after_load,
-        documents_after_enterprise,
-        entities_after_documents,
-    ],
+    jobs=[*LOAD_JOBS.values(), *(s.job for s in STAGES)],
+    sensors=[*(_landing_sensor(s) for s in SOURCES), *STAGE_SENSORS],
     schedules=[_daily_schedule(s) for s in SOURCES],
 )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -32,8 +31,15 @@ def main() -> None:
 @contextmanager
 def progress_bars() -> Iterator[Callable[[str, int, int], None]]:
     """A ``progress(stage, done, total)`` callback drawing one bar per stage on stderr."""
-    with Progress(TextColumn("{task.description:<28}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  TimeRemainingColumn(), console=console, transient=False) as bar:  # fmt: skip
+    with Progress(
+        TextColumn("{task.description:<28}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
+    ) as bar:
         tasks: dict[str, int] = {}
 
         def progress(stage: str, done: int, total: int) -> None:
@@ -44,12 +50,21 @@ def progress_bars() -> Iterator[Callable[[str, int, int], None]]:
         yield progress
 
 
-DEFAULT_OUT = Path(os.environ.get("CASELAKE_COUNCIL_DIR", "lake/data"))
+def _settings():
+    from lake.settings import Settings
+
+    try:
+        return Settings.from_env()
+    except ValueError as exc:  # a malformed CASELAKE_* variable: say which, and stop
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
 
 
 @app.command()
 def synth(
-    out: Annotated[Path, typer.Option(help="Folder for landing/ and truth/.")] = DEFAULT_OUT,
+    out: Annotated[
+        Path | None, typer.Option(help="Folder for landing/ and truth/ (default: the data root, lake/data).")
+    ] = None,
     children: Annotated[int, typer.Option(min=1, help="Number of children in the council.")] = 100,
     seed: Annotated[int, typer.Option(help="Random seed: same seed and options, byte-identical output.")] = 42,
     flavour: Annotated[str, typer.Option(help="Export shape: liquidlogic or mosaic.")] = "liquidlogic",
@@ -63,17 +78,24 @@ def synth(
     describe: Annotated[bool, typer.Option("--describe", help="Print the export mappings and exit.")] = False,
 ) -> None:
     """Write a synthetic council's landing drop and its ground truth."""
-    from lake.sources import describe as describe_mappings
+    from lake.contracts.sources import describe as describe_mappings
     from synth.council import SynthOptions, generate, generate_next_day
 
     if describe:
         print(describe_mappings())
         return
     opts = SynthOptions(
-        out=out, children=children, seed=seed, flavour=flavour, split=split, as_of=dt.date.fromisoformat(as_of),
-        notes_per_child=notes_per_child, documents_per_child=documents_per_child, forms_per_child=forms_per_child,
+        out=out or _settings().data_root,
+        children=children,
+        seed=seed,
+        flavour=flavour,
+        split=split,
+        as_of=dt.date.fromisoformat(as_of),
+        notes_per_child=notes_per_child,
+        documents_per_child=documents_per_child,
+        forms_per_child=forms_per_child,
         defect_rate=defect_rate,
-    )  # fmt: skip
+    )
     with progress_bars() as progress:
         try:
             result = generate_next_day(opts, progress) if next_day else generate(opts, progress)
@@ -96,15 +118,17 @@ def load(
     documents: Annotated[bool, typer.Option(help="Also read new and changed documents into text.")] = True,
     entities: Annotated[bool, typer.Option(help="Also extract entities and resolve people (after documents).")] = True,
 ) -> None:
-    """Land, stage and build the enterprise layer for every extract not yet loaded, then read new documents,
-    through the Dagster jobs."""
+    """Land and stage every extract not yet loaded, then run the stages in their declared order (enterprise
+    and marts, documents, entities), through the Dagster jobs."""
     import dagster as dg
 
+    from orchestration.automation import STAGE_NAMES
     from orchestration.runner import ensure_dagster_home, load_all
 
-    home = ensure_dagster_home()
+    home = ensure_dagster_home(_settings())
+    until = STAGE_NAMES[0] if not documents else STAGE_NAMES[1] if not entities else STAGE_NAMES[-1]
     with dg.DagsterInstance.get() as instance:
-        ok = load_all(instance, landing, say=console.print, documents=documents, entities=entities)
+        ok = load_all(instance, landing, say=console.print, until=until)
     console.print(f"Dagster runs recorded in {home}")
     if not ok:
         raise typer.Exit(1)
@@ -115,17 +139,20 @@ def extract_text(
     files: Annotated[
         list[Path], typer.Argument(help="Document files (PDF, DOCX, DOC, HTML, Markdown, PNG, JPEG, TIFF).")
     ],
-    timeout_s: Annotated[float, typer.Option(help="Per-file time limit in seconds.")] = 120.0,
-    max_mb: Annotated[int, typer.Option(help="Files larger than this are refused as oversized.")] = 100,
+    timeout_s: Annotated[float | None, typer.Option(help="Per-file time limit in seconds (default 120).")] = None,
+    max_mb: Annotated[int | None, typer.Option(help="Larger files are refused as oversized (default 100).")] = None,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
 ) -> None:
     """Print one JSON line per file: its page texts and method, or the error (the document asset's code path)."""
     import json
 
-    from lake.doctext import ExtractionSettings
-    from lake.documents import extract_files
+    from lake.documents.formats import ExtractionSettings
+    from lake.documents.pipeline import extract_files
 
-    settings = ExtractionSettings(timeout_s=timeout_s, max_bytes=max_mb * 1024 * 1024)
+    defaults = _settings().documents
+    settings = ExtractionSettings(
+        timeout_s=timeout_s or defaults.timeout_s, max_bytes=(max_mb or defaults.max_mb) * 1024 * 1024
+    )
     failed = 0
     for result in extract_files(files, settings, workers):
         failed += "error" in result
@@ -143,11 +170,12 @@ def build_entity_model(
     council's train split; prints the model directory."""
     import dataclasses
 
-    from lake.entity_model import BuildConfig, build
+    from lake.entities.model import BuildConfig
+    from synth.training import project_model
 
     cfg = BuildConfig() if steps is None else dataclasses.replace(BuildConfig(), steps=steps)
     with progress_bars() as progress:
-        path = build(cfg, progress=progress)
+        path = project_model(_settings().entities, cfg, progress=progress)
     print(path)
 
 
@@ -159,10 +187,12 @@ def extract_entities(
     """Print one JSON line per file with its entity mentions (the entity asset's code path)."""
     import json
 
-    from lake.entities import EntityExtractor, extract_files
+    from lake.entities.extraction import EntityExtractor, extract_files
+    from synth.training import entity_model
 
+    settings = _settings().entities
     failed = 0
-    extractor = EntityExtractor.load(threshold)
+    extractor = EntityExtractor.load(entity_model(settings), settings, threshold=threshold)
     for result in extract_files(files, extractor):
         failed += "error" in result
         print(json.dumps(result, ensure_ascii=False), flush=True)
@@ -174,7 +204,9 @@ def extract_entities(
 @app.command("eval")
 def evaluate(
     what: Annotated[str, typer.Argument(help="documents: text quality; entities: NER and person resolution.")],
-    truth: Annotated[Path, typer.Option(help="The synthetic council's truth folder.")] = DEFAULT_OUT / "truth",
+    truth: Annotated[
+        Path | None, typer.Option(help="The synthetic council's truth folder (default: <data root>/truth).")
+    ] = None,
     children: Annotated[int, typer.Option(help="entities: size of the held-out (eval split) council.")] = 30,
     seed: Annotated[int, typer.Option(help="entities: seed of the held-out council.")] = 2027,
     keep: Annotated[Path | None, typer.Option(help="entities: keep the held-out council and lake here.")] = None,
@@ -182,16 +214,16 @@ def evaluate(
     """Measure the pipeline against the synthetic truth. ``entities`` generates a held-out council (eval-split
     templates and name pools, never trained on), loads it through the real pipeline and scores it."""
     if what == "documents":
-        from lake.documents import quality_against_truth
-        from lake.storage import Lake
+        from evaluation.documents import quality_against_truth
 
-        quality = quality_against_truth(Lake.from_env(), truth)
+        settings = _settings()
+        quality = quality_against_truth(settings.lake(), truth or settings.data_root / "truth")
         with_text = quality["pages_with_text"].sum()
         print(quality)
         print(f"pages with text {with_text}/{quality['pages'].sum()}")
         return
     if what == "entities":
-        from lake.entity_eval import evaluate_held_out, report
+        from evaluation.entities import evaluate_held_out, report
 
         with progress_bars() as progress:
             result = evaluate_held_out(children=children, seed=seed, progress=progress, keep=keep)

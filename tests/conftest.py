@@ -37,8 +37,9 @@ def _check_status(instance: dg.DagsterInstance, key: dg.AssetKey, name: str) -> 
 def read_council(council, entity_model_dir, tmp_path_factory):
     """The shared council through ``caselake load`` (the Dagster jobs): landed, staged, enterprise, every
     document read, entities extracted (with the real model) and people resolved. Loaded once per session."""
-    from lake import documents, entities
-    from lake.storage import Lake
+    from lake.documents import pipeline as documents
+    from lake.entities import extraction
+    from lake.settings import Settings
     from orchestration.runner import load_all
 
     lake_dir = tmp_path_factory.mktemp("loaded_lake")
@@ -46,27 +47,43 @@ def read_council(council, entity_model_dir, tmp_path_factory):
     patch.setenv("CASELAKE_LAKE_URI", str(lake_dir))
     patch.setenv("CASELAKE_GLINER_MODEL", str(entity_model_dir))
     lines: list[str] = []
-    text_key, mentions_key = dg.AssetKey(["enterprise", documents.TEXT]), dg.AssetKey(["enterprise", entities.MENTIONS])
+    text_key, mentions_key = (
+        dg.AssetKey(["enterprise", documents.TEXT]),
+        dg.AssetKey(["enterprise", extraction.MENTIONS]),
+    )
     try:
+        settings = Settings.from_env()
         with dg.instance_for_test() as instance:
             ok = load_all(instance, council.out / "landing", say=lines.append)
             text_event = instance.get_latest_materialization_event(text_key)
             mentions_event = instance.get_latest_materialization_event(mentions_key)
-            checks = {name: _check_status(instance, key, name) for key, name in (
-                (text_key, "every_document_accounted_for"), (mentions_key, "every_text_item_read"),
-                (mentions_key, "spans_match_source_text"))}  # fmt: skip
+            checks = {
+                name: _check_status(instance, key, name)
+                for key, name in (
+                    (text_key, "every_document_accounted_for"),
+                    (mentions_key, "every_text_item_read"),
+                    (mentions_key, "spans_match_source_text"),
+                )
+            }
     finally:
         patch.undo()
     assert ok, lines
-    return {"lake": Lake(str(lake_dir)), "council": council, "lines": lines, "checks": checks,
-            "text_metadata": text_event.asset_materialization.metadata,
-            "mentions_metadata": mentions_event.asset_materialization.metadata}  # fmt: skip
+    return {
+        "lake": settings.lake(),
+        "settings": settings,
+        "council": council,
+        "lines": lines,
+        "checks": checks,
+        "text_metadata": text_event.asset_materialization.metadata,
+        "mentions_metadata": mentions_event.asset_materialization.metadata,
+    }
 
 
 @pytest.fixture(scope="session")
 def entity_model_dir() -> Path:
     """The project's GLiNER model: built once per machine (cached by a hash of its config and training data,
     under ``~/.cache/caselake/models``), found in the cache by every later session."""
-    from lake.entity_model import BuildConfig, build
+    from lake.settings import Settings
+    from synth.training import project_model
 
-    return build(BuildConfig())
+    return project_model(Settings.from_env().entities)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import dagster as dg
 import pytest
 
-from lake.sources import NEUTRAL_TABLES, SOURCES
+from assets.resources import LakehouseResource
+from lake.contracts.sources import NEUTRAL_TABLES, SOURCES
 from orchestration.definitions import defs
-from orchestration.resources import LakeResource
 from orchestration.runner import load_all
 
 
@@ -24,52 +24,67 @@ def test_the_asset_graph_runs_landing_to_staging_to_enterprise():
     episode = graph.get(dg.AssetKey(["enterprise", "episode"]))
     assert dg.AssetKey(["staging", "mosaic", "cp_plan"]) in episode.parent_keys
     checks = {k.name for k in graph.asset_check_keys}
-    assert {"rows_read_equal_landed_plus_quarantined", "rows_read_equal_rows_declared", "quarantine_rate",
-            "keys_unique", "references_resolve", "declared_files_present"} <= checks  # fmt: skip
+    assert {
+        "rows_read_equal_landed_plus_quarantined",
+        "rows_read_equal_rows_declared",
+        "quarantine_rate",
+        "keys_unique",
+        "references_resolve",
+        "declared_files_present",
+    } <= checks
     assert {s.name for s in defs.sensors} >= {
         "liquidlogic_new_extracts",
         "mosaic_new_extracts",
-        "enterprise_after_load",
+        "build_enterprise_after_load",
+        "extract_document_text_after_build_enterprise",
+        "extract_entities_after_extract_document_text",
     }
     assert {s.cron_schedule for s in defs.schedules} == {"0 6 * * *"}
 
 
 @pytest.mark.slow
 def test_sensor_adds_each_extract_once_and_the_jobs_materialize_with_metadata_and_checks(council, tmp_path):
-    lake = LakeResource(lake_uri=str(tmp_path / "lake"), landing_dir=str(council.out / "landing"))
+    lakehouse = LakehouseResource(lake_uri=str(tmp_path / "lake"), landing_dir=str(council.out / "landing"))
     with dg.instance_for_test() as instance:
         sensor = defs.get_sensor_def("liquidlogic_new_extracts")
-        result = sensor(dg.build_sensor_context(instance=instance, resources={"lake": lake}))
+        result = sensor(dg.build_sensor_context(instance=instance, resources={"lakehouse": lakehouse}))
         assert [r.partition_key for r in result.run_requests] == ["2026-11-01", "2026-11-02", "2026-11-03"]
         assert [r.run_key for r in result.run_requests] == [
             f"liquidlogic-{d}" for d in ("2026-11-01", "2026-11-02", "2026-11-03")
         ]
         assert result.dynamic_partitions_requests[0].partition_keys == ["2026-11-01", "2026-11-02", "2026-11-03"]
         assert not defs.get_sensor_def("mosaic_new_extracts")(
-            dg.build_sensor_context(instance=instance, resources={"lake": lake})
+            dg.build_sensor_context(instance=instance, resources={"lakehouse": lakehouse})
         ).run_requests
 
         instance.add_dynamic_partitions("liquidlogic_extracts", ["2026-11-01"])
         job = defs.resolve_job_def("load_liquidlogic_extract")
-        run = job.execute_in_process(partition_key="2026-11-01", instance=instance, resources={"lake": lake})
+        run = job.execute_in_process(partition_key="2026-11-01", instance=instance, resources={"lakehouse": lakehouse})
         assert run.success
         mats = {m.asset_key.to_user_string(): m for m in run.asset_materializations_for_node("staging_liquidlogic")}
         person = mats["staging/liquidlogic/person"].metadata
         assert person["rows_read"].value == person["rows_landed"].value + person["rows_quarantined"].value > 0
-        for field in ("rows_inserted", "rows_updated", "rows_unchanged", "bytes_written", "wall_seconds",
-                      "cpu_seconds", "delta_version"):  # fmt: skip
+        for field in (
+            "rows_inserted",
+            "rows_updated",
+            "rows_unchanged",
+            "bytes_written",
+            "wall_seconds",
+            "cpu_seconds",
+            "delta_version",
+        ):
             assert field in person, field
         evaluations = [e.event_specific_data for e in run.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
         balance = [e for e in evaluations if e.check_name.startswith("rows_read")]
         assert len(balance) == 2 * len(NEUTRAL_TABLES) and all(e.passed for e in balance)
 
-        again = sensor(dg.build_sensor_context(instance=instance, resources={"lake": lake}))
+        again = sensor(dg.build_sensor_context(instance=instance, resources={"lakehouse": lakehouse}))
         assert [r.partition_key for r in again.run_requests] == ["2026-11-02", "2026-11-03"], (
             "a loaded extract is not re-run"
         )
 
         enterprise_run = defs.resolve_job_def("build_enterprise").execute_in_process(
-            instance=instance, resources={"lake": lake}
+            instance=instance, resources={"lakehouse": lakehouse}
         )
         assert enterprise_run.success
         evaluations = [
@@ -84,7 +99,7 @@ def test_caselake_load_runs_every_extract_once_then_only_the_enterprise(council,
     lines: list[str] = []
     with dg.instance_for_test() as instance:
         # Documents and entities off: the shared read_council fixture runs those jobs through load_all.
-        assert load_all(instance, council.out / "landing", say=lines.append, documents=False, entities=False)
-        assert load_all(instance, council.out / "landing", say=lines.append, documents=False, entities=False)
+        assert load_all(instance, council.out / "landing", say=lines.append, until="build_enterprise")
+        assert load_all(instance, council.out / "landing", say=lines.append, until="build_enterprise")
     outcomes = [line.split(": ")[1].split(" ")[0] for line in lines]
     assert outcomes == ["loaded", "loaded", "loaded", "built", "already", "already", "already", "built"], lines

@@ -10,13 +10,13 @@ import polars as pl
 import pytest
 from dagster_dbt import DbtCliResource
 
+from assets.dbt_project import DBT_PROJECT, dbt_environment
 from assets.enterprise import enterprise_tables
 from assets.marts import dbt_models, ssda903_dfe_validation
-from lake.landing import find_extracts
-from lake.pipeline import land_extract, stage_extract
-from lake.ssda903 import collection_year, export_return, validate_folder
-from orchestration.dbt import DBT_PROJECT, dbt_environment
-from orchestration.resources import LakeResource
+from assets.resources import LakehouseResource
+from lake.ingest.landing import find_extracts
+from lake.ingest.pipeline import land_extract, load_landing, stage_extract
+from lake.returns.ssda903 import collection_year, export_return, validate_folder
 from synth.council import SynthOptions, generate
 
 pytestmark = pytest.mark.slow
@@ -33,17 +33,17 @@ MARTS = (
 @pytest.fixture(scope="module")
 def marts(council, tmp_path_factory):
     root = tmp_path_factory.mktemp("dbt")
-    lake = LakeResource(lake_uri=str(root / "lake"), warehouse_dir=str(root / "warehouse"))
+    lakehouse = LakehouseResource(lake_uri=str(root / "lake"), warehouse_dir=str(root / "warehouse"))
     day0 = find_extracts(council.out / "landing")[0]
-    land_extract(lake.lake(), day0)
-    stage_extract(lake.lake(), day0)
-    resources = {"lake": lake, "dbt": DbtCliResource(project_dir=DBT_PROJECT)}
+    land_extract(lakehouse.lake(), day0)
+    stage_extract(lakehouse.lake(), day0)
+    resources = {"lakehouse": lakehouse, "dbt": DbtCliResource(project_dir=DBT_PROJECT)}
     runs, snapshots = [], []
     for _ in range(2):
         runs.append(dg.materialize([enterprise_tables, dbt_models, ssda903_dfe_validation], resources=resources))
-        with duckdb.connect(str(lake.warehouse() / "caselake.duckdb"), read_only=True) as con:
+        with duckdb.connect(str(lakehouse.warehouse() / "caselake.duckdb"), read_only=True) as con:
             snapshots.append({t: con.sql(f"select * from {t} order by all").pl() for t in MARTS})
-    return {"lake": lake, "runs": runs, "snapshots": snapshots, "council": council, "resources": resources}
+    return {"lakehouse": lakehouse, "runs": runs, "snapshots": snapshots, "council": council, "resources": resources}
 
 
 def test_dbt_models_materialize_with_checks_and_row_counts(marts):
@@ -70,8 +70,9 @@ def test_second_run_with_no_changes_leaves_the_marts_unchanged(marts):
 def test_marts_agree_with_the_truth(marts):
     journey, adopters = marts["snapshots"][0]["adoption_journey"], marts["snapshots"][0]["adopter_features"]
     truth = pl.read_parquet(marts["council"].out / "truth" / "persons.parquet")
-    checked = journey.join(truth.select(pl.col("person_id").alias("child_id"), "minority_ethnic", "disability"),
-                           on="child_id", how="inner")  # fmt: skip
+    checked = journey.join(
+        truth.select(pl.col("person_id").alias("child_id"), "minority_ethnic", "disability"), on="child_id", how="inner"
+    )
     assert checked.height == journey.height > 0
     assert (checked["is_minority_ethnic"] == checked["minority_ethnic"]).all()
     assert (checked["is_disabled"] == checked["disability"].is_not_null()).all()
@@ -85,7 +86,7 @@ def test_marts_agree_with_the_truth(marts):
 
 
 def test_timeline_network_and_histories_cover_the_enterprise_layer(marts):
-    lake, snap = marts["lake"].lake(), marts["snapshots"][0]
+    lake, snap = marts["lakehouse"].lake(), marts["snapshots"][0]
     relationships = lake.read("enterprise", "relationship").filter(pl.col("_deleted_at").is_null())
     assert snap["child_network"].height == relationships.height
     assert set(snap["child_network"]["confidence_band"]) == {"high"}
@@ -105,8 +106,8 @@ def test_timeline_network_and_histories_cover_the_enterprise_layer(marts):
 
 
 def test_the_scorecard_unit_test_runs_and_passes(marts):
-    lake = marts["lake"]
-    with dbt_environment(lake.lake().root, str(lake.warehouse())):
+    lakehouse = marts["lakehouse"]
+    with dbt_environment(lakehouse.lake().root, str(lakehouse.warehouse())):
         invocation = marts["resources"]["dbt"].cli(["test", "--select", "test_type:unit"], raise_on_error=False).wait()
     results = invocation.get_artifact("run_results.json")["results"]
     assert [(r["unique_id"].split(".")[-1], r["status"]) for r in results] == [
@@ -120,7 +121,7 @@ def test_the_ssda903_return_is_checked_by_the_dfe_rules_and_a_planted_error_is_c
     )
     assert evaluation.metadata["rules_run"].value > 100
     assert evaluation.metadata["rows_ssda903_episodes"].value > 0
-    export_return(marts["lake"].warehouse() / "caselake.duckdb", tmp_path)
+    export_return(marts["lakehouse"].warehouse() / "caselake.duckdb", tmp_path)
     clean = validate_folder(tmp_path, collection_year())["errors_by_rule"]
     lines = (tmp_path / "ssda903_header.csv").read_text().splitlines()
     cells = lines[1].split(",")
@@ -133,15 +134,21 @@ def test_the_ssda903_return_is_checked_by_the_dfe_rules_and_a_planted_error_is_c
 
 def _dfe_errors_for_council(root, children: int, defect_rate: float) -> tuple[dict, pl.DataFrame]:
     """A council without documents (the 903 return needs none), loaded, built, and checked by the DfE rules."""
-    opts = SynthOptions(out=root / "council", children=children, seed=5, defect_rate=defect_rate,
-                        documents_per_child=0.0, notes_per_child=3.0)  # fmt: skip
+    opts = SynthOptions(
+        out=root / "council",
+        children=children,
+        seed=5,
+        defect_rate=defect_rate,
+        documents_per_child=0.0,
+        notes_per_child=3.0,
+    )
     generate(opts)
-    lake = LakeResource(lake_uri=str(root / "lake"), warehouse_dir=str(root / "warehouse"))
-    for extract in find_extracts(opts.out / "landing"):
-        land_extract(lake.lake(), extract)
-        stage_extract(lake.lake(), extract)
-    run = dg.materialize([enterprise_tables, dbt_models, ssda903_dfe_validation],
-                         resources={"lake": lake, "dbt": DbtCliResource(project_dir=DBT_PROJECT)})  # fmt: skip
+    lakehouse = LakehouseResource(lake_uri=str(root / "lake"), warehouse_dir=str(root / "warehouse"))
+    load_landing(lakehouse.lake(), opts.out / "landing", build=False)
+    run = dg.materialize(
+        [enterprise_tables, dbt_models, ssda903_dfe_validation],
+        resources={"lakehouse": lakehouse, "dbt": DbtCliResource(project_dir=DBT_PROJECT)},
+    )
     evaluation = next(e for e in run.get_asset_check_evaluations() if e.check_name == "ssda903_dfe_validation")
     assert evaluation.metadata["rows_ssda903_episodes"].value > 10
     planted = pl.read_parquet(opts.out / "truth" / "ssda903_defects.parquet")

@@ -14,17 +14,21 @@ import polars as pl
 import pytest
 from PIL import Image
 
-from lake import documents
-from lake.doctext import ExtractionSettings, TextExtractor
-from lake.documents import Job, extract_documents, extract_files
-from lake.landing import find_extracts
-from lake.pipeline import build_enterprise, land_extract, stage_extract
-from lake.storage import Lake
+from lake.documents import pipeline as documents
+from lake.documents.formats import ExtractionSettings, TextExtractor
+from lake.documents.pipeline import Job, extract_documents, extract_files
+from lake.ingest.landing import find_extracts
+from lake.ingest.pipeline import land_extract, load_landing
+from lake.storage.delta import Lake
 from synth.council import generate
 from tests.conftest import small_options
 
-FAULT_REASON = {"zero_byte": "empty_file", "truncated": "corrupt", "password_pdf": "password_protected",
-                "unsupported": "unsupported_format"}  # fmt: skip
+FAULT_REASON = {
+    "zero_byte": "empty_file",
+    "truncated": "corrupt",
+    "password_pdf": "password_protected",
+    "unsupported": "unsupported_format",
+}
 
 pytestmark = pytest.mark.slow
 
@@ -116,10 +120,7 @@ def _small_lake(tmp_path: Path) -> tuple[Lake, Path]:
     opts = small_options(tmp_path / "council", documents_per_child=4)
     generate(opts)
     lake = Lake(str(tmp_path / "lake"))
-    for extract in find_extracts(opts.out / "landing"):
-        land_extract(lake, extract)
-        stage_extract(lake, extract)
-    build_enterprise(lake)
+    load_landing(lake, opts.out / "landing")
     return lake, opts.out / "landing"
 
 
@@ -209,8 +210,12 @@ def test_cli_extract_text_prints_json_lines_with_pages_or_the_error(council, tmp
     docx = _good_file(council, "docx")
     empty = tmp_path / "empty.pdf"
     empty.write_bytes(b"")
-    proc = subprocess.run([sys.executable, "-m", "orchestration.cli", "extract-text", str(docx), str(empty)],
-                          capture_output=True, text=True, timeout=600)  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-m", "orchestration.cli", "extract-text", str(docx), str(empty)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 1, proc.stderr[-2000:]
     lines = [json.loads(line) for line in proc.stdout.splitlines()]
     by_file = {Path(line["file"]).name: line for line in lines}

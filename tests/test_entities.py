@@ -17,10 +17,12 @@ import pyarrow as pa
 import pytest
 from deltalake import DeltaTable, write_deltalake
 
-from lake import entities, people
-from lake.entity_eval import score
-from lake.entity_model import BuildConfig, build, to_examples, training_examples
-from lake.storage import Lake
+from evaluation.entities import score
+from lake.entities import extraction, resolution
+from lake.entities.model import BuildConfig, build, to_examples
+from lake.settings import EntitySettings, ResolutionSettings
+from synth.training import training_examples
+from lake.storage.delta import Lake
 
 pytestmark = pytest.mark.slow
 
@@ -33,28 +35,27 @@ NOTE = (
 
 
 @pytest.fixture(scope="module")
-def extractor(entity_model_dir, monkeypatch_module):
-    monkeypatch_module.setenv("CASELAKE_GLINER_MODEL", str(entity_model_dir))
-    return entities.EntityExtractor.load()
-
-
-@pytest.fixture(scope="module")
-def monkeypatch_module():
-    patch = pytest.MonkeyPatch()
-    yield patch
-    patch.undo()
+def extractor(entity_model_dir):
+    return extraction.EntityExtractor.load(entity_model_dir, EntitySettings())
 
 
 def test_training_examples_hold_word_spans_of_the_model_labels_only():
     text = "Mum Sarah Hill said PC Evans visited on 3 May 2025."
-    spans = [(0, 3, "kinship_role"), (4, 14, "person"), (20, 22, "professional_role"), (23, 28, "person"),
-             (40, 50, "date")]  # fmt: skip
+    spans = [
+        (0, 3, "kinship_role"),
+        (4, 14, "person"),
+        (20, 22, "professional_role"),
+        (23, 28, "person"),
+        (40, 50, "date"),
+    ]
     (ex,) = to_examples(text, spans, max_words=96)
     words = ex["tokenized_text"]
     assert [(" ".join(words[s : e + 1]), label) for s, e, label in ex["ner"]] == [
-        ("Mum", "family relationship"), ("Sarah Hill", "person name"), ("PC", "professional role"),
+        ("Mum", "family relationship"),
+        ("Sarah Hill", "person name"),
+        ("PC", "professional role"),
         ("Evans", "person name"),
-    ]  # dates are left to the patterns  # fmt: skip
+    ]  # dates are left to the patterns
     # Training text comes from the train split only, and is deterministic.
     small = dataclasses.replace(BuildConfig(), train_children=2)
     assert training_examples(small) == training_examples(small)
@@ -62,13 +63,14 @@ def test_training_examples_hold_word_spans_of_the_model_labels_only():
 
 def test_a_build_trains_saves_and_is_then_found_in_its_cache(tmp_path):
     cfg = dataclasses.replace(BuildConfig(), train_children=2, steps=2, batch_size=2)
-    first = build(cfg, root=tmp_path)
+    examples = training_examples(cfg)
+    first = build(cfg, examples, tmp_path)
     info = json.loads((first / "caselake_build.json").read_text())
     assert info["config"]["steps"] == 2 and info["examples"] > 0
     stamp = (first / "caselake_build.json").stat().st_mtime_ns
-    assert build(cfg, root=tmp_path) == first  # cached: same directory, not trained again
+    assert build(cfg, examples, tmp_path) == first  # cached: same directory, not trained again
     assert (first / "caselake_build.json").stat().st_mtime_ns == stamp
-    assert build(dataclasses.replace(cfg, steps=3), root=tmp_path) != first  # another config, another model
+    assert build(dataclasses.replace(cfg, steps=3), examples, tmp_path) != first  # another config, another model
 
 
 def test_extractor_finds_people_roles_places_and_regular_forms_with_exact_spans(extractor):
@@ -99,8 +101,13 @@ def test_cli_prints_json_lines_from_the_same_code_path(extractor, entity_model_d
     missing = tmp_path / "missing.pdf"
     # HOME elsewhere: the model must come from the setting, not from the machine's build cache.
     env = {**os.environ, "CASELAKE_GLINER_MODEL": str(entity_model_dir), "HOME": str(tmp_path)}
-    proc = subprocess.run([sys.executable, "-m", "orchestration.cli", "extract-entities", str(note), str(missing)],
-                          capture_output=True, text=True, env=env, timeout=600)  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-m", "orchestration.cli", "extract-entities", str(note), str(missing)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
     assert proc.returncode == 1, proc.stderr  # one file could not be read
     lines = [json.loads(line) for line in proc.stdout.splitlines()]
     assert lines[1]["file"] == str(missing) and lines[1]["error"]
@@ -116,14 +123,23 @@ def test_the_dagster_job_extracts_and_resolves_and_its_checks_pass(read_council)
     meta = read_council["mentions_metadata"]
     assert meta["mentions"].value > 1000 and meta["model_seconds"].value > 0
     lake = read_council["lake"]
-    mentions = lake.read("enterprise", entities.MENTIONS)
+    mentions = lake.read("enterprise", extraction.MENTIONS)
     assert set(mentions["source_type"]) == {"case_note", "document_page", "form_answer"}
-    assert {"person", "kinship_role", "professional_role", "organisation", "risk_factor", "protective_factor",
-            "postcode", "phone", "date"} <= set(mentions["label"])  # fmt: skip
+    assert {
+        "person",
+        "kinship_role",
+        "professional_role",
+        "organisation",
+        "risk_factor",
+        "protective_factor",
+        "postcode",
+        "phone",
+        "date",
+    } <= set(mentions["label"])
     for col in ("child_id", "model_id", "model_version", "extracted_at", "text_hash", "score"):
         assert mentions[col].null_count() == 0, col
     # LanceDB holds the same rows, searchable by text.
-    table = lancedb.connect(entities.lancedb_uri(lake)).open_table(entities.MENTIONS)
+    table = lancedb.connect(read_council["settings"].lancedb()).open_table(extraction.MENTIONS)
     assert table.count_rows() == mentions.height
     surname = mentions.filter(pl.col("label") == "person")["text"].str.split(" ").list.last().mode()[0]
     hits = table.search(surname, query_type="fts").limit(5).to_arrow()
@@ -131,7 +147,7 @@ def test_the_dagster_job_extracts_and_resolves_and_its_checks_pass(read_council)
 
 
 def test_every_mention_span_matches_its_source_text(read_council):
-    audit = entities.audit(read_council["lake"])
+    audit = extraction.audit(read_council["lake"])
     assert audit["mentions"] > 1000
     assert audit["spans_mismatched"] == 0 and audit["items_unread"] == 0, audit
 
@@ -148,27 +164,31 @@ def test_recognition_and_resolution_meet_floors_on_the_shared_council(read_counc
 def test_extraction_is_incremental_by_content_hash(read_council, extractor, tmp_path):
     lake = Lake(str(tmp_path / "lake"))
     shutil.copytree(read_council["lake"].root, lake.root)
-    again = entities.extract_entities(lake, extractor)
+    again = extraction.extract_entities(lake, extractor)
     assert again.pending_items == 0 and again.commits == 0 and again.pruned_rows == 0
 
     notes = lake.read("enterprise", "case_note")
     live = notes.filter(pl.col("_deleted_at").is_null()).sort("note_id")
     changed, deleted = live["note_id"][0], live["note_id"][1]
     edited = notes.with_columns(
-        pl.when(pl.col("note_id") == changed).then(pl.lit("Spoke to Kirsty Jackson at school."))
-        .otherwise("note_text").alias("note_text"),
-        pl.when(pl.col("note_id") == deleted).then(pl.lit(dt.datetime.now(dt.UTC))).otherwise("_deleted_at")
+        pl.when(pl.col("note_id") == changed)
+        .then(pl.lit("Spoke to Kirsty Jackson at school."))
+        .otherwise("note_text")
+        .alias("note_text"),
+        pl.when(pl.col("note_id") == deleted)
+        .then(pl.lit(dt.datetime.now(dt.UTC)))
+        .otherwise("_deleted_at")
         .alias("_deleted_at"),
-    )  # fmt: skip
+    )
     schema = DeltaTable(lake.uri("enterprise", "case_note")).schema().to_arrow()
     write_deltalake(lake.uri("enterprise", "case_note"), edited.to_arrow().cast(pa.schema(schema)), mode="overwrite")
-    run = entities.extract_entities(lake, extractor)
+    run = extraction.extract_entities(lake, extractor)
     assert run.pending_items == 1 and run.pruned_rows > 0
-    mentions = lake.read("enterprise", entities.MENTIONS)
+    mentions = lake.read("enterprise", extraction.MENTIONS)
     assert mentions.filter(pl.col("source_id") == deleted).is_empty()
     new = mentions.filter(pl.col("source_id") == changed)
     assert new["text"].to_list() == ["Kirsty Jackson"]
-    assert entities.audit(lake)["spans_mismatched"] == 0
+    assert extraction.audit(lake)["spans_mismatched"] == 0
 
 
 def _mentions(texts: dict[str, str], spans: dict[str, list[tuple[str, str]]]) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -180,8 +200,19 @@ def _mentions(texts: dict[str, str], spans: dict[str, list[tuple[str, str]]]) ->
         for surface, label in spans[note_id]:
             start = text.index(surface, pos)
             pos = start + len(surface)
-            rows.append({"mention_id": f"{note_id}:{start}", "source_type": "case_note", "source_id": note_id,
-                         "page": 0, "child_id": "C1", "start": start, "end": pos, "text": surface, "label": label})  # fmt: skip
+            rows.append(
+                {
+                    "mention_id": f"{note_id}:{start}",
+                    "source_type": "case_note",
+                    "source_id": note_id,
+                    "page": 0,
+                    "child_id": "C1",
+                    "start": start,
+                    "end": pos,
+                    "text": surface,
+                    "label": label,
+                }
+            )
     return pl.DataFrame(rows), pl.DataFrame(items)
 
 
@@ -193,21 +224,37 @@ def test_planted_name_variants_resolve_to_one_person_each():
         "n4": "Amy Hill told Nan about school.",
     }
     spans = {
-        "n1": [("Dad", "kinship_role"), ("Jonathan Hill", "person"), ("maternal grandmother", "kinship_role"),
-               ("Patricia Moss", "person"), ("teacher", "professional_role"), ("Kirsty Jackson", "person")],
+        "n1": [
+            ("Dad", "kinship_role"),
+            ("Jonathan Hill", "person"),
+            ("maternal grandmother", "kinship_role"),
+            ("Patricia Moss", "person"),
+            ("teacher", "professional_role"),
+            ("Kirsty Jackson", "person"),
+        ],
         "n2": [("Jon", "person"), ("Jonny", "person"), ("J. Hill", "person"), ("Hill", "person")],
-        "n3": [("Pat", "person"), ("maternal grandmother", "kinship_role"), ("Amy", "person"), ("Trish", "person"),
-               ("Amy", "person"), ("Kirsty", "person")],
+        "n3": [
+            ("Pat", "person"),
+            ("maternal grandmother", "kinship_role"),
+            ("Amy", "person"),
+            ("Trish", "person"),
+            ("Amy", "person"),
+            ("Kirsty", "person"),
+        ],
         "n4": [("Amy Hill", "person"), ("Nan", "kinship_role")],
-    }  # fmt: skip
+    }
     mentions, items = _mentions(texts, spans)
-    recorded = pl.DataFrame({
-        "child_id": ["C1"] * 4, "person_id": ["C1", "P-DAD", "P-NAN", "P-MUM"],
-        "relation": ["child", "father", "grandmother", "mother"],
-        "first_name": ["amy", "jonathan", "patricia", "joanne"], "surname": ["hill", "hill", "moss", "hill"],
-        "gender": ["female", "male", "female", "female"],
-    })  # fmt: skip
-    links, _ = people.resolve_mentions(mentions, items, recorded, threshold=0.2)
+    recorded = pl.DataFrame(
+        {
+            "child_id": ["C1"] * 4,
+            "person_id": ["C1", "P-DAD", "P-NAN", "P-MUM"],
+            "relation": ["child", "father", "grandmother", "mother"],
+            "first_name": ["amy", "jonathan", "patricia", "joanne"],
+            "surname": ["hill", "hill", "moss", "hill"],
+            "gender": ["female", "male", "female", "female"],
+        }
+    )
+    links, _ = resolution.resolve_mentions(mentions, items, recorded, ResolutionSettings(threshold=0.2))
     person_of = dict(zip(links["text"] + "@" + links["mention_id"], links["resolved_person_id"], strict=True))
     by_text: dict[str, set[str]] = {}
     for key, pid in person_of.items():

@@ -13,23 +13,16 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from lake import enterprise
-from lake.landing import Extract, LandingError, find_extracts, read_extract
-from lake.pipeline import QUARANTINE, build_enterprise, land_extract, stage_extract
-from lake.sources import NEUTRAL_TABLES, SOURCES
-from lake.storage import Lake
+from lake.contracts.sources import NEUTRAL_TABLES, SOURCES
+from lake.ingest import enterprise
+from lake.ingest.landing import Extract, LandingError, find_extracts, read_extract
+from lake.ingest.pipeline import QUARANTINE, build_enterprise, land_extract, load_landing, stage_extract
+from lake.storage.delta import Lake
 from synth.council import generate, generate_next_day
 from tests.conftest import small_options
 
 LL = SOURCES["liquidlogic"]
 IGNORED = ("_ingested_at", "_updated_at")
-
-
-def load_everything(lake: Lake, landing: Path) -> None:
-    for extract in find_extracts(landing):
-        land_extract(lake, extract)
-        stage_extract(lake, extract)
-    build_enterprise(lake)
 
 
 def all_versions(lake: Lake) -> dict[str, int | None]:
@@ -65,10 +58,18 @@ def loaded(council, tmp_path_factory):
     second = stage_extract(lake, day1)
     second_enterprise = build_enterprise(lake)
     return {
-        "lake": lake, "council": council, "day0": day0, "day1": day1, "first": first, "rerun": rerun,
-        "rerun_enterprise": rerun_enterprise, "second": second, "second_enterprise": second_enterprise,
-        "v0": versions_after_day0, "v_rerun": versions_after_rerun,
-    }  # fmt: skip
+        "lake": lake,
+        "council": council,
+        "day0": day0,
+        "day1": day1,
+        "first": first,
+        "rerun": rerun,
+        "rerun_enterprise": rerun_enterprise,
+        "second": second,
+        "second_enterprise": second_enterprise,
+        "v0": versions_after_day0,
+        "v_rerun": versions_after_rerun,
+    }
 
 
 def test_every_row_read_is_landed_or_quarantined(loaded):
@@ -180,8 +181,12 @@ def make_extract(root: Path, date: str, files: dict[str, bytes], declared: dict[
     for name, data in files.items():
         (path / f"{name}.csv").write_bytes(data)
     declared = declared if declared is not None else {n: max(0, d.count(b"\n") - 1) for n, d in files.items()}
-    control = {"source_system": "liquidlogic", "extract_date": date, "extract_kind": "delta",
-               "tables": {n: {"file": f"{n}.csv", "rows": r} for n, r in declared.items()}}  # fmt: skip
+    control = {
+        "source_system": "liquidlogic",
+        "extract_date": date,
+        "extract_kind": "delta",
+        "tables": {n: {"file": f"{n}.csv", "rows": r} for n, r in declared.items()},
+    }
     (path / "_extract.json").write_text(json.dumps(control))
     return read_extract(path)
 
@@ -267,8 +272,12 @@ def test_one_bad_file_never_stops_the_rest(tmp_path):
         "NOTEID,CHILDID,WORKERID,NOTETYPE,EVENTDATE,RECORDEDAT,NOTETEXT\n"
         "CN1,P1,W1,Home Visit,01/11/2026,01/11/2026 10:00:00,Seen at home.\n"
     )
-    extract = make_extract(tmp_path / "landing", "2026-11-05", {"WORKER": b"\x00\x01garbage", "CASE_NOTE": good_notes.encode()},
-                           declared={"WORKER": 2, "CASE_NOTE": 1, "PERSON": 5})  # fmt: skip
+    extract = make_extract(
+        tmp_path / "landing",
+        "2026-11-05",
+        {"WORKER": b"\x00\x01garbage", "CASE_NOTE": good_notes.encode()},
+        declared={"WORKER": 2, "CASE_NOTE": 1, "PERSON": 5},
+    )
     loads = stage_extract(lake, extract)
     assert loads["case_note"].rows_landed == 1
     assert loads["worker"].file_error and loads["person"].file_error.startswith("file missing")
@@ -293,7 +302,7 @@ def test_liquidlogic_and_mosaic_shapes_give_identical_enterprise_tables(tmp_path
         generate(opts)
         generate_next_day(opts)
         lakes[flavour] = Lake(str(tmp_path / f"lake-{flavour}"))
-        load_everything(lakes[flavour], opts.out / "landing")
+        load_landing(lakes[flavour], opts.out / "landing")
     drop = (*IGNORED, "_source", "_extract_id", "_row_hash")
     for table in enterprise.TABLES:
         ll = frame(lakes["liquidlogic"], "enterprise", table.name, drop)
@@ -306,9 +315,9 @@ def test_liquidlogic_and_mosaic_shapes_give_identical_enterprise_tables(tmp_path
 CRASH_SCRIPT = """
 import os, signal, sys
 from pathlib import Path
-from lake.landing import read_extract
-from lake.pipeline import build_enterprise, stage_extract
-from lake.storage import Lake
+from lake.ingest.landing import read_extract
+from lake.ingest.pipeline import build_enterprise, stage_extract
+from lake.storage.delta import Lake
 lake, extract, stage, after = Lake(sys.argv[1]), read_extract(Path(sys.argv[2])), sys.argv[3], int(sys.argv[4])
 done = []
 def kill_after(load):
@@ -352,8 +361,9 @@ def test_enterprise_checks_find_duplicate_keys_and_dangling_references(tmp_path)
 
     lake = Lake(str(tmp_path))
     person = pl.DataFrame({"person_id": ["P1", "P2", "P2"]})
-    relationship = pl.DataFrame({"relationship_id": ["R1", "R2", "R3"], "child_id": ["P1", "P1", None],
-                                 "person_id": ["P2", "P9", "P1"]})  # fmt: skip
+    relationship = pl.DataFrame(
+        {"relationship_id": ["R1", "R2", "R3"], "child_id": ["P1", "P1", None], "person_id": ["P2", "P9", "P1"]}
+    )
     write_deltalake(lake.uri("enterprise", "person"), person.to_arrow())
     write_deltalake(lake.uri("enterprise", "child"), pl.DataFrame({"person_id": ["P1"]}).to_arrow())
     write_deltalake(lake.uri("enterprise", "relationship"), relationship.to_arrow())

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import polars as pl
 
-from lake.ner_eval import span_scores
-from lake.patterns import find_all, find_dates, find_nhs_numbers, find_phones, find_postcodes
-from lake.sources import SOURCES
+from evaluation.scoring import span_scores
+from lake.contracts.sources import SOURCES
+from lake.entities.patterns import find_all, find_dates, find_nhs_numbers, find_phones, find_postcodes
 
 TEXT = (
     "Visited Jo at 12 Holme Close, Beverley, HU17 9BA on Saturday 21 December; mum's mobile is 07700 900123 "
@@ -63,10 +63,12 @@ def test_patterns_score_above_0_99_f1_per_label_on_the_councils_case_notes(counc
 
 
 def test_span_scores_count_only_exact_spans_with_the_right_label():
-    truth = pl.DataFrame({"source_id": ["n1", "n1", "n2"], "start": [0, 10, 0], "end": [5, 15, 4],
-                          "label": ["date", "phone", "date"]})  # fmt: skip
-    predicted = pl.DataFrame({"source_id": ["n1", "n1", "n2"], "start": [0, 10, 0], "end": [5, 14, 4],
-                              "label": ["date", "phone", "email"]})  # fmt: skip
+    truth = pl.DataFrame(
+        {"source_id": ["n1", "n1", "n2"], "start": [0, 10, 0], "end": [5, 15, 4], "label": ["date", "phone", "date"]}
+    )
+    predicted = pl.DataFrame(
+        {"source_id": ["n1", "n1", "n2"], "start": [0, 10, 0], "end": [5, 14, 4], "label": ["date", "phone", "email"]}
+    )
     scores = {r["label"]: r for r in span_scores(predicted, truth).iter_rows(named=True)}
     assert scores["date"]["tp"] == 1 and scores["date"]["recall"] == 0.5 and scores["date"]["precision"] == 1.0
     assert scores["phone"]["tp"] == 0 and scores["email"]["precision"] == 0.0

@@ -15,7 +15,7 @@ import pytest
 from docx import Document
 from PIL import Image
 
-from lake.sources import NEUTRAL_TABLES, SOURCES
+from lake.contracts.sources import NEUTRAL_TABLES, SOURCES
 from synth.council import DEFECT_KINDS, generate, generate_next_day
 from synth.pools import pools_for
 from synth.text import FORM_QUESTIONS, GENERAL_TEMPLATES, NOTE_TEMPLATES, split_templates
@@ -101,17 +101,31 @@ def test_pilot_ratios_per_child(council):
 # ---- exact truth --------------------------------------------------------------------------------
 def _defective(council, day_dir: Path, table: str) -> set[str]:
     truth = council.out / "truth"
-    defects = pl.read_parquet(truth / "defects.parquet" if day_dir == extract_dir(council) else next(
-        (truth / "days").glob(f"{day_dir.name}/defects.parquet")))  # fmt: skip
+    defects = pl.read_parquet(
+        truth / "defects.parquet"
+        if day_dir == extract_dir(council)
+        else next((truth / "days").glob(f"{day_dir.name}/defects.parquet"))
+    )
     return set(defects.filter(pl.col("table") == table)["key"].to_list())
 
 
 def test_every_truth_span_matches_its_text_exactly(council):
     d = extract_dir(council)
     mentions = pl.read_parquet(council.out / "truth" / "mentions.parquet")
-    assert set(mentions["label"].unique()) >= {"person", "kinship_role", "professional_role", "address", "postcode",
-                                              "phone", "email", "date", "organisation", "school", "risk_factor",
-                                              "protective_factor"}  # fmt: skip
+    assert set(mentions["label"].unique()) >= {
+        "person",
+        "kinship_role",
+        "professional_role",
+        "address",
+        "postcode",
+        "phone",
+        "email",
+        "date",
+        "organisation",
+        "school",
+        "risk_factor",
+        "protective_factor",
+    }
     notes = {r["NOTEID"]: r["NOTETEXT"] for r in read_table(d / "CASE_NOTE.csv")}
     skip = _defective(council, d, "case_note")
     pages = {
@@ -197,9 +211,21 @@ def test_every_document_opens_with_a_standard_library_and_faults_are_marked(coun
     # LibreOffice reads every .doc file back to the text that was written.
     sample = docs_for_lo
     out = d.parent.parent.parent / "doc_check"
-    subprocess.run(["soffice", f"-env:UserInstallation=file://{out}/profile", "--headless", "--convert-to",
-                    "txt:Text (encoded):UTF8", "--outdir", str(out), *[str(p) for p, _ in sample]],
-                   check=True, capture_output=True, timeout=180)  # fmt: skip
+    subprocess.run(
+        [
+            "soffice",
+            f"-env:UserInstallation=file://{out}/profile",
+            "--headless",
+            "--convert-to",
+            "txt:Text (encoded):UTF8",
+            "--outdir",
+            str(out),
+            *[str(p) for p, _ in sample],
+        ],
+        check=True,
+        capture_output=True,
+        timeout=180,
+    )
     for path, expected in sample:
         text = (out / f"{path.stem}.txt").read_text(encoding="utf-8-sig")
         assert " ".join(text.split()) == " ".join("\n".join(expected).split())
@@ -285,8 +311,19 @@ def test_next_day_refuses_without_a_base_extract(tmp_path):
 # ---- train / eval splits ------------------------------------------------------------------------
 def test_train_and_eval_share_no_templates_and_no_name_or_place_pools():
     train, evl = pools_for("train"), pools_for("eval")
-    for name in ("first_male", "first_female", "minority_first_male", "minority_first_female", "surnames",
-                 "minority_surnames", "street_stems", "towns", "school_stems", "gp_stems", "organisations"):  # fmt: skip
+    for name in (
+        "first_male",
+        "first_female",
+        "minority_first_male",
+        "minority_first_female",
+        "surnames",
+        "minority_surnames",
+        "street_stems",
+        "towns",
+        "school_stems",
+        "gp_stems",
+        "organisations",
+    ):
         a, b = set(getattr(train, name)), set(getattr(evl, name))
         assert a and b, name
         assert not a & b, name
@@ -329,6 +366,7 @@ def test_cli_describes_mappings_and_refuses_to_overwrite(tmp_path):
     assert "| person.dob | DOB | date_of_birth |" in out
     opts = small_options(tmp_path, documents_per_child=1)
     generate(opts)
-    res = subprocess.run(["caselake", "synth", "--out", str(tmp_path), "--children", "3", "--seed", "11"],
-                         capture_output=True, text=True)  # fmt: skip
+    res = subprocess.run(
+        ["caselake", "synth", "--out", str(tmp_path), "--children", "3", "--seed", "11"], capture_output=True, text=True
+    )
     assert res.returncode == 2 and "exists" in res.stderr

@@ -36,32 +36,56 @@ import polars as pl
 import pyarrow as pa
 from deltalake import write_deltalake
 
-from lake import doctext, libreoffice
-from lake.doctext import DocumentError, ExtractionSettings, FileText
-from lake.landing import landing_root
-from lake.sources import SOURCES
-from lake.storage import Lake, ensure_table
+from lake.contracts.sources import SOURCES
+from lake.documents import formats, libreoffice
+from lake.documents.formats import DocumentError, ExtractionSettings, FileText
+from lake.storage.delta import ENTERPRISE, LANDING, Lake, ensure_table
 
-LAYER = "enterprise"
 TEXT, ERRORS, CHUNKS = "document_text", "document_errors", "document_chunks"
 DEFAULT_BUCKETS = 4
 
-TEXT_SCHEMA = pa.schema([
-    ("document_id", pa.string()), ("content_hash", pa.string()), ("bucket", pa.int32()), ("page", pa.int32()),
-    ("text", pa.string()), ("method", pa.string()), ("ocr_confidence", pa.float64()), ("char_count", pa.int32()),
-    ("detected_format", pa.string()), ("tool", pa.string()), ("tool_versions", pa.string()),
-    ("file_seconds", pa.float64()), ("processed_at", pa.timestamp("us", tz="UTC")),
-])  # fmt: skip
-ERRORS_SCHEMA = pa.schema([
-    ("document_id", pa.string()), ("content_hash", pa.string()), ("bucket", pa.int32()), ("file_name", pa.string()),
-    ("reason", pa.string()), ("detail", pa.string()), ("tool_versions", pa.string()),
-    ("processed_at", pa.timestamp("us", tz="UTC")),
-])  # fmt: skip
-CHUNKS_SCHEMA = pa.schema([
-    ("chunk_id", pa.string()), ("document_id", pa.string()), ("content_hash", pa.string()), ("bucket", pa.int32()),
-    ("page", pa.int32()), ("char_start", pa.int32()), ("char_end", pa.int32()), ("text", pa.string()),
-    ("processed_at", pa.timestamp("us", tz="UTC")),
-])  # fmt: skip
+TEXT_SCHEMA = pa.schema(
+    [
+        ("document_id", pa.string()),
+        ("content_hash", pa.string()),
+        ("bucket", pa.int32()),
+        ("page", pa.int32()),
+        ("text", pa.string()),
+        ("method", pa.string()),
+        ("ocr_confidence", pa.float64()),
+        ("char_count", pa.int32()),
+        ("detected_format", pa.string()),
+        ("tool", pa.string()),
+        ("tool_versions", pa.string()),
+        ("file_seconds", pa.float64()),
+        ("processed_at", pa.timestamp("us", tz="UTC")),
+    ]
+)
+ERRORS_SCHEMA = pa.schema(
+    [
+        ("document_id", pa.string()),
+        ("content_hash", pa.string()),
+        ("bucket", pa.int32()),
+        ("file_name", pa.string()),
+        ("reason", pa.string()),
+        ("detail", pa.string()),
+        ("tool_versions", pa.string()),
+        ("processed_at", pa.timestamp("us", tz="UTC")),
+    ]
+)
+CHUNKS_SCHEMA = pa.schema(
+    [
+        ("chunk_id", pa.string()),
+        ("document_id", pa.string()),
+        ("content_hash", pa.string()),
+        ("bucket", pa.int32()),
+        ("page", pa.int32()),
+        ("char_start", pa.int32()),
+        ("char_end", pa.int32()),
+        ("text", pa.string()),
+        ("processed_at", pa.timestamp("us", tz="UTC")),
+    ]
+)
 SCHEMAS = {TEXT: TEXT_SCHEMA, ERRORS: ERRORS_SCHEMA, CHUNKS: CHUNKS_SCHEMA}
 
 
@@ -70,25 +94,38 @@ def bucket_of(document_id: str, buckets: int) -> int:
 
 
 # ---- what to read -------------------------------------------------------------------------------------
-def manifest(lake: Lake, landing: Path | None = None, buckets: int = DEFAULT_BUCKETS) -> pl.DataFrame:
+def manifest(lake: Lake, landing: Path, buckets: int = DEFAULT_BUCKETS) -> pl.DataFrame:
     """Live manifest documents with their file (absolute path), content hash and bucket.
 
     A document whose file was never landed gets an empty hash and a null path (it lands in
     ``document_errors`` as ``missing_file`` and is read when the file arrives).
     """
-    landing = landing or landing_root()
-    docs = lake.read(LAYER, "document")
-    files = lake.read("landing", "files")
-    cols = {"document_id": pl.String, "child_id": pl.String, "file_name": pl.String, "path": pl.String,
-            "content_hash": pl.String, "bytes": pl.Int64, "bucket": pl.Int32}  # fmt: skip
+    docs = lake.read(ENTERPRISE, "document")
+    files = lake.read(LANDING, "files")
+    cols = {
+        "document_id": pl.String,
+        "child_id": pl.String,
+        "file_name": pl.String,
+        "path": pl.String,
+        "content_hash": pl.String,
+        "bytes": pl.Int64,
+        "bucket": pl.Int32,
+    }
     if docs is None or docs.is_empty():
         return pl.DataFrame(schema=cols)
     docs = docs.filter(pl.col("_deleted_at").is_null()).select(
         "document_id", "child_id", "file_name", "_source", pl.col("_extract_id").str.slice(-10).alias("doc_date")
     )
     if files is None:
-        files = pl.DataFrame(schema={"extract_id": pl.String, "path": pl.String, "sha256": pl.String,
-                                     "bytes": pl.Int64, "present": pl.Boolean})  # fmt: skip
+        files = pl.DataFrame(
+            schema={
+                "extract_id": pl.String,
+                "path": pl.String,
+                "sha256": pl.String,
+                "bytes": pl.Int64,
+                "present": pl.Boolean,
+            }
+        )
     landed = (
         files.filter(pl.col("present") & pl.col("sha256").is_not_null())
         .with_columns(
@@ -109,20 +146,29 @@ def manifest(lake: Lake, landing: Path | None = None, buckets: int = DEFAULT_BUC
     )  # a document with no landed file keeps its own columns (it becomes a missing_file error)
     folder = {name: system.source for name, system in SOURCES.items()}
     return joined.select(
-        "document_id", "child_id", "file_name",
+        "document_id",
+        "child_id",
+        "file_name",
         pl.when(pl.col("sha256").is_not_null())
-        .then(pl.lit(str(landing)) + "/" + pl.col("_source").replace_strict(folder, default=pl.col("_source"))
-              + "/" + pl.col("file_date") + "/" + pl.col("file_name"))
+        .then(
+            pl.lit(str(landing))
+            + "/"
+            + pl.col("_source").replace_strict(folder, default=pl.col("_source"))
+            + "/"
+            + pl.col("file_date")
+            + "/"
+            + pl.col("file_name")
+        )
         .alias("path"),
         pl.col("sha256").fill_null("").alias("content_hash"),
         "bytes",
         pl.col("document_id").map_elements(lambda d: bucket_of(d, buckets), return_dtype=pl.Int32).alias("bucket"),
-    ).cast(cols)  # fmt: skip
+    ).cast(cols)
 
 
 def _read_keys(lake: Lake, name: str) -> pl.DataFrame:
     """The distinct (document_id, content_hash) pairs of one of the document tables (empty if it does not exist)."""
-    scan = lake.scan(LAYER, name)
+    scan = lake.scan(ENTERPRISE, name)
     if scan is None:
         return pl.DataFrame(schema={"document_id": pl.String, "content_hash": pl.String})
     return scan.select("document_id", "content_hash").unique().collect()
@@ -186,7 +232,7 @@ def _worker_main(conn, settings: ExtractionSettings, work_dir: str) -> None:
 
     # torch's deprecation and pin_memory notices, once per worker and page, drown the run's own output.
     warnings.filterwarnings("ignore", category=UserWarning, module=r"torch(\.|$)")
-    extractor = doctext.TextExtractor(settings, Path(work_dir))
+    extractor = formats.TextExtractor(settings, Path(work_dir))
     extractor.warm_up()
     conn.send(("ready", None))
     while True:
@@ -202,7 +248,7 @@ def _worker_main(conn, settings: ExtractionSettings, work_dir: str) -> None:
         except DocumentError as exc:
             conn.send(("error", (exc.reason, exc.detail)))
         except Exception as exc:  # an unforeseen parser failure is the file's fault, not the run's
-            conn.send(("error", (doctext.CORRUPT, f"{type(exc).__name__}: {exc}"[:500])))
+            conn.send(("error", (formats.CORRUPT, f"{type(exc).__name__}: {exc}"[:500])))
 
 
 class _Worker:
@@ -246,20 +292,24 @@ class _Worker:
 
     def run(self, job: Job) -> Outcome:
         if job.path is None:
-            return Outcome(job, error=DocumentError(doctext.MISSING_FILE, f"{job.file_name} was never landed"))
+            return Outcome(job, error=DocumentError(formats.MISSING_FILE, f"{job.file_name} was never landed"))
         if self.proc is None or not self.proc.is_alive():
             self._start()
         try:
             self.conn.send((str(job.path), str(job.converted_docx) if job.converted_docx else None))
             if not self.conn.poll(self.settings.timeout_s):
                 self.kill()
-                return Outcome(job, error=DocumentError(
-                    doctext.TIMEOUT, f"no result within {self.settings.timeout_s:g} s; the worker was stopped"))  # fmt: skip
+                return Outcome(
+                    job,
+                    error=DocumentError(
+                        formats.TIMEOUT, f"no result within {self.settings.timeout_s:g} s; the worker was stopped"
+                    ),
+                )
             status, payload = self.conn.recv()
         except (EOFError, BrokenPipeError, ConnectionResetError) as exc:
             code = self.proc.exitcode if self.proc else None
             self.kill()
-            return Outcome(job, error=DocumentError(doctext.WORKER_CRASHED, f"the worker died (exit {code}): {exc}"))
+            return Outcome(job, error=DocumentError(formats.WORKER_CRASHED, f"the worker died (exit {code}): {exc}"))
         if status == "ok":
             return Outcome(job, text=FileText.from_dict(payload))
         return Outcome(job, error=DocumentError(*payload))
@@ -284,8 +334,10 @@ class ExtractionPool:
                 todo.put(job)
             done: queue.Queue[Outcome | BaseException] = queue.Queue()
             n = min(self.workers, len(jobs))
-            threads = [threading.Thread(target=self._drive, args=(Path(tmp) / f"w{i}", todo, done), daemon=True)
-                       for i in range(n)]  # fmt: skip
+            threads = [
+                threading.Thread(target=self._drive, args=(Path(tmp) / f"w{i}", todo, done), daemon=True)
+                for i in range(n)
+            ]
             for _ in threads:
                 todo.put(None)
             for t in threads:
@@ -316,8 +368,9 @@ class ExtractionPool:
         if not legacy:
             return
         try:
-            done = libreoffice.convert([j.path for j in legacy], out_dir, "docx", workers=self.workers,
-                                       chunk=100, attempts=1)  # fmt: skip
+            done = libreoffice.convert(
+                [j.path for j in legacy], out_dir, "docx", workers=self.workers, chunk=100, attempts=1
+            )
         except libreoffice.LibreOfficeMissing:
             return  # each .doc then fails in its worker with the reason
         for job in legacy:
@@ -347,23 +400,28 @@ class DocumentRun:
 
     def metadata(self) -> dict:
         return {
-            "manifest_documents": self.manifest_documents, "pending_documents": self.pending_documents,
-            "documents_with_text": self.documents_with_text, "documents_with_error": self.documents_with_error,
-            "pages": sum(self.pages.values()), **{f"pages_{m}": n for m, n in sorted(self.pages.items())},
+            "manifest_documents": self.manifest_documents,
+            "pending_documents": self.pending_documents,
+            "documents_with_text": self.documents_with_text,
+            "documents_with_error": self.documents_with_error,
+            "pages": sum(self.pages.values()),
+            **{f"pages_{m}": n for m, n in sorted(self.pages.items())},
             **{f"errors_{r}": n for r, n in sorted(self.errors.items())},
-            "chunks": self.chunks, "pruned_rows": self.pruned_rows, "delta_commits": self.commits,
+            "chunks": self.chunks,
+            "pruned_rows": self.pruned_rows,
+            "delta_commits": self.commits,
             "wall_seconds": round(self.wall_seconds, 2),
-        }  # fmt: skip
+        }
 
 
 def ensure_tables(lake: Lake) -> None:
     for name, schema in SCHEMAS.items():
-        ensure_table(lake, LAYER, name, schema)
+        ensure_table(lake, ENTERPRISE, name, schema)
 
 
 def extract_documents(
     lake: Lake,
-    landing: Path | None = None,
+    landing: Path,
     *,
     buckets: set[int] | None = None,
     bucket_count: int = DEFAULT_BUCKETS,
@@ -380,9 +438,11 @@ def extract_documents(
         docs = docs.filter(pl.col("bucket").is_in(sorted(buckets)))
     todo = pending(lake, docs)
     run = DocumentRun(manifest_documents=docs.height, pending_documents=todo.height)
-    versions = str(doctext.tool_versions())
-    jobs = [Job(r["document_id"], Path(r["path"]) if r["path"] else None, r["content_hash"], r["bucket"], r["file_name"])
-            for r in todo.iter_rows(named=True)]  # fmt: skip
+    versions = str(formats.tool_versions())
+    jobs = [
+        Job(r["document_id"], Path(r["path"]) if r["path"] else None, r["content_hash"], r["bucket"], r["file_name"])
+        for r in todo.iter_rows(named=True)
+    ]
     batch: list[Outcome] = []
     for n, outcome in enumerate(ExtractionPool(settings, workers).map(jobs), start=1):
         batch.append(outcome)
@@ -408,37 +468,71 @@ def _commit(lake: Lake, outcomes: list[Outcome], versions: str, run: DocumentRun
     for o in outcomes:
         j = o.job
         if o.error is not None:
-            errors.append({"document_id": j.document_id, "content_hash": j.content_hash, "bucket": j.bucket,
-                           "file_name": j.file_name, "reason": o.error.reason, "detail": o.error.detail,
-                           "tool_versions": versions, "processed_at": now})  # fmt: skip
+            errors.append(
+                {
+                    "document_id": j.document_id,
+                    "content_hash": j.content_hash,
+                    "bucket": j.bucket,
+                    "file_name": j.file_name,
+                    "reason": o.error.reason,
+                    "detail": o.error.detail,
+                    "tool_versions": versions,
+                    "processed_at": now,
+                }
+            )
             run.documents_with_error += 1
             run.errors[o.error.reason] = run.errors.get(o.error.reason, 0) + 1
             continue
         run.documents_with_text += 1
         per_page = o.text.seconds / max(1, len(o.text.pages))
         for p in o.text.pages:
-            pages.append({"document_id": j.document_id, "content_hash": j.content_hash, "bucket": j.bucket,
-                          "page": p.page, "text": p.text, "method": p.method, "ocr_confidence": p.ocr_confidence,
-                          "char_count": len(p.text), "detected_format": o.text.detected_format, "tool": o.text.tool,
-                          "tool_versions": versions, "file_seconds": round(o.text.seconds, 4),
-                          "processed_at": now})  # fmt: skip
+            pages.append(
+                {
+                    "document_id": j.document_id,
+                    "content_hash": j.content_hash,
+                    "bucket": j.bucket,
+                    "page": p.page,
+                    "text": p.text,
+                    "method": p.method,
+                    "ocr_confidence": p.ocr_confidence,
+                    "char_count": len(p.text),
+                    "detected_format": o.text.detected_format,
+                    "tool": o.text.tool,
+                    "tool_versions": versions,
+                    "file_seconds": round(o.text.seconds, 4),
+                    "processed_at": now,
+                }
+            )
             run.pages[p.method] = run.pages.get(p.method, 0) + 1
             run.page_seconds[p.method] = run.page_seconds.get(p.method, 0.0) + per_page
             for start, end in chunk_page(p.text):
-                chunks.append({"chunk_id": chunk_id(j.document_id, j.content_hash, p.page, start),
-                               "document_id": j.document_id, "content_hash": j.content_hash, "bucket": j.bucket,
-                               "page": p.page, "char_start": start, "char_end": end, "text": p.text[start:end],
-                               "processed_at": now})  # fmt: skip
+                chunks.append(
+                    {
+                        "chunk_id": chunk_id(j.document_id, j.content_hash, p.page, start),
+                        "document_id": j.document_id,
+                        "content_hash": j.content_hash,
+                        "bucket": j.bucket,
+                        "page": p.page,
+                        "char_start": start,
+                        "char_end": end,
+                        "text": p.text[start:end],
+                        "processed_at": now,
+                    }
+                )
     for name, rows in ((TEXT, pages), (CHUNKS, chunks), (ERRORS, errors)):
         if rows:
-            write_deltalake(lake.uri(LAYER, name), pa.Table.from_pylist(rows, schema=SCHEMAS[name]), mode="append",
-                            storage_options=lake.storage_options or None)  # fmt: skip
+            write_deltalake(
+                lake.uri(ENTERPRISE, name),
+                pa.Table.from_pylist(rows, schema=SCHEMAS[name]),
+                mode="append",
+                storage_options=lake.storage_options or None,
+            )
             run.commits += 1
     run.chunks += len(chunks)
 
 
 def row_count(lake: Lake, name: str) -> int:
-    scan = lake.scan(LAYER, name)
+    scan = lake.scan(ENTERPRISE, name)
     return 0 if scan is None else int(scan.select(pl.len()).collect().item())
 
 
@@ -447,9 +541,12 @@ def accounting(lake: Lake, docs: pl.DataFrame) -> dict[str, int]:
     and those with an error."""
     keys = docs.select("document_id", "content_hash")
     found = {name: keys.join(_read_keys(lake, name), on=keys.columns, how="semi").height for name in (TEXT, ERRORS)}
-    return {"manifest_documents": keys.height, "documents_with_text": found[TEXT],
-            "documents_with_error": found[ERRORS],
-            "unaccounted": keys.height - found[TEXT] - found[ERRORS]}  # fmt: skip
+    return {
+        "manifest_documents": keys.height,
+        "documents_with_text": found[TEXT],
+        "documents_with_error": found[ERRORS],
+        "unaccounted": keys.height - found[TEXT] - found[ERRORS],
+    }
 
 
 def prune_superseded(lake: Lake, docs: pl.DataFrame, buckets: set[int] | None = None) -> int:
@@ -459,7 +556,7 @@ def prune_superseded(lake: Lake, docs: pl.DataFrame, buckets: set[int] | None = 
     current = docs.select("document_id", "content_hash")
     removed = 0
     for name in SCHEMAS:
-        table = lake.table(LAYER, name)
+        table = lake.table(ENTERPRISE, name)
         if table is None:
             continue
         keys = pl.from_arrow(table.to_pyarrow_table(columns=["document_id", "content_hash", "bucket"])).unique()
@@ -486,62 +583,16 @@ def extract_files(paths: list[Path], settings: ExtractionSettings | None = None,
         if o.error is not None:
             yield {"file": o.job.file_name, "error": o.error.reason, "detail": o.error.detail}
         else:
-            yield {"file": o.job.file_name, "format": o.text.detected_format, "tool": o.text.tool,
-                   "seconds": round(o.text.seconds, 3), "pages": [
-                       {"page": p.page, "method": p.method, "ocr_confidence": p.ocr_confidence, "text": p.text}
-                       for p in o.text.pages]}  # fmt: skip
+            yield {
+                "file": o.job.file_name,
+                "format": o.text.detected_format,
+                "tool": o.text.tool,
+                "seconds": round(o.text.seconds, 3),
+                "pages": [
+                    {"page": p.page, "method": p.method, "ocr_confidence": p.ocr_confidence, "text": p.text}
+                    for p in o.text.pages
+                ],
+            }
 
 
 # ---- quality against the synthetic truth -------------------------------------------------------------
-def quality_against_truth(lake: Lake, truth_dir: Path, read_only: bool = False) -> pl.DataFrame:
-    """Per truth format: documents, pages compared, pages recovered exactly, character error rate.
-
-    Text is compared with whitespace collapsed (line wrapping differs by renderer, not content). CER is
-    edit distance over truth length, summed over pages. Documents the generator made faulty, and
-    documents not in the manifest (row quarantined or deleted), are left out; ``read_only`` also leaves
-    out documents not read yet.
-    """
-    from rapidfuzz.distance import Levenshtein
-
-    truth_pages = pl.read_parquet(truth_dir / "pages.parquet")
-    truth_docs = pl.read_parquet(truth_dir / "documents.parquet").filter(pl.col("fault").is_null())
-    # Only documents in the manifest: a manifest row quarantined in staging (a planted defect) has no file to read.
-    live = lake.read(LAYER, "document")
-    if live is not None:
-        truth_docs = truth_docs.join(live.filter(pl.col("_deleted_at").is_null()).select("document_id"),
-                                     on="document_id", how="semi")  # fmt: skip
-    got = lake.read(LAYER, TEXT)
-    if got is None:
-        got = pl.DataFrame(schema={"document_id": pl.String, "page": pl.Int32, "text": pl.String, "method": pl.String})
-    if read_only:  # a sample run (the benchmark reads some buckets): compare only the documents it read
-        truth_docs = truth_docs.join(got.select("document_id").unique(), on="document_id", how="semi")
-    truth = truth_pages.join(truth_docs.select("document_id"), on="document_id", how="semi").select(
-        "document_id", "format", pl.col("page").cast(pl.Int32), pl.col("text").alias("truth")
-    )
-    pages = truth.join(got.select("document_id", "page", "text", "method"), on=["document_id", "page"], how="left")
-
-    def norm(s: str | None) -> str:
-        return " ".join((s or "").split())
-
-    rows = [
-        (f, d, norm(t), norm(x), m)
-        for f, d, t, x, m in pages.select("format", "document_id", "truth", "text", "method").iter_rows()
-    ]
-    frame = pl.DataFrame(
-        {"format": [r[0] for r in rows], "document_id": [r[1] for r in rows],
-         "truth_chars": [len(r[2]) for r in rows], "edits": [Levenshtein.distance(r[2], r[3]) for r in rows],
-         "exact": [r[2] == r[3] for r in rows], "has_text": [r[4] is not None for r in rows]},
-        schema={"format": pl.String, "document_id": pl.String, "truth_chars": pl.Int64, "edits": pl.Int64,
-                "exact": pl.Boolean, "has_text": pl.Boolean},
-    )  # fmt: skip
-    return (
-        frame.group_by("format")
-        .agg(
-            pl.col("document_id").n_unique().alias("documents"),
-            pl.len().alias("pages"),
-            pl.col("has_text").sum().alias("pages_with_text"),
-            pl.col("exact").sum().alias("pages_exact"),
-            (pl.col("edits").sum() / pl.col("truth_chars").sum()).alias("cer"),
-        )
-        .sort("format")
-    )

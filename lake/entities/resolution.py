@@ -30,7 +30,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import hashlib
-import os
 import re
 from dataclasses import dataclass
 from functools import cache
@@ -39,9 +38,9 @@ from pathlib import Path
 import polars as pl
 from deltalake import write_deltalake
 
-from lake.storage import Lake
+from lake.settings import ResolutionSettings
+from lake.storage.delta import ENTERPRISE, Lake
 
-LAYER = "enterprise"
 RESOLVED, MENTION_PERSON = "resolved_person", "person_mention"
 ALIASES = Path(__file__).parent / "reference" / "name_aliases.csv"
 TITLE = re.compile(r"\b(Mr|Mrs|Ms|Miss|Mx|Dr|PC|DC|Sgt)\.?\s+$")
@@ -49,17 +48,51 @@ TITLE_GENDER = {"Mr": "male", "Mrs": "female", "Ms": "female", "Miss": "female"}
 
 # Kinship words as workers write them -> the relation recorded in the case system (coarse where the word is).
 KIN_WORDS = {
-    "mum": "mother", "mother": "mother", "mam": "mother", "mummy": "mother", "dad": "father", "father": "father",
-    "daddy": "father", "stepdad": "stepfather", "stepfather": "stepfather", "stepmum": "stepmother",
-    "stepmother": "stepmother", "nan": "grandmother", "nana": "grandmother", "nanna": "grandmother",
-    "grandma": "grandmother", "gran": "grandmother", "granny": "grandmother", "grandmother": "grandmother",
-    "grandad": "grandfather", "grandpa": "grandfather", "granddad": "grandfather", "grandfather": "grandfather",
-    "brother": "sibling", "sister": "sibling", "aunt": "aunt", "auntie": "aunt", "aunty": "aunt", "uncle": "uncle",
-    "foster carer": "foster carer", "family friend": "family friend", "neighbour": "neighbour",
-    "godparent": "godparent", "godmother": "godparent", "godfather": "godparent",
-}  # fmt: skip
-ROLE_GENDER = {"mother": "female", "stepmother": "female", "grandmother": "female", "aunt": "female",
-               "father": "male", "stepfather": "male", "grandfather": "male", "uncle": "male"}  # fmt: skip
+    "mum": "mother",
+    "mother": "mother",
+    "mam": "mother",
+    "mummy": "mother",
+    "dad": "father",
+    "father": "father",
+    "daddy": "father",
+    "stepdad": "stepfather",
+    "stepfather": "stepfather",
+    "stepmum": "stepmother",
+    "stepmother": "stepmother",
+    "nan": "grandmother",
+    "nana": "grandmother",
+    "nanna": "grandmother",
+    "grandma": "grandmother",
+    "gran": "grandmother",
+    "granny": "grandmother",
+    "grandmother": "grandmother",
+    "grandad": "grandfather",
+    "grandpa": "grandfather",
+    "granddad": "grandfather",
+    "grandfather": "grandfather",
+    "brother": "sibling",
+    "sister": "sibling",
+    "aunt": "aunt",
+    "auntie": "aunt",
+    "aunty": "aunt",
+    "uncle": "uncle",
+    "foster carer": "foster carer",
+    "family friend": "family friend",
+    "neighbour": "neighbour",
+    "godparent": "godparent",
+    "godmother": "godparent",
+    "godfather": "godparent",
+}
+ROLE_GENDER = {
+    "mother": "female",
+    "stepmother": "female",
+    "grandmother": "female",
+    "aunt": "female",
+    "father": "male",
+    "stepfather": "male",
+    "grandfather": "male",
+    "uncle": "male",
+}
 WORKER_ROLES = ("social worker", "sw", "allocated social worker")
 
 # Stated m probabilities (the chance a true match shows each level), from how workers write names: a full
@@ -69,8 +102,6 @@ M_SURNAME = [0.93, 0.05, 0.02]  # exact, fuzzy (typos), other (name changes)
 M_ROLE = [0.97, 0.03]  # same, different
 M_GENDER = [0.99, 0.01]
 MIN_PAIRS_FOR_EM = 5000
-BY_SHARE = float(os.environ.get("CASELAKE_RESOLUTION_BY_SHARE", "0.75"))
-CLEAR_WINNER = float(os.environ.get("CASELAKE_RESOLUTION_CLEAR_WINNER", "4"))
 
 
 def kin_relation(word: str) -> str | None:
@@ -153,13 +184,30 @@ def name_forms(mentions: pl.DataFrame, texts: pl.DataFrame) -> tuple[pl.DataFram
             name = parse_name(m["text"], surname_only=title is not None)
             gender = TITLE_GENDER.get(title or "") or ROLE_GENDER.get(relation or "")
             key = f"{m['child_id']}|{m['text'].lower()}|{relation}|{title}"
-            rows.append({"mention_id": m["mention_id"], "child_id": m["child_id"], "text": m["text"],
-                         "item": f"{m['source_type']}|{m['source_id']}|{m['page']}",
-                         "form_id": hashlib.sha256(key.encode()).hexdigest()[:16], "first_name": name.first,
-                         "surname": name.surname, "relation": relation, "gender": gender})  # fmt: skip
+            rows.append(
+                {
+                    "mention_id": m["mention_id"],
+                    "child_id": m["child_id"],
+                    "text": m["text"],
+                    "item": f"{m['source_type']}|{m['source_id']}|{m['page']}",
+                    "form_id": hashlib.sha256(key.encode()).hexdigest()[:16],
+                    "first_name": name.first,
+                    "surname": name.surname,
+                    "relation": relation,
+                    "gender": gender,
+                }
+            )
     if not rows:
-        empty = {"form_id": pl.String, "child_id": pl.String, "text": pl.String, "first_name": pl.String,
-                 "surname": pl.String, "relation": pl.String, "gender": pl.String, "mentions": pl.UInt32}  # fmt: skip
+        empty = {
+            "form_id": pl.String,
+            "child_id": pl.String,
+            "text": pl.String,
+            "first_name": pl.String,
+            "surname": pl.String,
+            "relation": pl.String,
+            "gender": pl.String,
+            "mentions": pl.UInt32,
+        }
         return pl.DataFrame(schema=empty), pl.DataFrame(
             schema={"mention_id": pl.String, "form_id": pl.String, "item": pl.String}
         )
@@ -172,20 +220,31 @@ def name_forms(mentions: pl.DataFrame, texts: pl.DataFrame) -> tuple[pl.DataFram
 def recorded_people(lake: Lake) -> pl.DataFrame:
     """Per child: the child, its related adults (every name they have held) and its allocated workers."""
     live = pl.col("_deleted_at").is_null()
-    person = lake.scan(LAYER, "person").filter(live).select("person_id", "sex", "first_name", "surname")
-    names = lake.scan(LAYER, "person_name").filter(live).select("person_id", "first_name", "surname")
+    person = lake.scan(ENTERPRISE, "person").filter(live).select("person_id", "sex", "first_name", "surname")
+    names = lake.scan(ENTERPRISE, "person_name").filter(live).select("person_id", "first_name", "surname")
     all_names = pl.concat([person.select("person_id", "first_name", "surname"), names]).unique()
-    child = lake.scan(LAYER, "child").filter(live).select(pl.col("person_id").alias("child_id"))
-    rels = lake.scan(LAYER, "relationship").filter(live).select("child_id", "person_id", "relation")
-    people = pl.concat([
-        child.select("child_id", pl.col("child_id").alias("person_id"), pl.lit("child").alias("relation")),
-        rels,
-    ]).join(all_names, on="person_id").join(person.select("person_id", "sex"), on="person_id", how="left")  # fmt: skip
-    workers = lake.scan(LAYER, "worker").filter(live).select("worker_id", "first_name", "surname")
-    allocated = lake.scan(LAYER, "involvement").filter(live).select("child_id", "worker_id").unique()
+    child = lake.scan(ENTERPRISE, "child").filter(live).select(pl.col("person_id").alias("child_id"))
+    rels = lake.scan(ENTERPRISE, "relationship").filter(live).select("child_id", "person_id", "relation")
+    people = (
+        pl.concat(
+            [
+                child.select("child_id", pl.col("child_id").alias("person_id"), pl.lit("child").alias("relation")),
+                rels,
+            ]
+        )
+        .join(all_names, on="person_id")
+        .join(person.select("person_id", "sex"), on="person_id", how="left")
+    )
+    workers = lake.scan(ENTERPRISE, "worker").filter(live).select("worker_id", "first_name", "surname")
+    allocated = lake.scan(ENTERPRISE, "involvement").filter(live).select("child_id", "worker_id").unique()
     staff = allocated.join(workers, on="worker_id").select(
-        "child_id", pl.col("worker_id").alias("person_id"), pl.lit("social worker").alias("relation"),
-        "first_name", "surname", pl.lit(None, pl.String).alias("sex"))  # fmt: skip
+        "child_id",
+        pl.col("worker_id").alias("person_id"),
+        pl.lit("social worker").alias("relation"),
+        "first_name",
+        "surname",
+        pl.lit(None, pl.String).alias("sex"),
+    )
     out = pl.concat([people, staff]).collect()
     return (
         out.with_columns(
@@ -202,9 +261,10 @@ def recorded_people(lake: Lake) -> pl.DataFrame:
 def _with_alias_groups(df: pl.DataFrame) -> pl.DataFrame:
     groups = alias_groups()
     return df.with_columns(
-        pl.col("first_name").map_elements(lambda n: list(groups.get(n, ())), return_dtype=pl.List(pl.Int64))
+        pl.col("first_name")
+        .map_elements(lambda n: list(groups.get(n, ())), return_dtype=pl.List(pl.Int64))
         .alias("first_groups")
-    )  # fmt: skip
+    )
 
 
 def _settings(prior: float):
@@ -219,22 +279,43 @@ def _settings(prior: float):
         out.append(cll.ElseLevel().configure(m_probability=m[-1]))
         return out
 
-    first = CustomComparison(comparison_levels=levels(M_FIRST, [
-        ("first_name_l = first_name_r", "exact"),
-        ("list_has_any(first_groups_l, first_groups_r)", "alias"),
-        ("jaro_winkler_similarity(first_name_l, first_name_r) >= 0.88", "fuzzy"),
-        ("(length(first_name_l) = 1 OR length(first_name_r) = 1) AND first_name_l[1] = first_name_r[1]", "initial"),
-    ], "first_name_l IS NULL OR first_name_r IS NULL"), output_column_name="first_name")  # fmt: skip
-    surname = CustomComparison(comparison_levels=levels(M_SURNAME, [
-        ("surname_l = surname_r", "exact"),
-        ("jaro_winkler_similarity(surname_l, surname_r) >= 0.88", "fuzzy"),
-    ], "surname_l IS NULL OR surname_r IS NULL"), output_column_name="surname")  # fmt: skip
-    role = CustomComparison(comparison_levels=levels(M_ROLE, [("relation_l = relation_r", "same")],
-                                                     "relation_l IS NULL OR relation_r IS NULL"),
-                            output_column_name="relation")  # fmt: skip
-    gender = CustomComparison(comparison_levels=levels(M_GENDER, [("gender_l = gender_r", "same")],
-                                                       "gender_l IS NULL OR gender_r IS NULL"),
-                              output_column_name="gender")  # fmt: skip
+    first = CustomComparison(
+        comparison_levels=levels(
+            M_FIRST,
+            [
+                ("first_name_l = first_name_r", "exact"),
+                ("list_has_any(first_groups_l, first_groups_r)", "alias"),
+                ("jaro_winkler_similarity(first_name_l, first_name_r) >= 0.88", "fuzzy"),
+                (
+                    "(length(first_name_l) = 1 OR length(first_name_r) = 1) AND first_name_l[1] = first_name_r[1]",
+                    "initial",
+                ),
+            ],
+            "first_name_l IS NULL OR first_name_r IS NULL",
+        ),
+        output_column_name="first_name",
+    )
+    surname = CustomComparison(
+        comparison_levels=levels(
+            M_SURNAME,
+            [
+                ("surname_l = surname_r", "exact"),
+                ("jaro_winkler_similarity(surname_l, surname_r) >= 0.88", "fuzzy"),
+            ],
+            "surname_l IS NULL OR surname_r IS NULL",
+        ),
+        output_column_name="surname",
+    )
+    role = CustomComparison(
+        comparison_levels=levels(
+            M_ROLE, [("relation_l = relation_r", "same")], "relation_l IS NULL OR relation_r IS NULL"
+        ),
+        output_column_name="relation",
+    )
+    gender = CustomComparison(
+        comparison_levels=levels(M_GENDER, [("gender_l = gender_r", "same")], "gender_l IS NULL OR gender_r IS NULL"),
+        output_column_name="gender",
+    )
     return SettingsCreator(
         link_type="link_only",
         unique_id_column_name="record_id",
@@ -245,8 +326,9 @@ def _settings(prior: float):
     )
 
 
-def score_forms(forms: pl.DataFrame, people: pl.DataFrame) -> pl.DataFrame:
-    """Splink match probabilities between each name form and the recorded people of its child."""
+def score_forms(forms: pl.DataFrame, people: pl.DataFrame, em: bool = True) -> pl.DataFrame:
+    """Splink match probabilities between each name form and the recorded people of its child (``em``: re-estimate
+    the parameters by expectation maximisation when there are enough pairs)."""
     import duckdb
     from splink import DuckDBAPI, Linker, block_on
 
@@ -270,7 +352,7 @@ def score_forms(forms: pl.DataFrame, people: pl.DataFrame) -> pl.DataFrame:
         return linker
 
     linker = sampled()
-    if block_pairs >= MIN_PAIRS_FOR_EM and os.environ.get("CASELAKE_RESOLUTION_EM", "1") == "1":
+    if em and block_pairs >= MIN_PAIRS_FOR_EM:
         # EM within the child blocks re-estimates u where it matters: among one family's members, who
         # share surnames far more often than two random people of the council do. Where some level is
         # never seen among non-matches EM drives its u to zero and Splink refuses it: that run keeps the
@@ -296,43 +378,47 @@ _ASSIGNMENT = {"form_id": pl.String, "resolved_person_id": pl.String, "match_pro
 _RESOLVED = {**_ASSIGNMENT, "method": pl.String}
 
 
-def _best_matches(forms: pl.DataFrame, people: pl.DataFrame, threshold: float) -> pl.DataFrame:
-    """Each form's best candidate, kept when it reaches ``threshold`` and clearly beats the runner-up (match
-    odds at least ``CLEAR_WINNER`` times the next person's). A form without a clear winner ("Mrs Campbell"
+def _best_matches(forms: pl.DataFrame, people: pl.DataFrame, rules: ResolutionSettings) -> pl.DataFrame:
+    """Each form's best candidate, kept when it reaches ``rules.threshold`` and clearly beats the runner-up (match
+    odds at least ``rules.clear_winner`` times the next person's). A form without a clear winner ("Mrs Campbell"
     among three women Campbell) is then weighed by how often each candidate is mentioned in that child's
     records (from the clear matches, counted in mentions): the child is far more often "Miss Brady" in
-    their own notes than an aunt is. It is kept when that share gives one candidate ``BY_SHARE`` of the
+    their own notes than an aunt is. It is kept when that share gives one candidate ``rules.by_share`` of the
     weight; otherwise it stays unresolved rather than joining one at random."""
     if forms.is_empty() or people.is_empty():
         return pl.DataFrame(schema=_ASSIGNMENT)
     candidates = (
-        score_forms(forms, people)
-        .filter(pl.col("match_probability") >= threshold)
-        .group_by("form_id", "person_id").agg(pl.col("match_probability").max())
+        score_forms(forms, people, rules.em)
+        .filter(pl.col("match_probability") >= rules.threshold)
+        .group_by("form_id", "person_id")
+        .agg(pl.col("match_probability").max())
         .sort(["form_id", "match_probability", "person_id"], descending=[False, True, False])
-    )  # fmt: skip
+    )
     ranked = candidates.with_columns(
         pl.col("match_probability").shift(-1).over("form_id").fill_null(0.0).alias("runner_up")
     ).unique("form_id", keep="first")
     odds = pl.col("match_probability") / (1 - pl.col("match_probability")).clip(1e-12)
     runner_odds = pl.col("runner_up") / (1 - pl.col("runner_up")).clip(1e-12)
-    clear = ranked.filter(odds >= CLEAR_WINNER * runner_odds).select(
+    clear = ranked.filter(odds >= rules.clear_winner * runner_odds).select(
         "form_id", pl.col("person_id").alias("resolved_person_id"), "match_probability"
     )
     mentions = forms.select("form_id", "child_id", "mentions")
     share = (
-        clear.join(mentions, on="form_id").group_by("child_id", "resolved_person_id").agg(pl.col("mentions").sum())
+        clear.join(mentions, on="form_id")
+        .group_by("child_id", "resolved_person_id")
+        .agg(pl.col("mentions").sum())
         .with_columns((pl.col("mentions") / pl.col("mentions").sum().over("child_id")).alias("share"))
         .select("child_id", pl.col("resolved_person_id").alias("person_id"), "share")
-    )  # fmt: skip
+    )
     weighed = (
-        candidates.join(clear, on="form_id", how="anti").join(mentions, on="form_id")
+        candidates.join(clear, on="form_id", how="anti")
+        .join(mentions, on="form_id")
         .join(share, on=["child_id", "person_id"], how="left")
         .with_columns((pl.col("match_probability") * pl.col("share").fill_null(0.0)).alias("weight"))
         .with_columns((pl.col("weight") / pl.col("weight").sum().over("form_id")).alias("weight_share"))
-        .filter(pl.col("weight_share") >= BY_SHARE)
+        .filter(pl.col("weight_share") >= rules.by_share)
         .select("form_id", pl.col("person_id").alias("resolved_person_id"), "match_probability")
-    )  # fmt: skip
+    )
     return pl.concat([clear, weighed])
 
 
@@ -342,7 +428,7 @@ def _key_id(*parts: pl.Expr) -> pl.Expr:
     )
 
 
-def resolve(forms: pl.DataFrame, people: pl.DataFrame, threshold: float) -> pl.DataFrame:
+def resolve(forms: pl.DataFrame, people: pl.DataFrame, rules: ResolutionSettings) -> pl.DataFrame:
     """form_id -> resolved_person_id and match probability.
 
     Pass 1 matches forms to recorded people. Pass 2 treats the full names among the unmatched forms (a GP,
@@ -351,32 +437,42 @@ def resolve(forms: pl.DataFrame, people: pl.DataFrame, threshold: float) -> pl.D
     is a person of its own within its child's network (no match probability)."""
     if forms.is_empty():
         return pl.DataFrame(schema=_RESOLVED)
-    recorded = _best_matches(forms, people, threshold)
+    recorded = _best_matches(forms, people, rules)
     rest = forms.join(recorded, on="form_id", how="anti")
     named = rest.filter((pl.col("first_name").str.len_chars() > 1) & pl.col("surname").is_not_null())
     # A full name that one recorded person in the council holds is that person, even in the notes of a
     # child they are not recorded against (a worker covering a visit, an aunt named in a cousin's notes).
     unique_names = (
-        people.select("first_name", "surname", "person_id").unique()
+        people.select("first_name", "surname", "person_id")
+        .unique()
         .filter(pl.col("person_id").n_unique().over("first_name", "surname") == 1)
         .select("first_name", "surname", pl.col("person_id").alias("recorded_id"))
-    )  # fmt: skip
+    )
     anchors = (
         named.join(unique_names, on=["first_name", "surname"], how="left")
-        .select("child_id", pl.coalesce("recorded_id", _key_id(pl.col("first_name"), pl.col("surname"))).alias("person_id"),
-                "first_name", "surname", "relation", "gender")
+        .select(
+            "child_id",
+            pl.coalesce("recorded_id", _key_id(pl.col("first_name"), pl.col("surname"))).alias("person_id"),
+            "first_name",
+            "surname",
+            "relation",
+            "gender",
+        )
         .unique(["child_id", "person_id"], keep="first")
-    )  # fmt: skip
-    mentioned = _best_matches(rest, anchors, threshold)
+    )
+    mentioned = _best_matches(rest, anchors, rules)
     alone = rest.join(mentioned, on="form_id", how="anti").select(
-        "form_id", _key_id(pl.col("child_id"), pl.col("text").str.to_lowercase(), pl.col("relation"))
-        .alias("resolved_person_id"), pl.lit(None, pl.Float64).alias("match_probability"),
-    )  # fmt: skip
-    return pl.concat([
-        recorded.with_columns(pl.lit("recorded").alias("method")),
-        mentioned.with_columns(pl.lit("mentioned").alias("method")),
-        alone.with_columns(pl.lit("unresolved").alias("method")),
-    ])  # fmt: skip
+        "form_id",
+        _key_id(pl.col("child_id"), pl.col("text").str.to_lowercase(), pl.col("relation")).alias("resolved_person_id"),
+        pl.lit(None, pl.Float64).alias("match_probability"),
+    )
+    return pl.concat(
+        [
+            recorded.with_columns(pl.lit("recorded").alias("method")),
+            mentioned.with_columns(pl.lit("mentioned").alias("method")),
+            alone.with_columns(pl.lit("unresolved").alias("method")),
+        ]
+    )
 
 
 def _compatible(form: dict, name: tuple[str | None, str | None]) -> bool:
@@ -389,8 +485,9 @@ def _compatible(form: dict, name: tuple[str | None, str | None]) -> bool:
     if first is None:
         return False
     groups = alias_groups()
-    return (f == first or (len(f) == 1 and first.startswith(f))
-            or bool(set(groups.get(f, ())) & set(groups.get(first, ()))))  # fmt: skip
+    return (
+        f == first or (len(f) == 1 and first.startswith(f)) or bool(set(groups.get(f, ())) & set(groups.get(first, ())))
+    )
 
 
 def resolve_in_context(links: pl.DataFrame, forms: pl.DataFrame, people: pl.DataFrame) -> pl.DataFrame:
@@ -409,8 +506,9 @@ def resolve_in_context(links: pl.DataFrame, forms: pl.DataFrame, people: pl.Data
     updates = []
     for r in links.filter(pl.col("method") == "unresolved").iter_rows(named=True):
         form = form_of[r["form_id"]]
-        fits = [pid for pid, variants in in_item.get(r["item"], {}).items()
-                if any(_compatible(form, v) for v in variants)]  # fmt: skip
+        fits = [
+            pid for pid, variants in in_item.get(r["item"], {}).items() if any(_compatible(form, v) for v in variants)
+        ]
         if len(fits) == 1:
             updates.append({"mention_id": r["mention_id"], "context_person_id": fits[0]})
     if not updates:
@@ -420,19 +518,22 @@ def resolve_in_context(links: pl.DataFrame, forms: pl.DataFrame, people: pl.Data
         links.join(upd, on="mention_id", how="left")
         .with_columns(
             pl.coalesce("context_person_id", "resolved_person_id").alias("resolved_person_id"),
-            pl.when(pl.col("context_person_id").is_not_null()).then(pl.lit("same_text")).otherwise("method")
+            pl.when(pl.col("context_person_id").is_not_null())
+            .then(pl.lit("same_text"))
+            .otherwise("method")
             .alias("method"),
         )
         .drop("context_person_id")
-    )  # fmt: skip
+    )
 
 
-def resolve_mentions(mentions: pl.DataFrame, texts: pl.DataFrame, people: pl.DataFrame,
-                     threshold: float) -> tuple[pl.DataFrame, pl.DataFrame]:  # fmt: skip
+def resolve_mentions(
+    mentions: pl.DataFrame, texts: pl.DataFrame, people: pl.DataFrame, rules: ResolutionSettings
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Person mentions -> (links: mention_id, resolved_person_id, match_probability, method, child_id,
     form_id, text, relation; forms)."""
     forms, mention_form = name_forms(mentions, texts)
-    links = mention_form.join(resolve(forms, people, threshold), on="form_id").join(
+    links = mention_form.join(resolve(forms, people, rules), on="form_id").join(
         forms.select("form_id", "child_id", "text", "relation"), on="form_id"
     )
     return resolve_in_context(links, forms, people), forms
@@ -447,51 +548,61 @@ class ResolutionRun:
     threshold: float = 0.35
 
     def metadata(self) -> dict:
-        return {"person_mentions": self.person_mentions, "name_forms": self.forms,
-                "resolved_people": self.resolved_people, "mentions_matched_to_recorded": self.matched_to_recorded,
-                "threshold": self.threshold}  # fmt: skip
+        return {
+            "person_mentions": self.person_mentions,
+            "name_forms": self.forms,
+            "resolved_people": self.resolved_people,
+            "mentions_matched_to_recorded": self.matched_to_recorded,
+            "threshold": self.threshold,
+        }
 
 
-def resolution_threshold() -> float:
-    return float(os.environ.get("CASELAKE_RESOLUTION_THRESHOLD", "0.35"))
-
-
-def resolve_people(lake: Lake, threshold: float | None = None) -> ResolutionRun:
+def resolve_people(lake: Lake, rules: ResolutionSettings | None = None) -> ResolutionRun:
     """Rebuild ``resolved_person`` and ``person_mention`` from the current mentions and recorded people.
     Whole-table: the Splink model is re-estimated on the council's data each time (seconds at this size)."""
-    from lake.entities import LAYER as ENTITY_LAYER
-    from lake.entities import MENTIONS, text_items
+    from lake.entities.extraction import MENTIONS, text_items
 
-    threshold = resolution_threshold() if threshold is None else threshold
-    mentions = lake.read(ENTITY_LAYER, MENTIONS).filter(pl.col("label").is_in(["person", "kinship_role",
-                                                                              "professional_role"]))  # fmt: skip
+    rules = rules or ResolutionSettings()
+    mentions = lake.read(ENTERPRISE, MENTIONS).filter(
+        pl.col("label").is_in(["person", "kinship_role", "professional_role"])
+    )
     people = recorded_people(lake)
-    links, forms = resolve_mentions(mentions, text_items(lake), people, threshold)
+    links, forms = resolve_mentions(mentions, text_items(lake), people, rules)
     links = links.with_columns(pl.lit(dt.datetime.now(dt.UTC)).alias("resolved_at"))
     recorded = people.group_by("person_id").agg(
-        pl.col("first_name").first(), pl.col("surname").first(), pl.col("relation").unique().sort(),
+        pl.col("first_name").first(),
+        pl.col("surname").first(),
+        pl.col("relation").unique().sort(),
         pl.col("child_id").unique().sort().alias("children"),
-    )  # fmt: skip
+    )
     resolved = (
-        links.group_by("resolved_person_id").agg(
-            pl.len().alias("mentions"), pl.col("text").mode().first().alias("name_as_written"),
+        links.group_by("resolved_person_id")
+        .agg(
+            pl.len().alias("mentions"),
+            pl.col("text").mode().first().alias("name_as_written"),
             pl.col("child_id").unique().sort().alias("mention_children"),
             pl.col("relation").drop_nulls().mode().first().alias("mentioned_role"),
         )
         .join(recorded.rename({"person_id": "resolved_person_id"}), on="resolved_person_id", how="left")
         .with_columns(pl.col("first_name").is_not_null().alias("recorded"))
         .sort("resolved_person_id")
-    )  # fmt: skip
-    out = links.select("mention_id", "resolved_person_id", "match_probability", "method", "child_id", "form_id",
-                       "resolved_at")  # fmt: skip
+    )
+    out = links.select(
+        "mention_id", "resolved_person_id", "match_probability", "method", "child_id", "form_id", "resolved_at"
+    )
     for name, df in ((RESOLVED, resolved), (MENTION_PERSON, out)):
-        write_deltalake(lake.uri(LAYER, name), df.to_arrow(), mode="overwrite", schema_mode="overwrite",
-                        storage_options=lake.storage_options or None)  # fmt: skip
+        write_deltalake(
+            lake.uri(ENTERPRISE, name),
+            df.to_arrow(),
+            mode="overwrite",
+            schema_mode="overwrite",
+            storage_options=lake.storage_options or None,
+        )
     person_rows = mentions.filter(pl.col("label") == "person").height
     return ResolutionRun(
         person_rows,
         forms.height,
         resolved.height,
         out.filter(pl.col("method") == "recorded").height,
-        threshold,
+        rules.threshold,
     )

@@ -9,14 +9,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
 
-from lake.sources import SOURCES
-from lake.storage import DEFAULT_DATA_ROOT
+from lake.contracts.sources import SOURCES
 
 CONTROL_FILE = "_extract.json"
 
@@ -42,10 +40,6 @@ class Extract:
         return self.extract_date.isoformat()
 
 
-def landing_root() -> Path:
-    return Path(os.environ.get("CASELAKE_LANDING_DIR", str(DEFAULT_DATA_ROOT / "landing")))
-
-
 def read_extract(path: Path) -> Extract:
     """The extract in ``path``, from its control file; a clear error when that cannot be trusted."""
     control_path = path / CONTROL_FILE
@@ -66,9 +60,8 @@ def read_extract(path: Path) -> Extract:
     return Extract(source, date, path, kind, tables)
 
 
-def find_extracts(root: Path | None = None, source: str | None = None) -> list[Extract]:
+def find_extracts(root: Path, source: str | None = None) -> list[Extract]:
     """Complete extracts under the landing root, oldest first."""
-    root = root or landing_root()
     found = []
     for system in sorted(SOURCES) if source is None else [source]:
         folder = root / SOURCES[system].source
@@ -80,8 +73,7 @@ def find_extracts(root: Path | None = None, source: str | None = None) -> list[E
     return sorted(found, key=lambda e: (e.extract_date, e.source))
 
 
-def extract_for(source: str, partition_key: str, root: Path | None = None) -> Extract:
-    root = root or landing_root()
+def extract_for(source: str, partition_key: str, root: Path) -> Extract:
     return read_extract(root / SOURCES[source].source / partition_key)
 
 
@@ -95,13 +87,37 @@ def inventory(extract: Extract) -> pl.DataFrame:
         stem = path.stem if path.parent == extract.path else None
         declared = extract.declared_rows.get(stem) if stem else None
         kind = "document" if rel.startswith("documents/") else "table" if declared is not None else "unexpected"
-        rows.append({"extract_id": extract.extract_id, "path": rel, "kind": kind, "bytes": path.stat().st_size,
-                     "sha256": hashlib.sha256(path.read_bytes()).hexdigest(), "declared_rows": declared,
-                     "present": True})  # fmt: skip
+        rows.append(
+            {
+                "extract_id": extract.extract_id,
+                "path": rel,
+                "kind": kind,
+                "bytes": path.stat().st_size,
+                "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+                "declared_rows": declared,
+                "present": True,
+            }
+        )
     for table, n in extract.declared_rows.items():
         if f"{table}.csv" not in seen:
-            rows.append({"extract_id": extract.extract_id, "path": f"{table}.csv", "kind": "table", "bytes": None,
-                         "sha256": None, "declared_rows": n, "present": False})  # fmt: skip
-    schema = {"extract_id": pl.String, "path": pl.String, "kind": pl.String, "bytes": pl.Int64, "sha256": pl.String,
-              "declared_rows": pl.Int64, "present": pl.Boolean}  # fmt: skip
+            rows.append(
+                {
+                    "extract_id": extract.extract_id,
+                    "path": f"{table}.csv",
+                    "kind": "table",
+                    "bytes": None,
+                    "sha256": None,
+                    "declared_rows": n,
+                    "present": False,
+                }
+            )
+    schema = {
+        "extract_id": pl.String,
+        "path": pl.String,
+        "kind": pl.String,
+        "bytes": pl.Int64,
+        "sha256": pl.String,
+        "declared_rows": pl.Int64,
+        "present": pl.Boolean,
+    }
     return pl.DataFrame(rows, schema=schema)

@@ -1,6 +1,7 @@
 """The load, as plain functions: land an extract, stage it, build the enterprise layer.
 
-Dagster assets are thin wrappers around these; tests and the crash-safety check call them directly.
+Dagster assets are thin wrappers around these; :func:`load_landing` runs the whole loop in-process for the
+evaluation, the benchmarks and the tests.
 Each returns per-table metrics (rows read, landed, quarantined, inserted, updated, unchanged, bytes,
 seconds, Delta version) that the assets publish as metadata.
 """
@@ -11,16 +12,17 @@ import datetime as dt
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from lake import enterprise
-from lake.landing import Extract, inventory
-from lake.sources import NEUTRAL_TABLES, SOURCES
-from lake.staging import QUARANTINE_SCHEMA, empty_staging_frame, stage_file
-from lake.storage import Lake, MergeStats, ensure_table, merge_by_key
+from lake.contracts.sources import NEUTRAL_TABLES, SOURCES
+from lake.ingest import enterprise
+from lake.ingest.landing import Extract, find_extracts, inventory
+from lake.ingest.staging import QUARANTINE_SCHEMA, empty_staging_frame, stage_file
+from lake.storage.delta import ENTERPRISE, LANDING, STAGING, Lake, MergeStats, ensure_table, merge_by_key
 
 QUARANTINE = "quarantine"
 
@@ -46,16 +48,22 @@ class TableLoad:
 
     def metadata(self) -> dict:
         return {
-            "rows_read": self.rows_read, "rows_landed": self.rows_landed, "rows_quarantined": self.rows_quarantined,
-            "rows_inserted": self.stats.inserted, "rows_updated": self.stats.updated,
-            "rows_unchanged": self.stats.unchanged, "cells_repaired": self.repaired_cells,
-            "cells_normalised": self.normalised_cells, "bytes_written": self.bytes_written,
-            "wall_seconds": round(self.wall_seconds, 3), "cpu_seconds": round(self.cpu_seconds, 3),
+            "rows_read": self.rows_read,
+            "rows_landed": self.rows_landed,
+            "rows_quarantined": self.rows_quarantined,
+            "rows_inserted": self.stats.inserted,
+            "rows_updated": self.stats.updated,
+            "rows_unchanged": self.stats.unchanged,
+            "cells_repaired": self.repaired_cells,
+            "cells_normalised": self.normalised_cells,
+            "bytes_written": self.bytes_written,
+            "wall_seconds": round(self.wall_seconds, 3),
+            "cpu_seconds": round(self.cpu_seconds, 3),
             "delta_version": self.stats.version if self.stats.version is not None else -1,
             "delta_committed": self.stats.committed,
             **({"file_error": self.file_error} if self.file_error else {}),
             **({"warnings": "; ".join(self.warnings)} if self.warnings else {}),
-        }  # fmt: skip
+        }
 
 
 def _table_bytes(lake: Lake, layer: str, name: str) -> int:
@@ -69,9 +77,13 @@ def _table_bytes(lake: Lake, layer: str, name: str) -> int:
 def land_extract(lake: Lake, extract: Extract) -> pl.DataFrame:
     """Record every file of the extract (size, SHA-256, declared rows, present) in ``landing/files``."""
     files = inventory(extract)
-    merge_by_key(lake, "landing", "files", files.with_columns(
-        (pl.col("sha256").fill_null("") + pl.col("present").cast(pl.String)).alias("_row_hash")),
-        ("extract_id", "path"))  # fmt: skip
+    merge_by_key(
+        lake,
+        LANDING,
+        "files",
+        files.with_columns((pl.col("sha256").fill_null("") + pl.col("present").cast(pl.String)).alias("_row_hash")),
+        ("extract_id", "path"),
+    )
     return files
 
 
@@ -97,25 +109,39 @@ def stage_extract(
         path = extract.path / f"{system.table(table)}.csv"
         if system.table(table) in extract.declared_rows or path.exists():
             staged = stage_file(path, system, table, extract.extract_id, extract.extract_date, ingested_at)
-            before = _table_bytes(lake, "staging", name)
-            load.stats = merge_by_key(lake, "staging", name, staged.landed, NEUTRAL_TABLES[table]["key"],
-                                      update_when="s._row_hash <> t._row_hash AND s._extract_date >= t._extract_date")  # fmt: skip
-            merge_by_key(lake, "staging", f"{extract.source}/{QUARANTINE}",
-                         staged.quarantined.with_columns(pl.col("reason").alias("_row_hash")),
-                         ("_extract_id", "source_table", "row_number"))  # fmt: skip
-            load.bytes_written = max(0, _table_bytes(lake, "staging", name) - before)
+            before = _table_bytes(lake, STAGING, name)
+            load.stats = merge_by_key(
+                lake,
+                STAGING,
+                name,
+                staged.landed,
+                NEUTRAL_TABLES[table]["key"],
+                update_when="s._row_hash <> t._row_hash AND s._extract_date >= t._extract_date",
+            )
+            merge_by_key(
+                lake,
+                STAGING,
+                f"{extract.source}/{QUARANTINE}",
+                staged.quarantined.with_columns(pl.col("reason").alias("_row_hash")),
+                ("_extract_id", "source_table", "row_number"),
+            )
+            load.bytes_written = max(0, _table_bytes(lake, STAGING, name) - before)
             load.rows_read, load.rows_landed = staged.rows_read, staged.landed.height
             load.rows_quarantined = staged.rows_quarantined
             load.repaired_cells, load.normalised_cells = staged.repaired_cells, staged.normalised_cells
             load.file_error, load.warnings = staged.file_error, staged.warnings
-        ensure_table(lake, "staging", name, empty_staging_frame(table).to_arrow().schema)
-        load.stats.version = lake.version("staging", name)
+        ensure_table(lake, STAGING, name, empty_staging_frame(table).to_arrow().schema)
+        load.stats.version = lake.version(STAGING, name)
         load.wall_seconds, load.cpu_seconds = time.perf_counter() - t0, time.process_time() - c0
         loads[table] = load
         if on_table:
             on_table(load)
-    ensure_table(lake, "staging", f"{extract.source}/{QUARANTINE}",
-                 pl.DataFrame(schema={**QUARANTINE_SCHEMA, "_row_hash": pl.String}).to_arrow().schema)  # fmt: skip
+    ensure_table(
+        lake,
+        STAGING,
+        f"{extract.source}/{QUARANTINE}",
+        pl.DataFrame(schema={**QUARANTINE_SCHEMA, "_row_hash": pl.String}).to_arrow().schema,
+    )
     return loads
 
 
@@ -127,13 +153,33 @@ def build_enterprise(lake: Lake, on_table: Callable[[TableLoad], None] | None = 
     loads = {}
     for table in enterprise.TABLES:
         t0, c0 = time.perf_counter(), time.process_time()
-        before = _table_bytes(lake, enterprise.LAYER, table.name)
+        before = _table_bytes(lake, ENTERPRISE, table.name)
         built = enterprise.build_table(lake, table, now, marks, deletions)
         enterprise.write_watermarks(lake, table.name, built.watermarks)
         load = TableLoad(table.name, rows_read=built.rows, rows_landed=built.rows, stats=built.stats)
-        load.bytes_written = max(0, _table_bytes(lake, enterprise.LAYER, table.name) - before)
+        load.bytes_written = max(0, _table_bytes(lake, ENTERPRISE, table.name) - before)
         load.wall_seconds, load.cpu_seconds = time.perf_counter() - t0, time.process_time() - c0
         loads[table.name] = load
         if on_table:
             on_table(load)
     return loads
+
+
+@dataclass
+class LandingLoad:
+    """What :func:`load_landing` did: per extract id, its staged tables; then the enterprise build (if any)."""
+
+    staged: dict[str, dict[str, TableLoad]] = field(default_factory=dict)
+    enterprise: dict[str, TableLoad] = field(default_factory=dict)
+
+
+def load_landing(lake: Lake, landing: Path, build: bool = True) -> LandingLoad:
+    """Land and stage every complete extract under ``landing`` (oldest first), then build the enterprise
+    layer once (``build``): what the Dagster jobs do, in one process, without the instance."""
+    done = LandingLoad()
+    for extract in find_extracts(landing):
+        land_extract(lake, extract)
+        done.staged[extract.extract_id] = stage_extract(lake, extract)
+    if build:
+        done.enterprise = build_enterprise(lake)
+    return done

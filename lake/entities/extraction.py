@@ -19,7 +19,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import os
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -29,25 +28,45 @@ import polars as pl
 import pyarrow as pa
 from deltalake import write_deltalake
 
-from lake.entity_model import MODEL_LABELS, PROMPT_TO_LABEL, WORD, BuildConfig, build, windows
-from lake.patterns import PATTERN_MODEL, Mention, find_all
-from lake.storage import Lake, ensure_table
+from lake.entities.model import MODEL_LABELS, PROMPT_TO_LABEL, WORD, windows
+from lake.entities.patterns import PATTERN_MODEL, Mention, find_all
+from lake.settings import EntitySettings
+from lake.storage.delta import ENTERPRISE, Lake, ensure_table
 
-LAYER = "enterprise"
 MENTIONS, SOURCES_DONE = "entity_mentions", "entity_sources"
 INFERENCE_WINDOW_WORDS = 200  # under the model's 384-word limit, with the label prompts in front
 
-MENTIONS_SCHEMA = pa.schema([
-    ("mention_id", pa.string()), ("source_type", pa.string()), ("source_id", pa.string()), ("page", pa.int32()),
-    ("child_id", pa.string()), ("start", pa.int32()), ("end", pa.int32()), ("text", pa.string()),
-    ("label", pa.string()), ("score", pa.float64()), ("method", pa.string()), ("model_id", pa.string()),
-    ("model_version", pa.string()), ("text_hash", pa.string()), ("extracted_at", pa.timestamp("us", tz="UTC")),
-])  # fmt: skip
-SOURCES_SCHEMA = pa.schema([
-    ("source_type", pa.string()), ("source_id", pa.string()), ("page", pa.int32()), ("child_id", pa.string()),
-    ("text_hash", pa.string()), ("model_version", pa.string()), ("mentions", pa.int32()),
-    ("extracted_at", pa.timestamp("us", tz="UTC")),
-])  # fmt: skip
+MENTIONS_SCHEMA = pa.schema(
+    [
+        ("mention_id", pa.string()),
+        ("source_type", pa.string()),
+        ("source_id", pa.string()),
+        ("page", pa.int32()),
+        ("child_id", pa.string()),
+        ("start", pa.int32()),
+        ("end", pa.int32()),
+        ("text", pa.string()),
+        ("label", pa.string()),
+        ("score", pa.float64()),
+        ("method", pa.string()),
+        ("model_id", pa.string()),
+        ("model_version", pa.string()),
+        ("text_hash", pa.string()),
+        ("extracted_at", pa.timestamp("us", tz="UTC")),
+    ]
+)
+SOURCES_SCHEMA = pa.schema(
+    [
+        ("source_type", pa.string()),
+        ("source_id", pa.string()),
+        ("page", pa.int32()),
+        ("child_id", pa.string()),
+        ("text_hash", pa.string()),
+        ("model_version", pa.string()),
+        ("mentions", pa.int32()),
+        ("extracted_at", pa.timestamp("us", tz="UTC")),
+    ]
+)
 ITEM_KEY = ["source_type", "source_id", "page"]
 
 
@@ -67,33 +86,37 @@ class EntityExtractor:
     batch_size: int = 8  # measured: 8 beat 32 by 40% on 2 cores (less padding per batch)
 
     @classmethod
-    def load(cls, threshold: float | None = None, threads: int | None = None,
-             int8: bool | None = None) -> EntityExtractor:  # fmt: skip
-        """The model named by ``CASELAKE_GLINER_MODEL`` (a directory, or a hub id where there is internet),
-        else the project's own build (found in the cache, or trained now). ``int8`` (``CASELAKE_ENTITY_INT8``,
-        default on) quantises the linear layers dynamically: see the README's benchmark for what it buys."""
+    def load(
+        cls,
+        model: str | Path,
+        settings: EntitySettings | None = None,
+        threshold: float | None = None,
+        threads: int | None = None,
+        int8: bool | None = None,
+    ) -> EntityExtractor:
+        """The GLiNER ``model`` (a local directory; a hub id only where there is internet), run as ``settings``
+        say unless an argument overrides them. ``int8`` quantises the linear layers dynamically: see the
+        README's benchmark for what it buys."""
         import torch
         from gliner import GLiNER
 
-        torch.set_num_threads(threads or int(os.environ.get("CASELAKE_ENTITY_THREADS", "2")))
-        setting = os.environ.get("CASELAKE_GLINER_MODEL", "")
-        path = Path(setting) if setting and Path(setting).is_dir() else None
-        if setting and path is None:
-            model = GLiNER.from_pretrained(setting)
-            model_id, version = setting, "hub"
+        settings = settings or EntitySettings()
+        torch.set_num_threads(threads or settings.threads)
+        path = Path(model)
+        if not path.is_dir():
+            gliner = GLiNER.from_pretrained(str(model))
+            model_id, version = str(model), "hub"
         else:
-            path = path or build(BuildConfig())
-            model = GLiNER.from_pretrained(str(path), local_files_only=True)
+            gliner = GLiNER.from_pretrained(str(path), local_files_only=True)
             info_file = path / "caselake_build.json"
             info = json.loads(info_file.read_text()) if info_file.exists() else {}
             model_id = info.get("model_id", str(path))
             version = model_id.rsplit("-", 1)[-1] if info else _dir_digest(path)
-        model.eval()
-        if int8 if int8 is not None else os.environ.get("CASELAKE_ENTITY_INT8", "1") == "1":
-            model.quantize("int8")
+        gliner.eval()
+        if settings.int8 if int8 is None else int8:
+            gliner.quantize("int8")
             version += "-int8"
-        threshold = threshold if threshold is not None else float(os.environ.get("CASELAKE_ENTITY_THRESHOLD", "0.5"))
-        return cls(model, model_id, version, threshold)
+        return cls(gliner, model_id, version, settings.threshold if threshold is None else threshold)
 
     def extract(self, texts: list[str]) -> list[list[Mention]]:
         """Mentions per text, sorted by span. Texts are cut into sentence windows the model can hold; the
@@ -107,14 +130,23 @@ class EntityExtractor:
         for b in range(0, len(order), 256):
             chunk = order[b : b + 256]
             window_texts = [texts[pieces[k][0]][pieces[k][1] : pieces[k][2]] for k in chunk]
-            results = self.model.inference(window_texts, prompts, threshold=self.threshold, flat_ner=True,
-                                           batch_size=self.batch_size)  # fmt: skip
+            results = self.model.inference(
+                window_texts, prompts, threshold=self.threshold, flat_ner=True, batch_size=self.batch_size
+            )
             for k, ents in zip(chunk, results, strict=True):
                 i, offset, _ = pieces[k]
                 for ent in ents:
                     start, end = offset + ent["start"], offset + ent["end"]
-                    found[i].append(Mention(start, end, PROMPT_TO_LABEL[ent["label"]], texts[i][start:end],
-                                            round(float(ent["score"]), 4), self.model_id))  # fmt: skip
+                    found[i].append(
+                        Mention(
+                            start,
+                            end,
+                            PROMPT_TO_LABEL[ent["label"]],
+                            texts[i][start:end],
+                            round(float(ent["score"]), 4),
+                            self.model_id,
+                        )
+                    )
         out = []
         for text, model_mentions in zip(texts, found, strict=True):
             regular = find_all(text)
@@ -137,37 +169,62 @@ def _dir_digest(path: Path) -> str:
 def text_items(lake: Lake) -> pl.DataFrame:
     """Every live free text: source_type, source_id, page (0 for texts without pages), child_id, text, hash."""
     frames = []
-    notes = lake.scan(LAYER, "case_note")
+    notes = lake.scan(ENTERPRISE, "case_note")
     if notes is not None:
-        frames.append(notes.filter(pl.col("_deleted_at").is_null()).select(
-            pl.lit("case_note").alias("source_type"), pl.col("note_id").alias("source_id"),
-            pl.lit(0, pl.Int32).alias("page"), "child_id", pl.col("note_text").alias("text")))  # fmt: skip
-    forms = lake.scan(LAYER, "form_response")
+        frames.append(
+            notes.filter(pl.col("_deleted_at").is_null()).select(
+                pl.lit("case_note").alias("source_type"),
+                pl.col("note_id").alias("source_id"),
+                pl.lit(0, pl.Int32).alias("page"),
+                "child_id",
+                pl.col("note_text").alias("text"),
+            )
+        )
+    forms = lake.scan(ENTERPRISE, "form_response")
     if forms is not None:
-        frames.append(forms.filter(pl.col("_deleted_at").is_null()).select(
-            pl.lit("form_answer").alias("source_type"),
-            pl.concat_str("form_id", pl.lit(":"), "question_code").alias("source_id"),
-            pl.lit(0, pl.Int32).alias("page"), "child_id", pl.col("answer_text").alias("text")))  # fmt: skip
-    pages, docs = lake.scan(LAYER, "document_text"), lake.scan(LAYER, "document")
+        frames.append(
+            forms.filter(pl.col("_deleted_at").is_null()).select(
+                pl.lit("form_answer").alias("source_type"),
+                pl.concat_str("form_id", pl.lit(":"), "question_code").alias("source_id"),
+                pl.lit(0, pl.Int32).alias("page"),
+                "child_id",
+                pl.col("answer_text").alias("text"),
+            )
+        )
+    pages, docs = lake.scan(ENTERPRISE, "document_text"), lake.scan(ENTERPRISE, "document")
     if pages is not None and docs is not None:
         live = docs.filter(pl.col("_deleted_at").is_null()).select("document_id", "child_id")
-        frames.append(pages.join(live, on="document_id").select(
-            pl.lit("document_page").alias("source_type"), pl.col("document_id").alias("source_id"),
-            pl.col("page").cast(pl.Int32), "child_id", "text"))  # fmt: skip
+        frames.append(
+            pages.join(live, on="document_id").select(
+                pl.lit("document_page").alias("source_type"),
+                pl.col("document_id").alias("source_id"),
+                pl.col("page").cast(pl.Int32),
+                "child_id",
+                "text",
+            )
+        )
     if not frames:
-        return pl.DataFrame(schema={"source_type": pl.String, "source_id": pl.String, "page": pl.Int32,
-                                    "child_id": pl.String, "text": pl.String, "text_hash": pl.String})  # fmt: skip
+        return pl.DataFrame(
+            schema={
+                "source_type": pl.String,
+                "source_id": pl.String,
+                "page": pl.Int32,
+                "child_id": pl.String,
+                "text": pl.String,
+                "text_hash": pl.String,
+            }
+        )
     items = pl.concat([f.collect() for f in frames]).filter(pl.col("text").str.strip_chars().str.len_chars() > 0)
     return items.with_columns(pl.col("text").map_elements(text_hash, return_dtype=pl.String).alias("text_hash"))
 
 
 def ensure_tables(lake: Lake) -> None:
-    ensure_table(lake, LAYER, MENTIONS, MENTIONS_SCHEMA)
-    ensure_table(lake, LAYER, SOURCES_DONE, SOURCES_SCHEMA)
+    ensure_table(lake, ENTERPRISE, MENTIONS, MENTIONS_SCHEMA)
+    ensure_table(lake, ENTERPRISE, SOURCES_DONE, SOURCES_SCHEMA)
 
 
 def _done(lake: Lake) -> pl.DataFrame:
-    return lake.scan(LAYER, SOURCES_DONE).select(*ITEM_KEY, "text_hash", "model_version").collect()
+    return lake.scan(ENTERPRISE, SOURCES_DONE).select(*ITEM_KEY, "text_hash", "model_version").collect()
 
 
 def pending_items(lake: Lake, items: pl.DataFrame, model_version: str) -> pl.DataFrame:
@@ -184,11 +241,15 @@ def prune_stale(lake: Lake, items: pl.DataFrame, model_version: str) -> int:
         return 0
     removed = 0
     for name, hash_col in ((MENTIONS, "text_hash"), (SOURCES_DONE, "text_hash")):
-        table = lake.read(LAYER, name)
+        table = lake.read(ENTERPRISE, name)
         keep = table.join(stale.select(*ITEM_KEY, hash_col), on=[*ITEM_KEY, hash_col], how="anti")
         removed += table.height - keep.height
-        write_deltalake(lake.uri(LAYER, name), keep.to_arrow().cast(table.to_arrow().schema), mode="overwrite",
-                        storage_options=lake.storage_options or None)  # fmt: skip
+        write_deltalake(
+            lake.uri(ENTERPRISE, name),
+            keep.to_arrow().cast(table.to_arrow().schema),
+            mode="overwrite",
+            storage_options=lake.storage_options or None,
+        )
     return removed
 
 
@@ -211,13 +272,17 @@ class EntityRun:
 
     def metadata(self) -> dict:
         return {
-            "text_items": self.text_items, "pending_items": self.pending_items, "mentions": self.mentions,
-            **{f"mentions_{k}": v for k, v in sorted(self.by_label.items())}, "pruned_rows": self.pruned_rows,
-            "delta_commits": self.commits, "model_seconds": round(self.model_seconds, 2),
+            "text_items": self.text_items,
+            "pending_items": self.pending_items,
+            "mentions": self.mentions,
+            **{f"mentions_{k}": v for k, v in sorted(self.by_label.items())},
+            "pruned_rows": self.pruned_rows,
+            "delta_commits": self.commits,
+            "model_seconds": round(self.model_seconds, 2),
             "wall_seconds": round(self.wall_seconds, 2),
             "items_per_second": round(self.pending_items / self.model_seconds, 2) if self.model_seconds else None,
             "model_id": self.model_id,
-        }  # fmt: skip
+        }
 
 
 def extract_entities(
@@ -258,23 +323,48 @@ def _commit(lake: Lake, items: list[dict], found: list[list[Mention]], ex: Entit
     for item, ms in zip(items, found, strict=True):
         for m in ms:
             method = "pattern" if m.model == PATTERN_MODEL else "gliner"
-            mentions.append({
-                "mention_id": mention_id(item["source_type"], item["source_id"], item["page"], m.start, m.end,
-                                         m.label, ex.model_version),
-                "source_type": item["source_type"], "source_id": item["source_id"], "page": item["page"],
-                "child_id": item["child_id"], "start": m.start, "end": m.end, "text": m.text, "label": m.label,
-                "score": m.score, "method": method, "model_id": m.model,
-                "model_version": ex.model_version if method == "gliner" else "1", "text_hash": item["text_hash"],
-                "extracted_at": now,
-            })  # fmt: skip
+            mentions.append(
+                {
+                    "mention_id": mention_id(
+                        item["source_type"], item["source_id"], item["page"], m.start, m.end, m.label, ex.model_version
+                    ),
+                    "source_type": item["source_type"],
+                    "source_id": item["source_id"],
+                    "page": item["page"],
+                    "child_id": item["child_id"],
+                    "start": m.start,
+                    "end": m.end,
+                    "text": m.text,
+                    "label": m.label,
+                    "score": m.score,
+                    "method": method,
+                    "model_id": m.model,
+                    "model_version": ex.model_version if method == "gliner" else "1",
+                    "text_hash": item["text_hash"],
+                    "extracted_at": now,
+                }
+            )
             run.by_label[m.label] = run.by_label.get(m.label, 0) + 1
-        done.append({"source_type": item["source_type"], "source_id": item["source_id"], "page": item["page"],
-                     "child_id": item["child_id"], "text_hash": item["text_hash"],
-                     "model_version": ex.model_version, "mentions": len(ms), "extracted_at": now})  # fmt: skip
+        done.append(
+            {
+                "source_type": item["source_type"],
+                "source_id": item["source_id"],
+                "page": item["page"],
+                "child_id": item["child_id"],
+                "text_hash": item["text_hash"],
+                "model_version": ex.model_version,
+                "mentions": len(ms),
+                "extracted_at": now,
+            }
+        )
     for name, rows, schema in ((MENTIONS, mentions, MENTIONS_SCHEMA), (SOURCES_DONE, done, SOURCES_SCHEMA)):
         if rows:
-            write_deltalake(lake.uri(LAYER, name), pa.Table.from_pylist(rows, schema=schema), mode="append",
-                            storage_options=lake.storage_options or None)  # fmt: skip
+            write_deltalake(
+                lake.uri(ENTERPRISE, name),
+                pa.Table.from_pylist(rows, schema=schema),
+                mode="append",
+                storage_options=lake.storage_options or None,
+            )
             run.commits += 1
     run.mentions += len(mentions)
 
@@ -287,32 +377,35 @@ def audit(lake: Lake, model_version: str | None = None, items: pl.DataFrame | No
     if model_version is not None:
         done = done.filter(pl.col("model_version") == model_version)
     unread = items.join(done, on=[*ITEM_KEY, "text_hash"], how="anti").height
-    mentions = lake.scan(LAYER, MENTIONS).select(*ITEM_KEY, "text_hash", "start", "end", "text").collect()
-    joined = mentions.join(items.select(*ITEM_KEY, "text_hash", pl.col("text").alias("source_text")),
-                           on=[*ITEM_KEY, "text_hash"], how="left")  # fmt: skip
+    mentions = lake.scan(ENTERPRISE, MENTIONS).select(*ITEM_KEY, "text_hash", "start", "end", "text").collect()
+    joined = mentions.join(
+        items.select(*ITEM_KEY, "text_hash", pl.col("text").alias("source_text")),
+        on=[*ITEM_KEY, "text_hash"],
+        how="left",
+    )
     at_span = pl.col("source_text").str.slice(pl.col("start"), pl.col("end") - pl.col("start"))
     mismatched = joined.filter(pl.col("source_text").is_null() | (at_span != pl.col("text"))).height
-    return {"text_items": items.height, "items_read": items.height - unread, "items_unread": unread,
-            "mentions": mentions.height, "spans_mismatched": mismatched}  # fmt: skip
+    return {
+        "text_items": items.height,
+        "items_read": items.height - unread,
+        "items_unread": unread,
+        "mentions": mentions.height,
+        "spans_mismatched": mismatched,
+    }
 
 
 # ---- LanceDB ------------------------------------------------------------------------------------------
-def lancedb_uri(lake: Lake) -> str:
-    """``CASELAKE_LANCEDB_URI``, else a ``lancedb`` folder in the lake root beside its Delta layers."""
-    return os.environ.get("CASELAKE_LANCEDB_URI") or f"{lake.root.rstrip('/')}/lancedb"
-
-
-def sync_lancedb(lake: Lake, changed: bool = True, uri: str | None = None, table_name: str = MENTIONS) -> int:
+def sync_lancedb(lake: Lake, uri: str, changed: bool = True, table_name: str = MENTIONS) -> int:
     """Mirror the Delta mentions (the system of record) into LanceDB with a full-text index on the mention
-    text; returns the mirror's rows. The mirror is rewritten whole when the run ``changed`` the mentions (or
+    text at ``uri`` (:meth:`lake.settings.Settings.lancedb`); returns the mirror's rows. The mirror is rewritten whole when the run ``changed`` the mentions (or
     the mirror is missing): Delta decides what exists."""
     import lancedb
     from lancedb.index import FTS
 
-    db = lancedb.connect(uri or lancedb_uri(lake))
+    db = lancedb.connect(uri)
     if not changed and table_name in db.list_tables().tables:
         return db.open_table(table_name).count_rows()
-    data = lake.table(LAYER, MENTIONS).to_pyarrow_table()
+    data = lake.table(ENTERPRISE, MENTIONS).to_pyarrow_table()
     table = db.create_table(table_name, data=data, mode="overwrite")
     if data.num_rows:
         table.create_index("text", config=FTS(), replace=True)
@@ -323,7 +416,7 @@ def sync_lancedb(lake: Lake, changed: bool = True, uri: str | None = None, table
 def extract_files(paths: list[Path], extractor: EntityExtractor) -> Iterable[dict]:
     """``caselake extract-entities``: each file's mentions as a JSON-ready dict. Plain text is read as it is;
     any other file goes through the document reader first (the document asset's code path)."""
-    from lake.documents import extract_files as extract_document_files
+    from lake.documents.pipeline import extract_files as extract_document_files
 
     plain = [p for p in paths if p.suffix.lower() in (".txt", ".text")]
     pages: dict[str, list[tuple[int, str]]] = {}
@@ -346,8 +439,20 @@ def extract_files(paths: list[Path], extractor: EntityExtractor) -> Iterable[dic
             continue
         found = extractor.extract([text for _, text in pages[key]])
         yield {
-            "file": key, "model_id": extractor.model_id, "model_version": extractor.model_version,
-            "mentions": [{"page": n, "start": m.start, "end": m.end, "text": m.text, "label": m.label,
-                          "score": m.score, "method": "pattern" if m.model == PATTERN_MODEL else "gliner"}
-                         for (n, _), ms in zip(pages[key], found, strict=True) for m in ms],
-        }  # fmt: skip
+            "file": key,
+            "model_id": extractor.model_id,
+            "model_version": extractor.model_version,
+            "mentions": [
+                {
+                    "page": n,
+                    "start": m.start,
+                    "end": m.end,
+                    "text": m.text,
+                    "label": m.label,
+                    "score": m.score,
+                    "method": "pattern" if m.model == PATTERN_MODEL else "gliner",
+                }
+                for (n, _), ms in zip(pages[key], found, strict=True)
+                for m in ms
+            ],
+        }

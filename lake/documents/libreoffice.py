@@ -68,8 +68,9 @@ def convert(
     return {f: converted(f) for f in files if converted(f).exists()}
 
 
-def _batches(soffice: str, files: list[Path], out_dir: Path, target: str, workers: int, chunk: int,
-             timeout_s: float | None) -> None:  # fmt: skip
+def _batches(
+    soffice: str, files: list[Path], out_dir: Path, target: str, workers: int, chunk: int, timeout_s: float | None
+) -> None:
     """``workers`` soffice runs at a time, each on ``chunk`` files with a profile of its own slot."""
     chunks = [files[i : i + chunk] for i in range(0, len(files), chunk)]
     with tempfile.TemporaryDirectory(prefix="caselake-lo-") as tmp:
@@ -78,8 +79,17 @@ def _batches(soffice: str, files: list[Path], out_dir: Path, target: str, worker
             if len(running) == workers:
                 _wait(*running.pop(0))
             profile = Path(tmp) / f"profile{n % workers}"
-            cmd = [soffice, f"-env:UserInstallation=file://{profile}", "--headless", "--norestore",
-                   "--convert-to", target, "--outdir", str(out_dir), *map(str, batch)]  # fmt: skip
+            cmd = [
+                soffice,
+                f"-env:UserInstallation=file://{profile}",
+                "--headless",
+                "--norestore",
+                "--convert-to",
+                target,
+                "--outdir",
+                str(out_dir),
+                *map(str, batch),
+            ]
             proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
             running.append((proc, timeout_s if timeout_s is not None else 60 + 2 * len(batch)))
         for proc, limit in running:

@@ -14,10 +14,16 @@ from pathlib import Path
 import duckdb
 import yaml
 
-from lake.storage import REPO_ROOT
+from lake.settings import REPO_ROOT
 
-TABLES = ("ssda903_header", "ssda903_episodes", "ssda903_reviews", "ssda903_missing", "ssda903_ad1",
-          "ssda903_placed_adoption")  # fmt: skip
+TABLES = (
+    "ssda903_header",
+    "ssda903_episodes",
+    "ssda903_reviews",
+    "ssda903_missing",
+    "ssda903_ad1",
+    "ssda903_placed_adoption",
+)
 VALIDATOR_PYTHON = REPO_ROOT / ".venv-903" / "bin" / "python"
 VALIDATOR_SCRIPT = REPO_ROOT / "scripts" / "validate_ssda903.py"
 
@@ -46,8 +52,10 @@ def validate_folder(folder: Path, year: int) -> dict:
         )
     run = subprocess.run(
         [str(VALIDATOR_PYTHON), str(VALIDATOR_SCRIPT), str(folder), str(year), f"lac{year - 1}_{year % 100:02d}"],
-        capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     if run.returncode != 0:
         raise RuntimeError(f"the 903 validator failed: {run.stderr[-800:]}")
     return json.loads(run.stdout.strip().splitlines()[-1])

@@ -18,13 +18,15 @@ def span_scores(predicted: pl.DataFrame, truth: pl.DataFrame) -> pl.DataFrame:
     true = truth.select(KEYS).unique()
     tp = pred.join(true, on=KEYS, how="semi")
     counts = (
-        true.group_by("label").len("true")
+        true.group_by("label")
+        .len("true")
         .join(pred.group_by("label").len("predicted"), on="label", how="full", coalesce=True)
         .join(tp.group_by("label").len("tp"), on="label", how="full", coalesce=True)
         .fill_null(0)
-    )  # fmt: skip
-    micro = counts.select(pl.lit("micro").alias("label"), pl.col("true").sum(), pl.col("predicted").sum(),
-                          pl.col("tp").sum())  # fmt: skip
+    )
+    micro = counts.select(
+        pl.lit("micro").alias("label"), pl.col("true").sum(), pl.col("predicted").sum(), pl.col("tp").sum()
+    )
     both = pl.concat([counts.sort("label"), micro], how="vertical_relaxed")
     return both.with_columns(
         (pl.col("tp") / pl.col("predicted")).fill_nan(0.0).alias("precision"),
@@ -56,6 +58,15 @@ def pairwise_scores(predicted: pl.Series, truth: pl.Series) -> dict[str, float]:
     recall = tp / true if true else 1.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     majority = df.group_by("p", "t").len().group_by("p").agg(pl.col("len").max())["len"].sum()
-    return {"items": df.height, "predicted_clusters": df["p"].n_unique(), "true_clusters": df["t"].n_unique(),
-            "pairs_tp": tp, "pairs_predicted": pred, "pairs_true": true, "precision": precision, "recall": recall,
-            "f1": f1, "purity": majority / df.height if df.height else 1.0}  # fmt: skip
+    return {
+        "items": df.height,
+        "predicted_clusters": df["p"].n_unique(),
+        "true_clusters": df["t"].n_unique(),
+        "pairs_tp": tp,
+        "pairs_predicted": pred,
+        "pairs_true": true,
+        "precision": precision,
+        "recall": recall,
+        "f1": f1,
+        "purity": majority / df.height if df.height else 1.0,
+    }

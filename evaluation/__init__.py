@@ -1,0 +1,1 @@
+"""Evaluation against the synthetic council's truth: it uses both ``lake`` and ``synth``; neither imports it."""

@@ -1,0 +1,1 @@
+"""Entities and people: the offline GLiNER model, extraction with patterns, Splink person resolution."""

@@ -1,0 +1,151 @@
+"""Every setting caselake has, in one object read once from the environment.
+
+The Dagster resource, the CLI and the library take a :class:`Settings`; nothing reads a ``CASELAKE_*``
+variable anywhere else, and nothing is read at import time (a test or a run sets the environment, then
+calls :meth:`Settings.from_env`). docs/settings.md lists every variable with its default; a test keeps the
+two in step.
+
+The embedded default keeps everything under one data root, ``lake/data`` in the repository (git-ignored),
+whatever the working directory.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lake.storage.delta import Lake
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATA_ROOT = REPO_ROOT / "lake" / "data"
+
+
+@dataclass(frozen=True)
+class DocumentSettings:
+    """Reading documents into text: the worker pool and what a single file may cost."""
+
+    workers: int = 2  # worker processes; one per core suits OCR, which is CPU-bound
+    timeout_s: float = 120.0  # a file with no result by then is recorded as a timeout and its worker replaced
+    max_mb: int = 100  # larger files are refused as oversized
+
+
+@dataclass(frozen=True)
+class EntitySettings:
+    """Entity extraction: which GLiNER model, and how it runs."""
+
+    gliner_model: str = ""  # a model directory, or a hub id on installs with internet; "" = the project's own build
+    model_cache: str = ""  # where the project's own build is cached; "" = $XDG_CACHE_HOME/caselake/models
+    threads: int = 2  # torch threads
+    int8: bool = True  # dynamic int8 quantisation (2.8x faster on 2 cores at the same F1)
+    threshold: float = 0.5  # GLiNER score threshold
+
+    def cache_dir(self) -> Path:
+        if self.model_cache:
+            return Path(self.model_cache)
+        return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "caselake" / "models"
+
+
+@dataclass(frozen=True)
+class ResolutionSettings:
+    """Person resolution: when a name form is taken to be a recorded person."""
+
+    threshold: float = 0.35  # least match probability for a link
+    by_share: float = 0.75  # an ambiguous form goes to the candidate with this share of the child's mentions
+    clear_winner: float = 4.0  # ... or to one whose odds are this many times the runner-up's
+    em: bool = True  # estimate u and m by expectation maximisation when there are enough pairs
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_root: Path = DEFAULT_DATA_ROOT
+    lake_uri: str = ""  # "" = <data_root>/delta; or s3://, az://, gs:// with storage_options
+    storage_options: Mapping[str, str] = field(default_factory=dict)
+    landing_dir: str = ""  # "" = <data_root>/landing
+    warehouse_dir: str = ""  # "" = <data_root>: the folder of caselake.duckdb, where dbt builds the marts
+    lancedb_uri: str = ""  # "" = <lake_uri>/lancedb
+    dagster_home: str = ""  # "" = <data_root>/dagster_home (DAGSTER_HOME, Dagster's own variable, wins)
+    documents: DocumentSettings = field(default_factory=DocumentSettings)
+    entities: EntitySettings = field(default_factory=EntitySettings)
+    resolution: ResolutionSettings = field(default_factory=ResolutionSettings)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """The settings named by ``CASELAKE_*`` variables (see :data:`ENVIRONMENT`), defaults for the rest."""
+        env = os.environ if env is None else env
+        values: dict[str, dict] = {"": {}, "documents": {}, "entities": {}, "resolution": {}}
+        for var, (group, name, parse) in ENVIRONMENT.items():
+            if env.get(var, "") != "":
+                try:
+                    values[group][name] = parse(env[var])
+                except ValueError as exc:
+                    raise ValueError(f"{var}={env[var]!r}: {exc}") from None
+        if env.get("DAGSTER_HOME"):
+            values[""]["dagster_home"] = env["DAGSTER_HOME"]
+        return cls(
+            **values[""],
+            documents=DocumentSettings(**values["documents"]),
+            entities=EntitySettings(**values["entities"]),
+            resolution=ResolutionSettings(**values["resolution"]),
+        )
+
+    def replace(self, **changes) -> Settings:
+        """A copy with some top-level settings changed; empty values keep the current ones."""
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v not in ("", None)})
+
+    # ---- derived places -----------------------------------------------------------------------------------
+    def lake(self) -> Lake:
+        return Lake(self.lake_uri or str(self.data_root / "delta"), dict(self.storage_options))
+
+    def landing(self) -> Path:
+        return Path(self.landing_dir) if self.landing_dir else self.data_root / "landing"
+
+    def warehouse(self) -> Path:
+        return Path(self.warehouse_dir) if self.warehouse_dir else self.data_root
+
+    def lancedb(self) -> str:
+        return self.lancedb_uri or f"{self.lake().root.rstrip('/')}/lancedb"
+
+    def dagster_home_dir(self) -> Path:
+        return Path(self.dagster_home) if self.dagster_home else self.data_root / "dagster_home"
+
+
+def _bool(value: str) -> bool:
+    if value.lower() in ("1", "true", "yes", "on"):
+        return True
+    if value.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("expected 1/0, true/false, yes/no or on/off")
+
+
+def _json_object(value: str) -> dict[str, str]:
+    parsed = json.loads(value)
+    if not isinstance(parsed, dict):
+        raise ValueError("expected a JSON object")
+    return {str(k): str(v) for k, v in parsed.items()}
+
+
+# Every variable: (group, field, parser). docs/settings.md documents each one.
+ENVIRONMENT: dict[str, tuple[str, str, object]] = {
+    "CASELAKE_DATA_ROOT": ("", "data_root", Path),
+    "CASELAKE_LAKE_URI": ("", "lake_uri", str),
+    "CASELAKE_STORAGE_OPTIONS": ("", "storage_options", _json_object),
+    "CASELAKE_LANDING_DIR": ("", "landing_dir", str),
+    "CASELAKE_WAREHOUSE_DIR": ("", "warehouse_dir", str),
+    "CASELAKE_LANCEDB_URI": ("", "lancedb_uri", str),
+    "CASELAKE_TEXT_WORKERS": ("documents", "workers", int),
+    "CASELAKE_TEXT_TIMEOUT_S": ("documents", "timeout_s", float),
+    "CASELAKE_TEXT_MAX_MB": ("documents", "max_mb", int),
+    "CASELAKE_GLINER_MODEL": ("entities", "gliner_model", str),
+    "CASELAKE_MODEL_CACHE": ("entities", "model_cache", str),
+    "CASELAKE_ENTITY_THREADS": ("entities", "threads", int),
+    "CASELAKE_ENTITY_INT8": ("entities", "int8", _bool),
+    "CASELAKE_ENTITY_THRESHOLD": ("entities", "threshold", float),
+    "CASELAKE_RESOLUTION_THRESHOLD": ("resolution", "threshold", float),
+    "CASELAKE_RESOLUTION_BY_SHARE": ("resolution", "by_share", float),
+    "CASELAKE_RESOLUTION_CLEAR_WINNER": ("resolution", "clear_winner", float),
+    "CASELAKE_RESOLUTION_EM": ("resolution", "em", _bool),
+}

@@ -1,0 +1,60 @@
+"""The project's entity model, trained on the synthetic council: the labelled training text, composed from
+the generator's train split (templates and name pools the evaluation never uses), and the one way every
+caller finds or builds the model (the asset, the CLI, the evaluation, the benchmarks and the tests).
+
+It lives beside the generator, not in ``lake``: the library trains on examples it is given
+(:func:`lake.entities.model.build`) and never imports the generator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from lake.entities.model import BuildConfig, Progress, build, to_examples
+from lake.settings import EntitySettings
+from synth.council import SynthOptions, build_world, compose_base
+
+
+def _noop(stage: str, done: int, total: int) -> None:
+    pass
+
+
+def labelled_texts(children: int, seed: int, split: str) -> Iterator[tuple[str, list[tuple[int, int, str]]]]:
+    """The synthetic council's free text (case notes, document pages, form answers) with its true spans,
+    composed in memory without rendering any document."""
+    opts = SynthOptions(out=Path("."), children=children, seed=seed, split=split)
+    content = compose_base(build_world(opts), opts, _noop)
+    spans: dict[tuple[str, str, int | None], list[tuple[int, int, str]]] = {}
+    for m in content.mentions:
+        spans.setdefault((m["source_type"], m["source_id"], m["page"]), []).append((m["start"], m["end"], m["label"]))
+    for row in content.rows["case_note"]:
+        yield row["note_text"], spans.get(("case_note", row["note_id"], None), [])
+    for page in content.pages:
+        yield page["text"], spans.get(("document_page", page["document_id"], page["page"]), [])
+    for row in content.rows["form_answer"]:
+        yield row["answer_text"], spans.get(("form_answer", f"{row['form_id']}:{row['question_code']}", None), [])
+
+
+def training_examples(cfg: BuildConfig) -> list[dict]:
+    """GLiNER examples from the train split of the council ``cfg`` names (its children and seed)."""
+    return [
+        ex
+        for text, spans in labelled_texts(cfg.train_children, cfg.train_seed, "train")
+        for ex in to_examples(text, spans, cfg.window_words)
+    ]
+
+
+def project_model(settings: EntitySettings, cfg: BuildConfig | None = None, progress: Progress = _noop) -> Path:
+    """The project's own model for ``cfg`` (default: the project's build config), found in the settings'
+    cache or trained now (34 minutes on 2 cores, once per machine)."""
+    cfg = cfg or BuildConfig()
+    progress("examples", 0, 1)
+    examples = training_examples(cfg)
+    progress("examples", 1, 1)
+    return build(cfg, examples, settings.cache_dir(), progress)
+
+
+def entity_model(settings: EntitySettings, progress: Progress = _noop) -> str:
+    """The model the extraction uses: the one the settings name (a directory or a hub id), else the project's."""
+    return settings.gliner_model or str(project_model(settings, progress=progress))
