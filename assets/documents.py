@@ -73,7 +73,7 @@ def document_text(context: dg.AssetExecutionContext, lakehouse: LakehouseResourc
         timeout_s=config.timeout_s or defaults.timeout_s, max_bytes=(config.max_mb or defaults.max_mb) * 1024 * 1024
     )
 
-    def progress(done: int, total: int) -> None:
+    def progress(stage: str, done: int, total: int) -> None:
         if done == total or done % 50 == 0:
             context.log.info(f"documents read: {done}/{total}")  # counts only: no names or text in logs
 

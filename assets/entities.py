@@ -100,7 +100,7 @@ def entity_mentions(context: dg.AssetExecutionContext, lakehouse: LakehouseResou
     # The model asset upstream has built it: this finds it in the cache (or takes the configured one).
     extractor = extraction.EntityExtractor.load(find_or_build_model(settings.entities), settings.entities)
 
-    def progress(done: int, total: int) -> None:
+    def progress(stage: str, done: int, total: int) -> None:
         context.log.info(f"text items read: {done}/{total}")  # counts only: no names or text in logs
 
     items = extraction.text_items(lake)  # read once: the extraction and its checks see the same texts

@@ -25,8 +25,8 @@ PILOT_GBP_PER_1000 = 7.24
 
 
 def notes(children: int, seed: int, count: int) -> list[str]:
+    from lake.progress import no_progress as quiet
     from synth.council import SynthOptions, build_world, compose_base
-    from synth.council import _noop as quiet
 
     opts = SynthOptions(out=".", children=children, seed=seed, split="eval")
     content = compose_base(build_world(opts), opts, quiet)

@@ -23,14 +23,11 @@ from pathlib import Path
 import polars as pl
 
 from evaluation.scoring import pairwise_scores, span_scores
+from lake.progress import Progress, no_progress
 from lake.settings import ResolutionSettings, Settings
 from lake.storage.delta import Lake
 
 ITEM = ["source_type", "source_id", "page"]
-
-
-def _noop(stage: str, done: int, total: int) -> None:
-    pass
 
 
 @dataclass
@@ -118,7 +115,11 @@ def score(lake: Lake, truth_dir: Path, rules: ResolutionSettings | None = None) 
 
 
 def evaluate_held_out(
-    children: int = 30, seed: int = 2027, documents_per_child: float = 4.0, progress=_noop, keep: Path | None = None
+    children: int = 30,
+    seed: int = 2027,
+    documents_per_child: float = 4.0,
+    progress: Progress = no_progress,
+    keep: Path | None = None,
 ) -> EntityEvaluation:
     """Generate a held-out (eval split) council, load it through the pipeline's functions and score it.
     ``keep``: a new folder to hold the council and its lake afterwards (default: a temporary one)."""
@@ -150,10 +151,10 @@ def evaluate_held_out(
         progress("load", 0, 1)
         load_landing(lake, landing)
         progress("load", 1, 1)
-        extract_documents(lake, landing, progress=lambda d, t: progress("documents", d, t))
+        extract_documents(lake, landing, progress=progress)
         t0 = time.perf_counter()
         extractor = EntityExtractor.load(entity_model(settings.entities), settings.entities)
-        run = extract_entities(lake, extractor, progress=lambda d, t: progress("entities", d, t))
+        run = extract_entities(lake, extractor, progress=progress)
         progress("resolve", 0, 1)
         resolve_people(lake, settings.resolution)
         progress("resolve", 1, 1)

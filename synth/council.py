@@ -21,7 +21,6 @@ import multiprocessing as mp
 import os
 import tempfile
 import time
-from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -30,6 +29,7 @@ import numpy as np
 import polars as pl
 
 from lake.contracts.sources import NEUTRAL_TABLES, SOURCES, YES_NO_COLUMNS, SourceSystem
+from lake.progress import Progress, no_progress
 from synth.documents import (
     DOCUMENT_TYPES,
     EXTENSIONS,
@@ -124,13 +124,6 @@ class SynthResult:
     rows: dict[str, int]
     documents: int
     seconds: float
-
-
-Progress = Callable[[str, int, int], None]
-
-
-def _noop(stage: str, done: int, total: int) -> None:
-    pass
 
 
 # ---- content ------------------------------------------------------------------------------------
@@ -1059,7 +1052,7 @@ def plant_ssda903_defects(world: World, opts: SynthOptions) -> list[dict]:
     return planted
 
 
-def generate(opts: SynthOptions, progress: Progress = _noop) -> SynthResult:
+def generate(opts: SynthOptions, progress: Progress = no_progress) -> SynthResult:
     """Write the day-0 full extract and the truth. Refuses to overwrite an existing drop."""
     t0 = time.perf_counter()
     flavour = SOURCES[opts.flavour]
@@ -1193,7 +1186,7 @@ def apply_day_changes(
     return changes
 
 
-def generate_next_day(opts: SynthOptions, progress: Progress = _noop) -> SynthResult:
+def generate_next_day(opts: SynthOptions, progress: Progress = no_progress) -> SynthResult:
     """Write the extract for the day after the latest one in ``opts.out``: only what changed."""
     t0 = time.perf_counter()
     flavour = SOURCES[opts.flavour]

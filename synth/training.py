@@ -11,20 +11,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from lake.entities.model import BuildConfig, Progress, build, to_examples
+from lake.entities.model import BuildConfig, build, to_examples
+from lake.progress import Progress, no_progress
 from lake.settings import EntitySettings
 from synth.council import SynthOptions, build_world, compose_base
-
-
-def _noop(stage: str, done: int, total: int) -> None:
-    pass
 
 
 def labelled_texts(children: int, seed: int, split: str) -> Iterator[tuple[str, list[tuple[int, int, str]]]]:
     """The synthetic council's free text (case notes, document pages, form answers) with its true spans,
     composed in memory without rendering any document."""
     opts = SynthOptions(out=Path("."), children=children, seed=seed, split=split)
-    content = compose_base(build_world(opts), opts, _noop)
+    content = compose_base(build_world(opts), opts, no_progress)
     spans: dict[tuple[str, str, int | None], list[tuple[int, int, str]]] = {}
     for m in content.mentions:
         spans.setdefault((m["source_type"], m["source_id"], m["page"]), []).append((m["start"], m["end"], m["label"]))
@@ -45,7 +42,7 @@ def training_examples(cfg: BuildConfig) -> list[dict]:
     ]
 
 
-def project_model(settings: EntitySettings, cfg: BuildConfig | None = None, progress: Progress = _noop) -> Path:
+def project_model(settings: EntitySettings, cfg: BuildConfig | None = None, progress: Progress = no_progress) -> Path:
     """The project's own model for ``cfg`` (default: the project's build config), found in the settings'
     cache or trained now (34 minutes on 2 cores, once per machine)."""
     cfg = cfg or BuildConfig()
@@ -55,6 +52,6 @@ def project_model(settings: EntitySettings, cfg: BuildConfig | None = None, prog
     return build(cfg, examples, settings.cache_dir(), progress)
 
 
-def entity_model(settings: EntitySettings, progress: Progress = _noop) -> str:
+def entity_model(settings: EntitySettings, progress: Progress = no_progress) -> str:
     """The model the extraction uses: the one the settings name (a directory or a hub id), else the project's."""
     return settings.gliner_model or str(project_model(settings, progress=progress))

@@ -21,8 +21,8 @@ from evaluation.entities import score
 from lake.entities import extraction, resolution
 from lake.entities.model import BuildConfig, build, to_examples
 from lake.settings import EntitySettings, ResolutionSettings
-from synth.training import training_examples
 from lake.storage.delta import Lake
+from synth.training import training_examples
 
 pytestmark = pytest.mark.slow
 

@@ -28,7 +28,7 @@ import tempfile
 import threading
 import time
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,6 +39,7 @@ from deltalake import write_deltalake
 from lake.contracts.sources import SOURCES
 from lake.documents import formats, libreoffice
 from lake.documents.formats import DocumentError, ExtractionSettings, FileText
+from lake.progress import Progress, no_progress
 from lake.storage.delta import ENTERPRISE, LANDING, Lake, ensure_table
 
 TEXT, ERRORS, CHUNKS = "document_text", "document_errors", "document_chunks"
@@ -428,7 +429,7 @@ def extract_documents(
     settings: ExtractionSettings | None = None,
     workers: int = 2,
     commit_every: int = 25,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress = no_progress,
 ) -> DocumentRun:
     """Read every pending manifest document (of ``buckets``, default all) into Delta; see the module doc."""
     t0 = time.perf_counter()
@@ -449,8 +450,7 @@ def extract_documents(
         if len(batch) >= commit_every:
             _commit(lake, batch, versions, run)
             batch = []
-        if progress:
-            progress(n, len(jobs))
+        progress("documents", n, len(jobs))
     _commit(lake, batch, versions, run)
     run.pruned_rows = prune_superseded(lake, docs, buckets)
     run.account = accounting(lake, docs)

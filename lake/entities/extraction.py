@@ -20,7 +20,7 @@ import datetime as dt
 import hashlib
 import json
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +30,7 @@ from deltalake import write_deltalake
 
 from lake.entities.model import MODEL_LABELS, PROMPT_TO_LABEL, WORD, windows
 from lake.entities.patterns import PATTERN_MODEL, Mention, find_all
+from lake.progress import Progress, no_progress
 from lake.settings import EntitySettings
 from lake.storage.delta import ENTERPRISE, Lake, ensure_table
 
@@ -290,7 +291,7 @@ def extract_entities(
     extractor: EntityExtractor,
     *,
     commit_every: int = 512,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress = no_progress,
     items: pl.DataFrame | None = None,
 ) -> EntityRun:
     """Read every pending text item into ``entity_mentions``; see the module doc. ``items``: the
@@ -309,8 +310,7 @@ def extract_entities(
         found = extractor.extract([r["text"] for r in batch])
         run.model_seconds += time.perf_counter() - m0
         _commit(lake, batch, found, extractor, run)
-        if progress:
-            progress(min(b + commit_every, len(rows)), len(rows))
+        progress("entities", min(b + commit_every, len(rows)), len(rows))
     run.wall_seconds = time.perf_counter() - t0
     return run
 

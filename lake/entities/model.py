@@ -27,9 +27,11 @@ import random
 import re
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from lake.progress import Progress, no_progress
 
 # Labels the model is trained for, and the prompt text GLiNER reads for each (the encoder is lower-case).
 MODEL_LABELS: dict[str, str] = {
@@ -47,12 +49,6 @@ PROMPT_TO_LABEL = {v: k for k, v in MODEL_LABELS.items()}
 # The word splitter GLiNER itself uses (WhitespaceTokenSplitter), so training spans and inference agree.
 WORD = re.compile(r"\w+(?:[-_]\w+)*|\S")
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
-
-Progress = Callable[[str, int, int], None]
-
-
-def _noop(stage: str, done: int, total: int) -> None:
-    pass
 
 
 @dataclass(frozen=True)
@@ -142,7 +138,7 @@ def new_model(cfg: BuildConfig):
     return GLiNER.from_config(config, backbone_from_pretrained=True, local_files_only=True)
 
 
-def train(model, examples: list[dict], cfg: BuildConfig, progress: Progress = _noop) -> list[float]:
+def train(model, examples: list[dict], cfg: BuildConfig, progress: Progress = no_progress) -> list[float]:
     """A plain training loop (gliner's Trainer adds nothing here but a dependency on its argument zoo):
     AdamW with a higher rate for the new span/label heads than for the pre-trained encoder, linear warm-up
     and decay, every label offered as a prompt in every example (as at inference)."""
@@ -196,7 +192,7 @@ def train(model, examples: list[dict], cfg: BuildConfig, progress: Progress = _n
     return losses
 
 
-def build(cfg: BuildConfig, examples: list[dict], root: Path, progress: Progress = _noop) -> Path:
+def build(cfg: BuildConfig, examples: list[dict], root: Path, progress: Progress = no_progress) -> Path:
     """The directory under ``root`` of the model trained on ``examples`` with ``cfg``: the cached one when it
     exists, else trained now. The examples come from the caller (the project's own come from the synthetic
     council's train split: :func:`synth.training.training_examples`)."""
