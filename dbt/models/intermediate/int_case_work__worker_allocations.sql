@@ -1,4 +1,6 @@
--- Every allocation of a worker to a child, in order: "how many social workers has this child had?"
+-- Every live allocation of a worker to a child, with the worker's name, role and team, numbered in order,
+-- and the child's total number of distinct workers: the single place allocations are computed, read by
+-- worker_history ("how many social workers has this child had?") and child_timeline (allocation events).
 with involvement as (
     select * from {{ ref('stg_enterprise__involvement') }} where not is_deleted
 ),

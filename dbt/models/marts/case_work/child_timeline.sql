@@ -31,7 +31,7 @@ episodes as (
 allocations as (
     select child_id, 'worker allocated' as event_type, worker_role as event_subtype, worker_name as summary,
         valid_from as event_date, null::date as recorded_date, 'involvement' as source_table, involvement_id as source_id
-    from {{ ref('worker_history') }}
+    from {{ ref('int_case_work__worker_allocations') }}
 ),
 
 events as (
