@@ -1,4 +1,4 @@
-"""Benchmark: landing -> staging -> enterprise on a synthetic council (issue: `make bench`).
+"""Benchmark: landing -> staging -> enterprise on a synthetic council (`make bench`).
 
 Prints the full load (every extract staged, then the enterprise layer built), its throughput in rows
 read per second, and a no-op re-run of the same extracts (which must commit nothing). The council is

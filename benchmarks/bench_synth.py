@@ -1,4 +1,4 @@
-"""Benchmark: synthetic council generation time at several sizes (issue: `make bench`).
+"""Benchmark: synthetic council generation time at several sizes (`make bench`).
 
 Prints one line per size: children, wall seconds, rows, documents, bytes on disk, and the
 next-day extract time. Runs in a temporary folder that is removed afterwards.

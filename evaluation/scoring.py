@@ -2,7 +2,7 @@
 
 A predicted mention counts as correct when its source, exact character span and label all match a true
 mention (the strict CoNLL-style measure). Used for the pattern finders here and, with the same function,
-for the GLiNER model (issue 5).
+for the GLiNER model.
 """
 
 from __future__ import annotations

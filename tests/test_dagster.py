@@ -42,6 +42,24 @@ def test_the_asset_graph_runs_landing_to_staging_to_enterprise():
     assert {s.cron_schedule for s in defs.schedules} == {"0 6 * * *"}
 
 
+def test_one_declared_stage_order_drives_the_sensors_and_the_jobs():
+    from orchestration.automation import STAGES
+
+    graph = defs.resolve_asset_graph()
+    previous = "load"
+    staged: dict[dg.AssetKey, str] = {}
+    for stage in STAGES:
+        sensor = defs.get_sensor_def(f"{stage.name}_after_{previous}")
+        assert sensor.job_name == stage.name
+        selected = set(defs.resolve_job_def(stage.name).asset_layer.selected_asset_keys)
+        assert selected == {k for k in graph.get_all_asset_keys() if graph.get(k).group_name in stage.groups}
+        staged.update(dict.fromkeys(selected, stage.name))
+        previous = stage.name
+    # Every asset after staging belongs to exactly one stage: none can be left out of the chain unnoticed.
+    after_staging = {k for k in graph.get_all_asset_keys() if graph.get(k).group_name not in ("landing", "staging")}
+    assert after_staging == set(staged)
+
+
 @pytest.mark.slow
 def test_sensor_adds_each_extract_once_and_the_jobs_materialize_with_metadata_and_checks(council, tmp_path):
     lakehouse = LakehouseResource(lake_uri=str(tmp_path / "lake"), landing_dir=str(council.out / "landing"))

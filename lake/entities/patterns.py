@@ -4,7 +4,7 @@ UK postcodes (the official format, outward + inward code), phone numbers (Google
 UK numbers in any national or international layout), e-mail addresses, NHS numbers (3-3-4 digits that
 pass the modulus-11 check) and dates in the ways UK case records write them (``21/12/2025``,
 ``21.12.25``, ``21 December 2025``, ``21st Dec 2025``, ``Saturday 21 December``). Each mention keeps
-its exact character span in the source text. The entity extractor (issue 5) runs these beside GLiNER
+its exact character span in the source text. The entity extractor runs these beside GLiNER
 and keeps, per label, whichever measures better against the synthetic truth.
 """
 

@@ -9,7 +9,7 @@ network; a recorded adult linked to several children is one person across the co
    professional role, title) with the name parsed into first name, surname or initial. "Mrs Hill", "Pat",
    "P. Hill" and "maternal grandmother Pat" are four forms.
 2. Splink scores each form against each recorded person of the same child: first name (exact, alias from
-   ``lake/reference/name_aliases.csv`` since Splink has no nickname list, Jaro-Winkler, initial), surname,
+   ``lake/entities/reference/name_aliases.csv`` since Splink has no nickname list, Jaro-Winkler, initial), surname,
    role, and gender from titles and kinship words. m probabilities start from stated priors; u from random
    pairs of the council's own data; both re-estimated by EM within the children's networks.
 3. A form takes its best recorded person when the match probability reaches the threshold
