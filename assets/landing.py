@@ -6,7 +6,7 @@ from assets.partitions import EXTRACT_PARTITIONS
 from assets.resources import LakehouseResource
 from lake.contracts.sources import SOURCES
 from lake.ingest.landing import extract_for
-from lake.ingest.pipeline import land_extract
+from lake.ingest.pipeline import ExtractFailed, land_extract
 
 
 def landing_key(source: str) -> dg.AssetKey:
@@ -21,21 +21,17 @@ def _landing_asset(source: str) -> dg.AssetsDefinition:
         partitions_def=EXTRACT_PARTITIONS[source],
         group_name="landing",
         kinds={"delta", "csv"},
-        description=f"Every file of each {source} extract as received: size, SHA-256, rows the control file declares.",
-        check_specs=[
-            dg.AssetCheckSpec(
-                "declared_files_present",
-                asset=key,
-                blocking=True,
-                description="Every table file the control file lists is in the extract.",
-            )
-        ],
+        description=f"Every file of each {source} extract as received: size, SHA-256, rows the control file "
+        "declares, and why a file is refused. An extract that cannot be staged as delivered fails here, "
+        "recorded in landing/extracts with its reasons.",
     )
     def landing_files(context: dg.AssetExecutionContext, lakehouse: LakehouseResource):
         extract = extract_for(source, context.partition_key, lakehouse.landing())
-        files = land_extract(lakehouse.lake(), extract)
-        missing = files.filter(~files["present"])["path"].to_list()
-        yield dg.MaterializeResult(
+        try:
+            files = land_extract(lakehouse.lake(), extract)
+        except ExtractFailed as failed:
+            raise dg.Failure(description=str(failed), metadata={"reasons": "\n".join(failed.reasons)}) from None
+        return dg.MaterializeResult(
             metadata={
                 "extract_id": extract.extract_id,
                 "extract_kind": extract.kind,
@@ -45,9 +41,6 @@ def _landing_asset(source: str) -> dg.AssetsDefinition:
                 "bytes_received": int(files["bytes"].fill_null(0).sum()),
                 "dagster/row_count": files.height,
             }
-        )
-        yield dg.AssetCheckResult(
-            check_name="declared_files_present", passed=not missing, metadata={"missing": ", ".join(missing) or "none"}
         )
 
     return landing_files

@@ -1,8 +1,10 @@
 """Staging assets: one Delta table per source table, per source system, partitioned by extract.
 
 One multi-asset per source system reads an extract once and writes all its tables, so a partition
-is one consistent load. Inline checks: rows read = rows landed + rows quarantined, rows read = rows
-the control file declares, and the quarantine rate (a warning, the run continues).
+is one consistent load — or none: every file is checked before anything is written, and an extract that
+fails (a file refused, rows read differing from the rows declared) stages nothing and fails the run, so
+nothing of it reaches the enterprise layer or the marts. The inline checks report what was verified before
+the commit (rows read = landed + quarantined, rows read = rows declared) and warn on the quarantine rate.
 """
 
 import dagster as dg
@@ -12,7 +14,7 @@ from assets.partitions import EXTRACT_PARTITIONS
 from assets.resources import LakehouseResource
 from lake.contracts.sources import NEUTRAL_TABLES, SOURCES
 from lake.ingest.landing import extract_for
-from lake.ingest.pipeline import QUARANTINE, stage_extract
+from lake.ingest.pipeline import QUARANTINE, ExtractFailed, stage_extract
 
 QUARANTINE_RATE_WARN = 0.05
 
@@ -59,7 +61,11 @@ def _staging_assets(source: str) -> dg.AssetsDefinition:
     )
     def staging(context: dg.AssetExecutionContext, lakehouse: LakehouseResource):
         extract = extract_for(source, context.partition_key, lakehouse.landing())
-        loads = stage_extract(lakehouse.lake(), extract)
+        try:
+            loads = stage_extract(lakehouse.lake(), extract)
+        except ExtractFailed as failed:  # nothing was staged: fail before any materialization
+            held = {f"rows_held_{t}": load.rows_held for t, load in failed.tables.items() if load.rows_held}
+            raise dg.Failure(description=str(failed), metadata={"reasons": "\n".join(failed.reasons), **held}) from None
         quarantined = 0
         for table, load in loads.items():
             key = staging_key(source, table)

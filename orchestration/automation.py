@@ -14,7 +14,7 @@ from assets.documents import DOCUMENT_BUCKETS
 from assets.partitions import EXTRACT_PARTITIONS
 from assets.resources import LakehouseResource
 from lake.contracts.sources import SOURCES
-from lake.ingest.landing import find_extracts
+from lake.ingest.landing import Extract, find_extracts, fingerprint
 
 LOAD_JOBS = {
     source: dg.define_asset_job(
@@ -96,21 +96,49 @@ def loaded_partitions(instance: dg.DagsterInstance, source: str) -> set[str]:
     return {r.tags.get("dagster/partition") for r in runs}
 
 
+FINGERPRINT_TAG = "caselake/extract_fingerprint"
+
+
+def next_extract(instance: dg.DagsterInstance, extracts: list[Extract]) -> tuple[Extract | None, str]:
+    """The one extract of a source to load next (oldest not loaded), or None and why the source waits.
+
+    A source's extracts load one at a time in date order: a change extract applied without the one before it
+    would leave the source inconsistent. An extract whose last run failed is tried again only once it was
+    delivered again (its fingerprint changed); until then the later extracts of its source wait for it."""
+    for extract in extracts:
+        runs = instance.get_runs(
+            dg.RunsFilter(job_name=LOAD_JOBS[extract.source].name, tags={"dagster/partition": extract.partition_key}),
+            limit=1,
+        )
+        last = runs[0] if runs else None
+        if last is None:
+            return extract, ""
+        if last.status == dg.DagsterRunStatus.SUCCESS:
+            continue
+        if not last.is_finished:
+            return None, f"{extract.extract_id} is loading (run {last.run_id[:8]})"
+        if last.tags.get(FINGERPRINT_TAG) != fingerprint(extract):
+            return extract, ""
+        return None, f"{extract.extract_id} failed (run {last.run_id[:8]}); later extracts wait until it is resolved"
+    return None, ""
+
+
 def _requests_for(
     source: str, lakehouse: LakehouseResource, instance: dg.DagsterInstance
-) -> tuple[list[str], list[dg.RunRequest]]:
-    """New partitions to add, and one run for each complete extract not loaded yet (oldest first)."""
+) -> tuple[list[str], list[dg.RunRequest], str]:
+    """New partitions to add, the run for the next extract to load (if any), and why none (if so)."""
     partitions = EXTRACT_PARTITIONS[source]
     extracts = find_extracts(lakehouse.landing(), source)
     known = set(instance.get_dynamic_partitions(partitions.name))
-    done = loaded_partitions(instance, source)
     new = [e.partition_key for e in extracts if e.partition_key not in known]
-    runs = [
-        dg.RunRequest(partition_key=e.partition_key, run_key=e.extract_id)
-        for e in extracts
-        if e.partition_key not in done
-    ]
-    return new, runs
+    extract, waiting = next_extract(instance, extracts)
+    if extract is None:
+        return new, [], waiting
+    mark = fingerprint(extract)
+    run = dg.RunRequest(
+        partition_key=extract.partition_key, run_key=f"{extract.extract_id}:{mark}", tags={FINGERPRINT_TAG: mark}
+    )
+    return new, [run], ""
 
 
 def _landing_sensor(source: str) -> dg.SensorDefinition:
@@ -119,13 +147,15 @@ def _landing_sensor(source: str) -> dg.SensorDefinition:
         job=LOAD_JOBS[source],
         minimum_interval_seconds=30,
         default_status=dg.DefaultSensorStatus.RUNNING,
-        description=f"Sees each complete {source} extract (control file present) and loads it once, oldest first.",
+        description=f"Sees each complete {source} extract (control file present) and loads it once, one at a time "
+        "in date order; after a failed extract the later ones wait until it is delivered again.",
     )
     def new_extracts(context: dg.SensorEvaluationContext, lakehouse: LakehouseResource):
-        new, runs = _requests_for(source, lakehouse, context.instance)
+        new, runs, waiting = _requests_for(source, lakehouse, context.instance)
         return dg.SensorResult(
             run_requests=runs,
             dynamic_partitions_requests=[EXTRACT_PARTITIONS[source].build_add_request(new)] if new else [],
+            skip_reason=waiting if waiting and not runs else None,
         )
 
     return new_extracts
@@ -141,10 +171,10 @@ def _daily_schedule(source: str) -> dg.ScheduleDefinition:
         description="Daily at 06:00: load any extract the sensor has not (a safety net for a stopped sensor).",
     )
     def daily(context: dg.ScheduleEvaluationContext, lakehouse: LakehouseResource):
-        new, runs = _requests_for(source, lakehouse, context.instance)
+        new, runs, waiting = _requests_for(source, lakehouse, context.instance)
         if new:
             context.instance.add_dynamic_partitions(EXTRACT_PARTITIONS[source].name, new)
-        return runs
+        return runs or dg.SkipReason(waiting or "no extract to load")
 
     return daily
 

@@ -13,9 +13,10 @@ import dagster as dg
 
 from assets.partitions import EXTRACT_PARTITIONS
 from assets.resources import LakehouseResource
-from lake.ingest.landing import find_extracts
+from lake.contracts.sources import SOURCES
+from lake.ingest.landing import find_extracts, fingerprint
 from lake.settings import Settings
-from orchestration.automation import STAGE_NAMES, STAGES, loaded_partitions
+from orchestration.automation import FINGERPRINT_TAG, STAGE_NAMES, STAGES, loaded_partitions, next_extract
 
 
 def ensure_dagster_home(settings: Settings) -> Path:
@@ -37,8 +38,9 @@ def load_all(
     say: Callable[[str], None] = print,
     until: str = STAGE_NAMES[-1],
 ) -> bool:
-    """Load every extract not loaded yet, then run the stages up to and including ``until``. A stage runs
-    only when everything before it succeeded."""
+    """Load every extract not loaded yet — per source one at a time in date order, the later extracts of a
+    source waiting behind a failed one — then run the stages up to and including ``until`` (a stage runs only
+    when the stage before it succeeded). True when everything loaded and ran."""
     from orchestration.definitions import defs
 
     if until not in STAGE_NAMES:
@@ -47,29 +49,48 @@ def load_all(
     lakehouse = LakehouseResource(landing_dir=str(landing) if landing else "")
     resources = {"lakehouse": lakehouse}
     ok = True
-    for extract in find_extracts(lakehouse.landing()):
-        partitions = EXTRACT_PARTITIONS[extract.source]
-        job = defs.resolve_job_def(f"load_{extract.source}_extract")
-        if extract.partition_key in loaded_partitions(instance, extract.source):
-            say(f"{extract.extract_id}: already loaded")
-            continue
-        if not instance.has_dynamic_partition(partitions.name, extract.partition_key):
-            instance.add_dynamic_partitions(partitions.name, [extract.partition_key])
-        result = job.execute_in_process(
-            partition_key=extract.partition_key, instance=instance, resources=resources, raise_on_error=False
-        )
-        say(f"{extract.extract_id}: {'loaded' if result.success else 'FAILED'} (run {result.run_id[:8]})")
-        ok = ok and result.success
+    for source in SOURCES:
+        extracts = find_extracts(lakehouse.landing(), source)
+        done = loaded_partitions(instance, source)
+        for extract in extracts:
+            if extract.partition_key in done:
+                say(f"{extract.extract_id}: already loaded")
+        job = defs.resolve_job_def(f"load_{source}_extract")
+        while True:
+            extract, waiting = next_extract(instance, extracts)
+            if extract is None:
+                break
+            if not instance.has_dynamic_partition(EXTRACT_PARTITIONS[source].name, extract.partition_key):
+                instance.add_dynamic_partitions(EXTRACT_PARTITIONS[source].name, [extract.partition_key])
+            result = job.execute_in_process(
+                partition_key=extract.partition_key,
+                instance=instance,
+                resources=resources,
+                tags={FINGERPRINT_TAG: fingerprint(extract)},
+                raise_on_error=False,
+            )
+            outcome = "loaded" if result.success else f"FAILED: {_failure(result)}"
+            say(f"{extract.extract_id}: {outcome} (run {result.run_id[:8]})")
+        if waiting:
+            say(f"{source}: waiting — {waiting}")
+            ok = False
+    # The stages see only what was staged: a failed extract staged nothing, so they run all the same.
     for stage in STAGES[: STAGE_NAMES.index(until) + 1]:
-        label = stage.doing.split(":")[0]
-        if not ok:
-            say(f"{label}: not run (an earlier step failed)")
-            break
         if stage is not STAGES[0]:
             say(stage.doing)
         result = defs.resolve_job_def(stage.name).execute_in_process(
             instance=instance, resources=resources, tags=stage.run_tags(), raise_on_error=False
         )
+        label = stage.doing.split(":")[0]
         say(f"{label}: {stage.done if result.success else 'FAILED'} (run {result.run_id[:8]})")
-        ok = result.success
+        if not result.success:
+            return False  # a stage after a failed one would read what the failed one left
     return ok
+
+
+def _failure(result: dg.ExecuteInProcessResult) -> str:
+    """The reason a load run failed, as the failing step reported it (the extract's reasons)."""
+    for event in result.all_events:
+        if event.is_step_failure and event.step_failure_data.user_failure_data:
+            return event.step_failure_data.user_failure_data.description or "see the run in the Dagster UI"
+    return "see the run in the Dagster UI"

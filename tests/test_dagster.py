@@ -30,7 +30,6 @@ def test_the_asset_graph_runs_landing_to_staging_to_enterprise():
         "quarantine_rate",
         "keys_unique",
         "references_resolve",
-        "declared_files_present",
     } <= checks
     assert {s.name for s in defs.sensors} >= {
         "liquidlogic_new_extracts",
@@ -66,10 +65,9 @@ def test_sensor_adds_each_extract_once_and_the_jobs_materialize_with_metadata_an
     with dg.instance_for_test() as instance:
         sensor = defs.get_sensor_def("liquidlogic_new_extracts")
         result = sensor(dg.build_sensor_context(instance=instance, resources={"lakehouse": lakehouse}))
-        assert [r.partition_key for r in result.run_requests] == ["2026-11-01", "2026-11-02", "2026-11-03"]
-        assert [r.run_key for r in result.run_requests] == [
-            f"liquidlogic-{d}" for d in ("2026-11-01", "2026-11-02", "2026-11-03")
-        ]
+        # One extract at a time, oldest first; every extract found becomes a partition.
+        assert [r.partition_key for r in result.run_requests] == ["2026-11-01"]
+        assert result.run_requests[0].run_key.startswith("liquidlogic-2026-11-01:")
         assert result.dynamic_partitions_requests[0].partition_keys == ["2026-11-01", "2026-11-02", "2026-11-03"]
         assert not defs.get_sensor_def("mosaic_new_extracts")(
             dg.build_sensor_context(instance=instance, resources={"lakehouse": lakehouse})
@@ -77,7 +75,12 @@ def test_sensor_adds_each_extract_once_and_the_jobs_materialize_with_metadata_an
 
         instance.add_dynamic_partitions("liquidlogic_extracts", ["2026-11-01"])
         job = defs.resolve_job_def("load_liquidlogic_extract")
-        run = job.execute_in_process(partition_key="2026-11-01", instance=instance, resources={"lakehouse": lakehouse})
+        run = job.execute_in_process(
+            partition_key="2026-11-01",
+            instance=instance,
+            resources={"lakehouse": lakehouse},
+            tags=result.run_requests[0].tags,
+        )
         assert run.success
         mats = {m.asset_key.to_user_string(): m for m in run.asset_materializations_for_node("staging_liquidlogic")}
         person = mats["staging/liquidlogic/person"].metadata
@@ -97,9 +100,7 @@ def test_sensor_adds_each_extract_once_and_the_jobs_materialize_with_metadata_an
         assert len(balance) == 2 * len(NEUTRAL_TABLES) and all(e.passed for e in balance)
 
         again = sensor(dg.build_sensor_context(instance=instance, resources={"lakehouse": lakehouse}))
-        assert [r.partition_key for r in again.run_requests] == ["2026-11-02", "2026-11-03"], (
-            "a loaded extract is not re-run"
-        )
+        assert [r.partition_key for r in again.run_requests] == ["2026-11-02"], "a loaded extract is not re-run"
 
         enterprise_run = defs.resolve_job_def("build_enterprise").execute_in_process(
             instance=instance, resources={"lakehouse": lakehouse}
@@ -121,3 +122,48 @@ def test_caselake_load_runs_every_extract_once_then_only_the_enterprise(council,
         assert load_all(instance, council.out / "landing", say=lines.append, until="build_enterprise")
     outcomes = [line.split(": ")[1].split(" ")[0] for line in lines]
     assert outcomes == ["loaded", "loaded", "loaded", "built", "already", "already", "already", "built"], lines
+
+
+@pytest.mark.slow
+def test_after_a_failed_extract_the_sensor_waits_until_it_is_delivered_again(tmp_path):
+    from tests.hostile import WORKERS, workers, write_extract
+
+    landing = tmp_path / "landing"
+    write_extract(landing, "2026-11-04", workers(rows=WORKERS[:1]))
+    bad = write_extract(landing, "2026-11-05", workers(), declared={"WORKER": 9})  # rows missing: fails
+    write_extract(landing, "2026-11-06", workers(rows=WORKERS[1:2]))
+    lakehouse = LakehouseResource(lake_uri=str(tmp_path / "lake"), landing_dir=str(landing))
+    resources = {"lakehouse": lakehouse}
+    sensor, job = defs.get_sensor_def("liquidlogic_new_extracts"), defs.resolve_job_def("load_liquidlogic_extract")
+
+    def tick():
+        result = sensor(dg.build_sensor_context(instance=instance, resources=resources))
+        for request in result.dynamic_partitions_requests:
+            instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
+        return result
+
+    def run(request):
+        return job.execute_in_process(
+            partition_key=request.partition_key,
+            instance=instance,
+            resources=resources,
+            tags=request.tags,
+            raise_on_error=False,
+        )
+
+    with dg.instance_for_test() as instance:
+        assert run(tick().run_requests[0]).success  # 11-04
+        (request,) = tick().run_requests
+        assert request.partition_key == "2026-11-05"
+        failed = run(request)
+        assert not failed.success
+        waiting = tick()
+        assert not waiting.run_requests and "liquidlogic-2026-11-05 failed" in waiting.skip_reason.skip_message
+        assert lakehouse.lake().read("staging", "liquidlogic/worker")["worker_id"].to_list() == ["W1"]
+        # Delivered again with the right row count: tried again, then the extract that waited.
+        (bad / "_extract.json").write_text((bad / "_extract.json").read_text().replace('"rows": 9', '"rows": 4'))
+        (request,) = tick().run_requests
+        assert request.partition_key == "2026-11-05" and run(request).success
+        (request,) = tick().run_requests
+        assert request.partition_key == "2026-11-06" and run(request).success
+        assert not tick().run_requests

@@ -38,6 +38,7 @@ NEUTRAL_TABLES: dict[str, dict[str, tuple[str, ...]]] = {
         "key": ("person_id",),
         "required": ("person_id", "surname", "sex", "person_type"),
         "dates": ("dob",),
+        "earliest": {"dob": dt.date(1900, 1, 1)},  # a date of birth before this is a typo, not a person
         "codes": ("sex", "gender", "ethnicity", "person_type"),
     },
     "person_name": {
@@ -45,6 +46,7 @@ NEUTRAL_TABLES: dict[str, dict[str, tuple[str, ...]]] = {
         "key": ("person_id", "name_seq"),
         "required": ("person_id", "name_seq", "surname", "valid_from"),
         "ints": ("name_seq",),
+        "ranges": {"name_seq": (1, None)},
         "dates": ("valid_from",),
         "codes": ("reason",),
     },
@@ -53,6 +55,7 @@ NEUTRAL_TABLES: dict[str, dict[str, tuple[str, ...]]] = {
         "key": ("person_id", "gender_seq"),
         "required": ("person_id", "gender_seq", "gender", "valid_from"),
         "ints": ("gender_seq",),
+        "ranges": {"gender_seq": (1, None)},
         "dates": ("valid_from",),
         "codes": ("gender",),
     },
@@ -207,6 +210,12 @@ NEUTRAL_TABLES: dict[str, dict[str, tuple[str, ...]]] = {
         "key": ("household_id",),
         "required": ("household_id", "household_type", "approval_date", "status"),
         "ints": ("adult_1_age", "adult_2_age", "years_fostering", "birth_children"),
+        "ranges": {
+            "adult_1_age": (18, 100),
+            "adult_2_age": (18, 100),
+            "years_fostering": (0, 60),
+            "birth_children": (0, 20),
+        },
         "dates": ("approval_date",),
         "codes": (
             "ethnicity",

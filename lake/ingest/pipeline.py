@@ -20,8 +20,8 @@ import pyarrow.compute as pc
 
 from lake.contracts.sources import NEUTRAL_TABLES, SOURCES
 from lake.ingest import enterprise
-from lake.ingest.landing import Extract, find_extracts, inventory
-from lake.ingest.staging import QUARANTINE_SCHEMA, empty_staging_frame, stage_file
+from lake.ingest.landing import Extract, LandingError, find_extracts, inventory
+from lake.ingest.staging import QUARANTINE_SCHEMA, StagedFile, empty_staging_frame, stage_file
 from lake.storage.delta import ENTERPRISE, LANDING, STAGING, Lake, MergeStats, ensure_table, merge_by_key
 
 QUARANTINE = "quarantine"
@@ -39,12 +39,12 @@ class TableLoad:
     bytes_written: int = 0
     wall_seconds: float = 0.0
     cpu_seconds: float = 0.0
+    rows_held: int = 0  # rows of a failed extract: still in its landing files, staged when it is resolved
     file_error: str | None = None
-    warnings: list[str] = field(default_factory=list)
 
     @property
     def balanced(self) -> bool:
-        return self.rows_read == self.rows_landed + self.rows_quarantined
+        return self.rows_read == self.rows_landed + self.rows_quarantined + self.rows_held
 
     def metadata(self) -> dict:
         return {
@@ -61,8 +61,8 @@ class TableLoad:
             "cpu_seconds": round(self.cpu_seconds, 3),
             "delta_version": self.stats.version if self.stats.version is not None else -1,
             "delta_committed": self.stats.committed,
+            **({"rows_held": self.rows_held} if self.rows_held else {}),
             **({"file_error": self.file_error} if self.file_error else {}),
-            **({"warnings": "; ".join(self.warnings)} if self.warnings else {}),
         }
 
 
@@ -74,16 +74,79 @@ def _table_bytes(lake: Lake, layer: str, name: str) -> int:
     return int(pc.sum(actions["size_bytes"]).as_py() or 0) if actions.num_rows else 0
 
 
+class ExtractFailed(LandingError):
+    """An extract that staged nothing, and why: every reason, and its tables' counts (rows held)."""
+
+    def __init__(self, extract: Extract, reasons: list[str], tables: dict[str, TableLoad]):
+        super().__init__(f"{extract.extract_id}: " + "; ".join(reasons))
+        self.extract, self.reasons, self.tables = extract, reasons, tables
+
+
+EXTRACTS = "extracts"  # landing/extracts: one row per extract, its status and every row accounted for
+
+
+def _record_extract(lake: Lake, extract: Extract, status: str, reasons: list[str], tables: dict[str, TableLoad]):
+    """Upsert the extract's row in ``landing/extracts`` (no commit when nothing about it changed)."""
+    loads = tables.values()
+    row = {
+        "extract_id": extract.extract_id,
+        "source": extract.source,
+        "extract_date": extract.extract_date,
+        "status": status,
+        "reason": "; ".join(reasons) or None,
+        "rows_read": sum(t.rows_read for t in loads),
+        "rows_landed": sum(t.rows_landed for t in loads),
+        "rows_quarantined": sum(t.rows_quarantined for t in loads),
+        "rows_held": sum(t.rows_held for t in loads),
+        "recorded_at": dt.datetime.now(dt.UTC),
+    }
+    frame = pl.DataFrame([row], schema=EXTRACTS_SCHEMA)
+    hashed = [c for c in EXTRACTS_SCHEMA if c != "recorded_at"]
+    frame = frame.with_columns(
+        pl.concat_str([pl.col(c).cast(pl.String).fill_null("") for c in hashed], separator="|").alias("_row_hash")
+    )
+    merge_by_key(lake, LANDING, EXTRACTS, frame, ("extract_id",))
+
+
+EXTRACTS_SCHEMA = {
+    "extract_id": pl.String,
+    "source": pl.String,
+    "extract_date": pl.Date(),
+    "status": pl.String,  # "staged" or "failed"
+    "reason": pl.String,
+    "rows_read": pl.Int64,
+    "rows_landed": pl.Int64,
+    "rows_quarantined": pl.Int64,
+    "rows_held": pl.Int64,
+    "recorded_at": pl.Datetime("us", "UTC"),
+}
+
+
 def land_extract(lake: Lake, extract: Extract) -> pl.DataFrame:
-    """Record every file of the extract (size, SHA-256, declared rows, present) in ``landing/files``."""
+    """Record every file of the extract (size, SHA-256, declared rows, present, why refused) in
+    ``landing/files``. An extract that cannot be staged as delivered — its control file unreadable or
+    declaring what the contract refuses, a declared file missing, a file refused (a symbolic link) — is
+    recorded as failed in ``landing/extracts`` and raises :class:`ExtractFailed`."""
+    if extract.kind == "unknown":  # the control file could not be read: there is nothing to inventory
+        _record_extract(lake, extract, "failed", list(extract.problems), {})
+        raise ExtractFailed(extract, list(extract.problems), {})
     files = inventory(extract)
     merge_by_key(
         lake,
         LANDING,
         "files",
-        files.with_columns((pl.col("sha256").fill_null("") + pl.col("present").cast(pl.String)).alias("_row_hash")),
+        files.with_columns(
+            pl.concat_str(
+                [pl.col("sha256").fill_null(""), pl.col("present").cast(pl.String), pl.col("problem").fill_null("")]
+            ).alias("_row_hash")
+        ),
         ("extract_id", "path"),
     )
+    refused = files.filter(pl.col("problem").is_not_null())
+    reasons = [*extract.problems, *(f"{r['path']}: {r['problem']}" for r in refused.iter_rows(named=True))]
+    if reasons:
+        _record_extract(lake, extract, "failed", reasons, {})
+        raise ExtractFailed(extract, reasons, {})
     return files
 
 
@@ -93,28 +156,59 @@ def stage_extract(
     ingested_at: dt.datetime | None = None,
     on_table: Callable[[TableLoad], None] | None = None,
 ) -> dict[str, TableLoad]:
-    """Stage every table of the extract into ``staging/<source>/<table>``, bad rows to the quarantine.
+    """Stage every table of the extract into ``staging/<source>/<table>``, bad rows to the quarantine —
+    all of it or nothing.
 
-    Tables the extract does not hold (a change extract) are reported with zero rows. Each table is
-    MERGEd by key, updating a row only when its hash changed and the extract is not older than the
-    row's own, so a re-run or a late-arriving older extract changes nothing.
+    Every file is read and checked first; the extract is staged only when the control file is sound, every
+    file it declares is there and readable as a table, and each file holds the rows the control file
+    declares. Otherwise nothing is written to staging, the extract is recorded as failed in
+    ``landing/extracts`` with every reason (its rows counted as held), and :class:`ExtractFailed` is raised.
+
+    Tables the extract does not hold (a change extract) are reported with zero rows. Each table is MERGEd by
+    key, updating a row only when its hash changed and the extract is not older than the row's own, so a
+    re-run or a late-arriving older extract changes nothing.
     """
     system = SOURCES[extract.source]
     ingested_at = ingested_at or dt.datetime.now(dt.UTC)
+    staged: dict[str, StagedFile] = {}
     loads: dict[str, TableLoad] = {}
-    for table in NEUTRAL_TABLES:
+    reasons = list(extract.problems)
+    for table in NEUTRAL_TABLES:  # read and check everything before writing anything
         t0, c0 = time.perf_counter(), time.process_time()
-        load = TableLoad(table)
-        name = enterprise.staging_name(extract.source, table)
         path = extract.path / f"{system.table(table)}.csv"
-        if system.table(table) in extract.declared_rows or path.exists():
-            staged = stage_file(path, system, table, extract.extract_id, extract.extract_date, ingested_at)
+        load = loads[table] = TableLoad(table)
+        if system.table(table) in extract.declared_rows or path.exists() or path.is_symlink():
+            staged[table] = file = stage_file(
+                path, system, table, extract.extract_id, extract.extract_date, ingested_at
+            )
+            load.rows_read, load.rows_landed = file.rows_read, file.landed.height
+            load.rows_quarantined, load.file_error = file.rows_quarantined, file.file_error
+            load.repaired_cells, load.normalised_cells = file.repaired_cells, file.normalised_cells
+            declared = extract.declared_rows.get(system.table(table))
+            if file.file_error:
+                reasons.append(f"{file.source_file}: {file.file_error}")
+            elif not load.balanced:  # a defect of ours, not of the file: never commit on it
+                reasons.append(f"{file.source_file}: rows read {file.rows_read} != landed + quarantined")
+            elif declared is None:
+                reasons.append(f"{file.source_file}: in the extract but not declared in the control file")
+            elif file.rows_read != declared:
+                reasons.append(f"{file.source_file}: {file.rows_read} rows read, the control file declares {declared}")
+        load.wall_seconds, load.cpu_seconds = time.perf_counter() - t0, time.process_time() - c0
+    if reasons:
+        for load in loads.values():
+            load.rows_held, load.rows_landed, load.rows_quarantined = load.rows_read, 0, 0
+        _record_extract(lake, extract, "failed", reasons, loads)
+        raise ExtractFailed(extract, reasons, loads)
+    for table, load in loads.items():
+        t0, c0 = time.perf_counter(), time.process_time()
+        name = enterprise.staging_name(extract.source, table)
+        if table in staged:
             before = _table_bytes(lake, STAGING, name)
             load.stats = merge_by_key(
                 lake,
                 STAGING,
                 name,
-                staged.landed,
+                staged[table].landed,
                 NEUTRAL_TABLES[table]["key"],
                 update_when="s._row_hash <> t._row_hash AND s._extract_date >= t._extract_date",
             )
@@ -122,18 +216,14 @@ def stage_extract(
                 lake,
                 STAGING,
                 f"{extract.source}/{QUARANTINE}",
-                staged.quarantined.with_columns(pl.col("reason").alias("_row_hash")),
+                staged[table].quarantined.with_columns(pl.col("reason").alias("_row_hash")),
                 ("_extract_id", "source_table", "row_number"),
             )
             load.bytes_written = max(0, _table_bytes(lake, STAGING, name) - before)
-            load.rows_read, load.rows_landed = staged.rows_read, staged.landed.height
-            load.rows_quarantined = staged.rows_quarantined
-            load.repaired_cells, load.normalised_cells = staged.repaired_cells, staged.normalised_cells
-            load.file_error, load.warnings = staged.file_error, staged.warnings
         ensure_table(lake, STAGING, name, empty_staging_frame(table).to_arrow().schema)
         load.stats.version = lake.version(STAGING, name)
-        load.wall_seconds, load.cpu_seconds = time.perf_counter() - t0, time.process_time() - c0
-        loads[table] = load
+        load.wall_seconds += time.perf_counter() - t0
+        load.cpu_seconds += time.process_time() - c0
         if on_table:
             on_table(load)
     ensure_table(
@@ -142,6 +232,7 @@ def stage_extract(
         f"{extract.source}/{QUARANTINE}",
         pl.DataFrame(schema={**QUARANTINE_SCHEMA, "_row_hash": pl.String}).to_arrow().schema,
     )
+    _record_extract(lake, extract, "staged", [], loads)
     return loads
 
 
@@ -167,19 +258,32 @@ def build_enterprise(lake: Lake, on_table: Callable[[TableLoad], None] | None = 
 
 @dataclass
 class LandingLoad:
-    """What :func:`load_landing` did: per extract id, its staged tables; then the enterprise build (if any)."""
+    """What :func:`load_landing` did: per extract id, its staged tables; the extracts that failed (with their
+    reasons) and those that waited behind one; then the enterprise build (if any)."""
 
     staged: dict[str, dict[str, TableLoad]] = field(default_factory=dict)
+    failed: dict[str, list[str]] = field(default_factory=dict)
+    waiting: dict[str, str] = field(default_factory=dict)  # extract id -> the failed extract it waits for
     enterprise: dict[str, TableLoad] = field(default_factory=dict)
 
 
 def load_landing(lake: Lake, landing: Path, build: bool = True) -> LandingLoad:
     """Land and stage every complete extract under ``landing`` (oldest first), then build the enterprise
-    layer once (``build``): what the Dagster jobs do, in one process, without the instance."""
+    layer once (``build``): what the Dagster jobs do, in one process, without the instance. A failed extract
+    stops nothing but the later extracts of its own source, which wait for it (a change extract applied
+    without the one before it would leave the source inconsistent)."""
     done = LandingLoad()
+    blocked: dict[str, str] = {}
     for extract in find_extracts(landing):
-        land_extract(lake, extract)
-        done.staged[extract.extract_id] = stage_extract(lake, extract)
+        if extract.source in blocked:
+            done.waiting[extract.extract_id] = blocked[extract.source]
+            continue
+        try:
+            land_extract(lake, extract)
+            done.staged[extract.extract_id] = stage_extract(lake, extract)
+        except ExtractFailed as failed:
+            done.failed[extract.extract_id] = failed.reasons
+            blocked[extract.source] = extract.extract_id
     if build:
         done.enterprise = build_enterprise(lake)
     return done

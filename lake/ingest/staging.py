@@ -2,6 +2,11 @@
 
 Every row read is either landed or quarantined with a reason (``rows_read == landed + quarantined``):
 
+* a record whose quoted field runs on over lines that look like rows (an unbalanced quote) is not taken as
+  one row: each of its physical lines is quarantined as a row of its own;
+* a row with the wrong number of fields, a field over ``MAX_FIELD_CHARS``, a NUL byte or another control
+  character (other than tab and line breaks) is quarantined;
+
 * the file is read as UTF-8; a cell holding bytes that are not UTF-8 is decoded as Windows-1252
   (what legacy exports write) and counted as repaired;
 * whitespace is trimmed, coded values are matched case-insensitively and mapped to canonical codes,
@@ -11,8 +16,9 @@ Every row read is either landed or quarantined with a reason (``rows_read == lan
 * an exact duplicate is quarantined as a duplicate of the row it repeats, and of two rows with one
   key the later wins and the earlier is quarantined as superseded.
 
-A file that cannot be read as a whole (empty, wrong delimiter, missing columns) quarantines every row
-it holds, or records one file-level row (row number 0) when there are none.
+A file that cannot be staged as a whole — missing, a symbolic link, empty, not UTF-8, an unreadable header,
+a duplicate, missing or unknown column, the wrong delimiter — is refused with the reason
+(:class:`FileRefused`): its extract fails and stages nothing (:func:`lake.ingest.pipeline.stage_extract`).
 """
 
 from __future__ import annotations
@@ -22,7 +28,8 @@ import datetime as dt
 import hashlib
 import io
 import json
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandera.polars as pa
@@ -54,6 +61,19 @@ QUARANTINE_SCHEMA = {
 }
 
 
+# A field longer than this is quarantined (a long pasted note of a million characters still lands). The CSV
+# reader's own limit (131,072 by default) is raised above it, so no field stops a file mid-way.
+MAX_FIELD_CHARS = 1_000_000
+csv.field_size_limit(8 * MAX_FIELD_CHARS)
+# C0 control characters other than tab, line feed and carriage return, and DEL: a row holding one is
+# quarantined, never landed with the character altered or dropped (NUL bytes mean a corrupt export).
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+class FileRefused(ValueError):
+    """A file that cannot be staged as a whole (its rows are held with the extract, which fails)."""
+
+
 @dataclass
 class StagedFile:
     table: str  # neutral table name
@@ -63,13 +83,11 @@ class StagedFile:
     quarantined: pl.DataFrame
     repaired_cells: int = 0
     normalised_cells: int = 0
-    warnings: list[str] = field(default_factory=list)
     file_error: str | None = None
 
     @property
     def rows_quarantined(self) -> int:
-        """Quarantined data rows; a file-level record (row number 0) stands for no row."""
-        return self.quarantined.filter(pl.col("row_number") > 0).height
+        return self.quarantined.height
 
 
 def _repair(cell: str) -> tuple[str, bool]:
@@ -141,6 +159,8 @@ def contract_schema(system: SourceSystem, table: str, extract_date: dt.date) -> 
             checks += _date_checks(col, system.strptime_datetime, pl.Datetime("us", "UTC"), extract_date)
         elif col in spec.get("dates", ()):
             checks += _date_checks(col, system.strptime_date, pl.Date(), extract_date)
+            if col in spec.get("earliest", {}):
+                checks.append(_earliest_check(spec["earliest"][col], system.strptime_date))
         elif col in spec.get("ints", ()):
             checks.append(
                 pa.Check(
@@ -150,12 +170,35 @@ def contract_schema(system: SourceSystem, table: str, extract_date: dt.date) -> 
                     name="integer",
                 )
             )
+            if col in spec.get("ranges", {}):
+                checks.append(_range_check(*spec["ranges"][col]))
         elif col in YES_NO_COLUMNS:
             checks.append(pa.Check.isin(["true", "false"], name="yes/no code"))
         elif col in spec["codes"]:
             checks.append(pa.Check.isin(list(CODE_LISTS[col]), name="code list"))
         columns[col] = pa.Column(pl.String, nullable=col not in spec["required"], checks=checks)
     return pa.DataFrameSchema(columns, strict=False, name=f"{system.name}.{system.table(table)}")
+
+
+def _range_check(low: int | None, high: int | None) -> pa.Check:
+    """An integer within its natural range (an age, a count); a non-integer is the integer check's to report."""
+
+    def within(d):
+        value = pl.col(d.key).cast(pl.Int64, strict=False)
+        ok = value.is_null()
+        ok = ok | ((value >= low) if low is not None else True) & ((value <= high) if high is not None else True)
+        return d.lazyframe.select(ok)
+
+    name = f"between {low} and {high}" if high is not None else f"at least {low}"
+    return pa.Check(within, name=name)
+
+
+def _earliest_check(earliest: dt.date, fmt: str) -> pa.Check:
+    def after(d):
+        parsed = pl.col(d.key).str.strptime(pl.Date(), fmt, strict=False)
+        return d.lazyframe.select(parsed.is_null() | (parsed >= earliest))
+
+    return pa.Check(after, name=f"not before {earliest.isoformat()}")
 
 
 def _date_checks(col: str, fmt: str, dtype: pl.DataType, extract_date: dt.date) -> list[pa.Check]:
@@ -229,98 +272,156 @@ def row_hash(df: pl.DataFrame, columns: list[str]) -> pl.Series:
     return pl.Series("_row_hash", [hashlib.sha256(v.encode("utf-8")).hexdigest() for v in joined], dtype=pl.String)
 
 
-def stage_file(
-    path: Path, system: SourceSystem, table: str, extract_id: str, extract_date: dt.date, ingested_at: dt.datetime
-) -> StagedFile:
-    """Stage one source file; never raises for bad content, only records it."""
-    spec = NEUTRAL_TABLES[table]
-    source_table = system.table(table)
-    source_file = path.name
-    expected = [system.column(table, c) for c in spec["columns"]]
-    q = lambda rows: _quarantine_frame(rows, system, extract_id, source_table, source_file, ingested_at)  # noqa: E731
+def read_text(path: Path) -> str:
+    """The file's text, or :class:`FileRefused` with the reason it cannot be read as a table at all.
 
-    def file_error(reason: str, records: list[list[str]] | None = None, header: list[str] | None = None) -> StagedFile:
-        rows = [
-            {
-                "row_number": i,
-                "raw": json.dumps(dict(zip(header or [], r, strict=False)) if header else r),
-                "reason": reason,
-            }
-            for i, r in enumerate(records or [], start=1)
-        ]
-        n = len(rows)
-        if not rows:
-            rows = [{"row_number": 0, "raw": "", "reason": reason}]
-        return StagedFile(table, source_file, n, empty_staging_frame(table), q(rows), file_error=reason)
-
+    Invalid UTF-8 bytes are kept (as surrogates) for :func:`_repair`; a BOM is dropped."""
+    if path.is_symlink():
+        raise FileRefused("a symbolic link: only regular files inside the extract are read")
     if not path.exists():
-        return file_error("file missing: the control file lists it but the extract does not hold it")
+        raise FileRefused("file missing: the control file lists it but the extract does not hold it")
     data = path.read_bytes()
     if not data.strip():
-        return file_error("empty file: no header and no rows")
-    if data[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in data[:200]:
-        return file_error("not UTF-8 text: the file looks like UTF-16 or binary")
-    text = data.decode("utf-8", errors="surrogateescape").removeprefix("\ufeff")
-    records = list(csv.reader(io.StringIO(text, newline=""), delimiter=system.delimiter))
-    header, body = [h.strip() for h in records[0]], records[1:]
+        raise FileRefused("empty file: no header and no rows")
+    head = data[:4096]
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff") or head.count(b"\x00") * 10 >= len(head):  # UTF-16 or binary
+        raise FileRefused("not UTF-8 text: the file looks like UTF-16 or binary")
+    return data.decode("utf-8", errors="surrogateescape").removeprefix("\ufeff")
+
+
+@dataclass
+class Parsed:
+    """A file split into records: each with its data row number and its raw fields, and the rows that
+    could not be split safely (with their reasons)."""
+
+    header: list[str]
+    records: list[tuple[int, list[str]]]
+    bad: list[dict]
+
+    @property
+    def rows(self) -> int:
+        return len(self.records) + len(self.bad)
+
+
+def parse_records(text: str, delimiter: str) -> Parsed:
+    """Split CSV text into records, numbered as data rows (header excluded), without losing a row.
+
+    An unbalanced quote makes a CSV reader swallow the following lines into one field. A record that spans
+    several physical lines is taken as written only when its field count is right and none of its later
+    lines looks like a row of its own (at least as many delimiters as the header has); otherwise each of its
+    physical lines is quarantined as a row, so the rows swallowed are counted and kept, not merged."""
+    lines = io.StringIO(text, newline="").readlines()  # split exactly as the reader splits
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        header = [h.strip() for h in next(reader)]
+    except (StopIteration, csv.Error) as exc:
+        raise FileRefused(f"unreadable header: {exc}") from exc
+    width = len(header)
+    records: list[tuple[int, list[str]]] = []
+    bad: list[dict] = []
+    number, first_line = 0, reader.line_num  # physical lines read so far (the header's)
+    while True:
+        try:
+            record = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:  # only "field larger than field limit" is left with the limit we set
+            raise FileRefused(f"unparseable CSV after line {first_line}: {exc}") from exc
+        span = lines[first_line : reader.line_num]
+        first_line = reader.line_num
+        swallowed = len(span) > 1 and (
+            len(record) != width or any(line.count(delimiter) >= width - 1 for line in span[1:])
+        )
+        if swallowed:
+            for line in span:
+                number += 1
+                bad.append({"row_number": number, "raw": json.dumps(line.rstrip("\r\n")), "reason": UNBALANCED})
+            continue
+        number += 1
+        if len(record) != width:
+            reason = f"wrong number of fields: {len(record)}, expected {width}"
+            bad.append({"row_number": number, "raw": json.dumps(record), "reason": reason})
+            continue
+        records.append((number, record))
+    return Parsed(header, records, bad)
+
+
+UNBALANCED = "unbalanced quote: a quoted field runs on over lines that look like rows of their own"
+
+
+def check_header(header: list[str], expected: list[str], system: SourceSystem, text: str) -> None:
+    """Refuse a header that does not match the contract: every column once, none missing, none unknown."""
+    duplicated = sorted({c for c in header if header.count(c) > 1})
+    if duplicated:
+        raise FileRefused(f"duplicate column(s) in the header: {', '.join(duplicated)}")
     missing = [c for c in expected if c not in header]
     if missing:
         other = _detect_delimiter(text.split("\n", 1)[0], expected, system.delimiter)
-        reason = (
-            f"wrong delimiter: {system.name} files use {system.delimiter!r}, this one uses {other!r}"
-            if other
-            else f"missing column(s) {', '.join(missing)}"
-        )
-        return file_error(reason, body, header)
-    warnings = (
-        [f"extra column(s) ignored: {', '.join(c for c in header if c not in expected)}"]
-        if set(header) - set(expected)
-        else []
-    )
-    index = [header.index(c) for c in expected]
-    good_rows: list[list[str | None]] = []
+        if other:
+            raise FileRefused(f"wrong delimiter: {system.name} files use {system.delimiter!r}, this one uses {other!r}")
+        raise FileRefused(f"missing column(s) {', '.join(missing)}")
+    unknown = [c for c in header if c not in expected]
+    if unknown:
+        raise FileRefused(f"unknown column(s) {', '.join(unknown)}: not in the {system.name} contract")
+
+
+def _cell_problem(cell: str, column: str) -> str | None:
+    """Why one cell cannot be landed as it is: a NUL or other control character, or a field too long."""
+    if len(cell) > MAX_FIELD_CHARS:
+        return f"field over {MAX_FIELD_CHARS:,} characters in {column} ({len(cell):,})"
+    bad = CONTROL_CHARACTERS.search(cell)
+    if bad:
+        return f"control character U+{ord(bad.group()):04X} in {column}"
+    return None
+
+
+def _rows_frame(parsed: Parsed, columns: list[str], source_columns: list[str]) -> tuple[pl.DataFrame, list[dict], int]:
+    """The contract's columns of every record as strings (cells repaired), and the rows refused by cell."""
+    index = [parsed.header.index(c) for c in source_columns]
+    good: list[list[str | None]] = []
     bad: list[dict] = []
     repaired = 0
-    for number, record in enumerate(body, start=1):
-        if len(record) != len(header):
-            bad.append(
-                {
-                    "row_number": number,
-                    "raw": json.dumps(record),
-                    "reason": f"wrong number of fields: {len(record)}, expected {len(header)}",
-                }
-            )
-            continue
+    for number, record in parsed.records:
         cells = [_repair(c) for c in record]  # once per cell: the landed columns and the raw JSON share it
+        raw = json.dumps(dict(zip(parsed.header, (c for c, _ in cells), strict=True)))
+        problems = [p for h, (c, _) in zip(parsed.header, cells, strict=True) if (p := _cell_problem(c, h))]
+        if problems:
+            bad.append({"row_number": number, "raw": raw, "reason": "; ".join(problems)})
+            continue
         repaired += sum(cells[i][1] for i in index)
-        raw = json.dumps(dict(zip(header, (c for c, _ in cells), strict=True)))
-        good_rows.append([*(cells[i][0] for i in index), number, raw])
+        good.append([*(cells[i][0] for i in index), number, raw])
     frame = pl.DataFrame(
-        good_rows,
-        schema={**{c: pl.String for c in spec["columns"]}, "_row_number": pl.Int64, "_raw": pl.String},
+        good,
+        schema={**{c: pl.String for c in columns}, "_row_number": pl.Int64, "_raw": pl.String},
         orient="row",
     )
-    frame, normalised = _normalise(frame, system, table)
-    # Validate against the declared contract; pandera reports every failure with its row index.
+    return frame, bad, repaired
+
+
+def _contract_failures(
+    frame: pl.DataFrame, system: SourceSystem, table: str, extract_date: dt.date
+) -> dict[int, list[str]]:
+    """Row index -> every reason the pandera contract gives against that row."""
+    spec = NEUTRAL_TABLES[table]
     reasons: dict[int, list[str]] = {}
     try:
         contract_schema(system, table, extract_date).validate(frame, lazy=True)
     except pa.errors.SchemaErrors as exc:
         for fc in exc.failure_cases.iter_rows(named=True):
             if fc["index"] is None:  # a failure of the whole table: no row can be trusted
-                return file_error(
-                    f"contract failure for the whole file: {fc['check']} ({fc['failure_case']})", body, header
-                )
+                raise FileRefused(f"contract failure for the whole file: {fc['check']} ({fc['failure_case']})") from exc
             check = fc["check"] or "invalid"
             what = "missing required value" if check == "not_nullable" else check
             source_col = system.column(table, fc["column"]) if fc["column"] in spec["columns"] else fc["column"]
             reasons.setdefault(int(fc["index"]), []).append(f"{what} in {source_col}: {fc['failure_case']!r}")
-    frame = frame.with_row_index("_i")
-    invalid = frame.filter(pl.col("_i").is_in(list(reasons)))
-    for r in invalid.iter_rows(named=True):
-        bad.append({"row_number": r["_row_number"], "raw": r["_raw"], "reason": "; ".join(reasons[r["_i"]])})
-    valid = frame.filter(~pl.col("_i").is_in(list(reasons))).drop("_i")
-    # Duplicates within the batch: exact copies, then keys seen twice (the later row wins).
+    return reasons
+
+
+def _deduplicated(valid: pl.DataFrame, table: str) -> tuple[pl.DataFrame, list[dict]]:
+    """Exact copies quarantined as duplicates; of two rows with one key the later wins, the earlier is
+    quarantined as superseded."""
+    spec = NEUTRAL_TABLES[table]
+    bad: list[dict] = []
     cols = list(spec["columns"])
     first_seen = valid.group_by(cols, maintain_order=True).agg(pl.col("_row_number").min().alias("_first"))
     valid = valid.join(first_seen, on=cols, how="left", nulls_equal=True)
@@ -333,15 +434,38 @@ def stage_file(
     last = valid.group_by(keys, maintain_order=True).agg(pl.col("_row_number").max().alias("_last"))
     valid = valid.join(last, on=keys, how="left")
     for r in valid.filter(pl.col("_row_number") != pl.col("_last")).iter_rows(named=True):
-        bad.append(
-            {
-                "row_number": r["_row_number"],
-                "raw": r["_raw"],
-                "reason": f"superseded by row {r['_last']} with the same key",
-            }
-        )
-    valid = valid.filter(pl.col("_row_number") == pl.col("_last")).drop("_last", "_raw")
-    landed = _typed(valid, system, table)
+        reason = f"superseded by row {r['_last']} with the same key"
+        bad.append({"row_number": r["_row_number"], "raw": r["_raw"], "reason": reason})
+    return valid.filter(pl.col("_row_number") == pl.col("_last")).drop("_last"), bad
+
+
+def stage_file(
+    path: Path, system: SourceSystem, table: str, extract_id: str, extract_date: dt.date, ingested_at: dt.datetime
+) -> StagedFile:
+    """Stage one source file; never raises for bad content, only records it. The phases: read the text,
+    split it into records, check the header, refuse rows by cell, normalise, validate against the
+    contract, deduplicate, type and add lineage."""
+    spec = NEUTRAL_TABLES[table]
+    source_table, source_file = system.table(table), path.name
+    expected = [system.column(table, c) for c in spec["columns"]]
+    q = lambda rows: _quarantine_frame(rows, system, extract_id, source_table, source_file, ingested_at)  # noqa: E731
+    parsed = None
+    try:
+        text = read_text(path)
+        parsed = parse_records(text, system.delimiter)
+        check_header(parsed.header, expected, system, text)
+        frame, bad, repaired = _rows_frame(parsed, list(spec["columns"]), expected)
+        frame, normalised = _normalise(frame, system, table)
+        reasons = _contract_failures(frame, system, table, extract_date)
+    except FileRefused as refused:
+        rows = parsed.rows if parsed else 0
+        return StagedFile(table, source_file, rows, empty_staging_frame(table), q([]), file_error=str(refused))
+    frame = frame.with_row_index("_i")
+    for r in frame.filter(pl.col("_i").is_in(list(reasons))).iter_rows(named=True):
+        bad.append({"row_number": r["_row_number"], "raw": r["_raw"], "reason": "; ".join(reasons[r["_i"]])})
+    valid, duplicates = _deduplicated(frame.filter(~pl.col("_i").is_in(list(reasons))).drop("_i"), table)
+    landed = _typed(valid.drop("_raw"), system, table)
+    cols = list(spec["columns"])
     landed = landed.with_columns(
         row_hash(landed, cols),
         pl.lit(system.name).alias("_source"),
@@ -350,5 +474,5 @@ def stage_file(
         pl.lit(ingested_at).cast(pl.Datetime("us", "UTC")).alias("_ingested_at"),
         pl.lit(source_file).alias("_source_file"),
     ).select(*cols, *LINEAGE_COLUMNS)
-    quarantined = q(sorted(bad, key=lambda r: r["row_number"]))
-    return StagedFile(table, source_file, len(body), landed, quarantined, repaired, normalised, warnings)
+    quarantined = q(sorted([*parsed.bad, *bad, *duplicates], key=lambda r: r["row_number"]))
+    return StagedFile(table, source_file, parsed.rows, landed, quarantined, repaired, normalised)
