@@ -147,6 +147,14 @@ def test_a_table_the_contract_does_not_know_fails_the_extract(tmp_path):
     assert extract_record(lake, "liquidlogic-2026-11-05")["status"] == "failed"
 
 
+def test_a_table_file_present_but_not_declared_fails_the_extract(tmp_path):
+    files = {**workers(), "CASE_NOTE": table_text("liquidlogic", "case_note", [NOTE])}
+    folder = write_extract(tmp_path / "landing", "2026-11-05", files, declared={"WORKER": 4})
+    lake, error = failed(tmp_path, folder)
+    assert error.reasons == ["CASE_NOTE.csv: in the extract but not declared in the control file"]
+    assert_nothing_staged(lake)
+
+
 # ---- crash mid-extract, and all or nothing ---------------------------------------------------------------
 def test_a_missing_table_file_fails_the_whole_extract_with_a_record_and_stages_none_of_it(tmp_path):
     files = {**workers(), "CASE_NOTE": table_text("liquidlogic", "case_note", [NOTE])}
