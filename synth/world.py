@@ -754,6 +754,9 @@ class WorldBuilder:
         force_cla: bool = False,
         born_by: dt.date | None = None,
     ) -> list[Child]:
+        """A family of ``size`` children and the people around them. The phases draw from the one random
+        stream in a fixed order (parents, grandparents, step-parent and wider network, the children, then each
+        child's record), so a seed always gives the same family."""
         family_id = self.next_id("F")
         eth = ethnicity or self.ethnicity()
         minority = eth not in NOT_MINORITY
@@ -761,6 +764,28 @@ class WorldBuilder:
         eldest = eldest_dob or self.date_between(
             self.as_of - dt.timedelta(days=17 * 365), self.as_of - dt.timedelta(days=60)
         )
+        mother, father = self._parents(family_id, eth, minority, surname, eldest)
+        grand = self._grandparents(eth, minority, mother, father)
+        step, wider = self._step_and_wider(eth, surname, mother)
+        kids = self._siblings(size, family_id, eth, minority, surname, eldest, born_by, mother)
+        children = []
+        for kid in kids:
+            relations: dict[str, list[Person]] = {"mother": [mother], "father": [father]}
+            relations.update({k: [p] for k, p in grand.items()})
+            for sib in kids:
+                if sib is not kid:
+                    relations.setdefault("brother" if sib.sex == "M" else "sister", []).append(sib)
+            if step is not None:
+                relations["stepfather"] = [step]
+            for k, p in wider.items():
+                relations[k] = [p]
+            children.append(self._child_record(kid, relations, eth, force_cla))
+        return children
+
+    def _parents(
+        self, family_id: str, eth: str, minority: bool, surname: str, eldest: dt.date
+    ) -> tuple[Person, Person]:
+        """Mother and father with their home; the mother may move house or change her surname."""
         mother_dob = eldest - dt.timedelta(days=int(self.rng.integers(17, 40)) * 365)
         mother = self.person(
             sex="F", dob=mother_dob, ethnicity=eth, is_child=False, surname=surname, family_id=family_id
@@ -786,6 +811,11 @@ class WorldBuilder:
                     self.date_between(eldest, self.as_of), mother.names[0].first, self.surname(minority), "marriage"
                 )
             )
+        return mother, father
+
+    def _grandparents(self, eth: str, minority: bool, mother: Person, father: Person) -> dict[str, Person]:
+        """Both sets of grandparents, each at an address of their own."""
+        mother_dob = mother.dob
         grand = {
             "maternal grandmother": self.person(
                 sex="F",
@@ -820,6 +850,11 @@ class WorldBuilder:
         )
         for g in grand.values():
             g.addresses = [AddressSpell(g.dob + dt.timedelta(days=365 * 25), None, self.address())]
+        return grand
+
+    def _step_and_wider(self, eth: str, surname: str, mother: Person) -> tuple[Person | None, dict[str, Person]]:
+        """Perhaps a stepfather living with the mother, and some of the wider network."""
+        mother_dob = mother.dob
         step = None
         if self.chance(0.3):
             step = self.person(
@@ -842,7 +877,20 @@ class WorldBuilder:
         }
         for w in wider.values():
             w.addresses = [AddressSpell(w.dob + dt.timedelta(days=365 * 20), None, self.address())]
+        return step, wider
 
+    def _siblings(
+        self,
+        size: int,
+        family_id: str,
+        eth: str,
+        minority: bool,
+        surname: str,
+        eldest: dt.date,
+        born_by: dt.date | None,
+        mother: Person,
+    ) -> list[Person]:
+        """The children, living with their mother; a few have a disability or change their recorded gender."""
         kids: list[Person] = []
         for i in range(size):
             dob = eldest + dt.timedelta(days=int(self.rng.integers(300, 900)) * i)
@@ -865,30 +913,21 @@ class WorldBuilder:
                     NameSpell(changed, self.first_name(new_sex, minority), kid.names[0].surname, "gender change")
                 )
             kids.append(kid)
+        return kids
 
-        children = []
-        for kid in kids:
-            first_contact = self.date_between(
-                max(kid.dob, self.as_of - dt.timedelta(days=6 * 365)), self.as_of - dt.timedelta(days=20)
-            )
-            closed = None if self.chance(0.6) else self.date_between(first_contact + dt.timedelta(days=10), self.as_of)
-            relations: dict[str, list[Person]] = {"mother": [mother], "father": [father]}
-            relations.update({k: [p] for k, p in grand.items()})
-            for sib in kids:
-                if sib is not kid:
-                    relations.setdefault("brother" if sib.sex == "M" else "sister", []).append(sib)
-            if step is not None:
-                relations["stepfather"] = [step]
-            for k, p in wider.items():
-                relations[k] = [p]
-            school = f"{self.choice(self.pools.school_stems)} {self.choice(SCHOOL_KINDS)}"
-            gp = f"{self.choice(self.pools.gp_stems)} {self.choice(GP_KINDS)}"
-            profs = self._professionals(school, gp, eth)
-            child = Child(kid, relations, profs, school, gp, first_contact, closed)
-            self.children.append(child)
-            children.append(child)
-            self._episodes_and_involvements(child, force_cla=force_cla)
-        return children
+    def _child_record(self, kid: Person, relations: dict[str, list[Person]], eth: str, force_cla: bool) -> Child:
+        """The child's case: first contact and closure, school, GP and professionals, episodes and workers."""
+        first_contact = self.date_between(
+            max(kid.dob, self.as_of - dt.timedelta(days=6 * 365)), self.as_of - dt.timedelta(days=20)
+        )
+        closed = None if self.chance(0.6) else self.date_between(first_contact + dt.timedelta(days=10), self.as_of)
+        school = f"{self.choice(self.pools.school_stems)} {self.choice(SCHOOL_KINDS)}"
+        gp = f"{self.choice(self.pools.gp_stems)} {self.choice(GP_KINDS)}"
+        profs = self._professionals(school, gp, eth)
+        child = Child(kid, relations, profs, school, gp, first_contact, closed)
+        self.children.append(child)
+        self._episodes_and_involvements(child, force_cla=force_cla)
+        return child
 
     def _professionals(self, school: str, gp: str, eth: str) -> list[Professional]:
         roles = [

@@ -18,7 +18,7 @@ from PIL import Image
 from lake.contracts.sources import NEUTRAL_TABLES, SOURCES
 from synth.council import DEFECT_KINDS, generate, generate_next_day
 from synth.pools import pools_for
-from synth.text import FORM_QUESTIONS, GENERAL_TEMPLATES, NOTE_TEMPLATES, split_templates
+from synth.text import FORM_QUESTIONS, GENERAL_TEMPLATES, LABELS, NOTE_TEMPLATES, split_templates
 from synth.world import IMMEDIATE
 from tests.conftest import small_options
 
@@ -112,20 +112,7 @@ def _defective(council, day_dir: Path, table: str) -> set[str]:
 def test_every_truth_span_matches_its_text_exactly(council):
     d = extract_dir(council)
     mentions = pl.read_parquet(council.out / "truth" / "mentions.parquet")
-    assert set(mentions["label"].unique()) >= {
-        "person",
-        "kinship_role",
-        "professional_role",
-        "address",
-        "postcode",
-        "phone",
-        "email",
-        "date",
-        "organisation",
-        "school",
-        "risk_factor",
-        "protective_factor",
-    }
+    assert set(mentions["label"].unique()) >= set(LABELS)
     notes = {r["NOTEID"]: r["NOTETEXT"] for r in read_table(d / "CASE_NOTE.csv")}
     skip = _defective(council, d, "case_note")
     pages = {
