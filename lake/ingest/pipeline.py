@@ -168,12 +168,27 @@ def stage_extract(
     key, updating a row only when its hash changed and the extract is not older than the row's own, so a
     re-run or a late-arriving older extract changes nothing.
     """
-    system = SOURCES[extract.source]
     ingested_at = ingested_at or dt.datetime.now(dt.UTC)
+    staged, loads, reasons = _read_and_check(extract, ingested_at)
+    if reasons:
+        for load in loads.values():
+            load.rows_held, load.rows_landed, load.rows_quarantined = load.rows_read, 0, 0
+        _record_extract(lake, extract, "failed", reasons, loads)
+        raise ExtractFailed(extract, reasons, loads)
+    _commit(lake, extract, staged, loads, on_table)
+    _record_extract(lake, extract, "staged", [], loads)
+    return loads
+
+
+def _read_and_check(
+    extract: Extract, ingested_at: dt.datetime
+) -> tuple[dict[str, StagedFile], dict[str, TableLoad], list[str]]:
+    """Every table file of the extract staged in memory, its counts, and every reason not to commit it."""
+    system = SOURCES[extract.source]
     staged: dict[str, StagedFile] = {}
     loads: dict[str, TableLoad] = {}
     reasons = list(extract.problems)
-    for table in NEUTRAL_TABLES:  # read and check everything before writing anything
+    for table in NEUTRAL_TABLES:
         t0, c0 = time.perf_counter(), time.process_time()
         path = extract.path / f"{system.table(table)}.csv"
         load = loads[table] = TableLoad(table)
@@ -194,11 +209,17 @@ def stage_extract(
             elif file.rows_read != declared:
                 reasons.append(f"{file.source_file}: {file.rows_read} rows read, the control file declares {declared}")
         load.wall_seconds, load.cpu_seconds = time.perf_counter() - t0, time.process_time() - c0
-    if reasons:
-        for load in loads.values():
-            load.rows_held, load.rows_landed, load.rows_quarantined = load.rows_read, 0, 0
-        _record_extract(lake, extract, "failed", reasons, loads)
-        raise ExtractFailed(extract, reasons, loads)
+    return staged, loads, reasons
+
+
+def _commit(
+    lake: Lake,
+    extract: Extract,
+    staged: dict[str, StagedFile],
+    loads: dict[str, TableLoad],
+    on_table: Callable[[TableLoad], None] | None,
+) -> None:
+    """MERGE each checked table and its quarantined rows into staging (every table exists afterwards)."""
     for table, load in loads.items():
         t0, c0 = time.perf_counter(), time.process_time()
         name = enterprise.staging_name(extract.source, table)
@@ -232,8 +253,6 @@ def stage_extract(
         f"{extract.source}/{QUARANTINE}",
         pl.DataFrame(schema={**QUARANTINE_SCHEMA, "_row_hash": pl.String}).to_arrow().schema,
     )
-    _record_extract(lake, extract, "staged", [], loads)
-    return loads
 
 
 def build_enterprise(lake: Lake, on_table: Callable[[TableLoad], None] | None = None) -> dict[str, TableLoad]:
