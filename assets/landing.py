@@ -3,7 +3,7 @@
 import dagster as dg
 
 from assets.partitions import EXTRACT_PARTITIONS
-from assets.resources import LakehouseResource
+from assets.resources import EXTRACT_FAILED_TAG, LakehouseResource
 from lake.contracts.sources import SOURCES
 from lake.ingest.landing import extract_for
 from lake.ingest.pipeline import ExtractFailed, land_extract
@@ -30,6 +30,7 @@ def _landing_asset(source: str) -> dg.AssetsDefinition:
         try:
             files = land_extract(lakehouse.lake(), extract)
         except ExtractFailed as failed:
+            context.instance.add_run_tags(context.run_id, {EXTRACT_FAILED_TAG: "true"})
             raise dg.Failure(description=str(failed), metadata={"reasons": "\n".join(failed.reasons)}) from None
         return dg.MaterializeResult(
             metadata={

@@ -8,6 +8,10 @@ import dagster as dg
 from lake.settings import Settings
 from lake.storage.delta import Lake
 
+# Set on a run whose extract failed its own checks (recorded in landing/extracts), so the sensor waits for the
+# extract to be delivered again instead of retrying it as it would a run lost for another reason.
+EXTRACT_FAILED_TAG = "caselake/extract_failed"
+
 
 class LakehouseResource(dg.ConfigurableResource):
     """:class:`lake.settings.Settings` read from the environment when a run starts, with the overrides a run's

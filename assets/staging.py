@@ -11,7 +11,7 @@ import dagster as dg
 
 from assets.landing import landing_key
 from assets.partitions import EXTRACT_PARTITIONS
-from assets.resources import LakehouseResource
+from assets.resources import EXTRACT_FAILED_TAG, LakehouseResource
 from lake.contracts.sources import NEUTRAL_TABLES, SOURCES
 from lake.ingest.landing import extract_for
 from lake.ingest.pipeline import QUARANTINE, ExtractFailed, stage_extract
@@ -63,7 +63,10 @@ def _staging_assets(source: str) -> dg.AssetsDefinition:
         extract = extract_for(source, context.partition_key, lakehouse.landing())
         try:
             loads = stage_extract(lakehouse.lake(), extract)
-        except ExtractFailed as failed:  # nothing was staged: fail before any materialization
+        except ExtractFailed as failed:
+            context.instance.add_run_tags(
+                context.run_id, {EXTRACT_FAILED_TAG: "true"}
+            )  # nothing was staged: fail before any materialization
             held = {f"rows_held_{t}": load.rows_held for t, load in failed.tables.items() if load.rows_held}
             raise dg.Failure(description=str(failed), metadata={"reasons": "\n".join(failed.reasons), **held}) from None
         quarantined = 0

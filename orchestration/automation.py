@@ -12,7 +12,7 @@ import dagster as dg
 
 from assets.documents import DOCUMENT_BUCKETS
 from assets.partitions import EXTRACT_PARTITIONS
-from assets.resources import LakehouseResource
+from assets.resources import EXTRACT_FAILED_TAG, LakehouseResource
 from lake.contracts.sources import SOURCES
 from lake.ingest.landing import Extract, find_extracts, fingerprint
 
@@ -37,7 +37,7 @@ def all_buckets_tags() -> dict[str, str]:
 class Stage:
     """One step after the extracts are staged: a job over whole asset groups."""
 
-    name: str  # the job's name, and what ``caselake load --skip`` takes
+    name: str  # the job's name, and what ``caselake load`` stops after
     groups: tuple[str, ...]
     description: str
     doing: str  # what the CLI says while it runs
@@ -97,30 +97,40 @@ def loaded_partitions(instance: dg.DagsterInstance, source: str) -> set[str]:
 
 
 FINGERPRINT_TAG = "caselake/extract_fingerprint"
+MAX_ATTEMPTS = 3  # runs of one delivery that failed for another reason (a lost worker, a commit conflict)
 
 
-def next_extract(instance: dg.DagsterInstance, extracts: list[Extract]) -> tuple[Extract | None, str]:
-    """The one extract of a source to load next (oldest not loaded), or None and why the source waits.
+def next_extract(instance: dg.DagsterInstance, extracts: list[Extract]) -> tuple[Extract | None, int, str]:
+    """The one extract of a source to load next (oldest not loaded) and its attempt number, or None and why
+    the source waits.
 
     A source's extracts load one at a time in date order: a change extract applied without the one before it
-    would leave the source inconsistent. An extract whose last run failed is tried again only once it was
-    delivered again (its fingerprint changed); until then the later extracts of its source wait for it."""
+    would leave the source inconsistent. An extract that failed its checks is tried again only once it was
+    delivered again (its fingerprint changed); one whose run failed for another reason is retried up to
+    ``MAX_ATTEMPTS`` times; a cancelled one waits for a person. Until then the later extracts of its source
+    wait for it."""
+    if not extracts:
+        return None, 0, ""
+    loaded = loaded_partitions(instance, extracts[0].source)
+    job = LOAD_JOBS[extracts[0].source].name
     for extract in extracts:
-        runs = instance.get_runs(
-            dg.RunsFilter(job_name=LOAD_JOBS[extract.source].name, tags={"dagster/partition": extract.partition_key}),
-            limit=1,
-        )
-        last = runs[0] if runs else None
-        if last is None:
-            return extract, ""
-        if last.status == dg.DagsterRunStatus.SUCCESS:
+        if extract.partition_key in loaded:
             continue
+        mark = fingerprint(extract)
+        runs = instance.get_runs(dg.RunsFilter(job_name=job, tags={"dagster/partition": extract.partition_key}))
+        same = [r for r in runs if r.tags.get(FINGERPRINT_TAG) == mark]  # this delivery's runs, newest first
+        if not same:
+            return extract, 1, ""
+        last = same[0]
+        why = f"{extract.extract_id} {{}} (run {last.run_id[:8]}); its later extracts wait until it is resolved"
         if not last.is_finished:
-            return None, f"{extract.extract_id} is loading (run {last.run_id[:8]})"
-        if last.tags.get(FINGERPRINT_TAG) != fingerprint(extract):
-            return extract, ""
-        return None, f"{extract.extract_id} failed (run {last.run_id[:8]}); later extracts wait until it is resolved"
-    return None, ""
+            return None, 0, why.format("is loading")
+        if last.status == dg.DagsterRunStatus.CANCELED:
+            return None, 0, why.format("was cancelled")
+        if last.tags.get(EXTRACT_FAILED_TAG) or len(same) >= MAX_ATTEMPTS:
+            return None, 0, why.format(f"failed after {len(same)} attempt(s)")
+        return extract, len(same) + 1, ""
+    return None, 0, ""
 
 
 def _requests_for(
@@ -131,12 +141,14 @@ def _requests_for(
     extracts = find_extracts(lakehouse.landing(), source)
     known = set(instance.get_dynamic_partitions(partitions.name))
     new = [e.partition_key for e in extracts if e.partition_key not in known]
-    extract, waiting = next_extract(instance, extracts)
+    extract, attempt, waiting = next_extract(instance, extracts)
     if extract is None:
         return new, [], waiting
     mark = fingerprint(extract)
     run = dg.RunRequest(
-        partition_key=extract.partition_key, run_key=f"{extract.extract_id}:{mark}", tags={FINGERPRINT_TAG: mark}
+        partition_key=extract.partition_key,
+        run_key=f"{extract.extract_id}:{mark}:{attempt}",
+        tags={FINGERPRINT_TAG: mark},
     )
     return new, [run], ""
 

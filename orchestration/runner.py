@@ -56,10 +56,12 @@ def load_all(
             if extract.partition_key in done:
                 say(f"{extract.extract_id}: already loaded")
         job = defs.resolve_job_def(f"load_{source}_extract")
+        tried: set[str] = set()
         while True:
-            extract, waiting = next_extract(instance, extracts)
-            if extract is None:
+            extract, _, waiting = next_extract(instance, extracts)
+            if extract is None or extract.extract_id in tried:  # once per call: a retry is the next call's
                 break
+            tried.add(extract.extract_id)
             if not instance.has_dynamic_partition(EXTRACT_PARTITIONS[source].name, extract.partition_key):
                 instance.add_dynamic_partitions(EXTRACT_PARTITIONS[source].name, [extract.partition_key])
             result = job.execute_in_process(
@@ -71,6 +73,9 @@ def load_all(
             )
             outcome = "loaded" if result.success else f"FAILED: {_failure(result)}"
             say(f"{extract.extract_id}: {outcome} (run {result.run_id[:8]})")
+            waiting = "" if result.success else f"{extract.extract_id} failed; its later extracts wait"
+            if not result.success:
+                break
         if waiting:
             say(f"{source}: waiting — {waiting}")
             ok = False

@@ -84,7 +84,7 @@ def test_an_unbalanced_quote_quarantines_each_swallowed_row_instead_of_merging_t
 
 
 def test_a_quoted_note_over_several_lines_still_lands_whole(tmp_path):
-    note = {**NOTE, "note_text": "Seen at home.\nMum present.\nNext visit in a week."}
+    note = {**NOTE, "note_text": "Seen at home.\nPresent: mum, dad, nan, grandad, Sam, Jo, and the IRO.\nNext visit."}
     folder = write_extract(
         tmp_path / "landing",
         "2026-11-05",
@@ -153,6 +153,18 @@ def test_a_table_file_present_but_not_declared_fails_the_extract(tmp_path):
     lake, error = failed(tmp_path, folder)
     assert error.reasons == ["CASE_NOTE.csv: in the extract but not declared in the control file"]
     assert_nothing_staged(lake)
+
+
+def test_a_quote_that_never_closes_past_the_reader_limit_quarantines_every_line_after_it(tmp_path):
+    rows = [{**NOTE, "note_id": f"CN{i}", "note_text": "z" * 90} for i in range(100_000)]  # 10 MB after it
+    text = table_text("liquidlogic", "case_note", rows).replace(
+        "01/11/2026 10:00:00,zzz", '01/11/2026 10:00:00,"zzz', 1
+    )
+    lake, loads = load(tmp_path, write_extract(tmp_path / "landing", "2026-11-05", {"CASE_NOTE": text}))
+    notes = loads["case_note"]
+    assert (notes.rows_read, notes.rows_landed, notes.rows_quarantined) == (100_000, 0, 100_000)
+    reasons = lake.read("staging", f"liquidlogic/{QUARANTINE}")["reason"].unique().to_list()
+    assert len(reasons) == 1 and reasons[0].startswith("unparseable from this line on (field larger than field limit")
 
 
 # ---- crash mid-extract, and all or nothing ---------------------------------------------------------------
@@ -235,6 +247,24 @@ def test_a_symbolic_link_out_of_the_landing_folder_is_refused_and_never_read(tmp
     assert files.filter(pl.col("path") == "WORKER.csv")["kind"].to_list() == ["refused"]
     assert files["sha256"].null_count() == files.height, "the link's target was never read"
     assert_nothing_staged(lake)
+
+
+def test_a_symbolic_link_for_a_whole_extract_folder_is_a_failed_extract(tmp_path):
+    elsewhere = write_extract(tmp_path / "elsewhere", "2026-11-05", workers())
+    (tmp_path / "landing" / "liquidlogic").mkdir(parents=True)
+    os.symlink(elsewhere, tmp_path / "landing" / "liquidlogic" / "2026-11-05")
+    done = load_landing(Lake(str(tmp_path / "lake")), tmp_path / "landing")
+    (reason,) = done.failed["liquidlogic-2026-11-05"]
+    assert "a symbolic link; an extract is a folder inside the landing zone" in reason and not done.staged
+
+
+def test_a_control_file_of_another_source_system_is_refused(tmp_path):
+    folder = write_extract(tmp_path / "landing", "2026-11-05", workers(), source="liquidlogic")
+    control = folder / "_extract.json"
+    control.write_text(control.read_text().replace('"liquidlogic"', '"mosaic"'))
+    done = load_landing(Lake(str(tmp_path / "lake")), tmp_path / "landing")
+    (reason,) = done.failed["liquidlogic-2026-11-05"]
+    assert "says source system 'mosaic' but lies in the liquidlogic folder" in reason
 
 
 # ---- values with a natural range, and control characters ------------------------------------------------

@@ -48,11 +48,14 @@ class Extract:
         return self.extract_date.isoformat()
 
 
-def read_extract(path: Path) -> Extract:
-    """The extract in ``path``, from its control file; a clear error when that cannot be trusted at all.
-    A control file that can be read but declares what the contract refuses gives an extract with problems."""
+def read_extract(path: Path, system: str | None = None) -> Extract:
+    """The extract in ``path`` (in ``system``'s landing folder, when given), from its control file; a clear
+    error when that cannot be trusted at all. A control file that can be read but declares what the contract
+    refuses gives an extract with problems."""
     control_path = path / CONTROL_FILE
-    if not control_path.exists():
+    if path.is_symlink():
+        raise LandingError(f"{path}: a symbolic link; an extract is a folder inside the landing zone")
+    if not os.path.lexists(control_path):
         raise LandingError(f"{path}: no {CONTROL_FILE}; the extract is incomplete or not an extract")
     if control_path.is_symlink():
         raise LandingError(f"{control_path}: a symbolic link; only files inside the extract are read")
@@ -64,12 +67,16 @@ def read_extract(path: Path) -> Extract:
         tables = {str(name): int(t["rows"]) for name, t in entries.items()}
         files = {str(name): str(t.get("file", f"{name}.csv")) for name, t in entries.items()}
         kind = control.get("extract_kind", "full")
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+    except (ValueError, KeyError, TypeError, AttributeError, OSError) as exc:
         raise LandingError(f"{control_path}: unreadable control file ({type(exc).__name__}: {exc})") from exc
     if source not in SOURCES:
         raise LandingError(f"{control_path}: unknown source system {source!r}; known: {sorted(SOURCES)}")
+    if system is not None and source != system:
+        raise LandingError(f"{control_path}: says source system {source!r} but lies in the {system} folder")
     if date.isoformat() != path.name:
         raise LandingError(f"{control_path}: extract date {date} does not match its folder {path.name}")
+    if kind not in ("full", "delta"):
+        raise LandingError(f"{control_path}: extract_kind {kind!r}; known: full, delta")
     if any(n < 0 for n in tables.values()):
         raise LandingError(f"{control_path}: a negative row count")
     known = set(SOURCES[source].tables.values())
@@ -104,10 +111,10 @@ def find_extracts(root: Path, source: str | None = None) -> list[Extract]:
         if not folder.is_dir():
             continue
         for path in sorted(folder.iterdir()):
-            if not (path / CONTROL_FILE).exists() or path.is_symlink():
-                continue
+            if not os.path.lexists(path / CONTROL_FILE):
+                continue  # not complete yet: the exporter writes the control file last
             try:
-                found.append(read_extract(path))
+                found.append(read_extract(path, system))
             except LandingError as exc:
                 failed = _failed_extract(system, path, str(exc))
                 if failed is not None:
@@ -116,14 +123,18 @@ def find_extracts(root: Path, source: str | None = None) -> list[Extract]:
 
 
 def fingerprint(extract: Extract) -> str:
-    """What the extract holds now (control file, file names and sizes): a re-delivered extract differs."""
+    """What the extract holds now — every entry's path, size, modification time and kind, and the control
+    file — so an extract delivered again (a file replaced, even by one of the same size) differs."""
     h = hashlib.sha256()
-    for entry in sorted(os.scandir(extract.path), key=lambda e: e.name):
-        size = entry.stat(follow_symlinks=False).st_size
-        h.update(f"{entry.name}\0{size}\0{entry.is_symlink()}\n".encode())
-    control = extract.path / CONTROL_FILE
-    if control.is_file() and not control.is_symlink():
-        h.update(control.read_bytes())
+    try:
+        entries = list(_walk(extract.path))
+    except LandingError as exc:
+        return f"unreadable:{exc}"[:64]
+    for path in entries:
+        st = path.lstat()
+        h.update(
+            f"{path.relative_to(extract.path).as_posix()}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_mode}\n".encode()
+        )
     return h.hexdigest()[:16]
 
 
@@ -131,17 +142,21 @@ def extract_for(source: str, partition_key: str, root: Path) -> Extract:
     """The extract of one partition; one whose control file cannot be read comes back with that problem."""
     path = root / SOURCES[source].source / partition_key
     try:
-        return read_extract(path)
+        return read_extract(path, source)
     except LandingError as exc:
         failed = _failed_extract(source, path, str(exc))
-        if failed is None or not (path / CONTROL_FILE).exists():
+        if failed is None or not os.path.lexists(path / CONTROL_FILE):
             raise
         return failed
 
 
 def _walk(folder: Path):
     """Every entry under ``folder``, never following a symbolic link."""
-    for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
+
+    def unreadable(error: OSError) -> None:
+        raise LandingError(f"{error.filename}: unreadable folder ({error.strerror})") from error
+
+    for dirpath, dirnames, filenames in os.walk(folder, followlinks=False, onerror=unreadable):
         for name in sorted(dirnames + filenames):
             yield Path(dirpath) / name
 
@@ -172,7 +187,19 @@ def inventory(extract: Extract) -> pl.DataFrame:
             )
             continue
         kind = "document" if rel.startswith("documents/") else "table" if declared is not None else "unexpected"
-        data = path.read_bytes()
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            rows.append(
+                {
+                    **row,
+                    "kind": "refused",
+                    "bytes": None,
+                    "sha256": None,
+                    "problem": f"unreadable: {exc.strerror or exc}",
+                }
+            )
+            continue
         rows.append(
             {**row, "kind": kind, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest(), "problem": None}
         )

@@ -82,12 +82,19 @@ class ExtractFailed(LandingError):
         self.extract, self.reasons, self.tables = extract, reasons, tables
 
 
+def _regular_file(path: Path) -> bool:
+    return path.is_file() and not path.is_symlink()
+
+
 EXTRACTS = "extracts"  # landing/extracts: one row per extract, its status and every row accounted for
 
 
 def _record_extract(lake: Lake, extract: Extract, status: str, reasons: list[str], tables: dict[str, TableLoad]):
     """Upsert the extract's row in ``landing/extracts`` (no commit when nothing about it changed)."""
     loads = tables.values()
+    # Refused at landing, nothing was read: held counts the rows the control file declares for the files there.
+    present = {n: r for n, r in extract.declared_rows.items() if _regular_file(extract.path / f"{n}.csv")}
+    held = sum(t.rows_held for t in loads) if tables else sum(present.values())
     row = {
         "extract_id": extract.extract_id,
         "source": extract.source,
@@ -97,7 +104,7 @@ def _record_extract(lake: Lake, extract: Extract, status: str, reasons: list[str
         "rows_read": sum(t.rows_read for t in loads),
         "rows_landed": sum(t.rows_landed for t in loads),
         "rows_quarantined": sum(t.rows_quarantined for t in loads),
-        "rows_held": sum(t.rows_held for t in loads),
+        "rows_held": held,
         "recorded_at": dt.datetime.now(dt.UTC),
     }
     frame = pl.DataFrame([row], schema=EXTRACTS_SCHEMA)
@@ -130,7 +137,11 @@ def land_extract(lake: Lake, extract: Extract) -> pl.DataFrame:
     if extract.kind == "unknown":  # the control file could not be read: there is nothing to inventory
         _record_extract(lake, extract, "failed", list(extract.problems), {})
         raise ExtractFailed(extract, list(extract.problems), {})
-    files = inventory(extract)
+    try:
+        files = inventory(extract)
+    except LandingError as exc:  # a folder inside the extract cannot be listed
+        _record_extract(lake, extract, "failed", [str(exc)], {})
+        raise ExtractFailed(extract, [str(exc)], {}) from None
     merge_by_key(
         lake,
         LANDING,
@@ -171,8 +182,14 @@ def stage_extract(
     ingested_at = ingested_at or dt.datetime.now(dt.UTC)
     staged, loads, reasons = _read_and_check(extract, ingested_at)
     if reasons:
-        for load in loads.values():
-            load.rows_held, load.rows_landed, load.rows_quarantined = load.rows_read, 0, 0
+        system = SOURCES[extract.source]
+        for table, load in loads.items():
+            # Held: the rows read; for a file there but unreadable as a table, the rows its control file declares.
+            path = extract.path / f"{system.table(table)}.csv"
+            unread = load.file_error and not load.rows_read and _regular_file(path) and path.stat().st_size
+            declared = extract.declared_rows.get(system.table(table), 0)
+            load.rows_held = declared if unread else load.rows_read
+            load.rows_landed = load.rows_quarantined = 0
         _record_extract(lake, extract, "failed", reasons, loads)
         raise ExtractFailed(extract, reasons, loads)
     _commit(lake, extract, staged, loads, on_table)

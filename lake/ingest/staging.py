@@ -280,7 +280,10 @@ def read_text(path: Path) -> str:
         raise FileRefused("a symbolic link: only regular files inside the extract are read")
     if not path.exists():
         raise FileRefused("file missing: the control file lists it but the extract does not hold it")
-    data = path.read_bytes()
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise FileRefused(f"unreadable: {exc.strerror or exc}") from exc
     if not data.strip():
         raise FileRefused("empty file: no header and no rows")
     head = data[:4096]
@@ -307,9 +310,11 @@ def parse_records(text: str, delimiter: str) -> Parsed:
     """Split CSV text into records, numbered as data rows (header excluded), without losing a row.
 
     An unbalanced quote makes a CSV reader swallow the following lines into one field. A record that spans
-    several physical lines is taken as written only when its field count is right and none of its later
-    lines looks like a row of its own (at least as many delimiters as the header has); otherwise each of its
-    physical lines is quarantined as a row, so the rows swallowed are counted and kept, not merged."""
+    several physical lines is taken as written only when its field count is right and its quotes close
+    within it (a note with line breaks); otherwise each of its physical lines is quarantined as a row, so
+    the rows swallowed are counted and kept, not merged. A quote that never closes can run past the reader's
+    field limit: every line from there on is quarantined as a row the same way. A run-on field whose count
+    happens to come out right still shows in the rows read, which must equal the rows declared."""
     lines = io.StringIO(text, newline="").readlines()  # split exactly as the reader splits
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
@@ -320,22 +325,25 @@ def parse_records(text: str, delimiter: str) -> Parsed:
     records: list[tuple[int, list[str]]] = []
     bad: list[dict] = []
     number, first_line = 0, reader.line_num  # physical lines read so far (the header's)
+
+    def quarantine_lines(span: list[str], reason: str) -> None:
+        nonlocal number
+        for line in span:
+            number += 1
+            bad.append({"row_number": number, "raw": json.dumps(line.rstrip("\r\n")), "reason": reason})
+
     while True:
         try:
             record = next(reader)
         except StopIteration:
             break
-        except csv.Error as exc:  # only "field larger than field limit" is left with the limit we set
-            raise FileRefused(f"unparseable CSV after line {first_line}: {exc}") from exc
+        except csv.Error as exc:  # a field past the reader's limit: an unbalanced quote ran on
+            quarantine_lines(lines[first_line:], f"unparseable from this line on ({exc}): a quote never closed")
+            break
         span = lines[first_line : reader.line_num]
         first_line = reader.line_num
-        swallowed = len(span) > 1 and (
-            len(record) != width or any(line.count(delimiter) >= width - 1 for line in span[1:])
-        )
-        if swallowed:
-            for line in span:
-                number += 1
-                bad.append({"row_number": number, "raw": json.dumps(line.rstrip("\r\n")), "reason": UNBALANCED})
+        if len(span) > 1 and (len(record) != width or not _quotes_close(span, delimiter)):
+            quarantine_lines(span, UNBALANCED)
             continue
         number += 1
         if len(record) != width:
@@ -346,7 +354,16 @@ def parse_records(text: str, delimiter: str) -> Parsed:
     return Parsed(header, records, bad)
 
 
-UNBALANCED = "unbalanced quote: a quoted field runs on over lines that look like rows of their own"
+def _quotes_close(span: list[str], delimiter: str) -> bool:
+    """Whether the quoted fields of a record spread over ``span`` close within it (strict CSV)."""
+    try:
+        list(csv.reader(io.StringIO("".join(span), newline=""), delimiter=delimiter, strict=True))
+    except csv.Error:
+        return False
+    return True
+
+
+UNBALANCED = "unbalanced quote: a quoted field runs on over the following lines"
 
 
 def check_header(header: list[str], expected: list[str], system: SourceSystem, text: str) -> None:
