@@ -20,7 +20,6 @@ LOAD_JOBS = {
     source: dg.define_asset_job(
         f"load_{source}_extract",
         selection=dg.AssetSelection.key_prefixes(["landing", source], ["staging", source]),
-        partitions_def=EXTRACT_PARTITIONS[source],
         description=f"Land and stage one {source} extract.",
     )
     for source in SOURCES
@@ -42,14 +41,14 @@ class Stage:
     description: str
     doing: str  # what the CLI says while it runs
     done: str  # ... and when it succeeded
-    partitions_def: dg.PartitionsDefinition | None = None
+    all_buckets: bool = False  # one run over every document bucket (a partition range), not one per bucket
 
     @property
     def job(self):
         return _JOBS[self.name]
 
     def run_tags(self) -> dict[str, str]:
-        return all_buckets_tags() if self.partitions_def is DOCUMENT_BUCKETS else {}
+        return all_buckets_tags() if self.all_buckets else {}
 
 
 STAGES: tuple[Stage, ...] = (
@@ -66,7 +65,7 @@ STAGES: tuple[Stage, ...] = (
         "Read every new or changed manifest document into page texts, errors and search chunks.",
         doing="documents: reading new and changed documents (OCR and .doc conversion take minutes)",
         done="read",
-        partitions_def=DOCUMENT_BUCKETS,
+        all_buckets=True,
     ),
     Stage(
         "extract_entities",
@@ -83,7 +82,6 @@ _JOBS = {
     s.name: dg.define_asset_job(
         s.name,
         selection=dg.AssetSelection.groups(*s.groups),
-        partitions_def=s.partitions_def,
         description=s.description,
     )
     for s in STAGES
