@@ -579,9 +579,10 @@ def resolve_people(lake: Lake, rules: ResolutionSettings | None = None) -> Resol
         links.group_by("resolved_person_id")
         .agg(
             pl.len().alias("mentions"),
-            pl.col("text").mode().first().alias("name_as_written"),
+            # Ties broken by sorting, so the same mentions always give the same name and role.
+            pl.col("text").mode().sort().first().alias("name_as_written"),
             pl.col("child_id").unique().sort().alias("mention_children"),
-            pl.col("relation").drop_nulls().mode().first().alias("mentioned_role"),
+            pl.col("relation").drop_nulls().mode().sort().first().alias("mentioned_role"),
         )
         .join(recorded.rename({"person_id": "resolved_person_id"}), on="resolved_person_id", how="left")
         .with_columns(pl.col("first_name").is_not_null().alias("recorded"))
