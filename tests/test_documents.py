@@ -14,6 +14,7 @@ import polars as pl
 import pytest
 from PIL import Image
 
+from evaluation.documents import quality_against_truth
 from lake.documents import pipeline as documents
 from lake.documents.formats import ExtractionSettings, TextExtractor
 from lake.documents.pipeline import Job, extract_documents, extract_files
@@ -57,7 +58,7 @@ def test_each_faulty_file_lands_in_document_errors_with_its_reason(read_council)
 
 
 def test_text_matches_the_truth_exactly_for_born_digital_formats_and_within_3pc_cer_for_scans(read_council):
-    quality = documents.quality_against_truth(read_council["lake"], read_council["council"].out / "truth")
+    quality = quality_against_truth(read_council["lake"], read_council["council"].out / "truth")
     by_format = {r["format"]: r for r in quality.iter_rows(named=True)}
     for fmt in ("docx", "doc", "pdf", "html"):
         row = by_format[fmt]
