@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from lake.contracts.sources import SOURCES
+from lake.contracts.sources import NEUTRAL_TABLES, SOURCES
 from lake.ingest.staging import empty_staging_frame, row_hash
 from lake.storage.delta import ENTERPRISE, STAGING, Lake, MergeStats, ensure_table, merge_by_key
 
@@ -308,29 +308,7 @@ TABLES: tuple[EnterpriseTable, ...] = (
         ("adopter_household",),
         ("household_id",),
         "household_id",
-        lambda f: _pick(
-            f["adopter_household"],
-            "household_id",
-            "household_type",
-            "adult_1_id",
-            "adult_2_id",
-            "adult_1_age",
-            "adult_2_age",
-            "ethnicity",
-            "religion",
-            "prior_fostering",
-            "years_fostering",
-            "birth_children",
-            "occupation_sector",
-            "region",
-            "approval_date",
-            "status",
-            "pref_sibling_group",
-            "pref_age_5_plus",
-            "pref_minority_ethnic",
-            "pref_disability",
-            "report_text",
-        ),
+        lambda f: _pick(f["adopter_household"], *NEUTRAL_TABLES["adopter_household"]["columns"]),
     ),
     EnterpriseTable(
         "access_restriction",
