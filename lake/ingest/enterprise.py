@@ -53,6 +53,11 @@ def _pick(frame: pl.DataFrame, *columns: str) -> pl.DataFrame:
     return frame.select(*columns, "_source", "_extract_id")
 
 
+def _contract(frames: dict[str, pl.DataFrame], table: str) -> pl.DataFrame:
+    """A staged table as its contract declares it, with its lineage."""
+    return _pick(frames[table], *NEUTRAL_TABLES[table]["columns"])
+
+
 def _episode(frames: dict[str, pl.DataFrame]) -> pl.DataFrame:
     parts = []
     for table, kind, code in (
@@ -159,9 +164,7 @@ TABLES: tuple[EnterpriseTable, ...] = (
         ("person_gender",),
         ("person_id", "gender_seq"),
         "person_id",
-        lambda f: _valid_to_from_next(
-            _pick(f["person_gender"], "person_id", "gender_seq", "gender", "valid_from"), "person_id", "gender_seq"
-        ),
+        lambda f: _valid_to_from_next(_contract(f, "person_gender"), "person_id", "gender_seq"),
         (Reference("person_id", "person", "person_id"),),
     ),
     EnterpriseTable(
@@ -169,9 +172,7 @@ TABLES: tuple[EnterpriseTable, ...] = (
         ("person_address",),
         ("person_id", "address_id", "valid_from"),
         "person_id",
-        lambda f: _pick(
-            f["person_address"], "person_id", "address_id", "line1", "town", "postcode", "valid_from", "valid_to"
-        ),
+        lambda f: _contract(f, "person_address"),
         (Reference("person_id", "person", "person_id"),),
     ),
     EnterpriseTable(
@@ -179,9 +180,7 @@ TABLES: tuple[EnterpriseTable, ...] = (
         ("relationship",),
         ("relationship_id",),
         "relationship_id",
-        lambda f: _pick(
-            f["relationship"], "relationship_id", "child_id", "person_id", "relation", "valid_from", "valid_to"
-        ),
+        lambda f: _contract(f, "relationship"),
         (Reference("child_id", "child", "person_id"), Reference("person_id", "person", "person_id")),
         "relationship",
     ),
@@ -190,7 +189,7 @@ TABLES: tuple[EnterpriseTable, ...] = (
         ("worker",),
         ("worker_id",),
         "worker_id",
-        lambda f: _pick(f["worker"], "worker_id", "first_name", "surname", "role", "team", "email", "phone"),
+        lambda f: _contract(f, "worker"),
     ),
     EnterpriseTable(
         "involvement",
@@ -241,7 +240,7 @@ TABLES: tuple[EnterpriseTable, ...] = (
         ("cla_review",),
         ("review_id",),
         "review_id",
-        lambda f: _pick(f["cla_review"], "review_id", "child_id", "review_date", "participation"),
+        lambda f: _contract(f, "cla_review"),
         (Reference("child_id", "child", "person_id"),),
     ),
     EnterpriseTable(
@@ -249,7 +248,7 @@ TABLES: tuple[EnterpriseTable, ...] = (
         ("missing_episode",),
         ("missing_id",),
         "missing_id",
-        lambda f: _pick(f["missing_episode"], "missing_id", "child_id", "missing_type", "start_date", "end_date"),
+        lambda f: _contract(f, "missing_episode"),
         (Reference("child_id", "child", "person_id"),),
     ),
     EnterpriseTable(
@@ -257,9 +256,7 @@ TABLES: tuple[EnterpriseTable, ...] = (
         ("case_note",),
         ("note_id",),
         "note_id",
-        lambda f: _pick(
-            f["case_note"], "note_id", "child_id", "worker_id", "note_type", "event_date", "recorded_at", "note_text"
-        ),
+        lambda f: _contract(f, "case_note"),
         (Reference("child_id", "child", "person_id"), Reference("worker_id", "worker", "worker_id")),
         "case_note",
     ),
@@ -268,9 +265,7 @@ TABLES: tuple[EnterpriseTable, ...] = (
         ("document",),
         ("document_id",),
         "document_id",
-        lambda f: _pick(
-            f["document"], "document_id", "child_id", "worker_id", "document_type", "title", "file_name", "created_date"
-        ),
+        lambda f: _contract(f, "document"),
         (Reference("child_id", "child", "person_id"),),
         "document",
     ),
@@ -287,20 +282,7 @@ TABLES: tuple[EnterpriseTable, ...] = (
         ("adoption",),
         ("adoption_id",),
         "adoption_id",
-        lambda f: _pick(
-            f["adoption"],
-            "adoption_id",
-            "child_id",
-            "household_id",
-            "entered_care",
-            "decision_to_place",
-            "placement_order",
-            "matched",
-            "placed",
-            "adoption_order",
-            "sibling_group_id",
-            "adopted_by_foster_carer",
-        ),
+        lambda f: _contract(f, "adoption"),
         (Reference("child_id", "child", "person_id"), Reference("household_id", "adopter", "household_id")),
     ),
     EnterpriseTable(
@@ -308,14 +290,14 @@ TABLES: tuple[EnterpriseTable, ...] = (
         ("adopter_household",),
         ("household_id",),
         "household_id",
-        lambda f: _pick(f["adopter_household"], *NEUTRAL_TABLES["adopter_household"]["columns"]),
+        lambda f: _contract(f, "adopter_household"),
     ),
     EnterpriseTable(
         "access_restriction",
         ("access_restriction",),
         ("child_id", "worker_id"),
         "child_id",
-        lambda f: _pick(f["access_restriction"], "child_id", "worker_id", "reason", "valid_from"),
+        lambda f: _contract(f, "access_restriction"),
         (Reference("child_id", "child", "person_id"), Reference("worker_id", "worker", "worker_id")),
     ),
 )
