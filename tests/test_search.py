@@ -1,0 +1,465 @@
+"""Search and the query service on the shared council (loaded through the Dagster jobs, search index included):
+the index follows the lake, every role sees exactly what it should through every call, each call leaves its
+audit row, hostile input never widens a filter, and the audit journal shows any tampering."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import multiprocessing
+import shutil
+import sqlite3
+import threading
+
+import polars as pl
+import pytest
+from deltalake import DeltaTable
+from typer.testing import CliRunner
+
+from app.audit import AuditLog, AuditWriteFailed
+from app.service import AccessDenied, QueryService
+from app.users import Role, UserStore
+from lake.search import index
+from lake.search.embedding import Embedder
+from lake.search.query import InvalidRequest, SearchFilters, SearchRequest, snippet
+from lake.settings import AccessSettings
+from lake.storage.delta import ENTERPRISE
+
+PASSWORD = "correct horse battery staple"
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="session")
+def embedder() -> Embedder:
+    return Embedder()
+
+
+@pytest.fixture(scope="session")
+def people(read_council) -> dict:
+    """The restricted child, a worker it names, and a worker of the council involved with it but not named."""
+    lake = read_council["lake"]
+    restriction = lake.read(ENTERPRISE, "access_restriction").filter(pl.col("_deleted_at").is_null())
+    child = restriction["child_id"][0]
+    named = set(restriction.filter(pl.col("child_id") == child)["worker_id"].to_list())
+    involved = lake.read(ENTERPRISE, "involvement").filter(pl.col("child_id") == child)["worker_id"].to_list()
+    unnamed = sorted(set(involved) - named)
+    assert unnamed, "the shared council needs a worker involved with the restricted child but not named by it"
+    return {"restricted": child, "named": sorted(set(involved) & named)[0], "unnamed": unnamed[0]}
+
+
+@pytest.fixture(scope="session")
+def service(read_council, people, embedder, tmp_path_factory) -> QueryService:
+    root = tmp_path_factory.mktemp("access")
+    settings = dataclasses.replace(
+        read_council["settings"].replace(landing_dir=str(read_council["council"].out / "landing")),
+        access=AccessSettings(users_file=str(root / "users.json"), audit_db=str(root / "audit.sqlite")),
+    )
+    users = UserStore(settings.users_file())
+    users.add("named", Role.TEAM_MANAGER, "Named Worker", PASSWORD, people["named"])
+    users.add("unnamed", Role.TEAM_MANAGER, "Unnamed Worker", PASSWORD, people["unnamed"])
+    users.add("iro", Role.IRO, "Reviewer", PASSWORD, people["unnamed"])
+    users.add("auditor", Role.AUDITOR, "Auditor", PASSWORD)
+    users.add("analyst", Role.ANALYST, "Analyst", PASSWORD)
+    users.add("admin", Role.ADMIN, "Admin", PASSWORD)
+    return QueryService(settings, embedder)
+
+
+def _last_audit(service: QueryService) -> dict:
+    return service.audit.rows(since_seq=0, limit=1_000_000)[-1]
+
+
+def _a_note_of(lake, child: str) -> dict:
+    notes = lake.read(ENTERPRISE, "case_note").filter((pl.col("child_id") == child) & pl.col("_deleted_at").is_null())
+    return notes.sort("note_id").row(0, named=True)
+
+
+# ---- the index ----------------------------------------------------------------------------------------------
+def test_the_index_holds_every_live_chunk_and_an_unchanged_rerun_writes_nothing(read_council, embedder):
+    assert read_council["checks"]["index_matches_the_lake"] == "SUCCEEDED"
+    meta = read_council["search_metadata"]
+    assert meta["chunks_embedded"].value > 1000 and meta["chunks_per_second"].value > 0
+    settings = read_council["settings"]
+    table = index.open_table(settings.lancedb())
+    indexed = {ix.columns[0] for ix in table.list_indices()}
+    assert {"text", *index.FILTER_INDEXES} <= indexed
+    assert table.schema.field("vector").type.list_size == 384
+    before = table.version
+    again = index.build_index(settings.lake(), settings.lancedb(), embedder)
+    assert (again.embedded, again.upserted, again.deleted) == (0, 0, 0)
+    assert index.open_table(settings.lancedb()).version == before
+    kinds = set(index.search_chunks(settings.lake())["source_type"].to_list())
+    assert kinds == set(index.SOURCE_TYPES)
+
+
+def test_the_index_follows_deleted_changed_and_retyped_notes(read_council, embedder, tmp_path):
+    lake_dir = tmp_path / "lake"
+    shutil.copytree(read_council["lake"].root, lake_dir)
+    settings = read_council["settings"].replace(lake_uri=str(lake_dir), lancedb_uri=str(tmp_path / "lancedb"))
+    lake = settings.lake()
+    first = index.build_index(lake, settings.lancedb(), embedder)
+    notes = lake.read(ENTERPRISE, "case_note").filter(pl.col("_deleted_at").is_null()).sort("note_id")
+    deleted, changed, retyped = notes["note_id"][:3].to_list()
+    table = DeltaTable(lake.uri(ENTERPRISE, "case_note"))
+    table.update(predicate=f"note_id = '{deleted}'", updates={"_deleted_at": "now()"})
+    hostile = "Visit note <script>alert('x')</script> zebracrossing <b>bold</b> &amp;"
+    # an SQL literal: deltalake's new_values does not escape quotes
+    table.update(predicate=f"note_id = '{changed}'", updates={"note_text": "'" + hostile.replace("'", "''") + "'"})
+    table.update(predicate=f"note_id = '{retyped}'", new_values={"note_type": "Supervision"})
+
+    run = index.build_index(lake, settings.lancedb(), embedder)
+    assert run.deleted >= 1 and run.embedded == 1 and run.reused_vectors >= 1
+    rows = pl.from_arrow(index.open_table(settings.lancedb()).to_arrow().select(["record_id", "item_type", "text"]))
+    assert deleted not in rows["record_id"].to_list()
+    assert rows.filter(pl.col("record_id") == retyped)["item_type"].unique().to_list() == ["Supervision"]
+    assert run.deleted >= 2  # the deleted note's chunks and the changed note's old ones
+    assert rows.height == first.chunks - run.deleted + 1
+
+    from lake.search.query import Searcher
+
+    searcher = Searcher(index.open_table(settings.lancedb()), embedder)
+    everyone = frozenset(notes["child_id"].unique().to_list())
+    found = searcher.search(SearchRequest("zebracrossing", mode="text"), everyone).hits
+    assert [h.record_id for h in found] == [changed]
+    assert "<script>" not in found[0].snippet_html and "&lt;script&gt;" in found[0].snippet_html
+    assert "<mark>zebracrossing</mark>" in found[0].snippet_html and "<b>" not in found[0].snippet_html
+    gone_text = notes.filter(pl.col("note_id") == deleted)["note_text"][0]
+    assert deleted not in {h.record_id for h in searcher.search(SearchRequest(gone_text, limit=50), everyone).hits}
+
+
+def test_snippets_escape_first_and_mark_second():
+    text = "<img src=x onerror=alert(1)> safety & plan"
+    out = snippet(text, [(text.index("safety"), text.index("safety") + 6)])
+    assert out == "&lt;img src=x onerror=alert(1)&gt; <mark>safety</mark> &amp; plan"
+
+
+# ---- ranking ----------------------------------------------------------------------------------------------
+def test_the_most_recent_document_of_a_type_comes_first_and_dates_are_labelled(service, people):
+    session = service.login("named", PASSWORD)
+    child = people["restricted"]
+    docs = service.lake.read(ENTERPRISE, "document").filter(
+        (pl.col("child_id") == child) & pl.col("_deleted_at").is_null()
+    )
+    doc_type = docs.group_by("document_type").len().sort("len", descending=True)["document_type"][0]
+    of_type = docs.filter(pl.col("document_type") == doc_type).sort("created_date")
+    request = SearchRequest(
+        doc_type, sort="newest", filters=SearchFilters(child_ids=(child,), source_types=("document_page",))
+    )
+    hits = service.search(session, request).hits
+    assert hits[0].record_id == of_type["document_id"][-1]
+    assert hits[0].recorded_date == of_type["created_date"][-1] and hits[0].event_date is None
+    dates = [h.date for h in hits]
+    assert dates == sorted(dates, reverse=True)
+    oldest = service.search(session, dataclasses.replace(request, sort="oldest")).hits
+    assert [h.date for h in oldest] == sorted(h.date for h in oldest)
+
+
+def test_a_person_is_found_under_every_name_the_text_used(service, people):
+    session = service.login("named", PASSWORD)
+    child = people["restricted"]
+    people_dir = service.people()
+    mentions = people_dir.mentions.filter(pl.col("child_id") == child)
+    variants = (
+        mentions.group_by("resolved_person_id").agg(pl.col("text").n_unique().alias("n")).sort("n", descending=True)
+    )
+    pid = variants["resolved_person_id"][0]
+    name = people_dir.display[pid]
+    result = service.search(session, SearchRequest(name, limit=100))
+    assert any(pid in p for p in result.people)
+    reasons = [r for h in result.hits for r in h.reasons if r.startswith("person:")]
+    written = {r.split("“")[1].split("”")[0] for r in reasons}
+    assert len(written) >= 2, written  # more than one way of writing the name
+    assert any(w.lower() != name.lower() for w in written)
+    person_hits = [h for h in result.hits if any(r.startswith("person:") for r in h.reasons)]
+    assert all("<mark>" in h.snippet_html for h in person_hits)
+    only = service.search(session, SearchRequest("", filters=SearchFilters(person_id=pid), limit=200)).hits
+    assert only and {h.child_id for h in only} <= service.scope(session).children
+
+
+# ---- access rules, through every call ----------------------------------------------------------------------------
+def test_a_restricted_child_is_visible_only_to_the_workers_it_names(service, people, read_council):
+    child = people["restricted"]
+    note = _a_note_of(read_council["lake"], child)
+    document = service.lake.read(ENTERPRISE, "document").filter(pl.col("child_id") == child)["document_id"][0]
+    phrase = " ".join(note["note_text"].split()[:12])  # the restricted child's own words rank highest
+    named, unnamed = service.login("named", PASSWORD), service.login("unnamed", PASSWORD)
+
+    assert child in service.scope(named).children and child not in service.scope(unnamed).children
+    assert child in {h.child_id for h in service.search(named, SearchRequest(phrase, limit=5)).hits}
+    assert service.open_note(named, note["note_id"])["note_text"] == note["note_text"]
+    assert service.child_profile(named, child)["child_id"] == child
+    assert service.child_timeline(named, child)
+    name, data = service.download(named, document)
+    assert data and name.startswith(document)
+
+    for mode in ("text", "vector", "hybrid"):
+        for sort in ("relevance", "newest"):
+            hits = service.search(unnamed, SearchRequest(phrase, mode=mode, sort=sort, limit=50)).hits
+            assert child not in {h.child_id for h in hits}
+    hits = service.search(unnamed, SearchRequest(phrase, filters=SearchFilters(child_ids=(child,)))).hits
+    assert hits == []
+    assert _last_audit(service)["outcome"] == "ok" and '"ids":[]' in _last_audit(service)["result"]
+    calls = [
+        lambda: service.open_note(unnamed, note["note_id"]),
+        lambda: service.child_profile(unnamed, child),
+        lambda: service.child_timeline(unnamed, child),
+        lambda: service.child_network(unnamed, child),
+        lambda: service.download(unnamed, document),
+        lambda: service.open_document_page(unnamed, document, 1),
+    ]
+    for call in calls:
+        with pytest.raises(AccessDenied) as denied:
+            call()
+        assert str(denied.value) == "not available to you"
+        assert _last_audit(service)["outcome"] == "denied" and _last_audit(service)["login"] == "unnamed"
+    # the same answer for a child or note that does not exist: nothing tells hidden from absent
+    with pytest.raises(AccessDenied, match=r"^not available to you$"):
+        service.child_profile(unnamed, "P9999999")
+    with pytest.raises(AccessDenied, match=r"^not available to you$"):
+        service.open_note(unnamed, "CN99999999")
+    # the child is not a node of anyone's network for those who may not see it
+    for other in service.scope(unnamed).children:
+        assert child not in {e["node_id"] for e in service.child_network(unnamed, other)["edges"]}
+
+
+@pytest.mark.parametrize("login", ["auditor", "analyst", "admin"])
+def test_roles_without_case_text_read_none(service, people, read_council, login):
+    session = service.login(login, PASSWORD)
+    note = _a_note_of(read_council["lake"], people["restricted"])
+    for call in (
+        lambda: service.search(session, SearchRequest("safety plan")),
+        lambda: service.open_note(session, note["note_id"]),
+        lambda: service.child_timeline(session, people["restricted"]),
+        lambda: service.children(session),
+    ):
+        with pytest.raises(AccessDenied):
+            call()
+        assert _last_audit(service)["outcome"] == "denied"
+    if login == "analyst":
+        journeys = service.mart(session, "placement_history")
+        assert journeys.height and people["restricted"] not in journeys["child_id"].to_list()
+        with pytest.raises(AccessDenied):
+            service.mart(session, "child_timeline")  # free text: not for analysts
+    else:
+        assert service.audit_log(session, limit=5)
+        with pytest.raises(AccessDenied):
+            service.mart(session, "placement_history")
+
+
+def test_an_iro_sees_only_the_children_they_review(service, people, read_council):
+    session = service.login("iro", PASSWORD)
+    lake = read_council["lake"]
+    live = pl.col("_deleted_at").is_null()
+    involved = lake.read(ENTERPRISE, "involvement").filter(live & (pl.col("worker_id") == people["unnamed"]))
+    deleted = set(lake.read(ENTERPRISE, "child").filter(~live)["person_id"].to_list())
+    expected = set(involved["child_id"].to_list()) - deleted - {people["restricted"]}
+    assert expected and service.scope(session).children == expected
+
+
+HOSTILE = [
+    "' OR 1=1 --",
+    '" OR ""="',
+    "child_id IS NOT NULL",
+    "x') OR child_id LIKE '%",
+    "\\\\' \\\\",
+    "safety " * 2000,
+    "",
+    "the and of",
+    "🙂🙂 safety 🧒",
+    "שלום خطة السلامة",
+    "\x00\x1b[31m plan",
+]
+
+
+@pytest.mark.parametrize("text", HOSTILE, ids=range(len(HOSTILE)))
+def test_query_text_never_widens_the_scope(service, people, text):
+    session = service.login("unnamed", PASSWORD)
+    visible = service.scope(session).children
+    for mode in ("text", "hybrid"):
+        hits = service.search(session, SearchRequest(text, mode=mode, limit=100)).hits
+        assert {h.child_id for h in hits} <= visible
+    assert _last_audit(service)["action"] == "search"
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        SearchFilters(child_ids=("' OR 1=1 --",)),
+        SearchFilters(child_ids=("P1') OR (1=1",)),
+        SearchFilters(author_ids=("W1' OR '1'='1",)),
+        SearchFilters(source_types=("case_note' OR '1'='1",)),
+        SearchFilters(item_types=("Home Visit' OR child_id IS NOT NULL --",)),
+        SearchFilters(person_id="P1' OR 1=1"),
+        SearchFilters(event_from="2020-01-01' OR 1=1"),  # type: ignore[arg-type]
+    ],
+)
+def test_hostile_filter_values_are_refused_not_run(service, filters):
+    session = service.login("unnamed", PASSWORD)
+    with pytest.raises(InvalidRequest):
+        service.search(session, SearchRequest("plan", filters=filters))
+    assert _last_audit(service)["outcome"] == "invalid"
+
+
+def test_a_child_filter_only_narrows(service, people):
+    session = service.login("unnamed", PASSWORD)
+    hits = service.search(
+        session, SearchRequest("plan", filters=SearchFilters(child_ids=(people["restricted"], "P9999999")))
+    ).hits
+    assert hits == []
+
+
+# ---- the audit log ------------------------------------------------------------------------------------------
+def test_every_call_is_audited_before_it_returns(service, people):
+    session = service.login("named", PASSWORD)
+    before = _last_audit(service)["seq"]
+    result = service.search(session, SearchRequest("safety plan", sort="newest", limit=3))
+    row = _last_audit(service)
+    assert row["seq"] == before + 1 and row["login"] == "named" and row["action"] == "search"
+    assert '"text":"safety plan"' in row["request"] and '"sort":"newest"' in row["request"]
+    assert all(h.chunk_id in row["result"] for h in result.hits)
+    assert service.audit.verify().ok
+
+
+def test_a_failed_audit_write_fails_the_call(service, tmp_path):
+    blocker = tmp_path / "not_a_folder"
+    blocker.write_text("a file where the audit folder should be")
+    broken = QueryService(
+        dataclasses.replace(
+            service.settings,
+            access=dataclasses.replace(service.settings.access, audit_db=str(blocker / "audit.sqlite")),
+        ),
+        service.embedder,
+    )
+    with pytest.raises(AuditWriteFailed):
+        broken.login("named", PASSWORD)
+    session = service.login("named", PASSWORD)
+    with pytest.raises(AuditWriteFailed):
+        broken.search(session, SearchRequest("safety plan"))
+
+
+def _write_many(path, who: str, n: int) -> None:
+    log = AuditLog(path)
+    for i in range(n):
+        log.write(login=who, role="social_worker", action="search", request={"i": i})
+
+
+def test_concurrent_sessions_lose_no_audit_row(tmp_path):
+    path = tmp_path / "audit.sqlite"
+    threads = [threading.Thread(target=_write_many, args=(path, f"t{i}", 50)) for i in range(4)]
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_write_many, args=(path, f"p{i}", 50)) for i in range(2)]
+    for w in [*threads, *procs]:
+        w.start()
+    for w in [*threads, *procs]:
+        w.join()
+    report = AuditLog(path).verify()
+    assert report.ok and report.rows == 300
+
+
+def test_tampering_with_the_audit_log_is_found(tmp_path):
+    path = tmp_path / "audit.sqlite"
+    _write_many(path, "someone", 10)
+    assert AuditLog(path).verify().ok
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        sqlite3.connect(path).execute("DELETE FROM audit WHERE seq = 3")
+
+    def tampered(sql: str) -> list[str]:
+        copy = tmp_path / f"copy{abs(hash(sql))}.sqlite"
+        with sqlite3.connect(path) as source, sqlite3.connect(copy) as target:
+            source.backup(target)  # a consistent copy, WAL included
+        shutil.copy(path.with_suffix(".head"), copy.with_suffix(".head"))
+        con = sqlite3.connect(copy)
+        con.executescript("DROP TRIGGER audit_no_update; DROP TRIGGER audit_no_delete;" + sql)
+        con.commit()
+        con.close()
+        return AuditLog(copy).verify().problems
+
+    assert any(
+        "row 4: its contents were changed" in p for p in tampered("UPDATE audit SET request = '{}' WHERE seq = 4")
+    )
+    assert any("missing" in p for p in tampered("DELETE FROM audit WHERE seq = 5"))
+    assert any("cut off" in p for p in tampered("DELETE FROM audit WHERE seq = 10"))
+    inserted = "INSERT INTO audit SELECT 11, at, login, role, action, target, request, result, outcome, detail, prev_hash, row_hash FROM audit WHERE seq = 2"
+    assert tampered(inserted)
+
+    runner = CliRunner()
+    from orchestration.cli import app
+
+    env = {"CASELAKE_AUDIT_DB": str(path)}
+    assert runner.invoke(app, ["audit", "verify"], env=env).exit_code == 0
+    con = sqlite3.connect(path)
+    con.executescript("DROP TRIGGER audit_no_update; UPDATE audit SET login = 'nobody' WHERE seq = 2;")
+    con.close()
+    result = runner.invoke(app, ["audit", "verify"], env=env)
+    assert result.exit_code == 1 and "row 2" in result.output
+
+
+# ---- the CLI ------------------------------------------------------------------------------------------------
+def test_cli_searches_as_a_user_and_keeps_the_users_file(service, people, tmp_path):
+    from orchestration.cli import app
+
+    runner = CliRunner()
+    env = {
+        "CASELAKE_LAKE_URI": service.lake.root,
+        "CASELAKE_USERS_FILE": str(service.settings.users_file()),
+        "CASELAKE_AUDIT_DB": str(service.settings.audit_db()),
+    }
+    out = runner.invoke(
+        app,
+        ["search", "safety plan", "--as", "named", "--sort", "newest", "--json", "--limit", "3"],
+        input=PASSWORD + "\n",
+        env=env,
+    )
+    assert out.exit_code == 0, out.output
+    assert _last_audit(service)["login"] == "named" and _last_audit(service)["action"] == "search"
+    wrong = runner.invoke(app, ["search", "plan", "--as", "named"], input="wrong password\n", env=env)
+    assert wrong.exit_code == 1 and _last_audit(service)["outcome"] == "denied"
+
+    users_env = {"CASELAKE_USERS_FILE": str(tmp_path / "users.json")}
+    added = runner.invoke(
+        app,
+        ["users", "add", "sam.worker", "--role", "social_worker", "--name", "Sam", "--worker", "W0000001"],
+        input=f"{PASSWORD}\n{PASSWORD}\n",
+        env=users_env,
+    )
+    assert added.exit_code == 0, added.output
+    listed = runner.invoke(app, ["users", "list"], env=users_env)
+    assert "sam.worker" in listed.output and "argon2" not in listed.output
+    assert (
+        "$argon2id$" in (tmp_path / "users.json").read_text() and PASSWORD not in (tmp_path / "users.json").read_text()
+    )
+    refused = runner.invoke(
+        app,
+        ["users", "add", "x", "--role", "social_worker", "--name", "X"],
+        input=f"{PASSWORD}\n{PASSWORD}\n",
+        env=users_env,
+    )
+    assert refused.exit_code == 2
+
+
+# ---- quality against the truth --------------------------------------------------------------------------------
+def test_search_quality_against_the_synthetic_truth(read_council, embedder):
+    from evaluation.search import evaluate_search
+
+    settings = read_council["settings"]
+    result = evaluate_search(
+        settings.lake(), settings.lancedb(), read_council["council"].out / "truth", embedder, max_queries=40
+    )
+    scores = {(r["task"], r["mode"], r["metric"]): r["value"] for r in result.scores.to_dicts()}
+    assert scores[("most recent document", "hybrid", "top-1")] == 1.0  # the pilot's task
+    assert (
+        scores[("person variants (person-aware)", "hybrid", "recall")]
+        > scores[("person variants (words only)", "hybrid", "recall")]
+    )
+    assert (
+        scores[("document type in child", "hybrid", "precision@10")]
+        > scores[("document type in child", "vector", "precision@10")]
+    )
+    assert scores[("paraphrased content", "hybrid", "MRR")] > scores[("paraphrased content", "text", "MRR")]
+
+
+def test_dates_are_typed(service):
+    session = service.login("named", PASSWORD)
+    hits = service.search(
+        session, SearchRequest("plan", filters=SearchFilters(event_from=dt.date(2000, 1, 1)), limit=5)
+    ).hits
+    assert all(h.event_date is None or h.event_date >= dt.date(2000, 1, 1) for h in hits)
