@@ -35,6 +35,7 @@ bench: setup
 	uv run python benchmarks/bench_lake.py --children 1000 --council .bench/council
 	uv run python benchmarks/bench_documents.py --children 100 --buckets 0
 	uv run python benchmarks/bench_entities.py --evaluate
+	uv run python benchmarks/bench_search.py --children 100 --million
 
 lint:
 	uv run ruff check .

@@ -11,7 +11,8 @@ tamper-evident:
   off the end is found too.
 
 Someone who can rewrite both the journal and the anchor can rebuild a consistent chain: the export to Delta
-(:func:`export_rows`) and its table history are the copy outside the journal an auditor compares with.
+(:meth:`AuditLog.export`, ``ops/audit_log``, for auditors and dbt) is a copy outside the journal, and
+:meth:`AuditLog.verify` compares every exported row with the journal.
 Concurrent sessions and processes serialise on SQLite's write lock (``BEGIN IMMEDIATE``): none loses a row.
 """
 
@@ -25,7 +26,12 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import polars as pl
+
+from lake.storage.delta import OPS, Lake
+
 GENESIS = "0" * 64
+EXPORT_TABLE = "audit_log"
 FIELDS = ("seq", "at", "login", "role", "action", "target", "request", "result", "outcome", "detail")
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS audit (
@@ -152,9 +158,40 @@ class AuditLog:
         names = [d[0] for d in cur.description]
         return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
 
-    def verify(self) -> VerifyReport:
-        """Walk the chain: every changed, removed or inserted row, and a cut-off tail, is a problem."""
+    def export(self, lake: Lake) -> int:
+        """Append the rows not yet in ``ops/audit_log`` (Delta) to it; returns how many. Idempotent."""
+        from deltalake import write_deltalake
+
+        exported = lake.read(OPS, EXPORT_TABLE)
+        since = int(exported["seq"].max()) if exported is not None and exported.height else 0
+        total = 0
+        while rows := self.rows(since_seq=since, limit=50_000):
+            frame = pl.DataFrame(rows).with_columns(pl.col("at").str.to_datetime(time_zone="UTC"))
+            write_deltalake(
+                lake.uri(OPS, EXPORT_TABLE),
+                frame.to_arrow(),
+                mode="append",
+                storage_options=lake.storage_options or None,
+            )
+            since, total = rows[-1]["seq"], total + len(rows)
+        return total
+
+    def verify(self, lake: Lake | None = None) -> VerifyReport:
+        """Walk the chain: every changed, removed or inserted row, and a cut-off tail, is a problem. With a
+        ``lake``, each row already exported to ``ops/audit_log`` must also be in the journal unchanged."""
         report = VerifyReport()
+        exported = lake.read(OPS, EXPORT_TABLE) if lake is not None else None
+        if exported is not None and exported.height:
+            journal = pl.DataFrame(self.rows(limit=10**12)).select("seq", "row_hash") if self.path.exists() else None
+            if journal is None or journal.is_empty():
+                report.problems.append(f"{exported.height} rows were exported but the journal is empty or missing")
+            else:
+                compared = exported.select("seq", "row_hash").join(journal, on="seq", how="left", suffix="_journal")
+                for seq, digest, now in compared.sort("seq").iter_rows():
+                    if now is None:
+                        report.problems.append(f"row {seq} was exported but is gone from the journal")
+                    elif now != digest:
+                        report.problems.append(f"row {seq} differs from its exported copy")
         if not self.path.exists():
             return report
         con = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)

@@ -69,7 +69,7 @@ def grow(table, copies: int, target_rows: int | None = None) -> None:
     while made < wanted:
         n = min(rows, wanted - made)
         part = base.slice(0, n)
-        suffix = f"~{copy}"
+        suffix = f"-x{copy}"  # still an id: letters, digits and - _ . :
         part = part.set_column(
             part.schema.get_field_index("chunk_id"),
             "chunk_id",

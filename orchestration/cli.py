@@ -394,13 +394,25 @@ def audit_verify() -> None:
     """Walk the audit journal's hash chain: any changed, removed or inserted row, or a cut-off end, fails."""
     from app.audit import AuditLog
 
-    path = _settings().audit_db()
-    report = AuditLog(path).verify()
+    settings = _settings()
+    path = settings.audit_db()
+    report = AuditLog(path).verify(settings.lake())
     for problem in report.problems:
         console.print(f"[red]tampered:[/red] {problem}")
     if not report.ok:
         raise typer.Exit(1)
-    console.print(f"audit log intact: {report.rows} rows, chain and anchor verified ({path})")
+    console.print(f"audit log intact: {report.rows} rows, chain, anchor and exported copy verified ({path})")
+
+
+@audit_app.command("export")
+def audit_export() -> None:
+    """Append the journal's new rows to the ops/audit_log Delta table (for auditors, dbt, and as a copy
+    ``audit verify`` compares the journal with)."""
+    from app.audit import AuditLog
+
+    settings = _settings()
+    added = AuditLog(settings.audit_db()).export(settings.lake())
+    console.print(f"exported {added} audit rows to {settings.lake().uri('ops', 'audit_log')}")
 
 
 if __name__ == "__main__":

@@ -463,3 +463,81 @@ def test_dates_are_typed(service):
         session, SearchRequest("plan", filters=SearchFilters(event_from=dt.date(2000, 1, 1)), limit=5)
     ).hits
     assert all(h.event_date is None or h.event_date >= dt.date(2000, 1, 1) for h in hits)
+
+
+def test_a_rewritten_chain_is_found_by_its_exported_copy(tmp_path):
+    from app.audit import FIELDS, GENESIS, row_hash
+    from lake.storage.delta import Lake
+
+    path, lake = tmp_path / "audit.sqlite", Lake(str(tmp_path / "lake"))
+    _write_many(path, "someone", 5)
+    log = AuditLog(path)
+    assert log.export(lake) == 5 and log.export(lake) == 0  # idempotent
+    _write_many(path, "someone", 2)
+    assert log.export(lake) == 2
+    # someone with write access rebuilds a consistent chain with row 3 changed, anchor included
+    con = sqlite3.connect(path)
+    rows = [
+        dict(zip([*FIELDS, "prev_hash", "row_hash"], r, strict=True))
+        for r in con.execute(f"SELECT {', '.join(FIELDS)}, prev_hash, row_hash FROM audit ORDER BY seq")
+    ]
+    con.executescript("DROP TRIGGER audit_no_update;")
+    prev = GENESIS
+    for row in rows:
+        if row["seq"] == 3:
+            row["login"] = "somebody else"
+        digest = row_hash(prev, row)
+        con.execute(
+            "UPDATE audit SET login = ?, prev_hash = ?, row_hash = ? WHERE seq = ?",
+            [row["login"], prev, digest, row["seq"]],
+        )
+        prev = digest
+    con.commit()
+    con.close()
+    path.with_suffix(".head").write_text(f"{rows[-1]['seq']} {prev}\n")
+    fresh = AuditLog(path)
+    assert fresh.verify().ok  # the chain alone cannot tell
+    problems = fresh.verify(lake).problems
+    assert any("row 3 differs from its exported copy" in p for p in problems)
+
+
+@pytest.mark.parametrize("with_forms", [False, True])
+def test_a_lake_with_notes_but_no_documents_yet_is_chunked(tmp_path, with_forms):
+    from deltalake import write_deltalake
+
+    from lake.storage.delta import Lake
+
+    lake = Lake(str(tmp_path))
+    now = dt.datetime(2026, 11, 2, tzinfo=dt.UTC)
+    notes = pl.DataFrame(
+        {
+            "note_id": ["CN1", "CN2"],
+            "child_id": ["P1", "P2"],
+            "worker_id": ["W1", "W1"],
+            "note_type": ["Home Visit", "Court"],
+            "event_date": [dt.date(2026, 11, 1)] * 2,
+            "recorded_at": [now] * 2,
+            "note_text": ["word " * 400, "short note"],
+            "_deleted_at": pl.Series([None, None], dtype=pl.Datetime("us", "UTC")),
+        }
+    )
+    write_deltalake(lake.uri(ENTERPRISE, "case_note"), notes.to_arrow())
+    if with_forms:
+        forms = pl.DataFrame(
+            {
+                "form_id": ["F1"],
+                "question_code": ["Q1"],
+                "child_id": ["P1"],
+                "worker_id": ["W1"],
+                "form_type": ["Assessment"],
+                "form_date": [dt.date(2026, 11, 1)],
+                "question": ["Views"],
+                "answer_text": ["likes school"],
+                "_deleted_at": pl.Series([None], dtype=pl.Datetime("us", "UTC")),
+            }
+        )
+        write_deltalake(lake.uri(ENTERPRISE, "form_response"), forms.to_arrow())
+    chunks = index.search_chunks(lake)
+    assert chunks.filter(pl.col("record_id") == "CN1").height == 3  # 2,000 characters: three ~1,000-character chunks
+    assert chunks["chunk_id"].null_count() == 0 and chunks["chunk_id"].n_unique() == chunks.height
+    assert chunks.height == 4 + with_forms

@@ -95,8 +95,12 @@ def _chunked(items: pl.DataFrame) -> pl.DataFrame:
     rows = []
     for item in items.iter_rows(named=True):
         for start, end in chunk_page(item["text"]):
-            rows.append({**item, "char_start": start, "char_end": end, "text": item["text"][start:end]})
-    return pl.DataFrame(rows, schema={**items.schema, "char_start": pl.Int32, "char_end": pl.Int32})
+            rows.append(
+                {**item, "char_start": start, "char_end": end, "text": item["text"][start:end], "chunk_id": None}
+            )
+    return pl.DataFrame(
+        rows, schema={**items.schema, "char_start": pl.Int32, "char_end": pl.Int32, "chunk_id": pl.String}
+    )
 
 
 def search_chunks(lake: Lake) -> pl.DataFrame:

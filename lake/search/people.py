@@ -92,6 +92,13 @@ class PeopleDirectory:
         return pl.concat([from_text, recorded, own]).drop_nulls("surname").unique()
 
     @cached_property
+    def by_surname(self) -> dict[str, list[tuple[str, str | None]]]:
+        out: dict[str, list[tuple[str, str | None]]] = {}
+        for pid, first, surname in self.names.select("resolved_person_id", "first", "surname").iter_rows():
+            out.setdefault(surname, []).append((pid, first))
+        return out
+
+    @cached_property
     def display(self) -> dict[str, str]:
         resolved = self.lake.read(ENTERPRISE, RESOLVED)
         if resolved is None:
@@ -118,9 +125,7 @@ class PeopleDirectory:
         words = [w for w in words if w not in TITLES]
         if len(words) < 2 or self.names.is_empty():
             return []
-        by_surname: dict[str, list[tuple[str, str | None]]] = {}
-        for pid, first, surname in self.names.select("resolved_person_id", "first", "surname").iter_rows():
-            by_surname.setdefault(surname, []).append((pid, first))
+        by_surname = self.by_surname
         found: dict[str, PersonMatch] = {}
         for first, surname in itertools.pairwise(words):
             for pid, known_first in by_surname.get(surname, ()):

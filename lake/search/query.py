@@ -466,8 +466,9 @@ class Searcher:
                 found = entry["found_by"]
                 similarity = float(np.dot(np.asarray(entry["row"]["vector"], dtype=np.float32), query_vector))
                 bm25 = found["words"]["_score"] if "words" in found else 0.0
+                words = self.score_bm25 * bm25 / (bm25 + self.bm25_half)
                 bonus = self.score_list_bonus if ("person" in found or "type" in found) else 0.0
-                entry["score"] = similarity + self.score_bm25 * bm25 / (bm25 + self.bm25_half) + bonus
+                entry["score"] = similarity + words + bonus
         return fused
 
     def _hit(self, entry: dict, terms: list[str], person_chunks: dict, persons) -> Hit:

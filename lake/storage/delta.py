@@ -18,6 +18,7 @@ from deltalake.exceptions import TableNotFoundError
 LANDING = "landing"  # what each extract held, file by file
 STAGING = "staging"  # typed source tables, one per source system and table, with their quarantine
 ENTERPRISE = "enterprise"  # source-agnostic tables, documents' text, entity mentions and people
+OPS = "ops"  # how the platform itself ran and was used: the audit log's copy, costs
 
 
 @dataclass(frozen=True)
