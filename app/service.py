@@ -20,7 +20,6 @@ import datetime as dt
 import logging
 import threading
 from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
 
 import duckdb
@@ -76,6 +75,7 @@ class QueryService:
         self._lock = threading.Lock()
         self._scopes: dict[tuple, Scope] = {}
         self._people: PeopleDirectory | None = None
+        self._index = None
 
     # ---- signing in ----------------------------------------------------------------------------------
     def login(self, login: str, password: str) -> Session:
@@ -143,9 +143,12 @@ class QueryService:
         return scope
 
     # ---- search ----------------------------------------------------------------------------------------
-    @cached_property
+    @property
     def _table(self):
-        return open_table(self.settings.lancedb(), dict(self.settings.storage_options))
+        """The search index, opened once it exists; it sees the asset's new versions within 5 seconds."""
+        if self._index is None:
+            self._index = open_table(self.settings.lancedb(), dict(self.settings.storage_options), refresh_s=5.0)
+        return self._index
 
     def people(self) -> PeopleDirectory:
         with self._lock:

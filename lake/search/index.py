@@ -188,15 +188,20 @@ def search_chunks(lake: Lake) -> pl.DataFrame:
 
 
 # ---- the LanceDB table ----------------------------------------------------------------------------------
-def connect(uri: str, storage_options: dict[str, str] | None = None):
+def connect(uri: str, storage_options: dict[str, str] | None = None, refresh_s: float | None = None):
+    """``refresh_s``: how stale a long-lived reader may be before it looks for a newer table version (the
+    app and the service); None for a writer, which reads the latest version when it opens the table."""
+    import datetime as dt
+
     import lancedb
 
-    return lancedb.connect(uri, storage_options=storage_options or None)
+    interval = dt.timedelta(seconds=refresh_s) if refresh_s is not None else None
+    return lancedb.connect(uri, storage_options=storage_options or None, read_consistency_interval=interval)
 
 
-def open_table(uri: str, storage_options: dict[str, str] | None = None):
+def open_table(uri: str, storage_options: dict[str, str] | None = None, refresh_s: float | None = None):
     """The index table, or None before the first build."""
-    db = connect(uri, storage_options)
+    db = connect(uri, storage_options, refresh_s)
     if TABLE not in db.list_tables().tables:
         return None
     return db.open_table(TABLE)
