@@ -541,3 +541,31 @@ def test_a_lake_with_notes_but_no_documents_yet_is_chunked(tmp_path, with_forms)
     assert chunks.filter(pl.col("record_id") == "CN1").height == 3  # 2,000 characters: three ~1,000-character chunks
     assert chunks["chunk_id"].null_count() == 0 and chunks["chunk_id"].n_unique() == chunks.height
     assert chunks.height == 4 + with_forms
+
+
+def test_the_audit_asset_copies_the_journal_and_checks_it(tmp_path, monkeypatch):
+    import dagster as dg
+
+    from assets.audit import AUDIT_KEY, audit_log
+    from assets.resources import LakehouseResource
+    from lake.storage.delta import OPS, Lake
+
+    path = tmp_path / "audit.sqlite"
+    monkeypatch.setenv("CASELAKE_AUDIT_DB", str(path))
+    _write_many(path, "someone", 4)
+    resources = {"lakehouse": LakehouseResource(lake_uri=str(tmp_path / "lake"))}
+
+    def materialize() -> tuple[dict, bool]:
+        result = dg.materialize([audit_log], resources=resources, raise_on_error=False)
+        meta = result.asset_materializations_for_node(audit_log.op.name)[0].metadata
+        check = result.get_asset_check_evaluations()[0]
+        return {k: v.value for k, v in meta.items()}, check.passed
+
+    assert materialize() == ({"rows_exported": 4, "journal_rows": 4}, True)
+    assert Lake(str(tmp_path / "lake")).read(OPS, "audit_log").height == 4
+    assert materialize() == ({"rows_exported": 0, "journal_rows": 4}, True)
+    con = sqlite3.connect(path)
+    con.executescript("DROP TRIGGER audit_no_update; UPDATE audit SET action = 'nothing' WHERE seq = 1;")
+    con.close()
+    assert materialize()[1] is False
+    assert dg.AssetKey(["ops", "audit_log"]) == AUDIT_KEY
