@@ -569,3 +569,16 @@ def test_the_audit_asset_copies_the_journal_and_checks_it(tmp_path, monkeypatch)
     con.close()
     assert materialize()[1] is False
     assert dg.AssetKey(["ops", "audit_log"]) == AUDIT_KEY
+
+
+def test_browsing_without_words_lists_the_truly_newest_and_oldest(service):
+    session = service.login("named", PASSWORD)
+    visible = service.scope(session).children
+    rows = pl.from_arrow(
+        index.open_table(service.settings.lancedb()).to_arrow().select(["child_id", "event_date", "recorded_date"])
+    )
+    dates = rows.filter(pl.col("child_id").is_in(list(visible))).select(pl.coalesce("event_date", "recorded_date"))
+    newest = service.search(session, SearchRequest("", sort="newest", limit=3)).hits
+    oldest = service.search(session, SearchRequest("", sort="oldest", limit=3)).hits
+    assert newest[0].date == dates.to_series().max() and oldest[0].date == dates.to_series().min()
+    assert all(h.reasons == ["filter"] for h in newest)

@@ -331,8 +331,30 @@ class Searcher:
         )
         return rows.to_pylist()
 
-    def _browse(self, where: str, limit: int) -> list[dict]:
-        return self.table.search().where(where).select([*HIT_COLUMNS, "vector"]).limit(limit).to_arrow().to_pylist()
+    def _browse(self, where: str, limit: int, oldest: bool = False) -> list[dict]:
+        """The ``limit`` newest (or oldest) chunks matching ``where``, by event date else recorded date.
+
+        LanceDB has no ORDER BY: the dates of every matching chunk are read (three small columns), sorted
+        here, and only the chosen rows fetched whole."""
+        dates = pl.from_arrow(
+            self.table.search()
+            .where(where)
+            .select(["chunk_id", "event_date", "recorded_date"])
+            .limit(max(self.table.count_rows(), 1))
+            .to_arrow()
+        )
+        if dates.is_empty():
+            return []
+        chosen = (
+            dates.with_columns(pl.coalesce("event_date", "recorded_date").alias("_date"))
+            .sort(["_date", "chunk_id"], descending=not oldest, nulls_last=True)
+            .head(limit)["chunk_id"]
+            .to_list()
+        )
+        clause = f"{where} AND chunk_id IN ({', '.join(_quote(c) for c in _ids(tuple(chosen), 'chunk'))})"
+        rows = self.table.search().where(clause).select([*HIT_COLUMNS, "vector"]).limit(len(chosen)).to_arrow()
+        order = {c: i for i, c in enumerate(chosen)}
+        return sorted(rows.to_pylist(), key=lambda r: order[r["chunk_id"]])
 
     def _chunks_of(self, mentions: list[PersonMention], where: str) -> dict[str, tuple[dict, list[PersonMention]]]:
         """The visible chunks holding these mentions: chunk_id -> (row, mentions inside it)."""
@@ -399,7 +421,7 @@ class Searcher:
             # "safety plan": the query is the name of a note, document or form type. By date, that type is
             # what was asked for; by relevance, chunks of that type are one more list to fuse.
             typed = f"{where} AND item_type IN ({', '.join(_quote(t) for t in types)})"
-            lists["type"] = self._browse(typed, DATE_SORT_CANDIDATES)
+            lists["type"] = self._browse(typed, DATE_SORT_CANDIDATES, oldest=request.sort == "oldest")
             if by_date:
                 words_text = ""
         query_vector = None
@@ -423,7 +445,7 @@ class Searcher:
             )
             lists["person"] = [r for r, _ in ranked]
         if not text or (not any(lists.values()) and request.filters.person_id):
-            lists["filter"] = self._browse(where, DATE_SORT_CANDIDATES if by_date or not text else limit)
+            lists["filter"] = self._browse(where, limit, oldest=request.sort == "oldest")
 
         fused = self._fuse(lists, query_vector if request.mode == "hybrid" else None)
         ordered = sorted(fused.values(), key=lambda e: (-e["score"], e["row"]["chunk_id"]))
