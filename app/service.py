@@ -115,13 +115,16 @@ class QueryService:
                 self._scopes = {key: scope_for(self.lake, session.user)} | dict(list(self._scopes.items())[-64:])
             return self._scopes[key]
 
+    def _audit(self, session: Session, action: str, **fields) -> int:
+        """The audit row of a call by ``session``; raises ``AuditWriteFailed`` (so the call fails) if unwritten."""
+        return self.audit.write(login=session.login, role=str(session.role), action=action, **fields)
+
     def _deny(
         self, session: Session, action: str, target: dict, request: dict | None = None, why: str = ""
     ) -> AccessDenied:
-        self.audit.write(
-            login=session.login,
-            role=str(session.role),
-            action=action,
+        self._audit(
+            session,
+            action,
             target=target,
             request=request,
             outcome="denied",
@@ -168,10 +171,9 @@ class QueryService:
         scope = self._case_reader(session, "search", {}, asked)
         table = self._table
         if table is None:
-            self.audit.write(
-                login=session.login,
-                role=str(session.role),
-                action="search",
+            self._audit(
+                session,
+                "search",
                 request=asked,
                 result={"ids": []},
                 detail="no index yet",
@@ -180,19 +182,17 @@ class QueryService:
         try:
             result = Searcher(table, self.embedder, self.people()).search(request, scope.children)
         except InvalidRequest as exc:
-            self.audit.write(
-                login=session.login,
-                role=str(session.role),
-                action="search",
+            self._audit(
+                session,
+                "search",
                 request=asked,
                 outcome="invalid",
                 detail=str(exc)[:500],
             )
             raise
-        self.audit.write(
-            login=session.login,
-            role=str(session.role),
-            action="search",
+        self._audit(
+            session,
+            "search",
             request=asked,
             result={
                 "ids": [h.chunk_id for h in result.hits],
@@ -223,10 +223,9 @@ class QueryService:
     def open_note(self, session: Session, note_id: str) -> dict:
         row = self._record_child(session, "open_note", "case_note", "note_id", note_id)
         out = {k: v for k, v in row.items() if not k.startswith("_")}
-        self.audit.write(
-            login=session.login,
-            role=str(session.role),
-            action="open_note",
+        self._audit(
+            session,
+            "open_note",
             target={"note_id": note_id, "child_id": row["child_id"]},
         )
         return out
@@ -245,10 +244,9 @@ class QueryService:
             "outcome": row["outcome"],
             "answers": answers.select("question_code", "question", "answer_text").sort("question_code").to_dicts(),
         }
-        self.audit.write(
-            login=session.login,
-            role=str(session.role),
-            action="open_form",
+        self._audit(
+            session,
+            "open_form",
             target={"form_id": form_id, "child_id": row["child_id"]},
         )
         return out
@@ -272,10 +270,9 @@ class QueryService:
             "text": text["text"][0] if text.height else None,
             "method": text["method"][0] if text.height else None,  # text layer, OCR or converted .doc
         }
-        self.audit.write(
-            login=session.login,
-            role=str(session.role),
-            action="open_document",
+        self._audit(
+            session,
+            "open_document",
             target={"document_id": document_id, "page": int(page), "child_id": row["child_id"]},
         )
         return out
@@ -286,20 +283,18 @@ class QueryService:
         current = manifest(self.lake, self.settings.landing()).filter(pl.col("document_id") == document_id)
         path = current["path"][0] if current.height else None
         if path is None or not Path(path).is_file():
-            self.audit.write(
-                login=session.login,
-                role=str(session.role),
-                action="download",
+            self._audit(
+                session,
+                "download",
                 target={"document_id": document_id},
                 outcome="error",
                 detail="file not landed",
             )
             raise FileNotFoundError("the original file of this document was never landed")
         data = Path(path).read_bytes()
-        self.audit.write(
-            login=session.login,
-            role=str(session.role),
-            action="download",
+        self._audit(
+            session,
+            "download",
             target={"document_id": document_id, "child_id": row["child_id"]},
             result={"bytes": len(data), "sha256": current["content_hash"][0]},
         )
@@ -310,10 +305,9 @@ class QueryService:
         """The children this user may see, with what tells two of the same name apart (age, locality)."""
         scope = self._case_reader(session, "list_children", {})
         people = self._profiles(sorted(scope.children))
-        self.audit.write(
-            login=session.login,
-            role=str(session.role),
-            action="list_children",
+        self._audit(
+            session,
+            "list_children",
             result={"ids": [p["child_id"] for p in people]},
         )
         return people
@@ -385,9 +379,7 @@ class QueryService:
             "placements": rows("placement", "child_id", "start_date"),
             "allocated_worker": names.get(current[-1]["worker_id"]) if current else None,
         }
-        self.audit.write(
-            login=session.login, role=str(session.role), action="child_profile", target={"child_id": child_id}
-        )
+        self._audit(session, "child_profile", target={"child_id": child_id})
         return profile
 
     def _mart(self, sql: str, params: list) -> pl.DataFrame:
@@ -405,10 +397,9 @@ class QueryService:
             params += list(kinds)
         frame = self._mart(sql + " order by timeline_date desc nulls last, timeline_event_id", params)
         events = frame.to_dicts()
-        self.audit.write(
-            login=session.login,
-            role=str(session.role),
-            action="child_timeline",
+        self._audit(
+            session,
+            "child_timeline",
             target={"child_id": child_id},
             request={"kinds": list(kinds)},
             result={"events": len(events)},
@@ -422,10 +413,9 @@ class QueryService:
         recorded = self.lake.read(ENTERPRISE, "child")
         hidden = set(recorded["person_id"].to_list() if recorded is not None else []) - set(scope.children)
         edges = [e for e in frame.to_dicts() if e["node_id"] not in hidden]
-        self.audit.write(
-            login=session.login,
-            role=str(session.role),
-            action="child_network",
+        self._audit(
+            session,
+            "child_network",
             target={"child_id": child_id},
             result={"nodes": sorted({e["node_id"] for e in edges})},
         )
@@ -438,10 +428,9 @@ class QueryService:
         frame = self._mart(f"select * from main.{name}", [])  # name is one of ANALYST_MARTS
         if "child_id" in frame.columns:
             frame = frame.filter(~pl.col("child_id").is_in(list(hidden_children(self.lake, session.user.worker_id))))
-        self.audit.write(
-            login=session.login,
-            role=str(session.role),
-            action="mart",
+        self._audit(
+            session,
+            "mart",
             target={"mart": name},
             result={"rows": frame.height},
         )
@@ -460,7 +449,5 @@ class QueryService:
         if not session.role.reads_audit:
             raise self._deny(session, "audit_log", {}, asked, f"role {session.role} does not read the audit log")
         rows = self.audit.rows(since_seq=since_seq, limit=limit, login=login, action=action)
-        self.audit.write(
-            login=session.login, role=str(session.role), action="audit_log", request=asked, result={"rows": len(rows)}
-        )
+        self._audit(session, "audit_log", request=asked, result={"rows": len(rows)})
         return rows
