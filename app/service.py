@@ -76,6 +76,7 @@ class QueryService:
         self._scopes: dict[tuple, Scope] = {}
         self._people: PeopleDirectory | None = None
         self._index = None
+        self._current_searcher: Searcher | None = None
 
     # ---- signing in ----------------------------------------------------------------------------------
     def login(self, login: str, password: str) -> Session:
@@ -160,6 +161,14 @@ class QueryService:
                 self._people = fresh
             return self._people
 
+    def _searcher(self, table) -> Searcher:
+        """One searcher while the resolved people are unchanged: it keeps its cache of the index's types."""
+        people = self.people()
+        with self._lock:
+            if self._current_searcher is None or self._current_searcher.people is not people:
+                self._current_searcher = Searcher(table, self.embedder, people)
+            return self._current_searcher
+
     def search(self, session: Session, request: SearchRequest) -> SearchResult:
         asked = {
             "text": request.text[:2000],
@@ -180,7 +189,7 @@ class QueryService:
             )
             return SearchResult([], [], request.mode, request.sort)
         try:
-            result = Searcher(table, self.embedder, self.people()).search(request, scope.children)
+            result = self._searcher(table).search(request, scope.children)
         except InvalidRequest as exc:
             self._audit(
                 session,
@@ -251,11 +260,15 @@ class QueryService:
         )
         return out
 
+    def _current_file(self, document_id: str) -> tuple[str | None, str | None]:
+        """The document's landed file (path) and its SHA-256, as the documents stage read it."""
+        current = manifest(self.lake, self.settings.landing(), document_ids=[document_id])
+        return (current["path"][0], current["content_hash"][0]) if current.height else (None, None)
+
     def open_document_page(self, session: Session, document_id: str, page: int) -> dict:
         row = self._record_child(session, "open_document", "document", "document_id", document_id)
         pages = self.lake.read(ENTERPRISE, TEXT, filters=[("document_id", "=", document_id)])
-        current = manifest(self.lake, self.settings.landing()).filter(pl.col("document_id") == document_id)
-        content_hash = current["content_hash"][0] if current.height else None
+        _, content_hash = self._current_file(document_id)
         pages = pages.filter(pl.col("content_hash") == content_hash) if pages is not None else pl.DataFrame()
         text = pages.filter(pl.col("page") == int(page)) if pages.height else pages
         out = {
@@ -280,8 +293,7 @@ class QueryService:
     def download(self, session: Session, document_id: str) -> tuple[str, bytes]:
         """The original file as landed: (file name, bytes)."""
         row = self._record_child(session, "download", "document", "document_id", document_id)
-        current = manifest(self.lake, self.settings.landing()).filter(pl.col("document_id") == document_id)
-        path = current["path"][0] if current.height else None
+        path, content_hash = self._current_file(document_id)
         if path is None or not Path(path).is_file():
             self._audit(
                 session,
@@ -296,7 +308,7 @@ class QueryService:
             session,
             "download",
             target={"document_id": document_id, "child_id": row["child_id"]},
-            result={"bytes": len(data), "sha256": current["content_hash"][0]},
+            result={"bytes": len(data), "sha256": content_hash},
         )
         return Path(row["file_name"]).name, data
 

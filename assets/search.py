@@ -2,7 +2,6 @@
 a full-text index and filter indexes. A thin wrapper: the work is in ``lake.search.index``."""
 
 import dagster as dg
-import polars as pl
 
 from assets.documents import CHUNKS_KEY
 from assets.enterprise import enterprise_key
@@ -41,6 +40,7 @@ def search_chunks(context: dg.AssetExecutionContext, lakehouse: LakehouseResourc
         if done == total or done % 2048 == 0:
             context.log.info(f"{stage}: {done}/{total}")  # counts only: no text in logs
 
+    wanted = index.search_chunks(lake)  # once: the build and its check see the same chunks
     run = index.build_index(
         lake,
         settings.lancedb(),
@@ -48,21 +48,11 @@ def search_chunks(context: dg.AssetExecutionContext, lakehouse: LakehouseResourc
         storage_options=dict(settings.storage_options),
         vector_index_rows=settings.search.vector_index_rows,
         progress=progress,
+        wanted=wanted,
     )
-    check = index_check(lake, settings)
+    check = index.compare_with_lake(wanted, settings.lancedb(), dict(settings.storage_options))
     yield dg.MaterializeResult(metadata={**run.metadata(), "dagster/row_count": run.chunks, "uri": settings.lancedb()})
     yield dg.AssetCheckResult(check_name="index_matches_the_lake", passed=not any(check.values()), metadata=check)
-
-
-def index_check(lake, settings) -> dict[str, int]:
-    wanted = index.search_chunks(lake).select("chunk_id", "row_hash")
-    table = index.open_table(settings.lancedb(), dict(settings.storage_options))
-    have = pl.from_arrow(table.to_arrow().select(["chunk_id", "row_hash"])) if table is not None else wanted.clear()
-    return {
-        "chunks_missing": wanted.join(have, on="chunk_id", how="anti").height,
-        "chunks_not_in_lake": have.join(wanted, on="chunk_id", how="anti").height,
-        "chunks_stale": have.join(wanted, on="chunk_id").filter(pl.col("row_hash") != pl.col("row_hash_right")).height,
-    }
 
 
 defs = dg.Definitions(assets=[search_chunks])

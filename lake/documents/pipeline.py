@@ -95,13 +95,16 @@ def bucket_of(document_id: str, buckets: int) -> int:
 
 
 # ---- what to read -------------------------------------------------------------------------------------
-def manifest(lake: Lake, landing: Path, buckets: int = DEFAULT_BUCKETS) -> pl.DataFrame:
-    """Live manifest documents with their file (absolute path), content hash and bucket.
+def manifest(
+    lake: Lake, landing: Path, buckets: int = DEFAULT_BUCKETS, document_ids: list[str] | None = None
+) -> pl.DataFrame:
+    """Live manifest documents with their file (absolute path), content hash and bucket; only
+    ``document_ids`` when given (the query service opening one document).
 
     A document whose file was never landed gets an empty hash and a null path (it lands in
     ``document_errors`` as ``missing_file`` and is read when the file arrives).
     """
-    docs = lake.read(ENTERPRISE, "document")
+    docs = lake.read(ENTERPRISE, "document", filters=[("document_id", "in", document_ids)] if document_ids else None)
     files = lake.read(LANDING, "files")
     cols = {
         "document_id": pl.String,

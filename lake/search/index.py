@@ -238,9 +238,15 @@ class IndexRun:
         }
 
 
-def _id_list(ids: list[str]) -> str:
-    """A SQL IN-list of ids this module made (hex hashes and source ids), quoted defensively."""
-    return ", ".join("'" + i.replace("'", "''") + "'" for i in ids)
+def sql_quote(value: str) -> str:
+    """A SQL string literal (a quote inside is doubled)."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def sql_in(column: str, values) -> str:
+    """``column IN ('a', 'b', ...)``, in the order given, each value quoted. Callers validate values that came
+    from a person (:mod:`lake.search.query`); ids this package made are quoted defensively all the same."""
+    return f"{column} IN ({', '.join(sql_quote(v) for v in values)})"
 
 
 def _existing(table) -> pl.DataFrame:
@@ -256,7 +262,7 @@ def _vectors_for(table, content_hashes: list[str]) -> dict[str, list[float]]:
         batch = content_hashes[i : i + 500]
         rows = (
             table.search()
-            .where(f"content_hash IN ({_id_list(batch)})")
+            .where(sql_in("content_hash", batch))
             .select(["content_hash", "vector"])
             .limit(len(batch) * 50)
             .to_arrow()
@@ -283,11 +289,13 @@ def build_index(
     vector_index_rows: int = 1_000_000,
     progress: Progress = no_progress,
     batch: int = 256,
+    wanted: pl.DataFrame | None = None,
 ) -> IndexRun:
-    """Bring the LanceDB index in step with the lake (see the module docstring). Returns what it did."""
+    """Bring the LanceDB index in step with the lake (see the module docstring). Returns what it did.
+    ``wanted``: :func:`search_chunks` of the lake when the caller has it already."""
     started = time.perf_counter()
     run = IndexRun()
-    wanted = search_chunks(lake)
+    wanted = search_chunks(lake) if wanted is None else wanted
     db = connect(uri, storage_options)
     table = db.open_table(TABLE) if TABLE in db.list_tables().tables else None
     have = _existing(table)
@@ -322,7 +330,7 @@ def build_index(
         run.upserted = todo.height
     if gone and table is not None:
         for i in range(0, len(gone), 1000):
-            table.delete(f"chunk_id IN ({_id_list(gone[i : i + 1000])})")
+            table.delete(sql_in("chunk_id", gone[i : i + 1000]))
         run.deleted = len(gone)
 
     if table is not None:
@@ -339,3 +347,16 @@ def build_index(
         run.version = table.version
     run.seconds = time.perf_counter() - started
     return run
+
+
+def compare_with_lake(wanted: pl.DataFrame, uri: str, storage_options: dict[str, str] | None = None) -> dict[str, int]:
+    """How the index differs from the chunks the lake holds (``wanted``, :func:`search_chunks`): all zero when
+    it holds exactly them, each row current."""
+    wanted = wanted.select("chunk_id", "row_hash")
+    table = open_table(uri, storage_options)
+    have = pl.from_arrow(table.to_arrow().select(["chunk_id", "row_hash"])) if table is not None else wanted.clear()
+    return {
+        "chunks_missing": wanted.join(have, on="chunk_id", how="anti").height,
+        "chunks_not_in_lake": have.join(wanted, on="chunk_id", how="anti").height,
+        "chunks_stale": have.join(wanted, on="chunk_id").filter(pl.col("row_hash") != pl.col("row_hash_right")).height,
+    }

@@ -65,9 +65,13 @@ class PeopleDirectory:
         return tuple(self.lake.version(ENTERPRISE, t) for t in (RESOLVED, MENTION_PERSON, MENTIONS, "person_name"))
 
     @cached_property
+    def resolved(self) -> pl.DataFrame | None:
+        return self.lake.read(ENTERPRISE, RESOLVED)
+
+    @cached_property
     def names(self) -> pl.DataFrame:
         """resolved_person_id, first (lower case or null), surname (lower case), display."""
-        resolved = self.lake.read(ENTERPRISE, RESOLVED)
+        resolved = self.resolved
         if resolved is None or resolved.is_empty():
             return pl.DataFrame(schema={"resolved_person_id": pl.String, "first": pl.String, "surname": pl.String})
         written = resolved.select(
@@ -100,7 +104,7 @@ class PeopleDirectory:
 
     @cached_property
     def display(self) -> dict[str, str]:
-        resolved = self.lake.read(ENTERPRISE, RESOLVED)
+        resolved = self.resolved
         if resolved is None:
             return {}
         out = {}

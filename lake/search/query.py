@@ -27,7 +27,7 @@ import polars as pl
 import snowballstemmer
 
 from lake.search.embedding import Embedder
-from lake.search.index import SOURCE_TYPES
+from lake.search.index import SOURCE_TYPES, sql_in, sql_quote
 from lake.search.people import PeopleDirectory, PersonMention
 
 Mode = Literal["hybrid", "text", "vector"]
@@ -178,10 +178,6 @@ def query_terms(text: str) -> list[str]:
     return sorted({_stemmer.stemWord(w) for w in words if w not in STOP_WORDS and len(w) > 1})
 
 
-def _quote(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def _ids(values: tuple[str, ...] | frozenset[str], what: str) -> list[str]:
     bad = [v for v in values if not isinstance(v, str) or not ID.match(v)]
     if bad:
@@ -204,27 +200,27 @@ def build_where(filters: SearchFilters, visible: frozenset[str], item_types: fro
         children &= set(_ids(filters.child_ids, "child"))
     if not children:
         return None
-    parts = [f"child_id IN ({', '.join(_quote(c) for c in sorted(children))})"]
+    parts = [sql_in("child_id", sorted(children))]
     for column, low, high in (
         ("event_date", filters.event_from, filters.event_to),
         ("recorded_date", filters.recorded_from, filters.recorded_to),
     ):
         if low is not None:
-            parts.append(f"{column} >= date {_quote(_date(low, column))}")
+            parts.append(f"{column} >= date {sql_quote(_date(low, column))}")
         if high is not None:
-            parts.append(f"{column} <= date {_quote(_date(high, column))}")
+            parts.append(f"{column} <= date {sql_quote(_date(high, column))}")
     if filters.source_types:
         unknown = [s for s in filters.source_types if s not in SOURCE_TYPES]
         if unknown:
             raise InvalidRequest(f"source type {unknown[0]!r}: expected one of {', '.join(SOURCE_TYPES)}")
-        parts.append(f"source_type IN ({', '.join(_quote(s) for s in sorted(set(filters.source_types)))})")
+        parts.append(sql_in("source_type", sorted(set(filters.source_types))))
     if filters.item_types:
         unknown = [t for t in filters.item_types if t not in item_types]
         if unknown:
             raise InvalidRequest(f"type {unknown[0]!r} is not a note, document or form type in the index")
-        parts.append(f"item_type IN ({', '.join(_quote(t) for t in sorted(set(filters.item_types)))})")
+        parts.append(sql_in("item_type", sorted(set(filters.item_types))))
     if filters.author_ids:
-        parts.append(f"author_id IN ({', '.join(_quote(a) for a in _ids(filters.author_ids, 'author'))})")
+        parts.append(sql_in("author_id", _ids(filters.author_ids, "author")))
     return " AND ".join(parts)
 
 
@@ -267,6 +263,11 @@ def snippet(text: str, spans: list[tuple[int, int]], width: int = SNIPPET_CHARS)
         at = e
     out.append(html.escape(text[at:end]))
     return ("… " if start else "") + "".join(out) + (" …" if end < len(text) else "")
+
+
+def _row_date(row: dict) -> dt.date:
+    """A chunk's date for sorting: the event date, else the recorded date (as the timeline mart labels them)."""
+    return row["event_date"] or row["recorded_date"] or dt.date.min
 
 
 def _without_names(text: str, names: list[str]) -> str:
@@ -351,7 +352,7 @@ class Searcher:
             .head(limit)["chunk_id"]
             .to_list()
         )
-        clause = f"{where} AND chunk_id IN ({', '.join(_quote(c) for c in _ids(tuple(chosen), 'chunk'))})"
+        clause = f"{where} AND {sql_in('chunk_id', _ids(tuple(chosen), 'chunk'))}"
         rows = self.table.search().where(clause).select([*HIT_COLUMNS, "vector"]).limit(len(chosen)).to_arrow()
         order = {c: i for i, c in enumerate(chosen)}
         return sorted(rows.to_pylist(), key=lambda r: order[r["chunk_id"]])
@@ -361,7 +362,7 @@ class Searcher:
         if not mentions:
             return {}
         records = sorted({m.source_id.split(":")[0] for m in mentions})
-        clause = f"{where} AND record_id IN ({', '.join(_quote(r) for r in _ids(tuple(records), 'record'))})"
+        clause = f"{where} AND {sql_in('record_id', _ids(tuple(records), 'record'))}"
         rows = (
             self.table.search()
             .where(clause)
@@ -403,7 +404,7 @@ class Searcher:
         person_chunks = self._chunks_of(mentions, where)
         if request.filters.person_id:
             ids = sorted(person_chunks) or ["-"]
-            where = f"{where} AND chunk_id IN ({', '.join(_quote(i) for i in ids)})"
+            where = f"{where} AND {sql_in('chunk_id', ids)}"
 
         lists: dict[str, list[dict]] = {}
         wide = DATE_SORT_CANDIDATES if by_date else max(limit * 4, 50)  # wide: lance#4957 (small limits + prefilter)
@@ -414,13 +415,13 @@ class Searcher:
             rest = _without_names(text, [p.matched for p in persons])
             if query_terms(rest):
                 records = sorted({r["record_id"] for r, _ in person_chunks.values()})
-                where = f"{where} AND record_id IN ({', '.join(_quote(r) for r in records)})"
+                where = f"{where} AND {sql_in('record_id', records)}"
                 words_text, person_chunks = rest, {}
         types = self._types_named(text)
         if types and request.mode != "vector" and not request.filters.item_types:
             # "safety plan": the query is the name of a note, document or form type. By date, that type is
             # what was asked for; by relevance, chunks of that type are one more list to fuse.
-            typed = f"{where} AND item_type IN ({', '.join(_quote(t) for t in types)})"
+            typed = f"{where} AND {sql_in('item_type', types)}"
             lists["type"] = self._browse(typed, DATE_SORT_CANDIDATES, oldest=request.sort == "oldest")
             if by_date:
                 words_text = ""
@@ -440,7 +441,7 @@ class Searcher:
                 person_chunks.values(),
                 key=lambda rm: (
                     -max(m.probability for m in rm[1]),
-                    -(rm[0]["event_date"] or rm[0]["recorded_date"] or dt.date.min).toordinal(),
+                    -_row_date(rm[0]).toordinal(),
                 ),
             )
             lists["person"] = [r for r, _ in ranked]
@@ -452,10 +453,7 @@ class Searcher:
         if by_date:
             newest = request.sort == "newest"
             ordered.sort(
-                key=lambda e: (
-                    e["row"]["event_date"] or e["row"]["recorded_date"] or dt.date.min,
-                    e["row"]["chunk_id"],
-                ),
+                key=lambda e: (_row_date(e["row"]), e["row"]["chunk_id"]),
                 reverse=newest,
             )
         hits = [self._hit(e, terms, person_chunks, persons) for e in ordered[:limit]]
