@@ -20,12 +20,15 @@ if not DBT_PROJECT.manifest_path.exists():
 
 class CaselakeDbtTranslator(DagsterDbtTranslator):
     """Asset keys and groups come from each model's ``meta.dagster.group`` (set per folder in
-    dbt_project.yml), sources from their ``meta.dagster.asset_key``: no model is named here."""
+    dbt_project.yml), sources from their ``meta.dagster.asset_key``: no model is named here. A folder whose
+    models run in another stage than their layer's (the ecomap marts, after the entities stage) names the
+    layer's key prefix in ``meta.dagster.key_prefix``, so its group changes and its asset keys do not."""
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
-        group = dbt_resource_props.get("meta", {}).get("dagster", {}).get("group")
-        if dbt_resource_props["resource_type"] == "model" and group:
-            return dg.AssetKey([group, dbt_resource_props["name"]])
+        dagster_meta = dbt_resource_props.get("meta", {}).get("dagster", {})
+        prefix = dagster_meta.get("key_prefix") or dagster_meta.get("group")
+        if dbt_resource_props["resource_type"] == "model" and prefix:
+            return dg.AssetKey([prefix, dbt_resource_props["name"]])
         return super().get_asset_key(dbt_resource_props)
 
 
