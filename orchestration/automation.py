@@ -69,11 +69,14 @@ STAGES: tuple[Stage, ...] = (
     ),
     Stage(
         "extract_entities",
-        ("entities",),
+        # marts_from_text: the dbt models over the entity tables (the ecomap marts). They depend on the entity
+        # assets, so in this job they run after them, on the mentions and people just resolved; in
+        # build_enterprise they would run before the first mentions exist.
+        ("entities", "marts_from_text"),
         "Build or find the entity model, read new and changed texts into entity mentions (Delta and LanceDB), "
-        "then resolve the people they name.",
-        doing="entities: building or finding the entity model, then reading new and changed texts",
-        done="extracted and resolved",
+        "resolve the people they name, then rebuild the ecomap marts over them.",
+        doing="entities: building or finding the entity model, reading new and changed texts, then the ecomap marts",
+        done="extracted and resolved; ecomap marts built",
     ),
     Stage(
         "index_search",

@@ -14,6 +14,7 @@ from assets.dbt_project import DBT_PROJECT, dbt_environment
 from assets.enterprise import enterprise_tables
 from assets.marts import dbt_models, ssda903_dfe_validation
 from assets.resources import LakehouseResource
+from lake.entities import extraction, resolution
 from lake.ingest.landing import find_extracts
 from lake.ingest.pipeline import land_extract, load_landing, stage_extract
 from lake.returns.ssda903 import collection_year, export_return, validate_folder
@@ -37,6 +38,10 @@ def marts(council, tmp_path_factory):
     day0 = find_extracts(council.out / "landing")[0]
     land_extract(lakehouse.lake(), day0)
     stage_extract(lakehouse.lake(), day0)
+    # The ecomap marts read the entity tables, which the entities stage writes: empty here (no text read),
+    # so child_network holds the recorded relationships only (tests/test_ecomap_mart.py has the text).
+    extraction.ensure_tables(lakehouse.lake())
+    resolution.ensure_tables(lakehouse.lake())
     resources = {"lakehouse": lakehouse, "dbt": DbtCliResource(project_dir=DBT_PROJECT)}
     runs, snapshots = [], []
     for _ in range(2):
@@ -88,8 +93,9 @@ def test_marts_agree_with_the_truth(marts):
 def test_timeline_network_and_histories_cover_the_enterprise_layer(marts):
     lake, snap = marts["lakehouse"].lake(), marts["snapshots"][0]
     relationships = lake.read("enterprise", "relationship").filter(pl.col("_deleted_at").is_null())
-    assert snap["child_network"].height == relationships.height
+    assert snap["child_network"].height == relationships.select("child_id", "person_id").n_unique()
     assert set(snap["child_network"]["confidence_band"]) == {"high"}
+    assert set(snap["child_network"]["evidence"]) == {"recorded"}
     notes = lake.read("enterprise", "case_note").filter(pl.col("_deleted_at").is_null())
     timeline = snap["child_timeline"]
     assert timeline.filter(pl.col("event_type") == "case note").height == notes.height

@@ -36,10 +36,11 @@ from functools import cache
 from pathlib import Path
 
 import polars as pl
+import pyarrow as pa
 from deltalake import write_deltalake
 
 from lake.settings import ResolutionSettings
-from lake.storage.delta import ENTERPRISE, Lake
+from lake.storage.delta import ENTERPRISE, Lake, ensure_table
 
 RESOLVED, MENTION_PERSON = "resolved_person", "person_mention"
 ALIASES = Path(__file__).parent / "reference" / "name_aliases.csv"
@@ -537,6 +538,42 @@ def resolve_mentions(
         forms.select("form_id", "child_id", "text", "relation"), on="form_id"
     )
     return resolve_in_context(links, forms, people), forms
+
+
+# The tables' columns, for an empty table before the first resolution (resolve_people overwrites the
+# table, schema and all, from the frames it builds).
+RESOLVED_SCHEMA = pa.schema(
+    [
+        ("resolved_person_id", pa.string()),
+        ("mentions", pa.uint32()),
+        ("name_as_written", pa.string()),
+        ("mention_children", pa.list_(pa.string())),
+        ("mentioned_role", pa.string()),
+        ("first_name", pa.string()),
+        ("surname", pa.string()),
+        ("relation", pa.list_(pa.string())),
+        ("children", pa.list_(pa.string())),
+        ("recorded", pa.bool_()),
+    ]
+)
+MENTION_PERSON_SCHEMA = pa.schema(
+    [
+        ("mention_id", pa.string()),
+        ("resolved_person_id", pa.string()),
+        ("match_probability", pa.float64()),
+        ("method", pa.string()),
+        ("child_id", pa.string()),
+        ("form_id", pa.string()),
+        ("resolved_at", pa.timestamp("us", tz="UTC")),
+    ]
+)
+
+
+def ensure_tables(lake: Lake) -> None:
+    """Empty ``resolved_person`` and ``person_mention`` tables where none exist yet, so that readers (the ecomap
+    marts) can run before the first resolution."""
+    ensure_table(lake, ENTERPRISE, RESOLVED, RESOLVED_SCHEMA)
+    ensure_table(lake, ENTERPRISE, MENTION_PERSON, MENTION_PERSON_SCHEMA)
 
 
 @dataclass
