@@ -29,10 +29,11 @@ from app.access import SCOPE_TABLES, Scope, hidden_children, scope_for
 from app.audit import AuditLog
 from app.users import Role, User, UserStore
 from lake.documents.pipeline import TEXT, manifest
+from lake.entities.extraction import text_items
 from lake.search.embedding import Embedder
-from lake.search.index import open_table
+from lake.search.index import SOURCE_TYPES, open_table
 from lake.search.people import PeopleDirectory
-from lake.search.query import ID, InvalidRequest, Searcher, SearchRequest, SearchResult
+from lake.search.query import ID, InvalidRequest, Searcher, SearchRequest, SearchResult, snippet
 from lake.settings import Settings
 from lake.storage.delta import ENTERPRISE
 
@@ -78,6 +79,14 @@ class QueryService:
         self._index = None
         self._current_searcher: Searcher | None = None
 
+    def warm(self) -> None:
+        """Load the embedding model and open the index and the people directory now, so the first person to
+        search does not wait for them (the app calls this before it listens)."""
+        self.embedder.encode(["warm up"])
+        table = self._table
+        if table is not None:
+            self._searcher(table).item_types()
+
     # ---- signing in ----------------------------------------------------------------------------------
     def login(self, login: str, password: str) -> Session:
         user = self.users.authenticate(login, password)
@@ -104,6 +113,20 @@ class QueryService:
             raise NotSignedIn(f"no user {login!r} in the users file")
         self.audit.write(login=user.login, role=str(user.role), action="login", request={"via": via})
         return Session(user, via)
+
+    def resume(self, login: str, via: str) -> Session:
+        """The session of someone already signed in (the app's signed cookie names them): the user must still
+        exist and be enabled. Audited as the start of an app session, not as a second login."""
+        user = self.users.get(login)
+        if user is None or user.disabled:
+            self.audit.write(login=login[:64], role="", action="session", request={"via": via}, outcome="denied")
+            raise NotSignedIn("this login is no longer allowed")
+        self.audit.write(login=user.login, role=str(user.role), action="session", request={"via": via})
+        return Session(user, via)
+
+    def logout(self, login: str) -> None:
+        user = self.users.get(login)
+        self.audit.write(login=login[:64], role=str(user.role) if user else "", action="logout")
 
     # ---- scope -----------------------------------------------------------------------------------------
     def _versions(self) -> tuple:
@@ -210,6 +233,13 @@ class QueryService:
         )
         return result
 
+    def search_options(self, session: Session) -> dict:
+        """What the search page's filters may offer: the source types and the note/document/form types indexed."""
+        self._case_reader(session, "search_options", {})
+        table = self._table
+        types = sorted(self._searcher(table).item_types()) if table is not None else []
+        return {"source_types": list(SOURCE_TYPES), "item_types": types}
+
     # ---- opening records ---------------------------------------------------------------------------------
     def _one(self, table: str, key: str, value: str) -> dict | None:
         if not isinstance(value, str) or not ID.match(value):
@@ -311,6 +341,33 @@ class QueryService:
             result={"bytes": len(data), "sha256": content_hash},
         )
         return Path(row["file_name"]).name, data
+
+    def page_image(self, session: Session, document_id: str, page: int, scale: float = 1.5) -> bytes | None:
+        """The page as the scanner saw it (PNG), for PDFs; ``None`` for files without pages (.doc, .docx)."""
+        row = self._record_child(session, "page_image", "document", "document_id", document_id)
+        path, content_hash = self._current_file(document_id)
+        if path is None or not str(path).lower().endswith(".pdf") or not Path(path).is_file():
+            return None
+        import io
+
+        import pypdfium2
+
+        try:
+            pdf = pypdfium2.PdfDocument(path)
+            if not 1 <= int(page) <= len(pdf):
+                return None
+            image = pdf[int(page) - 1].render(scale=scale).to_pil()
+        except pypdfium2.PdfiumError:
+            return None  # unreadable or password-protected: the text side says why
+        buffer = io.BytesIO()
+        image.save(buffer, format="PNG")
+        self._audit(
+            session,
+            "page_image",
+            target={"document_id": document_id, "page": int(page), "child_id": row["child_id"]},
+            result={"sha256": content_hash},
+        )
+        return buffer.getvalue()
 
     # ---- the child's pages ---------------------------------------------------------------------------------
     def children(self, session: Session) -> list[dict]:
@@ -432,6 +489,50 @@ class QueryService:
             result={"nodes": sorted({e["node_id"] for e in edges})},
         )
         return {"child_id": child_id, "edges": edges}
+
+    def node_mentions(self, session: Session, child_id: str, node_id: str, limit: int = 200) -> list[dict]:
+        """Every mention behind one ecomap node in this child's records, newest first, each with its source, date,
+        span and an escaped snippet with the mention marked."""
+        self._child_in_scope(session, "node_mentions", child_id, {"node_id": str(node_id)[:64]})
+        frame = self._mart(
+            "select * from main.child_network_mentions where child_id = ? and node_id = ?"
+            " order by mention_date desc nulls last, mention_id limit ?",
+            [child_id, str(node_id), int(limit)],
+        )
+        mentions = frame.to_dicts()
+        texts = {}
+        if mentions:
+            items = text_items(self.lake, [child_id])
+            texts = {(r["source_type"], r["source_id"], r["page"]): r["text"] for r in items.iter_rows(named=True)}
+        for m in mentions:
+            text = texts.get((m["source_type"], m["source_id"], m["page"]))
+            m["snippet_html"] = snippet(text, [(m["start"], m["end"])]) if text else None
+        self._audit(
+            session,
+            "node_mentions",
+            target={"child_id": child_id, "node_id": str(node_id)[:64]},
+            result={"ids": [m["mention_id"] for m in mentions]},
+        )
+        return mentions
+
+    def node_children(self, session: Session, child_id: str, node_id: str) -> list[dict]:
+        """The other children this node appears around, among those the user may see (the ecomap's "expand")."""
+        scope = self._child_in_scope(session, "node_children", child_id, {"node_id": str(node_id)[:64]})
+        frame = self._mart(
+            "select child_id, relation, mention_count, confidence_band from main.child_network"
+            " where node_id = ? and child_id <> ?",
+            [str(node_id), child_id],
+        )
+        rows = [r for r in frame.to_dicts() if r["child_id"] in scope.children]
+        profiles = {p["child_id"]: p for p in self._profiles(sorted({r["child_id"] for r in rows}))}
+        out = [{**r, **profiles.get(r["child_id"], {})} for r in rows]
+        self._audit(
+            session,
+            "node_children",
+            target={"child_id": child_id, "node_id": str(node_id)[:64]},
+            result={"ids": [r["child_id"] for r in out]},
+        )
+        return out
 
     # ---- analysts and auditors ---------------------------------------------------------------------------------
     def mart(self, session: Session, name: str) -> pl.DataFrame:

@@ -385,6 +385,32 @@ def users_list() -> None:
         )
 
 
+@users_app.command("demo")
+def users_demo() -> None:
+    """Make (once) and print a demo login for every role, for the synthetic council only."""
+    from app.demo import demo_logins
+
+    settings = _settings()
+    for login, role, worker, password in demo_logins(settings.lake(), settings.users_file()):
+        print(f"  {login:<22} password {password:<18} {role:<14} {worker}")
+
+
+@app.command()
+def serve(
+    port: Annotated[int, typer.Option(help="The port the app listens on.")] = 5006,
+    address: Annotated[str, typer.Option(help="The address it listens on.")] = "127.0.0.1",
+    origin: Annotated[
+        list[str] | None, typer.Option(help="host:port a browser may reach it as (behind a proxy); repeatable.")
+    ] = None,
+) -> None:
+    """Serve the app: search, the child pages with timeline and ecomap, the audit log. Sign in with a login
+    from the users file (``caselake users add`` / ``users demo``) or the council's OIDC provider."""
+    from app.web.server import serve as serve_app
+
+    console.print(f"caselake app: http://{address}:{port}/search  (Ctrl-C stops it)")
+    serve_app(_settings(), port=port, address=address, origins=origin or None)
+
+
 audit_app = typer.Typer(help="The audit log of every read of case data.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
 

@@ -167,8 +167,9 @@ def _dir_digest(path: Path) -> str:
 
 
 # ---- what to read -------------------------------------------------------------------------------------
-def text_items(lake: Lake) -> pl.DataFrame:
-    """Every live free text: source_type, source_id, page (0 for texts without pages), child_id, text, hash."""
+def text_items(lake: Lake, child_ids: list[str] | None = None) -> pl.DataFrame:
+    """Every live free text: source_type, source_id, page (0 for texts without pages), child_id, text, hash.
+    ``child_ids`` keeps only those children's texts (the app reads one child's at a time)."""
     frames = []
     notes = lake.scan(ENTERPRISE, "case_note")
     if notes is not None:
@@ -215,6 +216,8 @@ def text_items(lake: Lake) -> pl.DataFrame:
                 "text_hash": pl.String,
             }
         )
+    if child_ids is not None:
+        frames = [f.filter(pl.col("child_id").is_in(child_ids)) for f in frames]
     items = pl.concat([f.collect() for f in frames]).filter(pl.col("text").str.strip_chars().str.len_chars() > 0)
     return items.with_columns(pl.col("text").map_elements(text_hash, return_dtype=pl.String).alias("text_hash"))
 

@@ -1,0 +1,177 @@
+"""The search page: one box, results most relevant first (or newest / oldest first), the active filters as
+removable chips, and a preview in place. The query runs in the service with the user's scope inside it."""
+
+from __future__ import annotations
+
+import panel as pn
+import param
+
+from app.service import AccessDenied
+from app.web.preview import Preview
+from app.web.render import SOURCE_WORDS, child_text, child_words, dates_html, esc, html_pane
+from app.web.shell import Context
+from lake.search.query import Hit, InvalidRequest, SearchFilters, SearchRequest
+
+SORTS = {"Most relevant first": "relevance", "Newest first": "newest", "Oldest first": "oldest"}
+REASON_WORDS = {"words": "the words", "meaning": "the meaning", "person": "a resolved person", "type": "the type"}
+
+
+def why(hit: Hit) -> str:
+    """Why a hit matched, in words (the reasons come from the search module)."""
+    out = []
+    for reason in hit.reasons:
+        head, _, rest = reason.partition(":")
+        out.append(REASON_WORDS.get(head.strip(), head.strip()) + (f": {rest.strip()}" if rest else ""))
+    return "; ".join(out) or "—"
+
+
+class SearchPage(pn.viewable.Viewer):
+    text = param.String(default="")
+    sort = param.Selector(default="relevance", objects=list(SORTS.values()))
+    child = param.String(default="")
+    source_types = param.List(default=[])
+    item_types = param.List(default=[])
+    event_from = param.CalendarDate(default=None, allow_None=True)
+    event_to = param.CalendarDate(default=None, allow_None=True)
+
+    def __init__(self, ctx: Context, **params):
+        super().__init__(**params)
+        self.ctx = ctx
+        self.preview = Preview(ctx)
+        profiles = ctx.profiles()
+        options = ctx.service.search_options(ctx.session)
+        self._child_options = {"Any child": ""} | {
+            child_text(p, cid): cid for cid, p in sorted(profiles.items(), key=lambda kv: kv[1]["name"])
+        }
+        self._box = pn.widgets.TextInput(
+            name="Search the records", placeholder="e.g. safety plan Jordan Smith", sizing_mode="stretch_width"
+        )
+        self._go = pn.widgets.Button(name="Search", button_type="primary", width=100, align="end")
+        self._sort = pn.widgets.RadioButtonGroup(name="Order", options=SORTS, value=self.sort)
+        self._child = pn.widgets.Select(name="Child", options=self._child_options, value="", width=320)
+        self._sources = pn.widgets.MultiChoice(
+            name="Kind of record",
+            options={SOURCE_WORDS[s]: s for s in options["source_types"]},
+            width=260,
+        )
+        self._types = pn.widgets.MultiChoice(name="Type", options=options["item_types"], width=320)
+        self._from = pn.widgets.DatePicker(name="Event date from", width=160)
+        self._to = pn.widgets.DatePicker(name="Event date to", width=160)
+        self._chips = pn.Row(sizing_mode="stretch_width")
+        self._status = html_pane("", sizing_mode="stretch_width")
+        self._results = pn.Column(sizing_mode="stretch_width")
+        self._go.on_click(lambda _e: self._take_box())
+        self._box.param.watch(lambda _e: self._take_box(), "value")
+        for widget, name in (
+            (self._sort, "sort"),
+            (self._child, "child"),
+            (self._sources, "source_types"),
+            (self._types, "item_types"),
+            (self._from, "event_from"),
+            (self._to, "event_to"),
+        ):
+            widget.link(self, value=name, bidirectional=True)
+        self.param.watch(self._run, ["text", "sort", "child", "source_types", "item_types", "event_from", "event_to"])
+        self._layout = pn.Row(
+            pn.Column(
+                html_pane("<h1>Search</h1>"),
+                pn.Row(self._box, self._go, sizing_mode="stretch_width"),
+                self._sort,
+                pn.Row(self._child, self._sources, self._types, self._from, self._to),
+                self._chips,
+                self._status,
+                self._results,
+                sizing_mode="stretch_width",
+            ),
+            pn.Column(self.preview, width=620, styles={"position": "sticky", "top": "0", "align-self": "flex-start"}),
+            sizing_mode="stretch_width",
+        )
+        self._run()
+
+    def __panel__(self):
+        return self._layout
+
+    def _take_box(self):
+        self.text = self._box.value
+        self._run()  # the same words again (another sort, or after an edit elsewhere) still searches
+
+    # ---- the filters as chips ----------------------------------------------------------------------------
+    def _filters(self) -> SearchFilters:
+        return SearchFilters(
+            child_ids=(self.child,) if self.child else (),
+            event_from=self.event_from,
+            event_to=self.event_to,
+            source_types=tuple(self.source_types),
+            item_types=tuple(self.item_types),
+        )
+
+    def _chip(self, words: str, clear) -> pn.widgets.Button:
+        button = pn.widgets.Button(name=f"{words} ✕", button_type="light", description="Remove this filter")
+        button.on_click(lambda _e: clear())
+        return button
+
+    def _render_chips(self):
+        chips = []
+        if self.child:
+            label = next((k for k, v in self._child_options.items() if v == self.child), self.child)
+            chips.append(self._chip(f"Child: {label}", lambda: setattr(self, "child", "")))
+        for s in self.source_types:
+            chips.append(self._chip(f"Kind: {SOURCE_WORDS.get(s, s)}", lambda s=s: self._drop("source_types", s)))
+        for t in self.item_types:
+            chips.append(self._chip(f"Type: {t}", lambda t=t: self._drop("item_types", t)))
+        if self.event_from:
+            chips.append(self._chip(f"Event from {self.event_from}", lambda: setattr(self, "event_from", None)))
+        if self.event_to:
+            chips.append(self._chip(f"Event to {self.event_to}", lambda: setattr(self, "event_to", None)))
+        if chips:
+            clear = pn.widgets.Button(name="Clear all filters", button_type="warning")
+            clear.on_click(lambda _e: self._clear_all())
+            chips = [html_pane("<b>Active filters:</b>"), *chips, clear]
+        self._chips[:] = chips
+
+    def _drop(self, name: str, value: str):
+        setattr(self, name, [v for v in getattr(self, name) if v != value])
+
+    def _clear_all(self):
+        with param.parameterized.batch_call_watchers(self):
+            self.param.update(child="", source_types=[], item_types=[], event_from=None, event_to=None)
+
+    # ---- searching ---------------------------------------------------------------------------------------
+    def _run(self, *_events):
+        self._render_chips()
+        filters = self._filters()
+        if not self.text.strip() and filters == SearchFilters() and self.sort == "relevance":
+            self._status.object = '<p class="cl-muted">Type words, a name or a type of record, or choose filters.</p>'
+            self._results[:] = []
+            return
+        request = SearchRequest(text=self.text, sort=self.sort, filters=filters, limit=20)
+        try:
+            result = self.ctx.service.search(self.ctx.session, request)
+        except (InvalidRequest, AccessDenied) as exc:
+            self._status.object = f'<p role="alert">{esc(exc)}</p>'
+            self._results[:] = []
+            return
+        people = "".join(f"<li>{esc(p)}</li>" for p in result.people)
+        order = next(k for k, v in SORTS.items() if v == self.sort).lower()
+        self._status.object = (
+            f'<p role="status" data-testid="result-count">{len(result.hits)} results, {esc(order)}.</p>'
+            + (f"<p>People found by name:</p><ul>{people}</ul>" if people else "")
+        )
+        self._results[:] = [self._card(i, hit) for i, hit in enumerate(result.hits)]
+
+    def _card(self, rank: int, hit: Hit) -> pn.Column:
+        who = child_words(self.ctx.profiles().get(hit.child_id), hit.child_id)
+        page = f" · page {hit.page}" if hit.source_type == "document_page" else ""
+        title = f" · {esc(hit.title)}" if hit.title and hit.title != hit.item_type else ""
+        markup = f"""<article class="cl-hit" data-testid="hit" data-source="{esc(hit.source_type)}:{esc(hit.record_id)}">
+<h3>{rank + 1}. {esc(SOURCE_WORDS.get(hit.source_type, hit.source_type))} · {esc(hit.item_type)}
+{title}{page}</h3>
+<div>Child: <a href="/child?id={esc(hit.child_id)}" data-testid="hit-child">{who}</a></div>
+<div>{dates_html(hit.event_date, hit.recorded_date)} · author {esc(hit.author, "unknown")}</div>
+<div>{hit.snippet_html}</div>
+<div class="cl-why">Matched on {esc(why(hit))}</div></article>"""
+        open_button = pn.widgets.Button(name="Preview", description=f"Preview result {rank + 1}", width=100)
+        open_button.on_click(
+            lambda _e: self.preview.show(hit.source_type, hit.source_id, hit.page, list(hit.highlights))
+        )
+        return pn.Column(html_pane(markup, sizing_mode="stretch_width"), open_button, sizing_mode="stretch_width")

@@ -1,0 +1,90 @@
+"""What every page shares: the signed-in user's context (one per browser session) and the header with who is
+signed in, their role, the pages their role has, and the sign-out link."""
+
+from __future__ import annotations
+
+import panel as pn
+
+from app.service import NotSignedIn, QueryService, Session
+from app.web.render import esc
+
+ROLE_WORDS = {
+    "social_worker": "social worker",
+    "team_manager": "team manager",
+    "iro": "independent reviewing officer",
+    "auditor": "auditor",
+    "analyst": "analyst",
+    "admin": "administrator",
+}
+
+
+class Context:
+    """One browser session's view of the service: who they are, and what the service said they may see
+    (read once per session; the service re-checks every call anyway)."""
+
+    def __init__(self, service: QueryService, session: Session):
+        self.service, self.session = service, session
+        self._profiles: dict[str, dict] | None = None
+
+    @classmethod
+    def for_this_session(cls, service: QueryService) -> Context | None:
+        login = pn.state.user
+        if not login:
+            return None
+        try:
+            return cls(service, service.resume(login, (pn.state.user_info and "oidc") or "password"))
+        except NotSignedIn:
+            return None
+
+    @property
+    def reads_case_text(self) -> bool:
+        return self.session.role.reads_case_text
+
+    def profiles(self) -> dict[str, dict]:
+        """The children this user may see, by id, with name, age and locality (the service audits the listing)."""
+        if self._profiles is None:
+            self._profiles = (
+                {p["child_id"]: p for p in self.service.children(self.session)} if self.reads_case_text else {}
+            )
+        return self._profiles
+
+
+def header(ctx: Context, current: str) -> pn.pane.HTML:
+    user = ctx.session.user
+    pages = [("search", "Search"), ("children", "Children")] if ctx.reads_case_text else []
+    if user.role.reads_audit:
+        pages.append(("audit", "Audit log"))
+    nav = " ".join(
+        f'<a href="/{slug}" {"aria-current=page" if slug == current else ""} class="cl-nav">{words}</a>'
+        for slug, words in pages
+    )
+    name = user.name or user.login
+    return pn.pane.HTML(
+        f"""<header class="cl-header" role="banner">
+<span class="cl-brand">caselake</span>
+<nav aria-label="Pages">{nav}</nav>
+<span class="cl-user" data-testid="signed-in">Signed in as <b>{esc(name)}</b>
+ · role: <b data-testid="role">{esc(ROLE_WORDS.get(str(user.role), str(user.role)))}</b></span>
+<a href="/logout" class="cl-nav">Sign out</a></header>""",
+        sizing_mode="stretch_width",
+        stylesheets=[HEADER_CSS],
+    )
+
+
+HEADER_CSS = """
+.cl-header { display: flex; gap: 18px; align-items: center; background: #0b4f8a; color: #fff; padding: 8px 14px;
+  font-family: system-ui, sans-serif; }
+.cl-brand { font-weight: 700; font-size: 1.2em; }
+.cl-header a.cl-nav { color: #fff; text-decoration: underline; }
+.cl-header a[aria-current=page] { font-weight: 700; text-decoration: none; border-bottom: 3px solid #e69f00; }
+.cl-header nav { display: flex; gap: 14px; }
+.cl-user { margin-left: auto; }
+"""
+
+
+def page(ctx: Context | None, current: str, body_factory) -> pn.viewable.Viewable:
+    """A served page: the header and the body, or a sign-in prompt when the cookie names no current user."""
+    pn.extension("echarts")  # per session, before the page is built: the ecomap's ECharts is served locally
+    if ctx is None:
+        return pn.pane.HTML('<p>You are not signed in. <a href="/login">Sign in</a></p>')
+    return pn.Column(header(ctx, current), body_factory(ctx), sizing_mode="stretch_width")
