@@ -31,6 +31,13 @@ MARTS = (
 )
 
 
+def _no_text_read_yet(lake) -> None:
+    """The ecomap marts read the entity tables, which the entities stage writes: empty here (no text is read),
+    so child_network holds the recorded relationships only (tests/test_ecomap_mart.py has the text)."""
+    extraction.ensure_tables(lake)
+    resolution.ensure_tables(lake)
+
+
 @pytest.fixture(scope="module")
 def marts(council, tmp_path_factory):
     root = tmp_path_factory.mktemp("dbt")
@@ -38,10 +45,7 @@ def marts(council, tmp_path_factory):
     day0 = find_extracts(council.out / "landing")[0]
     land_extract(lakehouse.lake(), day0)
     stage_extract(lakehouse.lake(), day0)
-    # The ecomap marts read the entity tables, which the entities stage writes: empty here (no text read),
-    # so child_network holds the recorded relationships only (tests/test_ecomap_mart.py has the text).
-    extraction.ensure_tables(lakehouse.lake())
-    resolution.ensure_tables(lakehouse.lake())
+    _no_text_read_yet(lakehouse.lake())
     resources = {"lakehouse": lakehouse, "dbt": DbtCliResource(project_dir=DBT_PROJECT)}
     runs, snapshots = [], []
     for _ in range(2):
@@ -155,6 +159,7 @@ def _dfe_errors_for_council(root, children: int, defect_rate: float) -> tuple[di
     generate(opts)
     lakehouse = LakehouseResource(lake_uri=str(root / "lake"), warehouse_dir=str(root / "warehouse"))
     load_landing(lakehouse.lake(), opts.out / "landing", build=False)
+    _no_text_read_yet(lakehouse.lake())
     run = dg.materialize(
         [enterprise_tables, dbt_models, ssda903_dfe_validation],
         resources={"lakehouse": lakehouse, "dbt": DbtCliResource(project_dir=DBT_PROJECT)},

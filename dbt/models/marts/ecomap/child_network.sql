@@ -112,8 +112,12 @@ select
                 || '|[a-z]\s+' || lower(child.surname) || ')\s*' then 'low'
         when edge.source_records >= 2
             and (person.person_id is not null or worker.worker_id is not null) then 'high'
+        -- names of organisations, schools and places are written with capitals: a span without one is a
+        -- phrase the model took for a name ("hours team" of "out of hours team")
+        when edge.node_type <> 'person' and place_label.label = lower(place_label.label) then 'low'
         when edge.node_type <> 'person' and edge.source_records >= 3 then 'high'
-        when edge.source_records >= 2 and (edge.node_type <> 'person' or edge.match_probability is not null)
+        when edge.source_records >= 2 and edge.node_type in ('organisation', 'school') then 'medium'
+        when edge.source_records >= 2 and edge.node_type = 'person' and edge.match_probability is not null
             then 'medium'
         else 'low'
     end as confidence_band,
