@@ -4,6 +4,7 @@ SHELL := /bin/bash
 DATA ?= lake/data
 CHILDREN ?= 100
 PORT ?= 3000
+APP_PORT ?= 5006
 export DAGSTER_HOME ?= $(CURDIR)/$(DATA)/dagster_home
 
 .PHONY: setup demo test test-fast bench lint format dbt-docs clean
@@ -21,8 +22,13 @@ demo: setup
 	  uv run caselake synth --out $(DATA) --children $(CHILDREN) --next-day; \
 	else uv run caselake synth --out $(DATA) --children $(CHILDREN); fi
 	uv run caselake load
-	@echo "Dagster UI: http://127.0.0.1:$(PORT)  (Ctrl-C stops it)"
-	uv run dagster dev -w workspace.yaml -h 127.0.0.1 -p $(PORT)
+	@echo "Demo logins (one per role; synthetic data only):"
+	@uv run caselake users demo
+	@# The app in the background, Dagster in the foreground; Ctrl-C stops both.
+	@trap 'kill $$APP 2>/dev/null' EXIT INT TERM; \
+	  uv run caselake serve --port $(APP_PORT) & APP=$$!; \
+	  echo "App: http://127.0.0.1:$(APP_PORT)/search   Dagster UI: http://127.0.0.1:$(PORT)   (Ctrl-C stops both)"; \
+	  uv run dagster dev -w workspace.yaml -h 127.0.0.1 -p $(PORT)
 
 test: setup
 	uv run pytest

@@ -418,7 +418,10 @@ class QueryService:
                     "disability": r["disability"],
                 }
             )
-        return out
+        # a child whose person row is missing or quarantined is still in scope: listed by id until it lands
+        found = {p["child_id"] for p in out}
+        out += [{"child_id": cid, "name": None, "age": None, "locality": None} for cid in child_ids if cid not in found]
+        return sorted(out, key=lambda p: p["child_id"])
 
     def child_profile(self, session: Session, child_id: str) -> dict:
         self._child_in_scope(session, "child_profile", child_id)

@@ -206,7 +206,10 @@ def extract_entities(
 @app.command("eval")
 def evaluate(
     what: Annotated[
-        str, typer.Argument(help="documents: text quality; entities: NER and person resolution; search: ranking.")
+        str,
+        typer.Argument(
+            help="documents: text quality; entities: NER and person resolution; search: ranking; ecomap: the ecomap's confidence bands."
+        ),
     ],
     truth: Annotated[
         Path | None, typer.Option(help="The synthetic council's truth folder (default: <data root>/truth).")
@@ -240,7 +243,13 @@ def evaluate(
         result = evaluate_search(settings.lake(), settings.lancedb(), truth or settings.data_root / "truth")
         print(report(result))
         return
-    console.print(f"[red]error:[/red] unknown evaluation {what!r}; known: documents, entities, search")
+    if what == "ecomap":
+        from evaluation.ecomap import evaluate_ecomap, format_report
+
+        settings = _settings()
+        print(format_report(evaluate_ecomap(settings, truth or settings.data_root / "truth")))
+        return
+    console.print(f"[red]error:[/red] unknown evaluation {what!r}; known: documents, entities, search, ecomap")
     raise typer.Exit(2)
 
 

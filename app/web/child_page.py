@@ -204,9 +204,9 @@ class ChildrenPage(pn.viewable.Viewer):
     def __init__(self, ctx: Context, **params):
         super().__init__(**params)
         rows = "".join(
-            f'<tr><td><a href="/child?id={esc(cid)}">{esc(p["name"])}</a></td><td>{esc(p["age"], "unknown")}</td>'
+            f'<tr><td><a href="/child?id={esc(cid)}">{esc(p["name"], "name not recorded")}</a></td><td>{esc(p["age"], "unknown")}</td>'
             f"<td>{esc(p['locality'], 'unknown')}</td><td>{esc(cid)}</td></tr>"
-            for cid, p in sorted(ctx.profiles().items(), key=lambda kv: (kv[1]["name"], kv[0]))
+            for cid, p in sorted(ctx.profiles().items(), key=lambda kv: (kv[1]["name"] or "", kv[0]))
         )
         self._layout = html_pane(
             f"<h1>Children</h1><p>{len(ctx.profiles())} children you may see.</p>"

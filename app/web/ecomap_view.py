@@ -26,6 +26,8 @@ from app.ecomap import (
     Node,
     children_as_nodes,
     echarts_option,
+    to_graphml,
+    to_json,
     visible,
 )
 from app.web.render import SOURCE_WORDS, dates_html, esc, html_pane
@@ -95,8 +97,8 @@ class EcomapView(pn.viewable.Viewer):
 
         self._kinds = pn.widgets.CheckButtonGroup(name="Kinds shown", options=list(KINDS), value=list(self.kinds))
         self._bands = pn.widgets.CheckButtonGroup(name="Confidence shown", options=list(BANDS), value=list(self.bands))
-        self._from = pn.widgets.DatePicker(name="Seen from", width=150)
-        self._to = pn.widgets.DatePicker(name="Seen to", width=150)
+        self._from = pn.widgets.TextInput(name="Seen from", placeholder="YYYY-MM-DD", width=150)
+        self._to = pn.widgets.TextInput(name="Seen to", placeholder="YYYY-MM-DD", width=150)
         self._chooser = pn.widgets.Select(name="Node", options=self._choices(), width=380)
         self._show = pn.widgets.Button(name="Show mentions", width=140)
         self._hide = pn.widgets.Button(name="Hide this node", width=140)
@@ -126,8 +128,8 @@ class EcomapView(pn.viewable.Viewer):
 
         self._kinds.param.watch(lambda e: setattr(self, "kinds", list(e.new)), "value")
         self._bands.param.watch(lambda e: setattr(self, "bands", list(e.new)), "value")
-        self._from.param.watch(lambda e: setattr(self, "seen_from", e.new.isoformat() if e.new else ""), "value")
-        self._to.param.watch(lambda e: setattr(self, "seen_to", e.new.isoformat() if e.new else ""), "value")
+        self._from.link(self, value="seen_from", bidirectional=True)
+        self._to.link(self, value="seen_to", bidirectional=True)
         self._hidden.param.watch(lambda e: setattr(self, "hidden", list(e.new)), "value")
         self._show.on_click(lambda _e: setattr(self, "selected", self._chooser.value or ""))
         self._hide.on_click(lambda _e: self.hide(self._chooser.value))
@@ -193,6 +195,14 @@ class EcomapView(pn.viewable.Viewer):
         self._chooser.options = self._choices()
         self.expanded = [*self.expanded, node_id]
 
+    def graphml(self) -> str:
+        """What is drawn now, as GraphML."""
+        return to_graphml(self.child_id, self.child_label, self.shown())
+
+    def json(self) -> str:
+        """What is drawn now, with the filters, as JSON."""
+        return to_json(self.child_id, self.child_label, self.shown(), self.filters())
+
     def link(self) -> str:
         """A link that opens this child's ecomap with the same filters (``pn.state.location.sync`` reads it)."""
         query = {"id": self.child_id, "tab": "ecomap"}
@@ -210,7 +220,6 @@ class EcomapView(pn.viewable.Viewer):
     # ---- drawing -----------------------------------------------------------------------------------------------
     def _redraw(self, *_events):
         self._kinds.value, self._bands.value = list(self.kinds), list(self.bands)
-        self._from.value, self._to.value = _date_or_none(self.seen_from), _date_or_none(self.seen_to)
         self._hidden.options = {self._by_id[h].label if h in self._by_id else h: h for h in self.hidden}
         self._hidden.value = list(self.hidden)
         nodes = self.shown()

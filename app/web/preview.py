@@ -55,7 +55,8 @@ class Preview(pn.viewable.Viewer):
         except AccessDenied:
             items = [html_pane('<p role="alert">This record is not available to you.</p>')]
         self.source = f"{source_type}:{source_id}:{page}"
-        self._body[:] = items
+        marker = html_pane(f'<span data-testid="preview" data-source="{esc(source_type)}:{esc(source_id)}"></span>')
+        self._body[:] = [marker, *items]
 
     def _note(self, note_id: str, spans) -> list:
         note = self.ctx.service.open_note(self.ctx.session, note_id)

@@ -24,8 +24,8 @@ def esc(value, empty: str = "—") -> str:
 def child_text(profile: dict | None, child_id: str) -> str:
     """A child as a worker tells two of the same name apart: name, age, locality (and the id). Plain text, for
     widgets that show text as text (options, labels); :func:`child_words` is the escaped form for HTML."""
-    if not profile:
-        return f"child {child_id}"
+    if not profile or not profile.get("name"):
+        return f"name not recorded · {child_id}"
     age = f"age {profile['age']}" if profile.get("age") is not None else "age unknown"
     return f"{profile.get('name')} · {age} · {profile.get('locality') or 'locality unknown'} · {child_id}"
 

@@ -3,6 +3,8 @@ removable chips, and a preview in place. The query runs in the service with the 
 
 from __future__ import annotations
 
+import datetime as dt
+
 import panel as pn
 import param
 
@@ -25,14 +27,25 @@ def why(hit: Hit) -> str:
     return "; ".join(out) or "—"
 
 
+def _date(text: str) -> dt.date | None:
+    """A typed date, or none; the service refuses anything that is not one (and the page shows why)."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise InvalidRequest(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
 class SearchPage(pn.viewable.Viewer):
     text = param.String(default="")
     sort = param.Selector(default="relevance", objects=list(SORTS.values()))
     child = param.String(default="")
     source_types = param.List(default=[])
     item_types = param.List(default=[])
-    event_from = param.CalendarDate(default=None, allow_None=True)
-    event_to = param.CalendarDate(default=None, allow_None=True)
+    event_from = param.String(default="", doc="YYYY-MM-DD")
+    event_to = param.String(default="", doc="YYYY-MM-DD")
 
     def __init__(self, ctx: Context, **params):
         super().__init__(**params)
@@ -41,7 +54,7 @@ class SearchPage(pn.viewable.Viewer):
         profiles = ctx.profiles()
         options = ctx.service.search_options(ctx.session)
         self._child_options = {"Any child": ""} | {
-            child_text(p, cid): cid for cid, p in sorted(profiles.items(), key=lambda kv: kv[1]["name"])
+            child_text(p, cid): cid for cid, p in sorted(profiles.items(), key=lambda kv: (kv[1]["name"] or "", kv[0]))
         }
         self._box = pn.widgets.TextInput(
             name="Search the records", placeholder="e.g. safety plan Jordan Smith", sizing_mode="stretch_width"
@@ -49,14 +62,12 @@ class SearchPage(pn.viewable.Viewer):
         self._go = pn.widgets.Button(name="Search", button_type="primary", width=100, align="end")
         self._sort = pn.widgets.RadioButtonGroup(name="Order", options=SORTS, value=self.sort)
         self._child = pn.widgets.Select(name="Child", options=self._child_options, value="", width=320)
-        self._sources = pn.widgets.MultiChoice(
-            name="Kind of record",
-            options={SOURCE_WORDS[s]: s for s in options["source_types"]},
-            width=260,
+        self._sources = pn.widgets.CheckButtonGroup(
+            name="Kind of record", options={SOURCE_WORDS[s]: s for s in options["source_types"]}, align="end"
         )
         self._types = pn.widgets.MultiChoice(name="Type", options=options["item_types"], width=320)
-        self._from = pn.widgets.DatePicker(name="Event date from", width=160)
-        self._to = pn.widgets.DatePicker(name="Event date to", width=160)
+        self._from = pn.widgets.TextInput(name="Event date from", placeholder="YYYY-MM-DD", width=160)
+        self._to = pn.widgets.TextInput(name="Event date to", placeholder="YYYY-MM-DD", width=160)
         self._chips = pn.Row(sizing_mode="stretch_width")
         self._status = html_pane("", sizing_mode="stretch_width")
         self._results = pn.Column(sizing_mode="stretch_width")
@@ -99,8 +110,8 @@ class SearchPage(pn.viewable.Viewer):
     def _filters(self) -> SearchFilters:
         return SearchFilters(
             child_ids=(self.child,) if self.child else (),
-            event_from=self.event_from,
-            event_to=self.event_to,
+            event_from=_date(self.event_from),
+            event_to=_date(self.event_to),
             source_types=tuple(self.source_types),
             item_types=tuple(self.item_types),
         )
@@ -120,9 +131,9 @@ class SearchPage(pn.viewable.Viewer):
         for t in self.item_types:
             chips.append(self._chip(f"Type: {t}", lambda t=t: self._drop("item_types", t)))
         if self.event_from:
-            chips.append(self._chip(f"Event from {self.event_from}", lambda: setattr(self, "event_from", None)))
+            chips.append(self._chip(f"Event from {self.event_from}", lambda: setattr(self, "event_from", "")))
         if self.event_to:
-            chips.append(self._chip(f"Event to {self.event_to}", lambda: setattr(self, "event_to", None)))
+            chips.append(self._chip(f"Event to {self.event_to}", lambda: setattr(self, "event_to", "")))
         if chips:
             clear = pn.widgets.Button(name="Clear all filters", button_type="warning")
             clear.on_click(lambda _e: self._clear_all())
@@ -134,12 +145,17 @@ class SearchPage(pn.viewable.Viewer):
 
     def _clear_all(self):
         with param.parameterized.batch_call_watchers(self):
-            self.param.update(child="", source_types=[], item_types=[], event_from=None, event_to=None)
+            self.param.update(child="", source_types=[], item_types=[], event_from="", event_to="")
 
     # ---- searching ---------------------------------------------------------------------------------------
     def _run(self, *_events):
         self._render_chips()
-        filters = self._filters()
+        try:
+            filters = self._filters()
+        except InvalidRequest as exc:
+            self._status.object = f'<p role="alert">{esc(exc)}</p>'
+            self._results[:] = []
+            return
         if not self.text.strip() and filters == SearchFilters() and self.sort == "relevance":
             self._status.object = '<p class="cl-muted">Type words, a name or a type of record, or choose filters.</p>'
             self._results[:] = []

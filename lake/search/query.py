@@ -457,7 +457,10 @@ class Searcher:
                 reverse=newest,
             )
         hits = [self._hit(e, terms, person_chunks, persons) for e in ordered[:limit]]
-        named = [f"{p.name} ({p.resolved_person_id})" for p in persons]
+        # Only people named in records this user may see: the directory resolves names council-wide, and naming
+        # a person (or a child) the user's scope never mentions would tell them the person exists.
+        seen = {m.resolved_person_id for m in mentions}
+        named = [f"{p.name} ({p.resolved_person_id})" for p in persons if p.resolved_person_id in seen]
         return SearchResult(hits, named, request.mode, request.sort)
 
     def _types_named(self, text: str) -> list[str]:

@@ -1,0 +1,422 @@
+"""The Panel app in a real browser: Debian's chromium driven by Playwright against a threaded ``pn.serve`` of the
+real app (the query service over a copy of the shared test council, its search index and dbt warehouse).
+
+Every test blocks requests to anywhere but the app's own server and fails if a page tried one (no CDN). Screenshots
+of each page go to ``$CASELAKE_TEST_ARTIFACTS`` (default ``.artifacts/app`` in the repository)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import shutil
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import polars as pl
+import pytest
+from deltalake import write_deltalake
+
+from app.demo import demo_logins
+from app.service import QueryService
+from app.web.browser import (
+    NODE_AT_JS,
+    PNG_JS,
+    Visit,
+    choose,
+    find_latest_safety_plan,
+    free_port,
+    launch,
+    node_count,
+    search,
+    serve_big_ecomap,
+    time_big_ecomap,
+    wait_for_count_change,
+    wait_for_port,
+)
+from app.web.shell import ROLE_WORDS
+from lake.search import index
+from lake.search.embedding import Embedder
+from lake.settings import AccessSettings
+from lake.storage.delta import ENTERPRISE
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+ARTIFACTS = Path(os.environ.get("CASELAKE_TEST_ARTIFACTS", Path(__file__).parents[1] / ".artifacts" / "app"))
+HOSTILE = (
+    'Home visit zebracrossing <script>window.__pwned = 1</script> <img src=x onerror="window.__pwned = 2"> <b>bold</b>'
+)
+
+
+def overwrite(lake, table: str, frame: pl.DataFrame) -> None:
+    write_deltalake(lake.uri(ENTERPRISE, table), frame.to_arrow(), mode="overwrite")
+
+
+@pytest.fixture(scope="module")
+def app_lake(read_council, tmp_path_factory) -> dict:
+    """A copy of the loaded council (lake, index, warehouse) with two things planted: a note of a visible child that
+    holds markup, and a second child renamed to the first's name (so two children share one name)."""
+    root = tmp_path_factory.mktemp("app")
+    shutil.copytree(read_council["lake"].root, root / "lake")
+    shutil.copytree(read_council["settings"].duckdb_path().parent, root / "warehouse")
+    settings = dataclasses.replace(
+        read_council["settings"].replace(
+            lake_uri=str(root / "lake"),
+            warehouse_dir=str(root / "warehouse"),
+            landing_dir=str(read_council["council"].out / "landing"),
+        ),
+        access=AccessSettings(users_file=str(root / "users.json"), audit_db=str(root / "audit.sqlite")),
+    )
+    lake = settings.lake()
+    logins = {
+        role: (login, password, worker) for login, role, worker, password in demo_logins(lake, settings.users_file())
+    }
+    service = QueryService(settings, Embedder())
+    worker = service.session_for(logins["social_worker"][0], "cli")
+    visible = sorted(service.scope(worker).children)
+    assert len(visible) >= 2, "the demo social worker needs two children to see"
+    notes = lake.read(ENTERPRISE, "case_note").filter(
+        pl.col("child_id").is_in(visible) & pl.col("_deleted_at").is_null()
+    )
+    hostile_note = notes.sort("note_id")["note_id"][0]
+    # planted by rewriting the table as the pipeline writes it (deltalake's update() writes string views that
+    # pyarrow's filters then refuse)
+    case_notes = lake.read(ENTERPRISE, "case_note")
+    overwrite(
+        lake,
+        "case_note",
+        case_notes.with_columns(
+            pl.when(pl.col("note_id") == hostile_note).then(pl.lit(HOSTILE)).otherwise("note_text").alias("note_text")
+        ),
+    )
+    index.build_index(lake, settings.lancedb(), service.embedder)
+    people = lake.read(ENTERPRISE, "person")
+    named = sorted(set(visible) & set(lake.read(ENTERPRISE, "person")["person_id"].to_list()))
+    assert len(named) >= 2, "two visible children with a person row, to give one the other's name"
+    first, twin = named[0], named[1]
+    name = people.filter(pl.col("person_id") == first).row(0, named=True)
+    is_twin = pl.col("person_id") == twin
+    overwrite(
+        lake,
+        "person",
+        people.with_columns(
+            pl.when(is_twin).then(pl.lit(name["first_name"])).otherwise("first_name").alias("first_name"),
+            pl.when(is_twin).then(pl.lit(name["surname"])).otherwise("surname").alias("surname"),
+        ),
+    )
+    restriction = lake.read(ENTERPRISE, "access_restriction").filter(pl.col("_deleted_at").is_null())
+    return {
+        "settings": settings,
+        "service": service,
+        "logins": logins,
+        "visible": visible,
+        "hostile_note": hostile_note,
+        "twins": (first, twin),
+        "restricted": sorted(set(restriction["child_id"].to_list()) - set(visible)),
+    }
+
+
+@pytest.fixture(scope="module")
+def app_url(app_lake):
+    from app.web.server import serve
+
+    port = free_port()
+    server = serve(app_lake["settings"], port=port, service=app_lake["service"], threaded=True)
+    wait_for_port(port)
+    yield f"http://localhost:{port}"
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = launch(p)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def visit(browser, app_url):
+    opened = []
+
+    def open_visit(login=None, password=None, path="/search"):
+        v = Visit(browser, app_url, ARTIFACTS)
+        opened.append(v)
+        if login:
+            v.sign_in(login, password, path)
+        return v
+
+    yield open_visit
+    for v in opened:
+        v.close()
+        assert v.outside == [], f"the page asked for files outside the app: {v.outside[:3]}"
+
+
+def _as(app_lake, role: str):
+    login, password, _ = app_lake["logins"][role]
+    return login, password
+
+
+# ---- signing in, roles and scope --------------------------------------------------------------------------------
+def test_sign_in_rejects_a_wrong_password_and_each_role_sees_only_its_children(visit, app_lake):
+    v = visit()
+    v.page.goto(v.url + "/search")
+    assert "/login" in v.page.url  # nothing without signing in
+    v.page.fill("#username", _as(app_lake, "social_worker")[0])
+    v.page.fill("#password", "not the password at all")
+    v.page.click("button[type=submit]")
+    v.page.wait_for_selector("text=Wrong login or password.")
+    v.shot("login")
+    service = app_lake["service"]
+    for role in ("social_worker", "team_manager", "iro"):
+        login, password = _as(app_lake, role)
+        v = visit(login, password, "/children")
+        v.page.wait_for_selector("[data-testid=children]")
+        assert v.page.inner_text("[data-testid=role]") == ROLE_WORDS[role]
+        shown = set(re.findall(r"\bP\d{7}\b", v.page.inner_text("[data-testid=children]")))
+        expected = service.scope(service.session_for(login, "cli")).children
+        assert shown == set(expected) and shown, role
+        if role == "social_worker":  # the demo social worker is not named by their team's restricted child
+            assert not shown & set(app_lake["restricted"])
+            v.shot("children")
+    for role in ("auditor", "analyst"):
+        v = visit(*_as(app_lake, role))
+        v.page.wait_for_selector("text=Your role reads no case records.")
+    v = visit(*_as(app_lake, "auditor"), path="/audit")
+    v.page.wait_for_selector("[data-testid=audit-rows]")
+    assert "login" in v.page.inner_text("[data-testid=audit-rows]")
+    v.shot("audit")
+    v.page.click("text=Sign out")
+    v.page.wait_for_selector("text=You are signed out.")
+    v.page.goto(v.url + "/search")
+    assert "/login" in v.page.url
+
+
+def test_a_restricted_child_is_unreachable_for_an_unnamed_worker(visit, app_lake):
+    assert app_lake["restricted"], "the demo social worker's team must hold a restricted child that does not name them"
+    restricted = app_lake["restricted"][0]
+    service = app_lake["service"]
+    lake = app_lake["settings"].lake()
+    person = lake.read(ENTERPRISE, "person").filter(pl.col("person_id") == restricted).row(0, named=True)
+    v = visit(*_as(app_lake, "social_worker"))
+    search(v.page, f"{person['first_name']} {person['surname']}")  # search and person search by the child's name
+    v.page.wait_for_selector("[data-testid=result-count]")
+    v.page.wait_for_timeout(500)
+    assert v.page.locator(f"text={restricted}").count() == 0  # no hit, no person line names the child
+    v.page.goto(f"{v.url}/child?id={restricted}")  # a crafted URL
+    v.page.wait_for_selector("[data-testid=denied]")
+    v.page.goto(f"{v.url}/child?id={restricted}&tab=ecomap")
+    v.page.wait_for_selector("[data-testid=denied]")
+    # expansion: no node of any visible child's ecomap leads to the restricted child, and the timeline refuses it
+    session = service.session_for(_as(app_lake, "social_worker")[0], "cli")
+    for child in app_lake["visible"]:
+        for edge in service.child_network(session, child)["edges"]:
+            around = service.node_children(session, child, edge["node_id"])
+            assert restricted not in {c["child_id"] for c in around}
+    with pytest.raises(PermissionError):
+        service.child_timeline(session, restricted)
+    denied = [
+        r for r in service.audit.rows(limit=1_000_000) if r["outcome"] == "denied" and restricted in (r["target"] or "")
+    ]
+    assert denied, "the refusals are audited"
+
+
+# ---- the pilot's task ---------------------------------------------------------------------------------------------
+def test_find_the_most_recent_safety_plan_of_a_named_child(visit, app_lake):
+    lake = app_lake["settings"].lake()
+    documents = lake.read(ENTERPRISE, "document").filter(
+        pl.col("child_id").is_in(app_lake["visible"])
+        & pl.col("_deleted_at").is_null()
+        & (pl.col("document_type") == "safety plan")
+    )
+    assert documents.height, "the test council has safety plans for the worker's children"
+    child = documents.group_by("child_id").len().sort(["len", "child_id"], descending=True)["child_id"][0]
+    latest = documents.filter(pl.col("child_id") == child).sort(["created_date", "document_id"]).row(-1, named=True)
+    person = lake.read(ENTERPRISE, "person").filter(pl.col("person_id") == child).row(0, named=True)
+
+    v = visit(*_as(app_lake, "social_worker"))
+    elapsed = find_latest_safety_plan(v.page, child)
+    first = v.page.locator("[data-testid=hit]").first
+    v.shot("search")
+    assert first.get_attribute("data-source") == f"document_page:{latest['document_id']}"
+    assert v.page.get_attribute("[data-testid=preview]", "data-source") == f"document_page:{latest['document_id']}"
+    assert person["first_name"] in first.inner_text()
+    assert v.page.get_by_role("button", name=re.compile("^Kind: document")).count() == 1  # the filter as a chip
+    # the preview is the document, and its download is the landed file
+    with v.page.expect_download() as download:
+        v.page.get_by_text("Download the original file").click()
+    data = Path(download.value.path()).read_bytes()
+    assert data[:4] in (b"%PDF", b"\xd0\xcf\x11\xe0", b"PK\x03\x04")
+    opened = [
+        r for r in app_lake["service"].audit.rows(limit=1_000_000) if r["action"] in ("open_document", "download")
+    ]
+    assert {r["action"] for r in opened} >= {"open_document", "download"}
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / "pilot_task_seconds.json").write_text(json.dumps({"seconds": round(elapsed, 2)}))
+    print(f"pilot task: {elapsed:.2f} s from choosing the child to the preview open")
+    # "clear all" empties the chips
+    v.page.get_by_role("button", name="Clear all filters").click()
+    v.page.get_by_text("Active filters:").wait_for(state="detached")
+
+
+def test_markup_in_a_note_is_shown_as_text(visit, app_lake):
+    v = visit(*_as(app_lake, "social_worker"))
+    search(v.page, "zebracrossing")
+    hit = v.page.locator(f"[data-source='case_note:{app_lake['hostile_note']}']")
+    hit.wait_for()
+    assert "<script>" in hit.inner_text()  # shown as characters
+    v.page.get_by_role("button", name="Preview").first.click()
+    v.page.wait_for_selector("text=Case note ·")
+    time.sleep(1)
+    assert v.page.evaluate("() => window.__pwned") is None  # neither the script nor the onerror ran
+    assert v.page.get_by_text('<img src=x onerror="window.__pwned = 2">').count() >= 1
+    assert v.page.locator("b:text('bold')").count() == 0  # the <b> is text, not bold
+
+
+def test_two_children_with_the_same_name_look_different(visit, app_lake):
+    first, twin = app_lake["twins"]
+    v = visit(*_as(app_lake, "social_worker"), path="/children")
+    v.page.wait_for_selector("[data-testid=children]")
+    rows = {cid: v.page.locator(f"[data-testid=children] tr:has-text('{cid}')").inner_text() for cid in (first, twin)}
+    name = lambda row: row.split("\t")[0]  # noqa: E731
+    assert name(rows[first]) == name(rows[twin])  # the same name …
+    assert rows[first].replace(first, "") != rows[twin].replace(twin, "")  # … and age or locality tell them apart
+    v.page.goto(v.url + "/search")
+    options = v.page.get_by_label("Child", exact=True).inner_text()
+    labels = [line for line in options.splitlines() if name(rows[first]) in line]
+    assert len(labels) == 2 and labels[0].rsplit("·", 1)[0] != labels[1].rsplit("·", 1)[0]
+
+
+# ---- the child page and the ecomap --------------------------------------------------------------------------------
+def test_child_page_timeline_and_ecomap(visit, app_lake):
+    service = app_lake["service"]
+    session = service.session_for(_as(app_lake, "social_worker")[0], "cli")
+    child = max(app_lake["visible"], key=lambda c: len(service.child_network(session, c)["edges"]))
+    edges = service.child_network(session, child)["edges"]
+    assert any(e["evidence"] != "recorded" for e in edges), "the ecomap holds what the text says"
+    v = visit(*_as(app_lake, "social_worker"), path=f"/child?id={child}")
+    v.page.wait_for_selector("[data-testid=child-heading]")
+    v.page.get_by_text("Names held, with the dates each changed").wait_for()
+    v.shot("child_profile")
+
+    v.page.get_by_role("button", name="Timeline").click()
+    v.page.wait_for_selector("[data-testid=timeline-entry]")
+    assert "event date" in v.page.inner_text("[data-testid=timeline-entry] >> nth=0")
+    v.page.get_by_role("button", name="Open", exact=True).first.click()
+    v.page.wait_for_selector("[data-testid=preview]", state="attached")
+    v.shot("child_timeline")
+
+    v.page.get_by_role("button", name="Ecomap").click()
+    v.page.wait_for_selector("[data-testid=node-count]")
+    v.page.wait_for_selector("canvas")
+    shown, total = node_count(v.page)
+    assert shown == total == len(edges)
+    v.shot("ecomap")
+
+    # a click on a node (through ECharts' own event) lists its mentions; one opens at its span
+    text_edge = max((e for e in edges if e["mention_count"]), key=lambda e: e["mention_count"])
+    choose(v.page, "Node", text_edge["node_label"])
+    v.page.get_by_role("button", name="Show mentions").click()
+    v.page.wait_for_selector("[data-testid=mention]")
+    assert v.page.locator("[data-testid=mention]").count() == min(text_edge["mention_count"], 200)
+    mention = service.node_mentions(session, child, text_edge["node_id"])[0]
+    v.page.get_by_role("button", name="Open at the mention").first.click()
+    marked = v.page.locator(".cl-text mark").first  # in the preview's text, not the mention list's snippets
+    marked.wait_for()
+    assert marked.inner_text() == mention["mention_text"]  # the source opened at the mention's span
+    source = f"{mention['source_type']}:{mention['source_id']}"
+    assert v.page.get_attribute("[data-testid=preview]", "data-source") == source
+    v.shot("ecomap_mention")
+
+    # hiding a node and filtering by confidence change what is drawn
+    v.page.get_by_role("button", name="Hide this node").click()
+    assert wait_for_count_change(v.page, (shown, total)) == (shown - 1, total)
+    low = sum(e["confidence_band"] == "low" and e["node_id"] != text_edge["node_id"] for e in edges)
+    if low:
+        v.page.get_by_role("button", name="low", exact=True).click()
+        assert wait_for_count_change(v.page, (shown - 1, total)) == (shown - 1 - low, total)
+
+    # exports: GraphML and JSON hold the nodes drawn; the PNG is what ECharts' save button writes
+    with v.page.expect_download() as graphml:
+        v.page.get_by_text("Download GraphML").click()
+    tree = ET.parse(graphml.value.path())
+    nodes = tree.getroot().findall(".//{http://graphml.graphdrawing.org/xmlns}node")
+    assert len(nodes) == node_count(v.page)[0] + 1  # and the child
+    with v.page.expect_download() as exported:
+        v.page.get_by_text("Download JSON").click()
+    payload = json.loads(Path(exported.value.path()).read_text())
+    assert len(payload["nodes"]) == node_count(v.page)[0] and text_edge["node_id"] in payload["filters"]["hidden"]
+
+    # the link restores the same view
+    link = v.page.get_by_label("Link to this view").input_value()
+    assert "hidden" in link
+    other = visit(*_as(app_lake, "social_worker"), path=link)
+    other.page.wait_for_selector("[data-testid=node-count]")
+    assert node_count(other.page) == node_count(v.page)
+
+
+def test_the_ecomap_canvas_answers_a_click_and_saves_a_png(visit, app_lake):
+    service = app_lake["service"]
+    session = service.session_for(_as(app_lake, "social_worker")[0], "cli")
+    child = app_lake["visible"][0]
+    v = visit(*_as(app_lake, "social_worker"), path=f"/child?id={child}&tab=ecomap")
+    v.page.wait_for_selector("canvas")
+    edges = service.child_network(session, child)["edges"]
+    target = edges[0]["node_id"]
+    at = v.page.evaluate(NODE_AT_JS, target)
+    assert at, "found the chart and the node"
+    v.page.mouse.click(*at)  # a real click where the node is drawn
+    v.page.wait_for_selector("[data-testid=selected-node]")
+    png = v.page.evaluate(PNG_JS)
+    assert png.startswith("data:image/png;base64,")
+
+
+def test_pages_pass_axe_checks_and_the_keyboard_reaches_search(visit, app_lake):
+    from axe_playwright_python.sync_playwright import Axe
+
+    axe = Axe()
+    child = app_lake["visible"][0]
+    v = visit(*_as(app_lake, "social_worker"))
+    failures = {}
+    for path, ready in (
+        ("/search", "[data-testid=signed-in]"),
+        ("/children", "[data-testid=children]"),
+        (f"/child?id={child}", "[data-testid=child-heading]"),
+        (f"/child?id={child}&tab=ecomap", "[data-testid=node-count]"),
+    ):
+        v.page.goto(v.url + path)
+        v.page.wait_for_selector(ready)
+        if path == "/search":
+            search(v.page, "safety plan")
+            v.page.wait_for_selector("[data-testid=hit]")
+        results = axe.run(v.page)
+        bad = [x for x in results.response["violations"] if x["impact"] in ("serious", "critical")]
+        if bad:
+            failures[path] = [(x["id"], x["impact"], len(x["nodes"]), x["nodes"][0]["target"]) for x in bad]
+    assert failures == {}, failures
+    # the keyboard: the search box, then Tab to the Search button, Enter runs it
+    v.page.goto(v.url + "/search")
+    box = v.page.get_by_label("Search the records")
+    box.focus()
+    v.page.keyboard.type("home visit")
+    v.page.keyboard.press("Tab")
+    v.page.keyboard.press("Enter")
+    v.page.wait_for_selector("[data-testid=hit]")
+
+
+def test_a_5000_node_ecomap_draws(browser):
+    """The view alone (no service), served like the app, with 5,000 synthetic nodes: it draws, hiding a node
+    redraws, a click on a node answers. ``benchmarks/bench_app.py`` reports the times."""
+    server, url = serve_big_ecomap(5000)
+    try:
+        timed = time_big_ecomap(browser, url)
+    finally:
+        server.stop()
+    assert timed["before"] == (5000, 5000) and timed["after"] == (4999, 5000)
+    assert timed["outside"] == []
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / "ecomap_5000_seconds.json").write_text(json.dumps(timed))
