@@ -42,6 +42,7 @@ bench: setup
 	uv run python benchmarks/bench_documents.py --children 100 --buckets 0
 	uv run python benchmarks/bench_entities.py --evaluate
 	uv run python benchmarks/bench_search.py --children 100 --million
+	uv run python benchmarks/bench_app.py --repeat 5 --nodes 5000
 
 lint:
 	uv run ruff check .

@@ -30,7 +30,7 @@ from app.ecomap import (
     to_json,
     visible,
 )
-from app.web.render import SOURCE_WORDS, dates_html, esc, html_pane
+from app.web.render import SOURCE_WORDS, esc, html_pane
 
 TABLE_ROWS = 200  # the node table lists the most-mentioned; the chooser reaches every node
 
@@ -66,6 +66,13 @@ def _date_or_none(text: str) -> dt.date | None:
         return dt.date.fromisoformat(text) if text else None
     except ValueError:
         return None
+
+
+def _download(label: str, filename: str, text: Callable[[], str]) -> pn.widgets.FileDownload:
+    """A button that downloads what ``text()`` returns when pressed (made then, for what is drawn then)."""
+    return pn.widgets.FileDownload(
+        callback=lambda: io.BytesIO(text().encode("utf-8")), filename=filename, label=label, embed=False, width=180
+    )
 
 
 class EcomapView(pn.viewable.Viewer):
@@ -105,20 +112,8 @@ class EcomapView(pn.viewable.Viewer):
         self._around = pn.widgets.Button(name="Other children around them", width=220, disabled=expand is None)
         self._hidden = pn.widgets.MultiChoice(name="Hidden nodes (remove to show again)", options={}, width=380)
         self._unhide = pn.widgets.Button(name="Show all hidden nodes", width=200)
-        self._graphml = pn.widgets.FileDownload(
-            callback=lambda: io.BytesIO(self.graphml().encode("utf-8")),
-            filename=f"ecomap-{child_id}.graphml",
-            label="Download GraphML",
-            embed=False,
-            width=180,
-        )
-        self._json = pn.widgets.FileDownload(
-            callback=lambda: io.BytesIO(self.json().encode("utf-8")),
-            filename=f"ecomap-{child_id}.json",
-            label="Download JSON",
-            embed=False,
-            width=180,
-        )
+        self._graphml = _download("Download GraphML", f"ecomap-{child_id}.graphml", self.graphml)
+        self._json = _download("Download JSON", f"ecomap-{child_id}.json", self.json)
         self._link = pn.widgets.TextInput(name="Link to this view", value="", sizing_mode="stretch_width")
         self._count = html_pane("", sizing_mode="stretch_width")
         self._chart = pn.pane.ECharts({}, height=620, sizing_mode="stretch_width", renderer="canvas")
@@ -267,7 +262,8 @@ class EcomapView(pn.viewable.Viewer):
             page = f" page {m['page']}" if m["source_type"] == "document_page" else ""
             markup = (
                 f'<div class="cl-hit" data-testid="mention"><b>{esc(where)}{page}</b> · '
-                f"{dates_html(m.get('mention_date'), None)} · found by {esc(m.get('method'))}"
+                f"dated <b>{esc(m.get('mention_date'), 'not given')}</b> (the record's event date, else its"
+                f" recording date) · found by {esc(m.get('method'))}"
                 f"<div>{m.get('snippet_html') or esc(m.get('mention_text'))}</div></div>"
             )
             button = pn.widgets.Button(name="Open at the mention", width=180, disabled=self._open is None)

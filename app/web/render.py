@@ -46,7 +46,8 @@ def marked_text(text: str | None, spans: list[tuple[int, int]]) -> str:
     """A whole text, escaped, with the spans in ``<mark>``, keeping its line breaks."""
     if not text:
         return '<p class="cl-muted">No text was read from this item.</p>'
-    return f'<div class="cl-text">{snippet(text, spans, width=len(text) + 1)}</div>'
+    # a window three times the text never moves its start to the first span: the whole text, every span marked
+    return f'<div class="cl-text">{snippet(text, spans, width=3 * len(text) + 3)}</div>'
 
 
 CSS = """
