@@ -77,6 +77,7 @@ class AccessSettings:
     oidc_issuer: str = ""  # an OpenID Connect issuer URL: the app signs in through it instead of passwords
     oidc_client_id: str = ""
     oidc_login_claim: str = "preferred_username"  # the claim matched to a login in the users file
+    cookie_secret: str = ""  # "" = one made once and kept (mode 600) beside the users file: signs the app's cookie
 
 
 @dataclass(frozen=True)
@@ -190,4 +191,5 @@ ENVIRONMENT: dict[str, tuple[str, str, object]] = {
     "CASELAKE_OIDC_ISSUER": ("access", "oidc_issuer", str),
     "CASELAKE_OIDC_CLIENT_ID": ("access", "oidc_client_id", str),
     "CASELAKE_OIDC_LOGIN_CLAIM": ("access", "oidc_login_claim", str),
+    "CASELAKE_COOKIE_SECRET": ("access", "cookie_secret", str),
 }

@@ -77,8 +77,8 @@ def _no_case_text(ctx: Context):
 def cookie_secret(settings: Settings) -> str:
     """The key that signs the sign-in cookie: ``CASELAKE_COOKIE_SECRET``, or one made once and kept (mode 600)
     beside the users file, so a restart does not sign everybody out."""
-    if os.environ.get("CASELAKE_COOKIE_SECRET"):
-        return os.environ["CASELAKE_COOKIE_SECRET"]
+    if settings.access.cookie_secret:
+        return settings.access.cookie_secret
     path = Path(settings.users_file()).with_name("app_cookie_secret")
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
