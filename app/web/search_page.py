@@ -103,8 +103,10 @@ class SearchPage(pn.viewable.Viewer):
         return self._layout
 
     def _take_box(self):
-        self.text = self._box.value
-        self._run()  # the same words again (another sort, or after an edit elsewhere) still searches
+        if self.text != self._box.value:
+            self.text = self._box.value  # the watcher on ``text`` runs the search, once
+        else:
+            self._run()  # the same words again (Search pressed twice) still searches
 
     # ---- the filters as chips ----------------------------------------------------------------------------
     def _filters(self) -> SearchFilters:
