@@ -40,6 +40,7 @@ def demo_workers(lake: Lake) -> dict[Role, str | None]:
         Role.AUDITOR: None,
         Role.ANALYST: None,
         Role.ADMIN: None,
+        Role.FAMILY_FINDER: None,
     }
 
 

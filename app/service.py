@@ -30,6 +30,7 @@ from app.audit import AuditLog
 from app.users import Role, User, UserStore
 from lake.documents.pipeline import TEXT, manifest
 from lake.entities.extraction import text_items
+from lake.insights import analysis as adopter_analysis
 from lake.search.embedding import Embedder
 from lake.search.index import SOURCE_TYPES, open_table
 from lake.search.people import PeopleDirectory
@@ -551,6 +552,25 @@ class QueryService:
             result={"rows": frame.height},
         )
         return frame
+
+    def adopter_insights(self, session: Session) -> adopter_analysis.AdopterInsights | None:
+        """The latest adopter analysis (None before the first). Analysts get the aggregates only; the list of
+        approved households, by household id, and its fairness audit are for family finders."""
+        if not session.role.reads_adopter_insights:
+            raise self._deny(session, "adopter_insights", {}, why=f"role {session.role} does not read adopter insights")
+        result = adopter_analysis.read(self.lake)
+        if result is not None and not session.role.reads_adopter_list:
+            result.candidates = result.candidates.clear()
+            result.fairness = result.fairness.clear()
+        self._audit(
+            session,
+            "adopter_insights",
+            result={
+                "effects": 0 if result is None else result.effects.height,
+                "households": [] if result is None else result.candidates["household_id"].unique().sort().to_list(),
+            },
+        )
+        return result
 
     def audit_log(
         self,

@@ -29,6 +29,7 @@ class Role(StrEnum):
     AUDITOR = "auditor"  # the audit log, no case text
     ANALYST = "analyst"  # the marts without free text, no case text
     ADMIN = "admin"  # the users file and the audit log, no case text
+    FAMILY_FINDER = "family_finder"  # an adoption agency's family finder: the adopter insights and list, no case text
 
     @property
     def reads_case_text(self) -> bool:
@@ -41,6 +42,16 @@ class Role(StrEnum):
     @property
     def reads_marts(self) -> bool:
         return self in (Role.ANALYST,)
+
+    @property
+    def reads_adopter_insights(self) -> bool:
+        """Who adopts which children, in aggregate: the effects, themes and groups."""
+        return self in (Role.FAMILY_FINDER, Role.ANALYST)
+
+    @property
+    def reads_adopter_list(self) -> bool:
+        """The approved households not yet matched, by household id, and the list's fairness audit."""
+        return self == Role.FAMILY_FINDER
 
 
 @dataclass(frozen=True)

@@ -81,6 +81,14 @@ class AccessSettings:
 
 
 @dataclass(frozen=True)
+class InsightsSettings:
+    """The adopter insights: whose export they read, and how long the list is."""
+
+    agency_export: str = ""  # a folder with adopter_features.parquet and adopter_reports.parquet; "" = the lake's own
+    top_k: int = 20  # households listed for each waiting cohort
+
+
+@dataclass(frozen=True)
 class Settings:
     data_root: Path = DEFAULT_DATA_ROOT
     lake_uri: str = ""  # "" = <data_root>/delta; or s3://, az://, gs:// with storage_options
@@ -94,12 +102,15 @@ class Settings:
     resolution: ResolutionSettings = field(default_factory=ResolutionSettings)
     search: SearchSettings = field(default_factory=SearchSettings)
     access: AccessSettings = field(default_factory=AccessSettings)
+    insights: InsightsSettings = field(default_factory=InsightsSettings)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """The settings named by ``CASELAKE_*`` variables (see :data:`ENVIRONMENT`), defaults for the rest."""
         env = os.environ if env is None else env
-        values: dict[str, dict] = {g: {} for g in ("", "documents", "entities", "resolution", "search", "access")}
+        values: dict[str, dict] = {
+            g: {} for g in ("", "documents", "entities", "resolution", "search", "access", "insights")
+        }
         for var, (group, name, parse) in ENVIRONMENT.items():
             if env.get(var, "") != "":
                 try:
@@ -115,6 +126,7 @@ class Settings:
             resolution=ResolutionSettings(**values["resolution"]),
             search=SearchSettings(**values["search"]),
             access=AccessSettings(**values["access"]),
+            insights=InsightsSettings(**values["insights"]),
         )
 
     def replace(self, **changes) -> Settings:
@@ -192,4 +204,6 @@ ENVIRONMENT: dict[str, tuple[str, str, object]] = {
     "CASELAKE_OIDC_CLIENT_ID": ("access", "oidc_client_id", str),
     "CASELAKE_OIDC_LOGIN_CLAIM": ("access", "oidc_login_claim", str),
     "CASELAKE_COOKIE_SECRET": ("access", "cookie_secret", str),
+    "CASELAKE_AGENCY_EXPORT": ("insights", "agency_export", str),
+    "CASELAKE_INSIGHTS_TOP_K": ("insights", "top_k", int),
 }

@@ -86,6 +86,13 @@ STAGES: tuple[Stage, ...] = (
         doing="search: embedding new and changed chunks into the index",
         done="indexed",
     ),
+    Stage(
+        "analyse_adopters",
+        ("insights",),
+        "Analyse who adopts the children who wait longest and list the approved households not yet matched.",
+        doing="insights: analysing the adopters and listing waiting households",
+        done="analysed",
+    ),
 )
 STAGE_NAMES = tuple(s.name for s in STAGES)
 

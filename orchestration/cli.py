@@ -118,16 +118,23 @@ def load(
     documents: Annotated[bool, typer.Option(help="Also read new and changed documents into text.")] = True,
     entities: Annotated[bool, typer.Option(help="Also extract entities and resolve people (after documents).")] = True,
     search: Annotated[bool, typer.Option(help="Also bring the search index up to date (after entities).")] = True,
+    insights: Annotated[bool, typer.Option(help="Also analyse the adopters (after search).")] = True,
 ) -> None:
     """Land and stage every extract not yet loaded, then run the stages in their declared order (enterprise
-    and marts, documents, entities, search index), through the Dagster jobs."""
+    and marts, documents, entities, search index, adopter insights), through the Dagster jobs."""
     import dagster as dg
 
     from orchestration.automation import STAGE_NAMES
     from orchestration.runner import ensure_dagster_home, load_all
 
     home = ensure_dagster_home(_settings())
-    wanted = (True, documents, documents and entities, documents and entities and search)
+    wanted = (
+        True,
+        documents,
+        documents and entities,
+        documents and entities and search,
+        documents and entities and search and insights,
+    )
     until = STAGE_NAMES[max(i for i, on in enumerate(wanted) if on)]
     with dg.DagsterInstance.get() as instance:
         ok = load_all(instance, landing, say=console.print, until=until)
@@ -208,7 +215,7 @@ def evaluate(
     what: Annotated[
         str,
         typer.Argument(
-            help="documents: text quality; entities: NER and person resolution; search: ranking; ecomap: the ecomap's confidence bands."
+            help="documents: text quality; entities: NER and person resolution; search: ranking; ecomap: the ecomap's confidence bands; insights: the adopter analysis by simulation."
         ),
     ],
     truth: Annotated[
@@ -217,6 +224,8 @@ def evaluate(
     children: Annotated[int, typer.Option(help="entities: size of the held-out (eval split) council.")] = 30,
     seed: Annotated[int, typer.Option(help="entities: seed of the held-out council.")] = 2027,
     keep: Annotated[Path | None, typer.Option(help="entities: keep the held-out council and lake here.")] = None,
+    seeds: Annotated[int, typer.Option(min=1, help="insights: how many synthetic agencies to simulate.")] = 200,
+    households: Annotated[int, typer.Option(min=20, help="insights: approved households per agency.")] = 500,
 ) -> None:
     """Measure the pipeline against the synthetic truth. ``entities`` generates a held-out council (eval-split
     templates and name pools, never trained on), loads it through the real pipeline and scores it."""
@@ -249,8 +258,98 @@ def evaluate(
         settings = _settings()
         print(format_report(evaluate_ecomap(settings, truth or settings.data_root / "truth")))
         return
-    console.print(f"[red]error:[/red] unknown evaluation {what!r}; known: documents, entities, search, ecomap")
+    if what == "insights":
+        from evaluation.insights import format_report, simulate
+
+        print(format_report(simulate(seeds=seeds, households=households, top_k=_settings().insights.top_k)))
+        return
+    console.print(
+        f"[red]error:[/red] unknown evaluation {what!r}; known: documents, entities, search, ecomap, insights"
+    )
     raise typer.Exit(2)
+
+
+@app.command("synth-agency")
+def synth_agency(
+    out: Annotated[Path, typer.Option(help="Folder for the export (adopter_features and adopter_reports) and truth/.")],
+    households: Annotated[int, typer.Option(min=1, help="Approved households over six years.")] = 500,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    split: Annotated[str, typer.Option(help="train, or eval for held-out name pools.")] = "train",
+) -> None:
+    """Write a synthetic adoption agency's export (its adopter history alone, in the insights input contract)
+    and the truth it was drawn from."""
+    from synth.agency import generate_agency, write_agency
+
+    paths = write_agency(generate_agency(households, seed=seed, split=split), out)
+    console.print(
+        f"wrote {paths['features']} and {paths['reports']} ({households} households), truth in {out / 'truth'}"
+    )
+
+
+insights_app = typer.Typer(help="Analyses over the marts.", no_args_is_help=True)
+app.add_typer(insights_app, name="insights")
+
+
+@insights_app.command("adopters")
+def insights_adopters(
+    export: Annotated[
+        Path | None,
+        typer.Option(help="An agency's export folder (default: CASELAKE_AGENCY_EXPORT, else the lake's own mart)."),
+    ] = None,
+    html: Annotated[
+        Path | None, typer.Option(help="Write the report here (default: <data root>/adopter_insights.html).")
+    ] = None,
+    simulation: Annotated[
+        int, typer.Option(min=0, help="Also run the simulation study over this many agencies for the report.")
+    ] = 0,
+) -> None:
+    """Who adopts the children who wait longest, and the approved households not yet matched: analysed, kept in
+    the lake's insights layer and written as an HTML report."""
+    import uuid
+
+    import polars as pl
+
+    from lake.insights import analysis
+    from lake.insights.contract import InsightsInputError
+    from lake.insights.effects import WITHOUT_PREFERENCES
+    from lake.insights.report import html_report
+    from lake.search.embedding import Embedder
+
+    settings = _settings()
+    lake = settings.lake()
+    folder = export or (Path(settings.insights.agency_export) if settings.insights.agency_export else None)
+    try:
+        features, reports = (
+            analysis.export_inputs(folder) if folder else analysis.lake_inputs(lake, settings.duckdb_path())
+        )
+        result = analysis.analyse(
+            features,
+            reports,
+            Embedder(settings.search).encode,
+            history=analysis.history(lake),
+            top_k=settings.insights.top_k,
+        )
+    except (InsightsInputError, FileNotFoundError) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    analysis.write(lake, result, f"cli-{uuid.uuid4().hex[:12]}")
+    sim = ""
+    if simulation:
+        from evaluation.insights import format_report, simulate
+
+        sim = format_report(simulate(seeds=simulation, households=max(20, features.height)))
+    path = html or settings.data_root / "adopter_insights.html"
+    path.write_text(html_report(result, sim), encoding="utf-8")
+    found = result.effects.filter(
+        (pl.col("model") == WITHOUT_PREFERENCES) & pl.col("finding").is_in(["more likely", "less likely"])
+    )
+    console.print(result.summary)
+    for r in found.iter_rows(named=True):
+        console.print(
+            f"{r['cohort']}: {r['label']} — {r['finding']} (odds ratio {r['odds_ratio']:.2f}, "
+            f"95% {r['ci_low']:.2f}–{r['ci_high']:.2f}, q {r['q_value']:.3g})"
+        )
+    console.print(f"report: {path}")
 
 
 # ---- reading case data: always through the query service ------------------------------------------------
@@ -363,7 +462,9 @@ app.add_typer(users_app, name="users")
 @users_app.command("add")
 def users_add(
     login: Annotated[str, typer.Argument(help="The login (lower case).")],
-    role: Annotated[str, typer.Option(help="social_worker, team_manager, iro, auditor, analyst or admin.")],
+    role: Annotated[
+        str, typer.Option(help="social_worker, team_manager, iro, auditor, analyst, admin or family_finder.")
+    ],
     name: Annotated[str, typer.Option(help="The person's name, as the app shows it.")],
     worker: Annotated[str | None, typer.Option(help="The case-management worker id (case readers need one).")] = None,
     oidc_only: Annotated[

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from assets import audit, documents, enterprise, entities, landing, marts, search, staging
+from assets import audit, documents, enterprise, entities, insights, landing, marts, search, staging
 from assets.resources import LakehouseResource
 from orchestration import automation
 
@@ -16,6 +16,7 @@ defs = dg.Definitions.merge(
     entities.defs,
     marts.defs,
     search.defs,
+    insights.defs,
     audit.defs,
     automation.defs,
     dg.Definitions(resources={"lakehouse": LakehouseResource()}),

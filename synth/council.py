@@ -30,6 +30,7 @@ import polars as pl
 
 from lake.contracts.sources import NEUTRAL_TABLES, SOURCES, YES_NO_COLUMNS, SourceSystem
 from lake.progress import Progress, no_progress
+from synth.agency import prospective_adopter_report
 from synth.documents import (
     DOCUMENT_TYPES,
     EXTENSIONS,
@@ -47,22 +48,18 @@ from synth.pools import pools_for
 from synth.text import FORM_QUESTIONS, NOTE_TEMPLATES, TextBuilder, Writer, compose_answer, compose_note
 from synth.world import (
     NOT_MINORITY,
-    PLANTED_EFFECTS,
     Address,
     AddressSpell,
     Child,
     Episode,
     World,
     WorldBuilder,
-    cohort_odds_ratio,
-    cohort_probability,
-    household_features,
+    cohort_fit_rows,
 )
 
 # The pilot council's yearly flow (REQUIREMENTS: 551k notes, 210k documents a year, 457k children).
 NOTES_PER_CHILD_PER_DAY = 551_000 / 456_970 / 365
 DOCUMENTS_PER_CHILD_PER_DAY = 210_000 / 456_970 / 365
-FIT_ODDS_RATIO = 2.0  # a waiting household "fits" a cohort when its characteristics at least double the odds
 TYPO_PLAN_DAYS = 60  # name corrections are planned this many days ahead (the base extract holds the typos)
 # Characters that the writer encodes in Windows-1252 instead of UTF-8, as a legacy source system would:
 # each private-use mark in a cell becomes that one cp1252 byte in the file.
@@ -580,35 +577,8 @@ def adopter_report(world: World, seed: int) -> None:
     """The prospective adopter report (PAR) summary: the text-heavy record the agency analyses."""
     rng = _rng(seed, 9)
     for h in world.households:
-        adults = [world.people[a] for a in h.adult_ids]
-        names = " and ".join(a.names[-1].first for a in adults)
-        parts = [
-            f"{names} ({h.household_type.lower()}) live in {h.region} and were approved on {h.approval_date:%d %B %Y}."
-        ]
-        if h.prior_fostering:
-            years = "one year" if h.years_fostering == 1 else f"{h.years_fostering} years"
-            parts.append(f"They have fostered for {years} and describe caring for children with complex histories.")
-        else:
-            parts.append("They have not fostered before but have volunteered with children's groups.")
-        parts.append(
-            {0: "They have no birth children.", 1: "They have one birth child."}.get(
-                h.birth_children, f"They have {h.birth_children} birth children."
-            )
-        )
-        parts.append(f"Work: {h.occupation_sector.lower()}. Faith: {h.religion.lower()}.")
-        parts.append(
-            str(
-                rng.choice(
-                    [
-                        "Their referees describe them as patient, warm and resilient.",
-                        "They have a strong support network of family and friends nearby.",
-                        "They have attended preparation training and reflected well on attachment and loss.",
-                        "They enjoy outdoor activities and have a large garden.",
-                    ]
-                )
-            )
-        )
-        h.report_text = " ".join(parts)
+        names = " and ".join(world.people[a].names[-1].first for a in h.adult_ids)
+        h.report_text = prospective_adopter_report(h, names, rng)
 
 
 # ---- rendering rows as a flavour, with defects -------------------------------------------------
@@ -883,25 +853,8 @@ def write_truth(
             "corrected_on_day": pl.Int64,
         },
     )
-    # Adoption: the planted effects and which waiting households fit each cohort. A household "fits" when
-    # its characteristics at least double the odds of adopting from that cohort and it is open to such a child.
-    fits = []
-    for h in world.households:
-        if h.matched:
-            continue
-        for cohort in PLANTED_EFFECTS:
-            odds_ratio = cohort_odds_ratio(h, cohort)
-            fits.append(
-                {
-                    "household_id": h.household_id,
-                    "cohort": cohort,
-                    "true_probability": cohort_probability(h, cohort),
-                    "true_odds_ratio": odds_ratio,
-                    "open_to_cohort": h.preferences[cohort],
-                    "fits": bool(odds_ratio >= FIT_ODDS_RATIO and h.preferences[cohort]),
-                    **household_features(h),
-                }
-            )
+    # Adoption: the planted effects and which waiting households fit each cohort.
+    fits = cohort_fit_rows(world.households)
     _parquet(truth / "adopter_cohort_fit.parquet", fits)
     summary = {
         "seed": opts.seed,

@@ -279,6 +279,9 @@ class AdopterHousehold:
     preferences: dict[str, bool]  # open to: sibling_group, age_5_plus, minority_ethnic, disability
     matched: bool
     report_text: str = ""
+    # Known only from the prospective adopter report's text, never a recorded field.
+    cared_for_disabled_relative: bool = False
+    outdoor_family_life: bool = False
 
 
 @dataclass
@@ -347,8 +350,13 @@ PLANTED_EFFECTS: dict[str, dict[str, float]] = {
     "sibling_group": {"prior_fostering": 2.5, "birth_children": 1.6},
     "age_5_plus": {"prior_fostering": 2.0, "oldest_adult_45_plus": 1.8},
     "minority_ethnic": {"minority_ethnic_household": 3.0},
-    "disability": {"health_or_care_sector": 2.2},
+    "disability": {"health_or_care_sector": 2.2, "cared_for_disabled_relative": 2.5},
 }
+# Effects that live only in the text of the prospective adopter report (varied wording, never a field), and a
+# text theme with no effect at all: the analysis should find the first from the text and not invent the second.
+TEXT_ONLY_CHARACTERISTICS = ("cared_for_disabled_relative",)
+NULL_TEXT_THEMES = ("outdoor_family_life",)
+TEXT_TRAIT_SHARES = {"cared_for_disabled_relative": 0.25, "outdoor_family_life": 0.4}
 COHORT_BASE_ODDS = {"sibling_group": 0.25, "age_5_plus": 0.3, "minority_ethnic": 0.12, "disability": 0.12}
 # Ofsted URNs of the council's own fostering service and regional adoption agency (invented, URN-shaped).
 FOSTERING_URN = "SC046802"
@@ -366,19 +374,52 @@ def household_features(h: AdopterHousehold) -> dict[str, bool]:
         "oldest_adult_45_plus": max(h.ages) >= 45,
         "minority_ethnic_household": h.ethnicity not in NOT_MINORITY,
         "health_or_care_sector": h.occupation_sector == "Health and care",
+        "cared_for_disabled_relative": h.cared_for_disabled_relative,
+        "outdoor_family_life": h.outdoor_family_life,
     }
 
 
-def cohort_odds_ratio(h: AdopterHousehold, cohort: str) -> float:
-    """The product of the planted odds ratios of this household's characteristics for ``cohort``."""
+def cohort_odds_ratio(h: AdopterHousehold, cohort: str, with_text: bool = True) -> float:
+    """The product of the planted odds ratios of this household's characteristics for ``cohort`` (without the
+    text-only ones when ``with_text`` is false)."""
     features = household_features(h)
-    return math.prod(r for feature, r in PLANTED_EFFECTS[cohort].items() if features[feature])
+    return math.prod(
+        r
+        for feature, r in PLANTED_EFFECTS[cohort].items()
+        if features[feature] and (with_text or feature not in TEXT_ONLY_CHARACTERISTICS)
+    )
 
 
-def cohort_probability(h: AdopterHousehold, cohort: str) -> float:
+def cohort_probability(h: AdopterHousehold, cohort: str, with_text: bool = True) -> float:
     """The true probability that this household's adopted child belongs to ``cohort``."""
-    odds = COHORT_BASE_ODDS[cohort] * cohort_odds_ratio(h, cohort)
+    odds = COHORT_BASE_ODDS[cohort] * cohort_odds_ratio(h, cohort, with_text)
     return odds / (1 + odds)
+
+
+FIT_ODDS_RATIO = 2.0  # a waiting household "fits" a cohort when its characteristics at least double the odds
+
+
+def cohort_fit_rows(households: list[AdopterHousehold]) -> list[dict]:
+    """The truth about waiting households: for each cohort, the planted probability and odds ratio, and
+    whether it "fits" (its characteristics at least double the odds and it is open to such a child)."""
+    rows = []
+    for h in households:
+        if h.matched:
+            continue
+        for cohort in PLANTED_EFFECTS:
+            odds_ratio = cohort_odds_ratio(h, cohort)
+            rows.append(
+                {
+                    "household_id": h.household_id,
+                    "cohort": cohort,
+                    "true_probability": cohort_probability(h, cohort),
+                    "true_odds_ratio": odds_ratio,
+                    "open_to_cohort": h.preferences[cohort],
+                    "fits": bool(odds_ratio >= FIT_ODDS_RATIO and h.preferences[cohort]),
+                    **household_features(h),
+                }
+            )
+    return rows
 
 
 def luhn_free_nhs_number(rng: np.random.Generator) -> str:
@@ -530,7 +571,9 @@ class WorldBuilder:
             for c, fx in PLANTED_EFFECTS.items()
             for f, r in fx.items()
         ] + [
-            {"cohort": c, "characteristic": f, "odds_ratio": 1.0} for c in PLANTED_EFFECTS for f in NULL_CHARACTERISTICS
+            {"cohort": c, "characteristic": f, "odds_ratio": 1.0}
+            for c in PLANTED_EFFECTS
+            for f in NULL_CHARACTERISTICS + NULL_TEXT_THEMES
         ]
         return World(
             seed=self.seed,
@@ -605,9 +648,12 @@ class WorldBuilder:
             workers.append(Worker(self.next_id("W"), p, role, TEAMS[i % len(TEAMS)]))
         return workers
 
-    def _households(self) -> list[AdopterHousehold]:
-        n = max(40, self.n_children // 5)
+    def _households(self, n: int | None = None) -> list[AdopterHousehold]:
+        """Approved adopter households (a council has about one for every five of its children)."""
+        n = n if n is not None else max(40, self.n_children // 5)
         out = []
+        # The text-only traits come from a stream of their own, so adding them moved nothing else.
+        traits = self.text_traits_rng = np.random.default_rng([self.seed, 14])
         for _ in range(n):
             htype = self.choice(HOUSEHOLD_TYPES)
             n_adults = 1 if htype == "Single adopter" else 2
@@ -640,6 +686,7 @@ class WorldBuilder:
                 approval_date=self.date_between(self.as_of - dt.timedelta(days=6 * 365), self.as_of),
                 preferences={},
                 matched=self.chance(0.65),
+                **{trait: bool(traits.random() < share) for trait, share in TEXT_TRAIT_SHARES.items()},
             )
             h.preferences = {c: self.chance(0.25 + 0.5 * cohort_probability(h, c)) for c in PLANTED_EFFECTS}
             out.append(h)
@@ -653,7 +700,7 @@ class WorldBuilder:
                 h.matched = False  # no child left in this council's adoption budget: still waiting
             if not h.matched:
                 continue
-            cohorts = {c: self.chance(cohort_probability(h, c)) for c in PLANTED_EFFECTS}
+            cohorts = self._adopted_cohorts(h)
             size = int(self.rng.integers(2, 4)) if cohorts["sibling_group"] else 1
             size = max(1, min(size, budget - len(self.children)))
             ethnicity = self.choice([c for c in ETHNICITY_WEIGHTS if c not in NOT_MINORITY])
@@ -669,7 +716,10 @@ class WorldBuilder:
                 born_by=placed - dt.timedelta(days=120),  # every sibling was born, and in care, before the placement
             )
             sibling_group = self.next_id("SG") if len(kids) > 1 else None
-            if cohorts["disability"]:
+            if cohorts["disability"] == "text":
+                codes = self.text_traits_rng.integers(0, len(DISABILITY_CODES))
+                kids[0].person.disability = DISABILITY_CODES[int(codes)]
+            elif cohorts["disability"]:
                 kids[0].person.disability = self.choice(DISABILITY_CODES)
             else:
                 for k in kids:
@@ -677,6 +727,23 @@ class WorldBuilder:
             by_foster_carer = h.prior_fostering and self.chance(0.4)
             for k in kids:
                 self._adoption_journey(k, h, placed, sibling_group, by_foster_carer)
+
+    def _adopted_cohorts(self, h: AdopterHousehold) -> dict[str, bool | str]:
+        """Which cohorts the household's adopted child belongs to, drawn with the planted probabilities. Drawn
+        in two steps so that the text-only effects moved none of the council's other draws: first without them
+        from the main stream, then, for a household the text-only effects favour, a top-up from the traits
+        stream that brings the chance to exactly the planted probability ("text" marks such a draw)."""
+        cohorts: dict[str, bool | str] = {c: self.chance(cohort_probability(h, c, False)) for c in PLANTED_EFFECTS}
+        for c in PLANTED_EFFECTS:
+            without, with_text = cohort_probability(h, c, False), cohort_probability(h, c)
+            # (the draw is taken only when a top-up is possible: ``and`` short-circuits)
+            if (
+                not cohorts[c]
+                and with_text > without
+                and self.text_traits_rng.random() < (with_text - without) / (1 - without)
+            ):
+                cohorts[c] = "text"
+        return cohorts
 
     def _adoption_journey(
         self, kid: Child, h: AdopterHousehold, placed: dt.date, sibling_group: str | None, by_foster_carer: bool

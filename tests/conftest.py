@@ -48,10 +48,11 @@ def read_council(council, entity_model_dir, tmp_path_factory):
     patch.setenv("CASELAKE_WAREHOUSE_DIR", str(tmp_path_factory.mktemp("loaded_warehouse")))  # not the demo's
     patch.setenv("CASELAKE_GLINER_MODEL", str(entity_model_dir))
     lines: list[str] = []
-    text_key, mentions_key, search_key = (
+    text_key, mentions_key, search_key, insights_key = (
         dg.AssetKey(["enterprise", documents.TEXT]),
         dg.AssetKey(["enterprise", extraction.MENTIONS]),
         dg.AssetKey(["lancedb", "search_chunks"]),
+        dg.AssetKey(["insights", "adopter_insights"]),
     )
     try:
         settings = Settings.from_env()
@@ -67,6 +68,7 @@ def read_council(council, entity_model_dir, tmp_path_factory):
                     (mentions_key, "every_text_item_read"),
                     (mentions_key, "spans_match_source_text"),
                     (search_key, "index_matches_the_lake"),
+                    (insights_key, "every_listed_household_explained"),
                 )
             }
     finally:

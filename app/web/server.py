@@ -15,6 +15,7 @@ from app.service import QueryService
 from app.web.audit_page import AuditPage
 from app.web.auth import PasswordAuth, oidc_options
 from app.web.child_page import ChildPage, ChildrenPage
+from app.web.insights_page import AdopterInsightsPage
 from app.web.search_page import SearchPage
 from app.web.shell import Context, page
 from lake.settings import Settings
@@ -64,13 +65,26 @@ def routes(service: QueryService) -> dict:
         ctx = Context.for_this_session(service)
         return page(ctx, "audit", AuditPage)
 
-    return {"search": search_page, "children": children_page, "child": child_page, "audit": audit_page}
+    def insights_page():
+        ctx = Context.for_this_session(service)
+        return page(ctx, "insights", AdopterInsightsPage)
+
+    return {
+        "search": search_page,
+        "children": children_page,
+        "child": child_page,
+        "audit": audit_page,
+        "insights": insights_page,
+    }
 
 
 def _no_case_text(ctx: Context):
     from app.web.render import html_pane
 
     extra = ' The <a href="/audit">audit log</a> is yours to read.' if ctx.session.role.reads_audit else ""
+    if ctx.session.role.reads_adopter_insights:
+        extra += ' The <a href="/insights">adopter insights</a> are yours to read.'
+
     return html_pane(f'<p role="status">Your role reads no case records.{extra}</p>')
 
 

@@ -15,6 +15,7 @@ ROLE_WORDS = {
     "auditor": "auditor",
     "analyst": "analyst",
     "admin": "administrator",
+    "family_finder": "family finder",
 }
 
 
@@ -52,6 +53,8 @@ class Context:
 def header(ctx: Context, current: str) -> pn.pane.HTML:
     user = ctx.session.user
     pages = [("search", "Search"), ("children", "Children")] if ctx.reads_case_text else []
+    if user.role.reads_adopter_insights:
+        pages.append(("insights", "Adopter insights"))
     if user.role.reads_audit:
         pages.append(("audit", "Audit log"))
     nav = " ".join(

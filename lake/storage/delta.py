@@ -19,6 +19,7 @@ LANDING = "landing"  # what each extract held, file by file
 STAGING = "staging"  # typed source tables, one per source system and table, with their quarantine
 ENTERPRISE = "enterprise"  # source-agnostic tables, documents' text, entity mentions and people
 OPS = "ops"  # how the platform itself ran and was used: the audit log's copy, costs
+INSIGHTS = "insights"  # analyses built on the marts: the adopter insights
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,16 @@ class Lake:
         if self.table(layer, name) is None:
             return None
         return pl.scan_delta(self.uri(layer, name), storage_options=self._options)
+
+    def write(self, layer: str, name: str, frame: pl.DataFrame, mode: str = "overwrite") -> None:
+        """Replace (``overwrite``, schema included) or extend (``append``) a whole table in one commit."""
+        write_deltalake(
+            self.uri(layer, name),
+            frame.to_arrow(),
+            mode=mode,
+            schema_mode="overwrite" if mode == "overwrite" else None,
+            storage_options=self._options,
+        )
 
     def version(self, layer: str, name: str) -> int | None:
         dt = self.table(layer, name)

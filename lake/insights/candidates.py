@@ -1,0 +1,174 @@
+"""The list the agency asked for: approved households not yet matched, open to a child of a waiting cohort,
+ranked by the estimated chance that such a household adopts such a child — with its uncertainty, the reasons in
+plain words, and how often each household was listed before (so the same families are not pointed at again
+and again without anyone seeing it).
+
+The score never uses a protected characteristic: it is a Firth logistic regression on the other recorded
+characteristics and the report themes, fitted on the households that adopted. Protected characteristics are
+used only to audit the list against the pool it was drawn from. The list supports a family finder's judgement;
+it decides nothing.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+from scipy.stats import hypergeom
+
+from lake.insights.characteristics import Characteristic, household_matrix
+from lake.insights.contract import COHORTS, MATCHED, WAITING
+from lake.insights.effects import enough_to_model, fit_firth
+
+TOP_K = 20
+Z95 = 1.959963984540054
+# A share in the list this far from the pool's (ratio below 0.8 or above 1.25, the "four-fifths" rule of thumb)
+# is flagged for a person to look at when drawing the list at random from the pool would rarely be that far off
+# (hypergeometric, two-sided p < 0.05); a list of 20 is small, so most gaps are chance and are shown as such.
+FAIRNESS_LOW, FAIRNESS_HIGH, CHANCE = 0.8, 1.25, 0.05
+
+CANDIDATE_SCHEMA = {
+    "cohort": pl.String,
+    "rank": pl.Int64,
+    "household_id": pl.String,
+    "estimate": pl.Float64,
+    "estimate_low": pl.Float64,
+    "estimate_high": pl.Float64,
+    "reasons": pl.String,
+    "times_listed_before": pl.Int64,
+}
+FAIRNESS_SCHEMA = {
+    "cohort": pl.String,
+    "characteristic": pl.String,
+    "protected": pl.String,
+    "pool_households": pl.Int64,
+    "pool_share": pl.Float64,
+    "list_households": pl.Int64,
+    "list_share": pl.Float64,
+    "ratio": pl.Float64,
+    "p_value": pl.Float64,
+    "flag": pl.String,
+}
+
+
+def _reasons(x: np.ndarray, beta: np.ndarray, characteristics: list[Characteristic]) -> str:
+    """What moves this household's estimate, largest first, as the words a family finder reads."""
+    present = [(beta[j], c.label) for j, c in enumerate(characteristics) if x[j] > 0.5 and abs(beta[j]) > 0.05]
+    up = [f"{label} (odds ×{np.exp(b):.1f})" for b, label in sorted(present, reverse=True) if b > 0]
+    down = [f"{label} (odds ×{np.exp(b):.2f})" for b, label in sorted(present) if b < 0]
+    parts = []
+    if up:
+        parts.append("Raises the estimate: " + "; ".join(up) + ".")
+    if down:
+        parts.append("Lowers it: " + "; ".join(down) + ".")
+    return " ".join(parts) or "None of the characteristics the score uses: the estimate is the agency's base rate."
+
+
+def rank_candidates(
+    features: pl.DataFrame,
+    themes: pl.DataFrame,
+    characteristics: list[Characteristic],
+    *,
+    history: pl.DataFrame | None = None,
+    top_k: int = TOP_K,
+    include_protected: bool = False,
+) -> pl.DataFrame:
+    """The top ``top_k`` waiting households open to each cohort. ``include_protected`` exists only so the
+    evaluation can state what leaving protected characteristics out of the score costs; the product never
+    sets it."""
+    used = [c for c in characteristics if include_protected or c.protected is None]
+    matched = features.filter(pl.col("status") == MATCHED)
+    waiting = features.filter(pl.col("status") == WAITING)
+    X_train = household_matrix(matched, themes, used)
+    keep = [j for j in range(len(used)) if 0 < X_train[:, j].sum() < len(X_train)]
+    used = [used[j] for j in keep]
+    X_train = X_train[:, keep]
+    listed = (
+        history.group_by("household_id", "cohort").len("times")
+        if history is not None and history.height
+        else pl.DataFrame(schema={"household_id": pl.String, "cohort": pl.String, "times": pl.UInt32})
+    )
+    rows = []
+    for cohort in COHORTS:
+        y = matched[cohort.outcome].fill_null(False).to_numpy().astype(bool)
+        pool = waiting.filter(pl.col(cohort.preference).fill_null(False))
+        if not pool.height or not enough_to_model(X_train, y):
+            continue
+        fit = fit_firth(X_train, y)
+        X = household_matrix(pool, themes, used)
+        design = np.column_stack([X, np.ones(len(X))])
+        eta = design @ fit.beta
+        se = np.sqrt(np.einsum("ij,jk,ik->i", design, fit.cov, design))
+        order = sorted(range(len(eta)), key=lambda i: (-eta[i], pool["household_id"][i]))[:top_k]
+        times = dict(listed.filter(pl.col("cohort") == cohort.name).select("household_id", "times").iter_rows())
+        for rank, i in enumerate(order, start=1):
+            hid = pool["household_id"][i]
+            rows.append(
+                {
+                    "cohort": cohort.name,
+                    "rank": rank,
+                    "household_id": hid,
+                    "estimate": float(_expit(eta[i])),
+                    "estimate_low": float(_expit(eta[i] - Z95 * se[i])),
+                    "estimate_high": float(_expit(eta[i] + Z95 * se[i])),
+                    "reasons": _reasons(X[i], fit.beta, used),
+                    "times_listed_before": int(times.get(hid, 0)),
+                }
+            )
+    return pl.DataFrame(rows, schema=CANDIDATE_SCHEMA)
+
+
+def _as_far_by_chance(pool: int, pool_with: int, listed: int, listed_with: int) -> float:
+    """Two-sided p-value: how often a list drawn at random from the pool has a count at least this unlikely."""
+    dist = hypergeom(pool, pool_with, listed)
+    support = np.arange(max(0, listed - (pool - pool_with)), min(listed, pool_with) + 1)
+    probs = dist.pmf(support)
+    return float(min(1.0, probs[probs <= dist.pmf(listed_with) * (1 + 1e-9)].sum()))
+
+
+def _expit(x: float) -> float:
+    return 1 / (1 + np.exp(-x))
+
+
+def fairness_audit(
+    features: pl.DataFrame, candidates: pl.DataFrame, characteristics: list[Characteristic]
+) -> pl.DataFrame:
+    """For each cohort and protected characteristic: its share in the list against its share in the pool the
+    list was drawn from (waiting households open to the cohort)."""
+    protected = [c for c in characteristics if c.protected is not None]
+    waiting = features.filter(pl.col("status") == WAITING)
+    rows = []
+    for cohort in COHORTS:
+        pool = waiting.filter(pl.col(cohort.preference).fill_null(False))
+        listed = pool.filter(
+            pl.col("household_id").is_in(candidates.filter(pl.col("cohort") == cohort.name)["household_id"].implode())
+        )
+        if not listed.height:
+            continue
+        for c in protected:
+            in_pool, in_list = int(c.value(pool).sum()), int(c.value(listed).sum())
+            pool_share, list_share = in_pool / pool.height, in_list / listed.height
+            ratio = list_share / pool_share if pool_share else float("nan")
+            p_value = _as_far_by_chance(pool.height, in_pool, listed.height, in_list)
+            flag = ""
+            if pool_share and not FAIRNESS_LOW <= ratio <= FAIRNESS_HIGH:
+                side = (
+                    "fewer in the list than in the pool"
+                    if ratio < FAIRNESS_LOW
+                    else "more in the list than in the pool"
+                )
+                flag = side if p_value < CHANCE else f"{side}, within what chance gives"
+            rows.append(
+                {
+                    "cohort": cohort.name,
+                    "characteristic": c.label,
+                    "protected": c.protected,
+                    "pool_households": in_pool,
+                    "pool_share": pool_share,
+                    "list_households": in_list,
+                    "list_share": list_share,
+                    "ratio": ratio,
+                    "p_value": p_value,
+                    "flag": flag,
+                }
+            )
+    return pl.DataFrame(rows, schema=FAIRNESS_SCHEMA)
