@@ -5,6 +5,8 @@ DATA ?= lake/data
 CHILDREN ?= 100
 PORT ?= 3000
 APP_PORT ?= 5006
+# The demo's adopter insights read a synthetic agency's export: a council of 100 children has too few adopters.
+AGENCY ?= $(CURDIR)/$(DATA)/agency
 export DAGSTER_HOME ?= $(CURDIR)/$(DATA)/dagster_home
 
 .PHONY: setup demo test test-fast bench lint format dbt-docs clean
@@ -21,14 +23,15 @@ demo: setup
 	@if [ -d "$(DATA)/landing" ]; then echo "$(DATA)/landing exists: writing the next day's extract"; \
 	  uv run caselake synth --out $(DATA) --children $(CHILDREN) --next-day; \
 	else uv run caselake synth --out $(DATA) --children $(CHILDREN); fi
-	uv run caselake load
+	[ -f "$(AGENCY)/adopter_features.parquet" ] || uv run caselake synth-agency --out "$(AGENCY)" --households 500
+	CASELAKE_AGENCY_EXPORT="$(AGENCY)" uv run caselake load
 	@echo "Demo logins (one per role; synthetic data only):"
 	@uv run caselake users demo
 	@# The app in the background, Dagster in the foreground; Ctrl-C stops both.
 	@trap 'kill $$APP 2>/dev/null' EXIT INT TERM; \
 	  uv run caselake serve --port $(APP_PORT) & APP=$$!; \
 	  echo "App: http://127.0.0.1:$(APP_PORT)/search   Dagster UI: http://127.0.0.1:$(PORT)   (Ctrl-C stops both)"; \
-	  uv run dagster dev -w workspace.yaml -h 127.0.0.1 -p $(PORT)
+	  CASELAKE_AGENCY_EXPORT="$(AGENCY)" uv run dagster dev -w workspace.yaml -h 127.0.0.1 -p $(PORT)
 
 test: setup
 	uv run pytest
@@ -43,6 +46,7 @@ bench: setup
 	uv run python benchmarks/bench_entities.py --evaluate
 	uv run python benchmarks/bench_search.py --children 100 --million
 	uv run python benchmarks/bench_app.py --repeat 5 --nodes 5000
+	uv run caselake eval insights --seeds 200 --households 500
 
 lint:
 	uv run ruff check .

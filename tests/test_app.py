@@ -408,6 +408,47 @@ def test_pages_pass_axe_checks_and_the_keyboard_reaches_search(visit, app_lake):
     v.page.wait_for_selector("[data-testid=hit]")
 
 
+def test_adopter_insights_for_family_finders_with_the_list_and_for_analysts_without(visit, app_lake):
+    from axe_playwright_python.sync_playwright import Axe
+
+    from lake.insights import analysis
+    from synth.agency import generate_agency
+
+    # The shared council has too few matched households to say anything: analyse a synthetic agency's export
+    # into this lake, as CASELAKE_AGENCY_EXPORT would.
+    agency = generate_agency(500, seed=8)
+    service = app_lake["service"]
+    result = analysis.analyse(agency.features, agency.reports, service.embedder.encode, bootstrap=5)
+    analysis.write(app_lake["settings"].lake(), result, "browser-test")
+    v = visit(*_as(app_lake, "family_finder"), path="/insights")
+    v.page.wait_for_selector("[data-testid=forest-plot] svg")
+    assert v.page.inner_text("[data-testid=role]") == "family finder"
+    assert v.page.get_attribute("[data-testid=forest-plot]", "data-cohort") == "sibling_group"
+    rows = v.page.locator("[data-testid=candidates] tbody tr")
+    assert rows.count() == 20 and "Raises the estimate" in v.page.inner_text("[data-testid=candidates]")
+    v.page.wait_for_selector("h2 >> text=Read this first")
+    v.shot("insights")
+    v.page.get_by_role("button", name="A disabled child").click()
+    v.page.wait_for_selector("[data-testid=forest-plot][data-cohort=disability]")
+    assert "has cared for a disabled" in v.page.inner_text("[data-testid=forest-plot]")
+    v.page.get_by_role("button", name="With stated preferences").click()
+    v.page.wait_for_selector("[data-testid=forest-plot] svg text >> text=/with stated preferences/")
+    results = Axe().run(v.page)
+    bad = [x["id"] for x in results.response["violations"] if x["impact"] in ("serious", "critical")]
+    assert bad == []
+    # the analyst: the aggregates, not the list of households
+    v = visit(*_as(app_lake, "analyst"), path="/insights")
+    v.page.wait_for_selector("[data-testid=forest-plot] svg")
+    assert v.page.locator("[data-testid=candidates]").count() == 0
+    v.page.wait_for_selector("text=The list of approved households is for family finders.")
+    # a social worker: not in the header, and refused by the service if asked directly
+    v = visit(*_as(app_lake, "social_worker"), path="/insights")
+    v.page.wait_for_selector("text=Adopter insights are not available to your role.")
+    assert "Adopter insights" not in v.page.inner_text("header")
+    denied = [r for r in service.audit.rows(action="adopter_insights", limit=100_000) if r["outcome"] == "denied"]
+    assert denied and denied[-1]["login"] == _as(app_lake, "social_worker")[0]
+
+
 def test_a_5000_node_ecomap_draws(browser):
     """The view alone (no service), served like the app, with 5,000 synthetic nodes: it draws, hiding a node
     redraws, a click on a node answers. ``benchmarks/bench_app.py`` reports the times."""

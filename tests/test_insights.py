@@ -167,9 +167,11 @@ def test_the_input_contract_names_every_problem(agency, tmp_path):
         checked(bad, agency.reports)
     with pytest.raises(InsightsInputError, match="duplicate household_id"):
         checked(pl.concat([agency.features, agency.features.head(1)]), agency.reports)
-    with pytest.raises(FileNotFoundError, match="adopter_reports.parquet"):
-        write_agency(generate_agency(30, seed=1), tmp_path / "export")
-        (tmp_path / "export" / "adopter_reports.parquet").unlink()
+    write_agency(generate_agency(30, seed=1), tmp_path / "export")
+    features, reports = analysis.export_inputs(tmp_path / "export")
+    assert features.height == reports.height == 30
+    (tmp_path / "export" / "adopter_reports.parquet").unlink()
+    with pytest.raises(FileNotFoundError, match=r"lacks adopter_reports\.parquet"):
         analysis.export_inputs(tmp_path / "export")
 
 
