@@ -2,14 +2,12 @@
 ``adopter_features`` mart and report text, or an adoption agency's export when ``CASELAKE_AGENCY_EXPORT`` names
 one, and writes the effects, the list, its fairness audit, the themes and the groups to the ``insights`` layer."""
 
-from pathlib import Path
-
 import dagster as dg
 import polars as pl
 
 from assets.resources import LakehouseResource
 from lake.insights import analysis
-from lake.insights.contract import WAITING
+from lake.insights.contract import COHORTS, WAITING
 from lake.search.embedding import Embedder
 from lake.storage.delta import INSIGHTS
 
@@ -35,38 +33,21 @@ ADOPTER_INSIGHTS = dg.AssetKey([INSIGHTS, "adopter_insights"])
 )
 def adopter_insights(context: dg.AssetExecutionContext, lakehouse: LakehouseResource):
     settings = lakehouse.settings()
-    lake = settings.lake()
-    if settings.insights.agency_export:
-        features, reports = analysis.export_inputs(Path(settings.insights.agency_export))
-    else:
-        features, reports = analysis.lake_inputs(lake, settings.duckdb_path())
-    result = analysis.analyse(
-        features,
-        reports,
-        Embedder(settings.search).encode,
-        history=analysis.history(lake),
-        top_k=settings.insights.top_k,
-    )
-    rows = analysis.write(lake, result, context.run_id)
-    yield dg.MaterializeResult(metadata={**result.summary, **{f"rows_{k}": v for k, v in rows.items()}})
-    listed = result.candidates.join(features.select("household_id", "status", *_preferences()), on="household_id")
+    result = analysis.run(settings, context.run_id, Embedder(settings.search).encode)
+    yield dg.MaterializeResult(metadata=result.summary)
+    listed = result.candidates.join(result.households, on="household_id")
+    open_to_cohort = pl.coalesce(pl.when(pl.col("cohort") == c.name).then(pl.col(c.preference)) for c in COHORTS)
     bad = listed.filter(
         (pl.col("status") != WAITING)
+        | ~open_to_cohort.fill_null(False)
         | (pl.col("reasons").str.len_chars() == 0)
         | ~pl.col("estimate").is_between(pl.col("estimate_low"), pl.col("estimate_high"))
-        | ~pl.struct("cohort", *_preferences()).map_elements(
-            lambda r: bool(r[f"pref_{r['cohort']}"]), return_dtype=pl.Boolean
-        )
     )
     yield dg.AssetCheckResult(
         check_name="every_listed_household_explained",
         passed=bad.height == 0 and listed.height == result.candidates.height,
         metadata={"listed": result.candidates.height, "problems": bad.height},
     )
-
-
-def _preferences() -> list[str]:
-    return ["pref_sibling_group", "pref_age_5_plus", "pref_minority_ethnic", "pref_disability"]
 
 
 defs = dg.Definitions(assets=[adopter_insights])

@@ -316,28 +316,16 @@ def insights_adopters(
     from lake.search.embedding import Embedder
 
     settings = _settings()
-    lake = settings.lake()
-    folder = export or (Path(settings.insights.agency_export) if settings.insights.agency_export else None)
     try:
-        features, reports = (
-            analysis.export_inputs(folder) if folder else analysis.lake_inputs(lake, settings.duckdb_path())
-        )
-        result = analysis.analyse(
-            features,
-            reports,
-            Embedder(settings.search).encode,
-            history=analysis.history(lake),
-            top_k=settings.insights.top_k,
-        )
+        result = analysis.run(settings, f"cli-{uuid.uuid4().hex[:12]}", Embedder(settings.search).encode, export)
     except (InsightsInputError, FileNotFoundError) as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
-    analysis.write(lake, result, f"cli-{uuid.uuid4().hex[:12]}")
     sim = ""
     if simulation:
         from evaluation.insights import format_report, simulate
 
-        sim = format_report(simulate(seeds=simulation, households=max(20, features.height)))
+        sim = format_report(simulate(seeds=simulation, households=max(20, result.summary["households"])))
     path = html or settings.data_root / "adopter_insights.html"
     path.write_text(html_report(result, sim), encoding="utf-8")
     found = result.effects.filter(

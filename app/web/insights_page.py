@@ -13,7 +13,18 @@ from app.web.render import esc, html_pane
 from app.web.shell import Context
 from lake.insights.contract import COHORTS
 from lake.insights.effects import WITH_PREFERENCES, WITHOUT_PREFERENCES
-from lake.insights.report import CAVEATS, EFFECT_COLUMNS, EFFECT_FORMATS, PLOT_KEY, forest_plot, table_html
+from lake.insights.report import (
+    CAVEATS,
+    EFFECT_COLUMNS,
+    EFFECT_FORMATS,
+    PLOT_KEY,
+    candidates_table,
+    fairness_table,
+    forest_plot,
+    groups_table,
+    table_html,
+    themes_table,
+)
 
 COHORT_WORDS = {c.label.capitalize(): c.name for c in COHORTS}
 
@@ -46,31 +57,7 @@ class AdopterInsightsPage(pn.viewable.Viewer):
         self.cohort.param.watch(lambda _e: self._render(), "value")
         self.model.param.watch(lambda _e: self._render(), "value")
         caveats = "".join(f"<li>{esc(c)}</li>" for c in CAVEATS)
-        themes = table_html(
-            self.insights.themes,
-            {
-                "label": "theme",
-                "households": "households",
-                "examples": "typical phrases",
-                "borderline": "phrases that only just matched",
-            },
-        )
-        groups = (
-            table_html(
-                self.insights.groups,
-                {
-                    "cluster": "group",
-                    "households": "households",
-                    "stability": "stability",
-                    "reading": "reading",
-                    "description": "what sets it apart",
-                    "adopted_share": "adopted",
-                },
-                {"stability": ".2f"},
-            )
-            if self.insights.groups.height
-            else "<p>No groups: the households do not fall into distinct kinds.</p>"
-        )
+        themes, groups = themes_table(self.insights.themes), groups_table(self.insights.groups)
         self._layout = pn.Column(
             html_pane(
                 "<h1>Adopter insights</h1>"
@@ -114,33 +101,7 @@ class AdopterInsightsPage(pn.viewable.Viewer):
             "<p>Ranked by the estimated chance that such a household adopts such a child, from characteristics "
             "that are not protected and the report themes. The band is the estimate's 95% interval. "
             "A household listed many times before may need a conversation, not another listing.</p>"
-            '<div data-testid="candidates">'
-            + table_html(
-                listed,
-                {
-                    "rank": "rank",
-                    "household_id": "household",
-                    "estimate": "estimate",
-                    "estimate_low": "95% low",
-                    "estimate_high": "95% high",
-                    "reasons": "why",
-                    "times_listed_before": "listed before",
-                },
-                {"estimate": ".2f", "estimate_low": ".2f", "estimate_high": ".2f"},
-            )
-            + "</div><h3>Fairness audit: the list against the pool it came from</h3>"
-            + '<div data-testid="fairness">'
-            + table_html(
-                fairness,
-                {
-                    "characteristic": "protected characteristic",
-                    "pool_share": "share in pool",
-                    "list_share": "share in list",
-                    "ratio": "ratio",
-                    "p_value": "chance of a gap this size",
-                    "flag": "flag",
-                },
-                {"pool_share": ".0%", "list_share": ".0%", "ratio": ".2f", "p_value": ".2f"},
-            )
-            + "</div>"
+            f'<div data-testid="candidates">{candidates_table(listed)}</div>'
+            "<h3>Fairness audit: the list against the pool it came from</h3>"
+            f'<div data-testid="fairness">{fairness_table(fairness)}</div>'
         )

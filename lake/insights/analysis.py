@@ -20,6 +20,7 @@ from lake.insights.clusters import household_groups
 from lake.insights.contract import COHORTS, MATCHED, WAITING, checked
 from lake.insights.effects import WITHOUT_PREFERENCES, association_table
 from lake.insights.themes import THEMES, Encoder, ThemeFinder, example_phrases
+from lake.settings import Settings
 from lake.storage.delta import ENTERPRISE, INSIGHTS, Lake
 
 EFFECTS, CANDIDATES, LISTINGS, FAIRNESS, GROUPS, THEME_TABLE = (
@@ -40,6 +41,7 @@ class AdopterInsights:
     groups: pl.DataFrame
     themes: pl.DataFrame  # theme, label, households, examples and borderline phrases (each joined by " | ")
     summary: dict = field(default_factory=dict)
+    households: pl.DataFrame | None = None  # household_id, status and preferences of the analysed export
 
 
 def analyse(
@@ -100,7 +102,8 @@ def analyse(
         "candidates": candidates.height,
         "groups": groups.height,
     }
-    return AdopterInsights(effects, candidates, fairness, groups, themes, summary)
+    households = features.select("household_id", "status", *(c.preference for c in COHORTS))
+    return AdopterInsights(effects, candidates, fairness, groups, themes, summary, households)
 
 
 def lake_inputs(lake: Lake, duckdb_path: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -151,6 +154,17 @@ def write(lake: Lake, insights: AdopterInsights, run_id: str, at: dt.datetime | 
         mode="append",
     )
     return {name: frame.height for name, frame in tables.items()}
+
+
+def run(settings: Settings, run_id: str, encode: Encoder, export: Path | None = None) -> AdopterInsights:
+    """What the asset and the CLI do: read the configured export (``export``, else ``CASELAKE_AGENCY_EXPORT``,
+    else the lake's own mart and report text), analyse it with the listing history, keep the results."""
+    lake = settings.lake()
+    folder = export or (Path(settings.insights.agency_export) if settings.insights.agency_export else None)
+    features, reports = export_inputs(folder) if folder else lake_inputs(lake, settings.duckdb_path())
+    result = analyse(features, reports, encode, history=history(lake), top_k=settings.insights.top_k)
+    write(lake, result, run_id)
+    return result
 
 
 def read(lake: Lake) -> AdopterInsights | None:

@@ -114,6 +114,64 @@ EFFECT_COLUMNS = {
 EFFECT_FORMATS = {"odds_ratio": ".2f", "ci_low": ".2f", "ci_high": ".2f", "p_value": ".3g", "q_value": ".3g"}
 
 
+CANDIDATE_COLUMNS = {
+    "rank": "rank",
+    "household_id": "household",
+    "estimate": "estimate",
+    "estimate_low": "95% low",
+    "estimate_high": "95% high",
+    "reasons": "why",
+    "times_listed_before": "listed before",
+}
+FAIRNESS_COLUMNS = {
+    "characteristic": "protected characteristic",
+    "pool_share": "share in pool",
+    "list_share": "share in list",
+    "ratio": "ratio",
+    "p_value": "chance of a gap this size",
+    "flag": "flag",
+}
+
+
+def candidates_table(candidates: pl.DataFrame, with_cohort: bool = False) -> str:
+    columns = {"cohort": "cohort", **CANDIDATE_COLUMNS} if with_cohort else CANDIDATE_COLUMNS
+    return table_html(candidates, columns, {"estimate": ".2f", "estimate_low": ".2f", "estimate_high": ".2f"})
+
+
+def fairness_table(fairness: pl.DataFrame, with_cohort: bool = False) -> str:
+    columns = {"cohort": "cohort", **FAIRNESS_COLUMNS} if with_cohort else FAIRNESS_COLUMNS
+    return table_html(fairness, columns, {"pool_share": ".0%", "list_share": ".0%", "ratio": ".2f", "p_value": ".2f"})
+
+
+def themes_table(themes: pl.DataFrame) -> str:
+    return table_html(
+        themes,
+        {
+            "label": "theme",
+            "households": "households",
+            "examples": "typical phrases",
+            "borderline": "phrases that only just matched",
+        },
+    )
+
+
+def groups_table(groups: pl.DataFrame) -> str:
+    if not groups.height:
+        return "<p>No groups: the households do not fall into distinct kinds (HDBSCAN found no dense groups).</p>"
+    return table_html(
+        groups,
+        {
+            "cluster": "group",
+            "households": "households",
+            "stability": "stability",
+            "reading": "reading",
+            "description": "what sets it apart",
+            "adopted_share": "adopted",
+        },
+        {"stability": ".2f"},
+    )
+
+
 def effects_section(effects: pl.DataFrame) -> str:
     """Forest plots and tables for every cohort, both models."""
     out = []
@@ -143,22 +201,6 @@ def html_report(insights, simulation_markdown: str = "") -> str:
         if s
         else ""
     )
-    groups = (
-        table_html(
-            insights.groups,
-            {
-                "cluster": "group",
-                "households": "households",
-                "stability": "stability",
-                "reading": "reading",
-                "description": "what sets it apart",
-                "adopted_share": "adopted",
-            },
-            {"stability": ".2f"},
-        )
-        if insights.groups.height
-        else "<p>No groups: the households do not fall into distinct kinds (HDBSCAN found no dense groups).</p>"
-    )
     sections = [
         "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Adopter insights</title>",
         "<style>body{font-family:sans-serif;max-width:1000px;margin:1em auto;color:#111}table{border-collapse:collapse;"
@@ -169,46 +211,13 @@ def html_report(insights, simulation_markdown: str = "") -> str:
         "<h2>Who adopts the children who wait longest</h2>",
         effects_section(insights.effects),
         "<h2>Themes read from the prospective adopter reports</h2>",
-        table_html(
-            insights.themes,
-            {
-                "label": "theme",
-                "households": "households",
-                "examples": "typical phrases",
-                "borderline": "phrases that only just matched",
-            },
-        ),
+        themes_table(insights.themes),
         "<h2>Kinds of household (description only)</h2>",
-        groups,
+        groups_table(insights.groups),
         "<h2>Approved households not yet matched, for each waiting cohort</h2>",
-        table_html(
-            insights.candidates,
-            {
-                "cohort": "cohort",
-                "rank": "rank",
-                "household_id": "household",
-                "estimate": "estimate",
-                "estimate_low": "95% low",
-                "estimate_high": "95% high",
-                "reasons": "why",
-                "times_listed_before": "listed before",
-            },
-            {"estimate": ".2f", "estimate_low": ".2f", "estimate_high": ".2f"},
-        ),
+        candidates_table(insights.candidates, with_cohort=True),
         "<h3>Fairness audit of the list against the pool</h3>",
-        table_html(
-            insights.fairness,
-            {
-                "cohort": "cohort",
-                "characteristic": "characteristic",
-                "pool_share": "share in pool",
-                "list_share": "share in list",
-                "ratio": "ratio",
-                "p_value": "chance of a gap this size",
-                "flag": "flag",
-            },
-            {"pool_share": ".0%", "list_share": ".0%", "ratio": ".2f", "p_value": ".2f"},
-        ),
+        fairness_table(insights.fairness, with_cohort=True),
     ]
     if simulation_markdown:
         sections.append(f"<h2>How far to trust it: the simulation study</h2><pre>{escape(simulation_markdown)}</pre>")
