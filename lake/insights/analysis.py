@@ -14,7 +14,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from lake.insights.candidates import fairness_audit, rank_candidates
+from lake.insights.candidates import TOP_K, fairness_audit, rank_candidates
 from lake.insights.characteristics import record_characteristics, theme_characteristics
 from lake.insights.clusters import household_groups
 from lake.insights.contract import COHORTS, MATCHED, WAITING, checked
@@ -50,7 +50,7 @@ def analyse(
     encode: Encoder | ThemeFinder,
     *,
     history: pl.DataFrame | None = None,
-    top_k: int = 20,
+    top_k: int = TOP_K,
     bootstrap: int = 30,
     seed: int = 0,
 ) -> AdopterInsights:
@@ -72,17 +72,20 @@ def analyse(
         seed=seed,
     )
     examples = example_phrases(phrases)
-    themes = pl.DataFrame(
-        [
+    theme_rows = []
+    for t in THEMES:
+        typical, borderline = examples.get(t.name, ([], []))
+        theme_rows.append(
             {
                 "theme": t.name,
                 "label": t.label,
                 "households": int(flags[t.name].sum()),
-                "examples": " | ".join(examples.get(t.name, ([], []))[0]),
-                "borderline": " | ".join(examples.get(t.name, ([], []))[1]),
+                "examples": " | ".join(typical),
+                "borderline": " | ".join(borderline),
             }
-            for t in THEMES
-        ],
+        )
+    themes = pl.DataFrame(
+        theme_rows,
         schema={
             "theme": pl.String,
             "label": pl.String,

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import numpy as np
 import polars as pl
+from scipy.special import expit
 from scipy.stats import hypergeom
 
 from lake.insights.characteristics import Characteristic, household_matrix
-from lake.insights.contract import COHORTS, MATCHED, WAITING
-from lake.insights.effects import enough_to_model, fit_firth
+from lake.insights.contract import COHORTS, MATCHED, pool
+from lake.insights.effects import enough_to_model, fit_firth, varying_columns
 
 TOP_K = 20
 Z95 = 1.959963984540054
@@ -77,9 +78,8 @@ def rank_candidates(
     sets it."""
     used = [c for c in characteristics if include_protected or c.protected is None]
     matched = features.filter(pl.col("status") == MATCHED)
-    waiting = features.filter(pl.col("status") == WAITING)
     X_train = household_matrix(matched, themes, used)
-    keep = [j for j in range(len(used)) if 0 < X_train[:, j].sum() < len(X_train)]
+    keep = varying_columns(X_train)
     used = [used[j] for j in keep]
     X_train = X_train[:, keep]
     listed = (
@@ -90,26 +90,27 @@ def rank_candidates(
     rows = []
     for cohort in COHORTS:
         y = matched[cohort.outcome].fill_null(False).to_numpy().astype(bool)
-        pool = waiting.filter(pl.col(cohort.preference).fill_null(False))
-        if not pool.height or not enough_to_model(X_train, y):
+        drawn_from = pool(features, cohort)
+        if not drawn_from.height or not enough_to_model(X_train, y):
             continue
         fit = fit_firth(X_train, y)
-        X = household_matrix(pool, themes, used)
+        X = household_matrix(drawn_from, themes, used)
+        ids = drawn_from["household_id"].to_list()
         design = np.column_stack([X, np.ones(len(X))])
         eta = design @ fit.beta
         se = np.sqrt(np.einsum("ij,jk,ik->i", design, fit.cov, design))
-        order = sorted(range(len(eta)), key=lambda i: (-eta[i], pool["household_id"][i]))[:top_k]
+        order = sorted(range(len(eta)), key=lambda i: (-eta[i], ids[i]))[:top_k]
         times = dict(listed.filter(pl.col("cohort") == cohort.name).select("household_id", "times").iter_rows())
         for rank, i in enumerate(order, start=1):
-            hid = pool["household_id"][i]
+            hid = ids[i]
             rows.append(
                 {
                     "cohort": cohort.name,
                     "rank": rank,
                     "household_id": hid,
-                    "estimate": float(_expit(eta[i])),
-                    "estimate_low": float(_expit(eta[i] - Z95 * se[i])),
-                    "estimate_high": float(_expit(eta[i] + Z95 * se[i])),
+                    "estimate": float(expit(eta[i])),
+                    "estimate_low": float(expit(eta[i] - Z95 * se[i])),
+                    "estimate_high": float(expit(eta[i] + Z95 * se[i])),
                     "reasons": _reasons(X[i], fit.beta, used),
                     "times_listed_before": int(times.get(hid, 0)),
                 }
@@ -125,30 +126,25 @@ def _as_far_by_chance(pool: int, pool_with: int, listed: int, listed_with: int) 
     return float(min(1.0, probs[probs <= dist.pmf(listed_with) * (1 + 1e-9)].sum()))
 
 
-def _expit(x: float) -> float:
-    return 1 / (1 + np.exp(-x))
-
-
 def fairness_audit(
     features: pl.DataFrame, candidates: pl.DataFrame, characteristics: list[Characteristic]
 ) -> pl.DataFrame:
     """For each cohort and protected characteristic: its share in the list against its share in the pool the
     list was drawn from (waiting households open to the cohort)."""
     protected = [c for c in characteristics if c.protected is not None]
-    waiting = features.filter(pl.col("status") == WAITING)
     rows = []
     for cohort in COHORTS:
-        pool = waiting.filter(pl.col(cohort.preference).fill_null(False))
-        listed = pool.filter(
+        drawn_from = pool(features, cohort)
+        listed = drawn_from.filter(
             pl.col("household_id").is_in(candidates.filter(pl.col("cohort") == cohort.name)["household_id"].implode())
         )
         if not listed.height:
             continue
         for c in protected:
-            in_pool, in_list = int(c.value(pool).sum()), int(c.value(listed).sum())
-            pool_share, list_share = in_pool / pool.height, in_list / listed.height
+            in_pool, in_list = int(c.value(drawn_from).sum()), int(c.value(listed).sum())
+            pool_share, list_share = in_pool / drawn_from.height, in_list / listed.height
             ratio = list_share / pool_share if pool_share else float("nan")
-            p_value = _as_far_by_chance(pool.height, in_pool, listed.height, in_list)
+            p_value = _as_far_by_chance(drawn_from.height, in_pool, listed.height, in_list)
             flag = ""
             if pool_share and not FAIRNESS_LOW <= ratio <= FAIRNESS_HIGH:
                 side = (

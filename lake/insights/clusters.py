@@ -66,10 +66,9 @@ def _describe(frame: pl.DataFrame, members: np.ndarray, themes: list[str], theme
         v = frame[col].fill_null(False).to_numpy().astype(bool)
         name = theme_labels.get(col, col.replace("_", " ").replace("is ", ""))
         facts.append((float(v[members].mean() - v.mean()), f"{v[members].mean():.0%} {name}"))
-    age = frame["oldest_adult_age"].to_numpy()
-    facts.append((0.0, f"oldest adult {np.median(age[members]):.0f} (median)"))
+    age = np.median(frame["oldest_adult_age"].to_numpy()[members])
     top = sorted(facts, key=lambda f: -abs(f[0]))[:3]
-    return "; ".join(text for _, text in top) + f"; {facts[-1][1]}"
+    return "; ".join(text for _, text in top) + f"; oldest adult {age:.0f} (median)"
 
 
 def household_groups(

@@ -53,6 +53,11 @@ COHORTS: tuple[Cohort, ...] = (
 )
 
 
+def pool(features: pl.DataFrame, cohort: Cohort) -> pl.DataFrame:
+    """The households a list for ``cohort`` is drawn from: approved, waiting, and open to such a child."""
+    return features.filter((pl.col("status") == WAITING) & pl.col(cohort.preference).fill_null(False))
+
+
 class InsightsInputError(ValueError):
     """The export does not meet the input contract; the message says every way it falls short."""
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 from firthmodels import FirthLogisticRegression
+from scipy.special import expit
 from statsmodels.stats.multitest import multipletests
 
 from lake.insights.characteristics import Characteristic, household_matrix
@@ -64,9 +65,15 @@ def fit_firth(X: np.ndarray, y: np.ndarray) -> FirthModel:
         model = FirthLogisticRegression(backend="numpy", max_iter=100).fit(X, y.astype(int))
     beta = np.append(model.coef_, model.intercept_)
     design = np.column_stack([X, np.ones(len(X))])
-    p = 1 / (1 + np.exp(-(design @ beta)))
+    p = expit(design @ beta)
     info = design.T @ (design * (p * (1 - p))[:, None])
     return FirthModel(model, beta, np.linalg.pinv(info), bool(model.converged_))
+
+
+def varying_columns(X: np.ndarray) -> list[int]:
+    """The columns some households have and some do not: a constant one says nothing and would make the model
+    singular."""
+    return [j for j in range(X.shape[1]) if 0 < X[:, j].sum() < len(X)]
 
 
 def enough_to_model(X: np.ndarray, y: np.ndarray) -> bool:
@@ -99,8 +106,7 @@ def cohort_effects(
     rows = []
     for cohort in COHORTS:
         y = matched[cohort.outcome].fill_null(False).to_numpy().astype(bool)
-        # A characteristic every household has, or none has, says nothing and would make the model singular.
-        usable = [j for j in range(X_all.shape[1]) if 0 < X_all[:, j].sum() < len(X_all)]
+        usable = varying_columns(X_all)
         X = X_all[:, usable]
         if with_preferences:
             X = np.column_stack([X, matched[cohort.preference].fill_null(False).cast(pl.Float64).to_numpy()])

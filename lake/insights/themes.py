@@ -103,9 +103,6 @@ class ThemeFinder:
             for i, b in enumerate(best.tolist())
         ]
 
-    def match(self, texts: list[str]) -> list[str | None]:
-        return [theme for theme, _ in self.scored(texts)]
-
     def household_themes(self, reports: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
         """One row per household with a boolean column per theme, and the matched phrases (household_id,
         theme, phrase, similarity) that explain each."""
