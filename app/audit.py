@@ -160,19 +160,12 @@ class AuditLog:
 
     def export(self, lake: Lake) -> int:
         """Append the rows not yet in ``ops/audit_log`` (Delta) to it; returns how many. Idempotent."""
-        from deltalake import write_deltalake
-
         exported = lake.read(OPS, EXPORT_TABLE)
         since = int(exported["seq"].max()) if exported is not None and exported.height else 0
         total = 0
         while rows := self.rows(since_seq=since, limit=50_000):
             frame = pl.DataFrame(rows).with_columns(pl.col("at").str.to_datetime(time_zone="UTC"))
-            write_deltalake(
-                lake.uri(OPS, EXPORT_TABLE),
-                frame.to_arrow(),
-                mode="append",
-                storage_options=lake.storage_options or None,
-            )
+            lake.write(OPS, EXPORT_TABLE, frame, mode="append")
             since, total = rows[-1]["seq"], total + len(rows)
         return total
 

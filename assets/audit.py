@@ -5,6 +5,7 @@ compares the journal with. A thin wrapper: the work is in ``AuditLog.export`` an
 import dagster as dg
 
 from app.audit import EXPORT_TABLE, AuditLog
+from assets.metering import metered
 from assets.resources import LakehouseResource
 from lake.storage.delta import OPS
 
@@ -26,6 +27,7 @@ AUDIT_KEY = dg.AssetKey([OPS, EXPORT_TABLE])
         )
     ],
 )
+@metered
 def audit_log(context: dg.AssetExecutionContext, lakehouse: LakehouseResource):
     settings = lakehouse.settings()
     journal = AuditLog(settings.audit_db())

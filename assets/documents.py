@@ -9,6 +9,7 @@ every bucket in one run (a partition range), and reads only documents whose cont
 import dagster as dg
 
 from assets.enterprise import enterprise_key
+from assets.metering import metered
 from assets.resources import LakehouseResource
 from lake.documents import pipeline as documents
 from lake.documents.formats import ExtractionSettings
@@ -65,6 +66,7 @@ class DocumentTextConfig(dg.Config):
     pool="document_text",
     can_subset=False,
 )
+@metered
 def document_text(context: dg.AssetExecutionContext, lakehouse: LakehouseResource, config: DocumentTextConfig):
     settings = lakehouse.settings()
     lake, defaults = settings.lake(), settings.documents

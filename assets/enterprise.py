@@ -7,6 +7,7 @@ references between enterprise tables resolve.
 
 import dagster as dg
 
+from assets.metering import metered
 from assets.resources import LakehouseResource
 from assets.staging import staging_key
 from lake.contracts.sources import SOURCES
@@ -44,6 +45,7 @@ _checks = [dg.AssetCheckSpec("keys_unique", asset=enterprise_key(t.name)) for t 
 
 
 @dg.multi_asset(name="enterprise_tables", specs=_specs, check_specs=_checks, can_subset=False)
+@metered
 def enterprise_tables(context: dg.AssetExecutionContext, lakehouse: LakehouseResource):
     lake = lakehouse.lake()
     loads = build_enterprise(lake)

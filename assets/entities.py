@@ -8,6 +8,7 @@ import dagster as dg
 
 from assets.documents import TEXT_KEY
 from assets.enterprise import enterprise_key
+from assets.metering import metered
 from assets.resources import LakehouseResource
 from lake.entities import extraction, resolution
 from synth.training import entity_model as find_or_build_model
@@ -28,6 +29,7 @@ RESOLVED_KEY, LINKS_KEY = enterprise_key(resolution.RESOLVED), enterprise_key(re
     "council's train split, cached by a hash of its config and training data (or the model "
     "CASELAKE_GLINER_MODEL names).",
 )
+@metered
 def entity_model(context: dg.AssetExecutionContext, lakehouse: LakehouseResource) -> dg.MaterializeResult:
     settings = lakehouse.settings().entities
     if settings.gliner_model:
@@ -94,6 +96,7 @@ def entity_model(context: dg.AssetExecutionContext, lakehouse: LakehouseResource
     ],
     can_subset=False,
 )
+@metered
 def entity_mentions(context: dg.AssetExecutionContext, lakehouse: LakehouseResource):
     settings = lakehouse.settings()
     lake = settings.lake()
@@ -147,6 +150,7 @@ def entity_mentions(context: dg.AssetExecutionContext, lakehouse: LakehouseResou
     ],
     can_subset=False,
 )
+@metered
 def resolved_people(context: dg.AssetExecutionContext, lakehouse: LakehouseResource):
     settings = lakehouse.settings()
     run = resolution.resolve_people(settings.lake(), settings.resolution)

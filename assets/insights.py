@@ -5,6 +5,7 @@ one, and writes the effects, the list, its fairness audit, the themes and the gr
 import dagster as dg
 import polars as pl
 
+from assets.metering import metered
 from assets.resources import LakehouseResource
 from lake.insights import analysis
 from lake.insights.contract import COHORTS, WAITING
@@ -31,6 +32,7 @@ ADOPTER_INSIGHTS = dg.AssetKey([INSIGHTS, "adopter_insights"])
         )
     ],
 )
+@metered
 def adopter_insights(context: dg.AssetExecutionContext, lakehouse: LakehouseResource):
     settings = lakehouse.settings()
     result = analysis.run(settings, context.run_id, Embedder(settings.search).encode)

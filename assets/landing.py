@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from assets.metering import metered
 from assets.partitions import EXTRACT_PARTITIONS
 from assets.resources import EXTRACT_FAILED_TAG, LakehouseResource
 from lake.contracts.sources import SOURCES
@@ -25,6 +26,7 @@ def _landing_asset(source: str) -> dg.AssetsDefinition:
         "declares, and why a file is refused. An extract that cannot be staged as delivered fails here, "
         "recorded in landing/extracts with its reasons.",
     )
+    @metered
     def landing_files(context: dg.AssetExecutionContext, lakehouse: LakehouseResource):
         extract = extract_for(source, context.partition_key, lakehouse.landing())
         try:

@@ -8,15 +8,25 @@ import dagster as dg
 from dagster_dbt import DbtCliResource, dbt_assets
 
 from assets.dbt_project import DBT_PROJECT, TRANSLATOR, dbt_environment
+from assets.metering import metered
 from assets.resources import LakehouseResource
+from lake import metering
+from lake.ops import costs
 from lake.returns.ssda903 import TABLES, validate_return
 
 
 @dbt_assets(manifest=DBT_PROJECT.manifest_path, project=DBT_PROJECT, dagster_dbt_translator=TRANSLATOR)
+@metered
 def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, lakehouse: LakehouseResource):
     lakehouse.warehouse().mkdir(parents=True, exist_ok=True)
+    costs.ensure(lakehouse.lake())  # the cost mart's source exists before the first cost is recorded
     with dbt_environment(lakehouse.lake().root, str(lakehouse.warehouse())):
-        yield from dbt.cli(["build"], context=context).stream().fetch_row_counts().fetch_column_metadata()
+        for event in dbt.cli(["build"], context=context).stream().fetch_row_counts().fetch_column_metadata():
+            rows = getattr(event, "metadata", {}).get("dagster/row_count")
+            if isinstance(event, dg.Output) and rows is not None:  # a table model: rebuilt whole, every row written
+                key = context.asset_key_for_output(event.output_name)
+                metering.record_write(metering.Write("duckdb", "/".join(key.path), None, "rebuild", rows.value, 0))
+            yield event
 
 
 SSDA903_KEYS = [dg.AssetKey(["marts", t]) for t in TABLES]

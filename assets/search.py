@@ -6,6 +6,7 @@ import dagster as dg
 from assets.documents import CHUNKS_KEY
 from assets.enterprise import enterprise_key
 from assets.entities import LINKS_KEY
+from assets.metering import metered
 from assets.resources import LakehouseResource
 from lake.search import index
 from lake.search.embedding import Embedder
@@ -32,6 +33,7 @@ SEARCH_KEY = dg.AssetKey(["lancedb", index.TABLE])
         )
     ],
 )
+@metered
 def search_chunks(context: dg.AssetExecutionContext, lakehouse: LakehouseResource):
     settings = lakehouse.settings()
     lake = settings.lake()

@@ -10,6 +10,7 @@ the commit (rows read = landed + quarantined, rows read = rows declared) and war
 import dagster as dg
 
 from assets.landing import landing_key
+from assets.metering import metered
 from assets.partitions import EXTRACT_PARTITIONS
 from assets.resources import EXTRACT_FAILED_TAG, LakehouseResource
 from lake.contracts.sources import NEUTRAL_TABLES, SOURCES
@@ -59,6 +60,7 @@ def _staging_assets(source: str) -> dg.AssetsDefinition:
         partitions_def=EXTRACT_PARTITIONS[source],
         can_subset=False,
     )
+    @metered
     def staging(context: dg.AssetExecutionContext, lakehouse: LakehouseResource):
         extract = extract_for(source, context.partition_key, lakehouse.landing())
         try:

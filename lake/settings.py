@@ -89,6 +89,17 @@ class InsightsSettings:
 
 
 @dataclass(frozen=True)
+class OpsSettings:
+    """Running the platform: the prices its costs are stated in, and how long Delta keeps history for audit."""
+
+    price_vcpu_hour_gbp: float = 0.045  # docs/costs.md: Azure D-series v5 pay-as-you-go, UK South, per vCPU
+    price_gb_month_gbp: float = 0.016  # docs/costs.md: Azure Blob hot LRS, UK South
+    delta_retention_days: int = (
+        400  # files a version needs are kept this long: time travel and audit reach back this far
+    )
+
+
+@dataclass(frozen=True)
 class Settings:
     data_root: Path = DEFAULT_DATA_ROOT
     lake_uri: str = ""  # "" = <data_root>/delta; or s3://, az://, gs:// with storage_options
@@ -103,13 +114,14 @@ class Settings:
     search: SearchSettings = field(default_factory=SearchSettings)
     access: AccessSettings = field(default_factory=AccessSettings)
     insights: InsightsSettings = field(default_factory=InsightsSettings)
+    ops: OpsSettings = field(default_factory=OpsSettings)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """The settings named by ``CASELAKE_*`` variables (see :data:`ENVIRONMENT`), defaults for the rest."""
         env = os.environ if env is None else env
         values: dict[str, dict] = {
-            g: {} for g in ("", "documents", "entities", "resolution", "search", "access", "insights")
+            g: {} for g in ("", "documents", "entities", "resolution", "search", "access", "insights", "ops")
         }
         for var, (group, name, parse) in ENVIRONMENT.items():
             if env.get(var, "") != "":
@@ -127,6 +139,7 @@ class Settings:
             search=SearchSettings(**values["search"]),
             access=AccessSettings(**values["access"]),
             insights=InsightsSettings(**values["insights"]),
+            ops=OpsSettings(**values["ops"]),
         )
 
     def replace(self, **changes) -> Settings:
@@ -206,4 +219,7 @@ ENVIRONMENT: dict[str, tuple[str, str, object]] = {
     "CASELAKE_COOKIE_SECRET": ("access", "cookie_secret", str),
     "CASELAKE_AGENCY_EXPORT": ("insights", "agency_export", str),
     "CASELAKE_INSIGHTS_TOP_K": ("insights", "top_k", int),
+    "CASELAKE_PRICE_VCPU_HOUR_GBP": ("ops", "price_vcpu_hour_gbp", float),
+    "CASELAKE_PRICE_GB_MONTH_GBP": ("ops", "price_gb_month_gbp", float),
+    "CASELAKE_DELTA_RETENTION_DAYS": ("ops", "delta_retention_days", int),
 }

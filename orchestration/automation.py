@@ -106,6 +106,23 @@ _JOBS = {
 }
 
 
+# The cost marts read what every stage recorded (ops/asset_costs), so they run after a load, whichever stage it
+# stopped at (orchestration.runner), and daily after the morning's loads: a side job, not a link of the chain.
+REPORT_COSTS = dg.define_asset_job(
+    "report_costs",
+    selection=dg.AssetSelection.groups("costs"),
+    description="Rebuild the cost marts: cost per asset per day, unit costs, the backlog at the pilot's scale.",
+)
+REPORT_COSTS_DAILY = dg.ScheduleDefinition(
+    name="report_costs_daily",
+    job=REPORT_COSTS,
+    cron_schedule="30 7 * * *",
+    execution_timezone="Europe/London",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Daily at 07:30, after the 06:00 loads: rebuild the cost marts.",
+)
+
+
 def loaded_partitions(instance: dg.DagsterInstance, source: str) -> set[str]:
     """Extracts of ``source`` already loaded by a successful run, whoever launched it (sensor, CLI, backfill)."""
     runs = instance.get_runs(dg.RunsFilter(job_name=LOAD_JOBS[source].name, statuses=[dg.DagsterRunStatus.SUCCESS]))
@@ -235,7 +252,7 @@ STAGE_SENSORS = [
 ]
 
 defs = dg.Definitions(
-    jobs=[*LOAD_JOBS.values(), *(s.job for s in STAGES)],
+    jobs=[*LOAD_JOBS.values(), *(s.job for s in STAGES), REPORT_COSTS],
     sensors=[*(_landing_sensor(s) for s in SOURCES), *STAGE_SENSORS],
-    schedules=[_daily_schedule(s) for s in SOURCES],
+    schedules=[*(_daily_schedule(s) for s in SOURCES), REPORT_COSTS_DAILY],
 )

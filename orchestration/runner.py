@@ -16,7 +16,14 @@ from assets.resources import LakehouseResource
 from lake.contracts.sources import SOURCES
 from lake.ingest.landing import find_extracts, fingerprint
 from lake.settings import Settings
-from orchestration.automation import FINGERPRINT_TAG, STAGE_NAMES, STAGES, loaded_partitions, next_extract
+from orchestration.automation import (
+    FINGERPRINT_TAG,
+    REPORT_COSTS,
+    STAGE_NAMES,
+    STAGES,
+    loaded_partitions,
+    next_extract,
+)
 
 
 def ensure_dagster_home(settings: Settings) -> Path:
@@ -89,8 +96,14 @@ def load_all(
         label = stage.doing.split(":")[0]
         say(f"{label}: {stage.done if result.success else 'FAILED'} (run {result.run_id[:8]})")
         if not result.success:
-            return False  # a stage after a failed one would read what the failed one left
-    return ok
+            ok = False
+            break  # a stage after a failed one would read what the failed one left
+    # The cost marts, whatever happened: a failed stage cost something too.
+    result = defs.resolve_job_def(REPORT_COSTS.name).execute_in_process(
+        instance=instance, resources=resources, raise_on_error=False
+    )
+    say(f"costs: {'reported' if result.success else 'FAILED'} (run {result.run_id[:8]})")
+    return ok and result.success
 
 
 def _failure(result: dg.ExecuteInProcessResult) -> str:

@@ -34,8 +34,8 @@ from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
-from deltalake import write_deltalake
 
+from lake import metering
 from lake.contracts.sources import SOURCES
 from lake.documents import formats, libreoffice
 from lake.documents.formats import DocumentError, ExtractionSettings, FileText
@@ -43,6 +43,9 @@ from lake.progress import Progress, no_progress
 from lake.storage.delta import ENTERPRISE, LANDING, Lake, ensure_table
 
 TEXT, ERRORS, CHUNKS = "document_text", "document_errors", "document_chunks"
+# The ways of reading a page that run a model, and the model kind their time is metered as (a text layer and
+# docling's parsing of Word, HTML and the like run none).
+MODEL_METHODS = {formats.METHOD_OCR: "ocr"}
 DEFAULT_BUCKETS = 4
 
 TEXT_SCHEMA = pa.schema(
@@ -458,6 +461,11 @@ def extract_documents(
     run.pruned_rows = prune_superseded(lake, docs, buckets)
     run.account = accounting(lake, docs)
     run.wall_seconds = time.perf_counter() - t0
+    metering.record_items("documents", run.pending_documents)
+    metering.record_items("pages", sum(run.pages.values()))
+    for method, seconds in run.page_seconds.items():  # file time in the workers, by how the text was read
+        if method in MODEL_METHODS:
+            metering.record_model_seconds(MODEL_METHODS[method], seconds)
     return run
 
 
@@ -524,12 +532,7 @@ def _commit(lake: Lake, outcomes: list[Outcome], versions: str, run: DocumentRun
                 )
     for name, rows in ((TEXT, pages), (CHUNKS, chunks), (ERRORS, errors)):
         if rows:
-            write_deltalake(
-                lake.uri(ENTERPRISE, name),
-                pa.Table.from_pylist(rows, schema=SCHEMAS[name]),
-                mode="append",
-                storage_options=lake.storage_options or None,
-            )
+            lake.write(ENTERPRISE, name, pa.Table.from_pylist(rows, schema=SCHEMAS[name]), mode="append")
             run.commits += 1
     run.chunks += len(chunks)
 
@@ -569,8 +572,7 @@ def prune_superseded(lake: Lake, docs: pl.DataFrame, buckets: set[int] | None = 
         if stale.is_empty():
             continue
         pairs = " OR ".join(f"(document_id = {_sql(d)} AND content_hash = {_sql(h)})" for d, h in stale.iter_rows())
-        metrics = table.delete(pairs)
-        removed += int(metrics.get("num_deleted_rows", 0))
+        removed += lake.delete(ENTERPRISE, name, pairs)
     return removed
 
 

@@ -26,8 +26,8 @@ from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
-from deltalake import write_deltalake
 
+from lake import metering
 from lake.entities.model import MODEL_LABELS, PROMPT_TO_LABEL, WORD, windows
 from lake.entities.patterns import PATTERN_MODEL, Mention, find_all
 from lake.progress import Progress, no_progress
@@ -248,12 +248,7 @@ def prune_stale(lake: Lake, items: pl.DataFrame, model_version: str) -> int:
         table = lake.read(ENTERPRISE, name)
         keep = table.join(stale.select(*ITEM_KEY, hash_col), on=[*ITEM_KEY, hash_col], how="anti")
         removed += table.height - keep.height
-        write_deltalake(
-            lake.uri(ENTERPRISE, name),
-            keep.to_arrow().cast(table.to_arrow().schema),
-            mode="overwrite",
-            storage_options=lake.storage_options or None,
-        )
+        lake.write(ENTERPRISE, name, keep.to_arrow().cast(table.to_arrow().schema), keep_schema=True)
     return removed
 
 
@@ -315,6 +310,8 @@ def extract_entities(
         _commit(lake, batch, found, extractor, run)
         progress("entities", min(b + commit_every, len(rows)), len(rows))
     run.wall_seconds = time.perf_counter() - t0
+    metering.record_model_seconds("ner", run.model_seconds)
+    metering.record_items("text_items", run.pending_items)  # notes, document pages and form answers read
     return run
 
 
@@ -362,12 +359,7 @@ def _commit(lake: Lake, items: list[dict], found: list[list[Mention]], ex: Entit
         )
     for name, rows, schema in ((MENTIONS, mentions, MENTIONS_SCHEMA), (SOURCES_DONE, done, SOURCES_SCHEMA)):
         if rows:
-            write_deltalake(
-                lake.uri(ENTERPRISE, name),
-                pa.Table.from_pylist(rows, schema=schema),
-                mode="append",
-                storage_options=lake.storage_options or None,
-            )
+            lake.write(ENTERPRISE, name, pa.Table.from_pylist(rows, schema=schema), mode="append")
             run.commits += 1
     run.mentions += len(mentions)
 

@@ -37,7 +37,6 @@ from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
-from deltalake import write_deltalake
 
 from lake.settings import ResolutionSettings
 from lake.storage.delta import ENTERPRISE, Lake, ensure_table
@@ -629,13 +628,7 @@ def resolve_people(lake: Lake, rules: ResolutionSettings | None = None) -> Resol
         "mention_id", "resolved_person_id", "match_probability", "method", "child_id", "form_id", "resolved_at"
     )
     for name, df in ((RESOLVED, resolved), (MENTION_PERSON, out)):
-        write_deltalake(
-            lake.uri(ENTERPRISE, name),
-            df.to_arrow(),
-            mode="overwrite",
-            schema_mode="overwrite",
-            storage_options=lake.storage_options or None,
-        )
+        lake.write(ENTERPRISE, name, df)
     person_rows = mentions.filter(pl.col("label") == "person").height
     return ResolutionRun(
         person_rows,

@@ -18,6 +18,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from lake import metering
 from lake.contracts.sources import NEUTRAL_TABLES, SOURCES
 from lake.ingest import enterprise
 from lake.ingest.landing import Extract, LandingError, find_extracts, inventory
@@ -153,6 +154,7 @@ def land_extract(lake: Lake, extract: Extract) -> pl.DataFrame:
         ),
         ("extract_id", "path"),
     )
+    metering.record_items("files", files.height)
     refused = files.filter(pl.col("problem").is_not_null())
     reasons = [*extract.problems, *(f"{r['path']}: {r['problem']}" for r in refused.iter_rows(named=True))]
     if reasons:
@@ -214,6 +216,7 @@ def _read_and_check(
                 path, system, table, extract.extract_id, extract.extract_date, ingested_at
             )
             load.rows_read, load.rows_landed = file.rows_read, file.landed.height
+            metering.record_rows_read(file.rows_read)  # the extract's CSV rows: what staging reads
             load.rows_quarantined, load.file_error = file.rows_quarantined, file.file_error
             load.repaired_cells, load.normalised_cells = file.repaired_cells, file.normalised_cells
             declared = extract.declared_rows.get(system.table(table))

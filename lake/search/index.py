@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import polars as pl
 import pyarrow as pa
 
+from lake import metering
 from lake.documents.pipeline import CHUNKS, chunk_page
 from lake.progress import Progress, no_progress
 from lake.search.embedding import DIMENSIONS, Embedder
@@ -238,6 +239,12 @@ class IndexRun:
         }
 
 
+def _data_bytes(table) -> int:
+    """The bytes of the table's live data (LanceDB's own statistics); what a write added is the growth, which
+    undercounts a write that replaced rows. Measured only when a meter is open."""
+    return int(table.stats()["total_bytes"]) if table is not None and metering.metering() else 0
+
+
 def sql_quote(value: str) -> str:
     """A SQL string literal (a quote inside is doubled)."""
     return "'" + value.replace("'", "''") + "'"
@@ -299,6 +306,7 @@ def build_index(
     db = connect(uri, storage_options)
     table = db.open_table(TABLE) if TABLE in db.list_tables().tables else None
     have = _existing(table)
+    bytes_before = _data_bytes(table)
     todo = wanted.join(have.select("chunk_id", "row_hash"), on=["chunk_id", "row_hash"], how="anti")
     gone = have.join(wanted.select("chunk_id"), on="chunk_id", how="anti")["chunk_id"].to_list()
     known = _vectors_for(table, todo["content_hash"].unique().to_list()) if table is not None and todo.height else {}
@@ -315,6 +323,8 @@ def build_index(
         progress("embed chunks", min(i + batch, total), total)
     run.embed_seconds = time.perf_counter() - t0
     run.embedded = total
+    metering.record_model_seconds("embedding", run.embed_seconds)
+    metering.record_items("chunks", total)
     run.reused_vectors = todo.filter(pl.col("content_hash").is_in(list(known))).height
 
     if todo.height:
@@ -345,6 +355,12 @@ def build_index(
         run.vector_index = rows >= vector_index_rows or "vector" in indexed
         run.chunks = rows
         run.version = table.version
+        if run.wrote:
+            metering.record_write(
+                metering.Write(
+                    "lancedb", TABLE, table.version, "merge", run.upserted, max(0, _data_bytes(table) - bytes_before)
+                )
+            )
     run.seconds = time.perf_counter() - started
     return run
 

@@ -3,6 +3,10 @@
 Where the root is comes from :class:`lake.settings.Settings` (the embedded default is a folder under
 ``lake/data``, git-ignored; an object store is ``s3://bucket/caselake``, ``az://container/caselake`` or
 ``gs://bucket/caselake`` with deltalake's storage options); the same code runs either way.
+
+Every commit goes through this module: it carries the labels of the run that made it (``caselake.run_id``,
+``caselake.step``: a table version names its Dagster run, which lineage follows), and what it wrote is reported
+to the open meter (:mod:`lake.metering`), which the cost of each asset is made from.
 """
 
 from __future__ import annotations
@@ -11,8 +15,10 @@ from dataclasses import dataclass, field
 
 import polars as pl
 import pyarrow as pa
-from deltalake import DeltaTable, write_deltalake
+from deltalake import CommitProperties, DeltaTable, write_deltalake
 from deltalake.exceptions import TableNotFoundError
+
+from lake import metering
 
 # The layers, in the order data flows through them.
 LANDING = "landing"  # what each extract held, file by file
@@ -47,7 +53,9 @@ class Lake:
         dt = self.table(layer, name)
         if dt is None:
             return None
-        return pl.from_arrow(dt.to_pyarrow_table(filters=filters))
+        frame = pl.from_arrow(dt.to_pyarrow_table(filters=filters))
+        metering.record_rows_read(frame.height)
+        return frame
 
     def scan(self, layer: str, name: str) -> pl.LazyFrame | None:
         """The table as a lazy polars frame (only the columns and rows a query needs are read), or None."""
@@ -55,19 +63,103 @@ class Lake:
             return None
         return pl.scan_delta(self.uri(layer, name), storage_options=self._options)
 
-    def write(self, layer: str, name: str, frame: pl.DataFrame, mode: str = "overwrite") -> None:
-        """Replace (``overwrite``, schema included) or extend (``append``) a whole table in one commit."""
-        write_deltalake(
-            self.uri(layer, name),
-            frame.to_arrow(),
-            mode=mode,
-            schema_mode="overwrite" if mode == "overwrite" else None,
-            storage_options=self._options,
-        )
+    def write(
+        self,
+        layer: str,
+        name: str,
+        frame: pl.DataFrame | pa.Table,
+        mode: str = "overwrite",
+        *,
+        keep_schema: bool = False,
+        add_columns: bool = False,
+    ) -> None:
+        """Replace (``overwrite``) or extend (``append``) a whole table in one commit. An overwrite replaces the
+        schema too, unless ``keep_schema`` (the rows are then cast to the table's schema by the caller); an
+        append with ``add_columns`` adds the columns the table lacks (older rows read them as null)."""
+        data = frame.to_arrow() if isinstance(frame, pl.DataFrame) else frame
+        with _Commit(self, layer, name, mode) as commit:
+            write_deltalake(
+                self.uri(layer, name),
+                data,
+                mode=mode,
+                schema_mode=(
+                    "overwrite" if mode == "overwrite" and not keep_schema else "merge" if add_columns else None
+                ),
+                storage_options=self._options,
+                commit_properties=commit.properties,
+            )
+
+    def delete(self, layer: str, name: str, predicate: str) -> int:
+        """Delete the rows matching a Delta SQL ``predicate`` in one commit; returns how many."""
+        dt = self.table(layer, name)
+        if dt is None:
+            return 0
+        with _Commit(self, layer, name, "delete", before=dt.version()) as commit:
+            metrics = dt.delete(predicate, commit_properties=commit.properties)
+        return int(metrics.get("num_deleted_rows", 0))
 
     def version(self, layer: str, name: str) -> int | None:
         dt = self.table(layer, name)
         return None if dt is None else dt.version()
+
+
+def commit_labels() -> dict[str, str]:
+    """What every commit is labelled with: the open meter's labels (the Dagster run and step), else nothing."""
+    return {f"caselake.{k}": v for k, v in metering.labels().items()}
+
+
+class _Commit:
+    """One commit of one table: labelled with its run, and what it added reported to the open meter.
+
+    The files a commit added are the difference between the table's files after it and before it (the add
+    actions), so a merge that rewrites files counts the rows and bytes it rewrote: what storage was written."""
+
+    def __init__(self, lake: Lake, layer: str, name: str, operation: str, before: int | None = -1) -> None:
+        self.lake, self.layer, self.name, self.operation = lake, layer, name, operation
+        self.measure = metering.metering()
+        # -1: not known yet (read here); None: the table does not exist
+        self.before = lake.version(layer, name) if before == -1 and self.measure else before
+        labels = commit_labels()
+        self.properties = CommitProperties(custom_metadata=labels) if labels else None
+
+    def __enter__(self) -> _Commit:
+        return self
+
+    def __exit__(self, kind, *_) -> None:
+        if kind is not None or not self.measure:
+            return
+        after = self.lake.table(self.layer, self.name)
+        if after is None or after.version() == self.before:
+            return  # nothing committed (a merge with nothing to change)
+        added = _files(after)
+        if self.before is not None and self.before >= 0:
+            earlier = DeltaTable(
+                self.lake.uri(self.layer, self.name), version=self.before, storage_options=self.lake._options
+            )
+            for path in _files(earlier):
+                added.pop(path, None)
+        metering.record_write(
+            metering.Write(
+                store="delta",
+                table=f"{self.layer}/{self.name}",
+                version=after.version(),
+                operation=self.operation,
+                rows=sum(rows for _, rows in added.values()),
+                bytes=sum(size for size, _ in added.values()),
+            )
+        )
+
+
+def _files(dt: DeltaTable) -> dict[str, tuple[int, int]]:
+    """The table's data files: path -> (bytes, rows)."""
+    actions = pa.table(dt.get_add_actions(flatten=False))
+    if not actions.num_rows:
+        return {}
+    rows = actions["num_records"].to_pylist() if "num_records" in actions.column_names else [0] * actions.num_rows
+    return {
+        p: (int(size), int(n or 0))
+        for p, size, n in zip(actions["path"].to_pylist(), actions["size_bytes"].to_pylist(), rows, strict=True)
+    }
 
 
 @dataclass
@@ -103,16 +195,25 @@ def merge_by_key(
     data = rows.to_arrow()
     dt = lake.table(layer, name)
     if dt is None:
-        write_deltalake(uri, data, mode="error", storage_options=lake._options)
+        with _Commit(lake, layer, name, "create", before=None) as commit:
+            write_deltalake(uri, data, mode="error", storage_options=lake._options, commit_properties=commit.properties)
         return MergeStats(inserted=rows.height, version=0, committed=True)
     before = dt.version()
     predicate = " AND ".join(f"t.`{k}` = s.`{k}`" for k in keys)
-    metrics = (
-        dt.merge(source=data, predicate=predicate, source_alias="s", target_alias="t", merge_schema=True)
-        .when_matched_update_all(predicate=update_when)
-        .when_not_matched_insert_all()
-        .execute()
-    )
+    with _Commit(lake, layer, name, "merge", before=before) as commit:
+        metrics = (
+            dt.merge(
+                source=data,
+                predicate=predicate,
+                source_alias="s",
+                target_alias="t",
+                merge_schema=True,
+                commit_properties=commit.properties,
+            )
+            .when_matched_update_all(predicate=update_when)
+            .when_not_matched_insert_all()
+            .execute()
+        )
     after = DeltaTable(uri, storage_options=lake._options).version()
     inserted = int(metrics.get("num_target_rows_inserted", 0))
     updated = int(metrics.get("num_target_rows_updated", 0))
@@ -122,4 +223,11 @@ def merge_by_key(
 def ensure_table(lake: Lake, layer: str, name: str, schema: pa.Schema) -> None:
     """Create an empty table so readers and checks can rely on it existing."""
     if lake.table(layer, name) is None:
-        write_deltalake(lake.uri(layer, name), schema.empty_table(), mode="error", storage_options=lake._options)
+        with _Commit(lake, layer, name, "create", before=None) as commit:
+            write_deltalake(
+                lake.uri(layer, name),
+                schema.empty_table(),
+                mode="error",
+                storage_options=lake._options,
+                commit_properties=commit.properties,
+            )
