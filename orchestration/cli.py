@@ -509,6 +509,159 @@ def serve(
     serve_app(_settings(), port=port, address=address, origins=origin or None)
 
 
+@app.command()
+def costs(
+    days: Annotated[int, typer.Option(help="Sum the per-asset costs over this many recent days.")] = 7,
+) -> None:
+    """What the platform costs: measured unit costs beside the council pilot's cloud prices, the pilot's backlog
+    and a year of its new data at those rates, the costliest assets, and what the lake stores now. Reads the
+    cost marts that ``caselake load`` (and the daily report_costs job) rebuild."""
+    from rich.table import Table
+
+    from lake.ops import costs as cost_report
+
+    settings = _settings()
+    prices = cost_report.Prices(settings.ops.price_vcpu_hour_gbp, settings.ops.price_gb_month_gbp)
+    try:
+        r = cost_report.report(settings.lake(), settings.duckdb_path(), prices, days)
+    except FileNotFoundError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from exc
+
+    def money(v) -> str:
+        return "—" if v is None else f"£{v:,.2f}" if v >= 1 else f"£{v:.4f}"
+
+    out = Console(width=max(Console().width, 120))  # tables this wide wrap badly in a log or a pipe
+    out.print(f"Prices: £{prices.vcpu_hour_gbp} per vCPU-hour, £{prices.gb_month_gbp} per GB-month (docs/costs.md)")
+    rates = Table("work", "unit", "runs", "items", "CPU s per 1,000", "£ per 1,000", "pilot £ per 1,000",
+                  title="Measured unit costs")  # fmt: skip
+    for row in r.unit_rates.iter_rows(named=True):
+        rates.add_row(row["work"], row["unit"], str(row["runs"]), f"{row['items']:,}",
+                      f"{row['cpu_seconds_per_1000']:,.0f}", money(row["gbp_per_1000"]),
+                      money(row["pilot_gbp_per_1000"]))  # fmt: skip
+    out.print(rates)
+    backlog = Table("scope", "work", "items", "vCPU-hours", "£ here", "£ pilot",
+                    title="The pilot council's backlog and new data, at these rates")  # fmt: skip
+    for row in r.backlog.iter_rows(named=True):
+        backlog.add_row(row["scope"], row["work"], f"{row['items'] or 0:,.0f}",
+                        "—" if row["cpu_hours"] is None else f"{row['cpu_hours']:,.0f}",
+                        money(row["estimated_gbp"]), money(row["pilot_gbp"]))  # fmt: skip
+    out.print(backlog)
+    assets = Table("asset", "runs", "wall s", "CPU s", "model s", "MB written", "£ compute",
+                   title=f"Costliest assets, last {days} days")  # fmt: skip
+    for row in r.by_asset.head(12).iter_rows(named=True):
+        assets.add_row(row["asset_key"], str(row["runs"]), f"{row['wall_seconds']:,.1f}", f"{row['cpu_seconds']:,.1f}",
+                       f"{row['model_seconds']:,.1f}", f"{(row['bytes_written'] or 0) / 1e6:,.2f}",
+                       money(row["compute_gbp"]))  # fmt: skip
+    out.print(assets)
+    out.print(
+        f"Stored now: {r.stored_bytes / 1e6:,.1f} MB of Delta tables = {money(r.storage_gbp_year)} a year "
+        "(the pilot's standing cost: £1,657 a year)"
+    )
+
+
+lake_app = typer.Typer(
+    help="The lake's Delta tables: history, time travel, housekeeping, lineage.", no_args_is_help=True
+)
+app.add_typer(lake_app, name="lake")
+
+
+@lake_app.command("history")
+def lake_history(
+    table: Annotated[str, typer.Argument(help="layer/name, e.g. enterprise/child")],
+    limit: Annotated[int, typer.Option(help="Newest versions shown.")] = 20,
+) -> None:
+    """A table's versions: when, what operation, and the Dagster run and step that made each."""
+    from rich.table import Table
+
+    layer, _, name = table.partition("/")
+    dt_ = _settings().lake().table(layer, name)
+    if dt_ is None:
+        console.print(f"[red]error:[/red] no Delta table {table}")
+        raise typer.Exit(1)
+    out = Table("version", "committed (UTC)", "operation", "run", "step", title=table)
+    for c in dt_.history(limit):
+        at = dt.datetime.fromtimestamp(c["timestamp"] / 1000, dt.UTC).isoformat(timespec="seconds")
+        out.add_row(
+            str(c["version"]), at, c["operation"], (c.get("caselake.run_id") or "")[:8], c.get("caselake.step", "")
+        )
+    Console().print(out)
+
+
+@lake_app.command("snapshot")
+def lake_snapshot(
+    table: Annotated[str, typer.Argument(help="layer/name, e.g. enterprise/child")],
+    out: Annotated[Path, typer.Option(help="A Parquet file to write the table as it was to.")],
+    version: Annotated[int | None, typer.Option(help="A version (caselake lake history lists them).")] = None,
+    as_of: Annotated[str | None, typer.Option(help="Or a moment, ISO 8601 (e.g. 2026-11-30T18:00:00Z).")] = None,
+) -> None:
+    """Time travel: the table as it was at a version or a moment inside the retention, written to Parquet."""
+    from deltalake import DeltaTable
+
+    layer, _, name = table.partition("/")
+    lake = _settings().lake()
+    if lake.table(layer, name) is None or (version is None) == (as_of is None):
+        console.print("[red]error:[/red] give an existing table and exactly one of --version or --as-of")
+        raise typer.Exit(2)
+    dt_ = DeltaTable(lake.uri(layer, name), storage_options=lake.storage_options or None)
+    dt_.load_as_version(version if version is not None else as_of)
+    import pyarrow.parquet as pq
+
+    data = dt_.to_pyarrow_table()
+    pq.write_table(data, out)
+    console.print(f"{table} at version {dt_.version()}: {data.num_rows} rows written to {out}")
+
+
+@lake_app.command("housekeep")
+def lake_housekeep() -> None:
+    """Compact and vacuum every Delta table now, keeping CASELAKE_DELTA_RETENTION_DAYS of history (the weekly
+    delta_housekeeping job does the same)."""
+    from lake.ops.housekeeping import housekeep
+
+    settings = _settings()
+    done = housekeep(settings.lake(), settings.ops.delta_retention_days)
+    console.print(
+        f"{done.height} tables: {int(done['files_compacted'].sum())} small files compacted, "
+        f"{int(done['files_vacuumed'].sum())} old files vacuumed; history kept {settings.ops.delta_retention_days} days"
+    )
+
+
+@app.command()
+def lineage(
+    kind: Annotated[str, typer.Argument(help="edge, mention, hit (a search chunk) or row (a mart row).")],
+    ident: Annotated[str, typer.Argument(help="The edge_id, mention_id or chunk_id; for a row, the mart's name.")],
+    key: Annotated[list[str] | None, typer.Argument(help="For a row: its key as column=value (repeatable).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the chain as JSON.")] = False,
+) -> None:
+    """Where a fact came from: an ecomap edge, an entity mention, a search hit or a mart row, back through the
+    enterprise and staging rows to the landing file (SHA-256, row number), with the Delta versions and runs
+    that wrote each, and for text the page, span, method and model. Shows ids and hashes, never content."""
+    import json
+
+    from lake.ops.lineage import LineageError, Tracer
+
+    settings = _settings()
+    tracer = Tracer(settings.lake(), settings.warehouse(), settings.landing())
+    try:
+        if kind == "edge":
+            found = tracer.edge(ident)
+        elif kind == "mention":
+            found = tracer.mention(ident)
+        elif kind == "hit":
+            found = tracer.search_hit(ident, settings.lancedb(), dict(settings.storage_options))
+        elif kind == "row":
+            pairs = [k.partition("=") for k in key or []]
+            if not pairs or any(not sep for _, sep, _ in pairs):
+                raise LineageError("a mart row needs its key as column=value")
+            found = tracer.mart_row(ident, {c: v for c, _, v in pairs})
+        else:
+            raise LineageError(f"unknown kind {kind!r}: edge, mention, hit or row")
+    except LineageError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    print(json.dumps(found.to_dict(), indent=2) if as_json else found.as_text())
+
+
 audit_app = typer.Typer(help="The audit log of every read of case data.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from assets import audit, documents, enterprise, entities, insights, landing, marts, search, staging
+from assets import audit, documents, enterprise, entities, housekeeping, insights, landing, marts, search, staging
 from assets.resources import LakehouseResource
 from orchestration import automation
 
@@ -18,6 +18,7 @@ defs = dg.Definitions.merge(
     search.defs,
     insights.defs,
     audit.defs,
+    housekeeping.defs,
     automation.defs,
     dg.Definitions(resources={"lakehouse": LakehouseResource()}),
 )

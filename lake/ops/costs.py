@@ -184,3 +184,50 @@ def read(lake: Lake) -> pl.DataFrame:
 def ensure(lake: Lake) -> None:
     """The table exists (empty), so dbt's source over it resolves before the first cost is recorded."""
     ensure_table(lake, OPS, TABLE, pl.DataFrame(schema=SCHEMA).to_arrow().schema)
+
+
+# ---- the report -------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CostReport:
+    unit_rates: pl.DataFrame  # the mart cost_unit_rates
+    backlog: pl.DataFrame  # the mart cost_backlog_estimate
+    by_asset: pl.DataFrame  # asset_costs_daily over the last days, summed per asset, costliest first
+    stored_bytes: int  # the lake's Delta tables now (current versions)
+    prices: Prices
+
+    @property
+    def storage_gbp_year(self) -> float:
+        return self.prices.storage(self.stored_bytes) * 12
+
+
+def report(lake: Lake, duckdb_path, prices: Prices, days: int = 7) -> CostReport:
+    """The cost marts (built by the ``report_costs`` job) and what the lake stores now."""
+    import duckdb
+
+    if not duckdb_path.exists():
+        raise FileNotFoundError(f"no warehouse at {duckdb_path}: run `caselake load` first")
+    with duckdb.connect(str(duckdb_path), read_only=True) as con:
+
+        def frame(sql: str) -> pl.DataFrame:
+            return pl.from_arrow(con.sql(sql).to_arrow_table())
+
+        rates = frame("select * from main.cost_unit_rates order by work")
+        backlog = frame("select * from main.cost_backlog_estimate order by scope, work")
+        by_asset = frame(
+            "select asset_key, sum(runs) as runs, sum(wall_seconds) as wall_seconds, sum(cpu_seconds) as cpu_seconds,"
+            " sum(model_seconds) as model_seconds, cast(sum(bytes_written) as double) as bytes_written,"
+            " sum(compute_gbp) as compute_gbp"
+            " from main.asset_costs_daily"
+            f" where cost_date > (select max(cost_date) from main.asset_costs_daily) - {int(days)}"
+            " group by asset_key order by compute_gbp desc"
+        )
+    return CostReport(rates, backlog, by_asset, stored_bytes(lake), prices)
+
+
+def stored_bytes(lake: Lake) -> int:
+    """The bytes of every Delta table's current version (older versions kept for time travel are not counted)."""
+    total = 0
+    for layer, name in lake.tables():
+        actions = lake.table(layer, name).get_add_actions(flatten=True)
+        total += sum(int(n) for n in actions.column("size_bytes").to_pylist())
+    return total

@@ -102,6 +102,51 @@ class Lake:
         dt = self.table(layer, name)
         return None if dt is None else dt.version()
 
+    def tables(self) -> list[tuple[str, str]]:
+        """Every Delta table under the root, as (layer, name): a folder holding a ``_delta_log``."""
+        from pyarrow import fs
+
+        filesystem, root = fs.FileSystem.from_uri(self.root)
+        root = root.rstrip("/")
+        found = []
+        for info in filesystem.get_file_info(fs.FileSelector(root, recursive=True, allow_not_found=True)):
+            if info.type == fs.FileType.Directory and info.base_name == "_delta_log":
+                layer, _, name = info.path[len(root) + 1 : -len("/_delta_log")].partition("/")
+                if name:
+                    found.append((layer, name))
+        return sorted(found)
+
+    def compact(self, layer: str, name: str) -> dict:
+        """Rewrite small files into larger ones in one commit (rows and history unchanged); optimize's metrics."""
+        dt = self.table(layer, name)
+        with _Commit(self, layer, name, "optimize", before=dt.version()) as commit:
+            return dt.optimize.compact(commit_properties=commit.properties)
+
+    def keep_history(self, layer: str, name: str, days: int) -> bool:
+        """Make the table keep its log and the files of old versions ``days`` days (Delta's defaults are 30 and
+        7), so time travel reaches back that far. True when the properties changed (a commit)."""
+        dt = self.table(layer, name)
+        wanted = {
+            "delta.logRetentionDuration": f"interval {days} days",
+            "delta.deletedFileRetentionDuration": f"interval {days} days",
+        }
+        if all(dt.metadata().configuration.get(k) == v for k, v in wanted.items()):
+            return False
+        with _Commit(self, layer, name, "set properties", before=dt.version()) as commit:
+            dt.alter.set_table_properties(wanted, commit_properties=commit.properties)
+        return True
+
+    def vacuum(self, layer: str, name: str, days: int) -> list[str]:
+        """Delete files no version younger than ``days`` days needs; the files deleted."""
+        dt = self.table(layer, name)
+        labels = commit_labels()
+        return dt.vacuum(
+            retention_hours=days * 24,
+            dry_run=False,
+            enforce_retention_duration=True,  # never below the table's own deletedFileRetentionDuration
+            commit_properties=CommitProperties(custom_metadata=labels) if labels else None,
+        )
+
 
 def commit_labels() -> dict[str, str]:
     """What every commit is labelled with: the open meter's labels (the Dagster run and step), else nothing."""
