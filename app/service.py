@@ -31,6 +31,7 @@ from app.users import Role, User, UserStore
 from lake.documents.pipeline import TEXT, manifest
 from lake.entities.extraction import text_items
 from lake.insights import analysis as adopter_analysis
+from lake.ops.lineage import LineageError, Provenance, Tracer
 from lake.search.embedding import Embedder
 from lake.search.index import SOURCE_TYPES, open_table
 from lake.search.people import PeopleDirectory
@@ -571,6 +572,42 @@ class QueryService:
             },
         )
         return result
+
+    def provenance(self, session: Session, kind: str, ident: str, key: dict[str, str] | None = None) -> Provenance:
+        """Where one fact came from (``lake.ops.lineage``): an ecomap ``edge``, an entity ``mention``, a search
+        ``hit`` or a mart ``row`` (``ident`` the mart, ``key`` its key columns). Auditors may trace any fact; a
+        case reader only a fact about a child they may see. The chain holds ids and hashes, never content."""
+        request = {
+            "kind": str(kind)[:16],
+            "id": str(ident)[:64],
+            "key": {str(k)[:64]: str(v)[:64] for k, v in (key or {}).items()},
+        }
+        if not (session.role.reads_audit or session.role.reads_case_text):
+            raise self._deny(session, "provenance", {}, request, f"role {session.role} traces no facts")
+        tracer = Tracer(self.lake, self.settings.warehouse(), self.settings.landing())
+        try:
+            if kind == "edge":
+                found = tracer.edge(ident)
+            elif kind == "mention":
+                found = tracer.mention(ident)
+            elif kind == "hit":
+                found = tracer.search_hit(ident, self.settings.lancedb(), dict(self.settings.storage_options))
+            elif kind == "row" and ID.match(str(ident)):  # a mart's name; the tracer checks it is one
+                found = tracer.mart_row(ident, dict(key or {}))
+            else:
+                raise InvalidRequest(f"unknown kind of fact {kind!r}")
+        except LineageError:
+            raise self._deny(session, "provenance", {}, request, "no such fact") from None
+        if not session.role.reads_audit:
+            self._child_in_scope(session, "provenance", found.child_id or "", request)
+        self._audit(
+            session,
+            "provenance",
+            target={"child_id": found.child_id} if found.child_id else {},
+            request=request,
+            result={"links": len(found.links), "files": [f.key["path"] for f in found.landing_files()]},
+        )
+        return found
 
     def audit_log(
         self,

@@ -61,6 +61,16 @@ def read_council(council, entity_model_dir, tmp_path_factory):
             text_event = instance.get_latest_materialization_event(text_key)
             mentions_event = instance.get_latest_materialization_event(mentions_key)
             search_event = instance.get_latest_materialization_event(search_key)
+            materializations = [
+                {
+                    "run_id": record.run_id,
+                    "asset_key": "/".join(key.path),
+                    "partition": record.partition_key,
+                    "metadata": {k: getattr(v, "value", v) for k, v in record.asset_materialization.metadata.items()},
+                }
+                for key in instance.get_asset_keys()
+                for record in instance.fetch_materializations(key, limit=10_000).records
+            ]
             checks = {
                 name: _check_status(instance, key, name)
                 for key, name in (
@@ -83,6 +93,7 @@ def read_council(council, entity_model_dir, tmp_path_factory):
         "text_metadata": text_event.asset_materialization.metadata,
         "mentions_metadata": mentions_event.asset_materialization.metadata,
         "search_metadata": search_event.asset_materialization.metadata,
+        "materializations": materializations,  # every one of the load, with its metadata (the cost fields)
     }
 
 

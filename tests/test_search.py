@@ -553,6 +553,7 @@ def test_the_audit_asset_copies_the_journal_and_checks_it(tmp_path, monkeypatch)
 
     from assets.audit import AUDIT_KEY, audit_log
     from assets.resources import LakehouseResource
+    from lake.ops.costs import COST_FIELDS
     from lake.storage.delta import OPS, Lake
 
     path = tmp_path / "audit.sqlite"
@@ -564,7 +565,8 @@ def test_the_audit_asset_copies_the_journal_and_checks_it(tmp_path, monkeypatch)
         result = dg.materialize([audit_log], resources=resources, raise_on_error=False)
         meta = result.asset_materializations_for_node(audit_log.op.name)[0].metadata
         check = result.get_asset_check_evaluations()[0]
-        return {k: v.value for k, v in meta.items()}, check.passed
+        assert set(COST_FIELDS) <= set(meta)  # metered like every asset
+        return {k: meta[k].value for k in ("rows_exported", "journal_rows")}, check.passed
 
     assert materialize() == ({"rows_exported": 4, "journal_rows": 4}, True)
     assert Lake(str(tmp_path / "lake")).read(OPS, "audit_log").height == 4
@@ -587,3 +589,24 @@ def test_browsing_without_words_lists_the_truly_newest_and_oldest(service):
     oldest = service.search(session, SearchRequest("", sort="oldest", limit=3)).hits
     assert newest[0].date == dates.to_series().max() and oldest[0].date == dates.to_series().min()
     assert all(h.reasons == ["filter"] for h in newest)
+
+
+def test_provenance_is_for_auditors_and_for_those_who_may_see_the_child(service, people, read_council):
+    import duckdb
+
+    with duckdb.connect(str(read_council["settings"].duckdb_path()), read_only=True) as con:
+        edge = con.sql(
+            "select edge_id from main.child_network where child_id = ? and evidence <> 'text' order by edge_id limit 1",
+            params=[people["restricted"]],
+        ).fetchall()[0][0]
+    auditor = service.login("auditor", PASSWORD)
+    found = service.provenance(auditor, "edge", edge)
+    assert found.child_id == people["restricted"] and found.landing_files()
+    audit = _last_audit(service)
+    assert (audit["action"], audit["outcome"]) == ("provenance", "ok")
+    assert people["restricted"] in audit["target"] and "RELATIONSHIP.csv" in audit["result"]
+    assert service.provenance(service.login("named", PASSWORD), "edge", edge).links  # the child is theirs to see
+    for login, kind, ident in (("unnamed", "edge", edge), ("analyst", "edge", edge), ("auditor", "edge", "E-nothing")):
+        with pytest.raises(AccessDenied):
+            service.provenance(service.login(login, PASSWORD), kind, ident)
+        assert (_last_audit(service)["action"], _last_audit(service)["outcome"]) == ("provenance", "denied")
