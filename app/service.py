@@ -586,16 +586,9 @@ class QueryService:
             raise self._deny(session, "provenance", {}, request, f"role {session.role} traces no facts")
         tracer = Tracer(self.lake, self.settings.warehouse(), self.settings.landing())
         try:
-            if kind == "edge":
-                found = tracer.edge(ident)
-            elif kind == "mention":
-                found = tracer.mention(ident)
-            elif kind == "hit":
-                found = tracer.search_hit(ident, self.settings.lancedb(), dict(self.settings.storage_options))
-            elif kind == "row" and ID.match(str(ident)):  # a mart's name; the tracer checks it is one
-                found = tracer.mart_row(ident, dict(key or {}))
-            else:
-                raise InvalidRequest(f"unknown kind of fact {kind!r}")
+            if kind == "row" and not ID.match(str(ident)):
+                raise LineageError("not a mart's name")
+            found = tracer.trace(kind, ident, key, self.settings.lancedb(), dict(self.settings.storage_options))
         except LineageError:
             raise self._deny(session, "provenance", {}, request, "no such fact") from None
         if not session.role.reads_audit:

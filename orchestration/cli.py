@@ -642,20 +642,13 @@ def lineage(
 
     settings = _settings()
     tracer = Tracer(settings.lake(), settings.warehouse(), settings.landing())
+    pairs = [k.partition("=") for k in key or []]
     try:
-        if kind == "edge":
-            found = tracer.edge(ident)
-        elif kind == "mention":
-            found = tracer.mention(ident)
-        elif kind == "hit":
-            found = tracer.search_hit(ident, settings.lancedb(), dict(settings.storage_options))
-        elif kind == "row":
-            pairs = [k.partition("=") for k in key or []]
-            if not pairs or any(not sep for _, sep, _ in pairs):
-                raise LineageError("a mart row needs its key as column=value")
-            found = tracer.mart_row(ident, {c: v for c, _, v in pairs})
-        else:
-            raise LineageError(f"unknown kind {kind!r}: edge, mention, hit or row")
+        if any(not sep for _, sep, _ in pairs):
+            raise LineageError("a mart row's key is column=value")
+        found = tracer.trace(
+            kind, ident, {c: v for c, _, v in pairs}, settings.lancedb(), dict(settings.storage_options)
+        )
     except LineageError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from exc

@@ -1,7 +1,6 @@
 """Cost per asset: every asset metered once, the cost table matching the runs, pounds at the stated prices, the
 cost marts; and Delta housekeeping keeping every row and the history audit needs."""
 
-
 import datetime as dt
 import shutil
 
@@ -188,18 +187,32 @@ def test_the_cost_marts_give_unit_costs_and_the_pilots_backlog(read_council, cos
     assert daily["compute_gbp"].sum() == pytest.approx(cost_table["compute_gbp"].sum(), rel=1e-9)
 
 
+# Mart columns with no upstream column, by design: counts and constants. Any other column must resolve.
+DERIVED_COLUMNS = {
+    "marts/adopter_features": {"children_adopted"},  # count(*)
+    "marts/asset_costs_daily": {"materializations"},  # count(*)
+    "marts/child_timeline": {"source_table"},  # the name of the enterprise table, a literal per branch
+    "marts/cost_backlog_estimate": {"scope", "work", "pilot_gbp"},  # the pilot's figures, dbt vars
+    "marts/cost_unit_rates": {"runs"},  # count(*)
+}
+
+
 @slow
 def test_every_marts_columns_resolve_to_their_sources(read_council):
-    """dbt's column-level lineage reaches Dagster for every mart, and every column has an upstream column."""
+    """dbt's column-level lineage reaches Dagster for every mart, and every column but the counts and constants
+    above has an upstream column."""
     marts = {
         m["asset_key"]: m["metadata"] for m in read_council["materializations"] if m["asset_key"].startswith("marts/")
     }
-    assert len(marts) >= 12
+    assert len(marts) >= 15
+    unresolved = {}
     for key, meta in marts.items():
+        lineage = {c.lower(): deps for c, deps in meta["dagster/column_lineage"].deps_by_column.items()}
         columns = [c.name for c in meta["dagster/column_schema"].columns]
-        lineage = meta["dagster/column_lineage"].deps_by_column
-        unresolved = [c for c in columns if not lineage.get(c)]
-        assert not unresolved, (key, unresolved)
+        missing = {c for c in columns if not lineage.get(c.lower())}
+        if missing:
+            unresolved[key] = missing
+    assert unresolved == DERIVED_COLUMNS
 
 
 @slow

@@ -40,9 +40,7 @@ def _assert_reaches_the_file_and_row(found: Provenance) -> None:
     staged = [link for link in found.links if link.what == "staging row"]
     for link in staged:
         file = next(
-            f
-            for f in files
-            if f.key == {"extract_id": link.detail["extract_id"], "path": link.detail["source_file"]}
+            f for f in files if f.key == {"extract_id": link.detail["extract_id"], "path": link.detail["source_file"]}
         )
         with open(file.detail["location"], newline="", encoding="utf-8", errors="replace") as handle:
             rows = list(csv.reader(handle))

@@ -96,6 +96,28 @@ class Tracer:
         self._history: dict[str, list[dict]] = {}
 
     # ---- the facts --------------------------------------------------------------------------------------------
+    def trace(
+        self,
+        kind: str,
+        ident: str,
+        key: dict[str, str] | None = None,
+        lancedb_uri: str = "",
+        storage_options: dict | None = None,
+    ) -> Provenance:
+        """One fact by its kind: ``edge`` (an edge_id), ``mention`` (a mention_id), ``hit`` (a search chunk_id,
+        in the index at ``lancedb_uri``) or ``row`` (``ident`` a mart, ``key`` its key columns)."""
+        if kind == "edge":
+            return self.edge(ident)
+        if kind == "mention":
+            return self.mention(ident)
+        if kind == "hit":
+            return self.search_hit(ident, lancedb_uri, storage_options)
+        if kind == "row":
+            if not key:
+                raise LineageError("a mart row needs its key as column=value")
+            return self.mart_row(ident, key)
+        raise LineageError(f"unknown kind of fact {kind!r}: edge, mention, hit or row")
+
     def edge(self, edge_id: str) -> Provenance:
         """An ecomap edge (``child_network.edge_id``): its recorded relationships and the mentions behind it."""
         edge = self._mart_rows("child_network", {"edge_id": edge_id})
@@ -152,9 +174,7 @@ class Tracer:
                 links += self._enterprise(table.name, {table.key[0]: row["source_id"]}, depth=1)
         else:
             for table in ENTERPRISE_TABLES:
-                if all(row.get(k) is not None for k in table.key) and not any(
-                    link.table == f"{ENTERPRISE}/{table.name}" for link in links
-                ):
+                if all(row.get(k) is not None for k in table.key):
                     links += self._enterprise(table.name, {k: row[k] for k in table.key}, depth=1, missing_ok=True)
         if len(links) == 1:
             raise LineageError(f"marts/{mart} row {key} names no enterprise row by its key")
