@@ -266,3 +266,22 @@ def test_planted_name_variants_resolve_to_one_person_each():
     assert by_text["Amy"] == by_text["Amy Hill"] == {"C1"}
     # Not recorded anywhere: the teacher is one person of her own, whichever way she is written.
     assert len(by_text["Kirsty Jackson"] | by_text["Kirsty"]) == 1 and next(iter(by_text["Kirsty"])).startswith("M-")
+
+
+def test_a_name_two_recorded_people_share_equally_is_linked_to_one_person_at_most():
+    """Two recorded people with the same name and no clear mention of either: the form cannot be weighed by how
+    often the child's records name each (no share: 0/0), so it stays unresolved — never linked to both."""
+    mentions, items = _mentions({"n1": "Sam Hill visited Amy."}, {"n1": [("Sam Hill", "person")]})
+    recorded = pl.DataFrame(
+        {
+            "child_id": ["C1"] * 3,
+            "person_id": ["C1", "P-UNCLE", "P-COUSIN"],
+            "relation": ["child", "uncle", "cousin"],
+            "first_name": ["amy", "sam", "sam"],
+            "surname": ["hill", "hill", "hill"],
+            "gender": ["female", "male", "male"],
+        }
+    )
+    links, _ = resolution.resolve_mentions(mentions, items, recorded, ResolutionSettings(threshold=0.2))
+    sam = links.filter(pl.col("text") == "Sam Hill")
+    assert sam.height == 1 and sam["resolved_person_id"][0] not in ("P-UNCLE", "P-COUSIN")

@@ -416,7 +416,9 @@ def _best_matches(forms: pl.DataFrame, people: pl.DataFrame, rules: ResolutionSe
         .join(share, on=["child_id", "person_id"], how="left")
         .with_columns((pl.col("match_probability") * pl.col("share").fill_null(0.0)).alias("weight"))
         .with_columns((pl.col("weight") / pl.col("weight").sum().over("form_id")).alias("weight_share"))
-        .filter(pl.col("weight_share") >= rules.by_share)
+        # no candidate named in the child's clear matches: 0/0 is NaN, which polars orders above every number,
+        # so without fill_nan every candidate would pass and the form would join them all
+        .filter(pl.col("weight_share").fill_nan(0.0) >= rules.by_share)
         .select("form_id", pl.col("person_id").alias("resolved_person_id"), "match_probability")
     )
     return pl.concat([clear, weighed])
