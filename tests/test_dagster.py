@@ -39,7 +39,8 @@ def test_the_asset_graph_runs_landing_to_staging_to_enterprise():
         "extract_entities_after_extract_document_text",
         "index_search_after_extract_entities",
     }
-    assert {s.cron_schedule for s in defs.schedules} == {"0 6 * * *", "*/15 * * * *"}  # daily loads; audit copy
+    # daily loads; the audit copy; the cost marts after the morning's loads; weekly Delta housekeeping
+    assert {s.cron_schedule for s in defs.schedules} == {"0 6 * * *", "*/15 * * * *", "30 7 * * *", "0 3 * * 0"}
 
 
 def test_one_declared_stage_order_drives_the_sensors_and_the_jobs():
@@ -56,9 +57,16 @@ def test_one_declared_stage_order_drives_the_sensors_and_the_jobs():
         staged.update(dict.fromkeys(selected, stage.name))
         previous = stage.name
     # Every asset after staging belongs to exactly one stage: none can be left out of the chain unnoticed.
-    # (The audit log's copy, group "ops", runs on its own schedule: it follows use of the app, not the loads.)
+    # Three groups run on their own schedules: the audit log's copy ("ops") follows use of the app, not the
+    # loads; the cost marts ("costs") follow every load, whichever stage it stopped at; housekeeping is weekly.
+    own_schedule = {"ops": "export_audit_log", "costs": "report_costs", "housekeeping": "delta_housekeeping"}
+    for group, job in own_schedule.items():
+        selected = set(defs.resolve_job_def(job).asset_layer.selected_asset_keys)
+        assert selected == {k for k in graph.get_all_asset_keys() if graph.get(k).group_name == group} != set()
     after_staging = {
-        k for k in graph.get_all_asset_keys() if graph.get(k).group_name not in ("landing", "staging", "ops")
+        k
+        for k in graph.get_all_asset_keys()
+        if graph.get(k).is_executable and graph.get(k).group_name not in ("landing", "staging", *own_schedule)
     }
     assert after_staging == set(staged)
 

@@ -36,13 +36,27 @@ TEXT_SOURCES = {
     "document_page": ("document", ("document_id",)),
     "form_answer": ("form_response", ("form_id", "question_code")),
 }
-# The columns a chain shows, by how their names end: ids, keys, hashes, dates, counts, methods, models and
-# scores. Never names, addresses or free text, whatever a mart calls them.
-_SHOWN = (
-    "_id", "_ids", "_code", "_date", "_at", "_hash", "_version", "_number", "_count", "_type", "_band", "_seconds",
-    "method", "label", "score", "probability", "evidence", "page", "start", "end", "status", "bucket",
-    "confidence", "tool", "detected_format", "relation", "is_current", "seen",
-)  # fmt: skip
+# The columns a chain shows: ids, keys, hashes, dates, counts, methods, models and scores — by these exact names
+# or name endings. Never names, addresses or free text, whatever a mart calls them (a node_label is a name).
+_SHOWN_NAMES = frozenset(
+    {
+        "method",
+        "label",
+        "score",
+        "evidence",
+        "page",
+        "start",
+        "end",
+        "status",
+        "bucket",
+        "tool",
+        "relation",
+        "is_current",
+    }
+)
+_NEVER_SHOWN = frozenset({"nhs_number", "upn", "phone_number"})  # identifiers of a person, not of a record
+_SHOWN_ENDINGS = ("_id", "_ids", "_code", "_date", "_at", "_hash", "_version", "_number", "_count", "_type", "_band",
+                  "_seconds", "_probability", "_seen", "_confidence", "_format")  # fmt: skip
 
 
 class LineageError(LookupError):
@@ -325,8 +339,10 @@ class Tracer:
         dt_ = self.lake.table(layer, name)
         if dt_ is None:
             return [], None
-        frame = pl.from_arrow(dt_.to_pyarrow_table(filters=[(k, "=", v) for k, v in key.items()]))
-        return frame.to_dicts(), dt_.version()
+        # polars, not pyarrow filters: tables written from polars hold string_view columns, which pyarrow's
+        # filter kernels cannot compare with a string
+        scan = pl.scan_delta(dt_).filter(pl.all_horizontal(pl.col(k) == v for k, v in key.items()))
+        return scan.collect().to_dicts(), dt_.version()
 
     def _mart_rows(self, mart: str, key: dict[str, Any]) -> list[dict]:
         if self.warehouse is None:
@@ -368,7 +384,9 @@ def _shown(row: dict, drop: Iterable[str] = ()) -> dict:
     """The columns a chain shows: no names, no free text, none of ``drop``; dates as ISO text."""
     out = {}
     for k, v in row.items():
-        if k in drop or v is None or k.startswith("_") or not k.endswith(_SHOWN):
+        if k in drop or k in _NEVER_SHOWN or v is None or k.startswith("_"):
+            continue
+        if not (k in _SHOWN_NAMES or k.endswith(_SHOWN_ENDINGS)):
             continue
         out[k] = v.isoformat() if isinstance(v, dt.date | dt.datetime) else v
     return out
