@@ -16,7 +16,9 @@ import datetime as dt
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
+import duckdb
 import polars as pl
 
 from lake.metering import Usage
@@ -200,10 +202,8 @@ class CostReport:
         return self.prices.storage(self.stored_bytes) * 12
 
 
-def report(lake: Lake, duckdb_path, prices: Prices, days: int = 7) -> CostReport:
+def report(lake: Lake, duckdb_path: Path, prices: Prices, days: int = 7) -> CostReport:
     """The cost marts (built by the ``report_costs`` job) and what the lake stores now."""
-    import duckdb
-
     if not duckdb_path.exists():
         raise FileNotFoundError(f"no warehouse at {duckdb_path}: run `caselake load` first")
     with duckdb.connect(str(duckdb_path), read_only=True) as con:

@@ -139,18 +139,13 @@ class Lake:
     def vacuum(self, layer: str, name: str, days: int) -> list[str]:
         """Delete files no version younger than ``days`` days needs; the files deleted."""
         dt = self.table(layer, name)
-        labels = commit_labels()
-        return dt.vacuum(
-            retention_hours=days * 24,
-            dry_run=False,
-            enforce_retention_duration=True,  # never below the table's own deletedFileRetentionDuration
-            commit_properties=CommitProperties(custom_metadata=labels) if labels else None,
-        )
-
-
-def commit_labels() -> dict[str, str]:
-    """What every commit is labelled with: the open meter's labels (the Dagster run and step), else nothing."""
-    return {f"caselake.{k}": v for k, v in metering.labels().items()}
+        with _Commit(self, layer, name, "vacuum", before=dt.version()) as commit:
+            return dt.vacuum(
+                retention_hours=days * 24,
+                dry_run=False,
+                enforce_retention_duration=True,  # never below the table's own deletedFileRetentionDuration
+                commit_properties=commit.properties,
+            )
 
 
 class _Commit:
@@ -164,7 +159,7 @@ class _Commit:
         self.measure = metering.metering()
         # -1: not known yet (read here); None: the table does not exist
         self.before = lake.version(layer, name) if before == -1 and self.measure else before
-        labels = commit_labels()
+        labels = {f"caselake.{k}": v for k, v in metering.labels().items()}  # the Dagster run and step
         self.properties = CommitProperties(custom_metadata=labels) if labels else None
 
     def __enter__(self) -> _Commit:
