@@ -29,7 +29,7 @@ class Write:
     """One commit of one table: where, which version it made, what it wrote."""
 
     store: str  # "delta", "lancedb", "duckdb"
-    table: str  # layer/name for Delta ("enterprise/child"), the table's name for LanceDB
+    table: str  # as the asset is keyed: layer/name for Delta ("enterprise/child"), "lancedb/<name>", a dbt model
     version: int | None
     operation: str  # "append", "overwrite", "merge", "delete", "create", "optimize", "vacuum"
     rows: int  # rows in the files the commit added (a merge counts the rows of the files it rewrote)

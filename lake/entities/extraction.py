@@ -404,6 +404,11 @@ def sync_lancedb(lake: Lake, uri: str, changed: bool = True, table_name: str = M
     table = db.create_table(table_name, data=data, mode="overwrite")
     if data.num_rows:
         table.create_index("text", config=FTS(), replace=True)
+    if metering.metering():  # rewritten whole: every row and byte of it written
+        written = int(table.stats()["total_bytes"])
+        metering.record_write(
+            metering.Write("lancedb", f"lancedb/{table_name}", table.version, "overwrite", data.num_rows, written)
+        )
     return data.num_rows
 
 

@@ -8,12 +8,14 @@ a history so each listing can say how often a household was listed before.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 import polars as pl
 
+from lake import metering
 from lake.insights.candidates import TOP_K, fairness_audit, rank_candidates
 from lake.insights.characteristics import record_characteristics, theme_characteristics
 from lake.insights.clusters import household_groups
@@ -165,7 +167,14 @@ def run(settings: Settings, run_id: str, encode: Encoder, export: Path | None = 
     lake = settings.lake()
     folder = export or (Path(settings.insights.agency_export) if settings.insights.agency_export else None)
     features, reports = export_inputs(folder) if folder else lake_inputs(lake, settings.duckdb_path())
-    result = analyse(features, reports, encode, history=history(lake), top_k=settings.insights.top_k)
+
+    def timed_encode(texts):  # the themes' sentence embeddings: model time, metered
+        started = time.perf_counter()
+        vectors = encode(texts)
+        metering.record_model_seconds("embedding", time.perf_counter() - started)
+        return vectors
+
+    result = analyse(features, reports, timed_encode, history=history(lake), top_k=settings.insights.top_k)
     write(lake, result, run_id)
     return result
 

@@ -358,7 +358,12 @@ def build_index(
         if run.wrote:
             metering.record_write(
                 metering.Write(
-                    "lancedb", TABLE, table.version, "merge", run.upserted, max(0, _data_bytes(table) - bytes_before)
+                    "lancedb",
+                    f"lancedb/{TABLE}",  # as its asset is keyed, so the write counts as the asset's own
+                    table.version,
+                    "merge",
+                    run.upserted,
+                    max(0, _data_bytes(table) - bytes_before),
                 )
             )
     run.seconds = time.perf_counter() - started
