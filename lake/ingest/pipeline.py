@@ -15,8 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from lake import metering
 from lake.contracts.sources import NEUTRAL_TABLES, SOURCES
@@ -65,14 +63,6 @@ class TableLoad:
             **({"rows_held": self.rows_held} if self.rows_held else {}),
             **({"file_error": self.file_error} if self.file_error else {}),
         }
-
-
-def _table_bytes(lake: Lake, layer: str, name: str) -> int:
-    dt_ = lake.table(layer, name)
-    if dt_ is None:
-        return 0
-    actions = pa.table(dt_.get_add_actions(flatten=True))
-    return int(pc.sum(actions["size_bytes"]).as_py() or 0) if actions.num_rows else 0
 
 
 class ExtractFailed(LandingError):
@@ -244,7 +234,7 @@ def _commit(
         t0, c0 = time.perf_counter(), time.process_time()
         name = enterprise.staging_name(extract.source, table)
         if table in staged:
-            before = _table_bytes(lake, STAGING, name)
+            before = lake.size(STAGING, name)[1]
             load.stats = merge_by_key(
                 lake,
                 STAGING,
@@ -260,7 +250,7 @@ def _commit(
                 staged[table].quarantined.with_columns(pl.col("reason").alias("_row_hash")),
                 ("_extract_id", "source_table", "row_number"),
             )
-            load.bytes_written = max(0, _table_bytes(lake, STAGING, name) - before)
+            load.bytes_written = max(0, lake.size(STAGING, name)[1] - before)
         ensure_table(lake, STAGING, name, empty_staging_frame(table).to_arrow().schema)
         load.stats.version = lake.version(STAGING, name)
         load.wall_seconds += time.perf_counter() - t0
@@ -283,11 +273,11 @@ def build_enterprise(lake: Lake, on_table: Callable[[TableLoad], None] | None = 
     loads = {}
     for table in enterprise.TABLES:
         t0, c0 = time.perf_counter(), time.process_time()
-        before = _table_bytes(lake, ENTERPRISE, table.name)
+        before = lake.size(ENTERPRISE, table.name)[1]
         built = enterprise.build_table(lake, table, now, marks, deletions)
         enterprise.write_watermarks(lake, table.name, built.watermarks)
         load = TableLoad(table.name, rows_read=built.rows, rows_landed=built.rows, stats=built.stats)
-        load.bytes_written = max(0, _table_bytes(lake, ENTERPRISE, table.name) - before)
+        load.bytes_written = max(0, lake.size(ENTERPRISE, table.name)[1] - before)
         load.wall_seconds, load.cpu_seconds = time.perf_counter() - t0, time.process_time() - c0
         loads[table.name] = load
         if on_table:

@@ -226,8 +226,4 @@ def report(lake: Lake, duckdb_path: Path, prices: Prices, days: int = 7) -> Cost
 
 def stored_bytes(lake: Lake) -> int:
     """The bytes of every Delta table's current version (older versions kept for time travel are not counted)."""
-    total = 0
-    for layer, name in lake.tables():
-        actions = lake.table(layer, name).get_add_actions(flatten=True)
-        total += sum(int(n) for n in actions.column("size_bytes").to_pylist())
-    return total
+    return sum(lake.size(layer, name)[1] for layer, name in lake.tables())

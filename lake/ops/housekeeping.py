@@ -51,7 +51,7 @@ def housekeep(
         if f"{layer}/{name}" in skip:
             continue
         table = lake.table(layer, name)
-        before, files_before, rows_before = table.version(), len(table.file_uris()), _rows(table)
+        before, files_before, (rows_before, _) = table.version(), len(table.file_uris()), lake.size(layer, name)
         properties_set = lake.keep_history(layer, name, retention_days)
         compacted = 0
         if files_before > SMALL_FILES:
@@ -66,7 +66,7 @@ def housekeep(
                 "version_before": before,
                 "version_after": table.version(),
                 "rows_before": rows_before,
-                "rows_after": _rows(table),
+                "rows_after": lake.size(layer, name)[0],
                 "files_before": files_before,
                 "files_after": len(table.file_uris()),
                 "files_compacted": compacted,
@@ -79,8 +79,3 @@ def housekeep(
     if done.height:
         lake.write(OPS, TABLE, done, mode="append", add_columns=True)
     return done
-
-
-def _rows(table) -> int:
-    """Rows in the table's current version, from the file statistics (no data read)."""
-    return sum(int(n or 0) for n in table.get_add_actions(flatten=True).column("num_records").to_pylist())

@@ -102,6 +102,13 @@ class Lake:
         dt = self.table(layer, name)
         return None if dt is None else dt.version()
 
+    def size(self, layer: str, name: str) -> tuple[int, int]:
+        """(rows, bytes) of the table's current version, from its file statistics (no data read); (0, 0) when
+        the table does not exist."""
+        dt = self.table(layer, name)
+        files = _files(dt).values() if dt is not None else ()
+        return sum(rows for _, rows in files), sum(size for size, _ in files)
+
     def tables(self) -> list[tuple[str, str]]:
         """Every Delta table under the root, as (layer, name): a folder holding a ``_delta_log``."""
         from pyarrow import fs
