@@ -11,6 +11,7 @@ import dagster as dg
 from assets.enterprise import enterprise_key
 from assets.metering import metered
 from assets.resources import LakehouseResource
+from lake.compute import workers as compute
 from lake.documents import pipeline as documents
 from lake.documents.formats import ExtractionSettings
 
@@ -79,13 +80,14 @@ def document_text(context: dg.AssetExecutionContext, lakehouse: LakehouseResourc
         if done == total or done % 50 == 0:
             context.log.info(f"documents read: {done}/{total}")  # counts only: no names or text in logs
 
+    workers = config.workers or defaults.workers
     run = documents.extract_documents(
         lake,
         settings.landing(),
         buckets=buckets,
         settings=extraction,
-        workers=config.workers or defaults.workers,
         progress=progress,
+        pool=compute.document_reader(settings, extraction, workers),  # local processes, or a Ray cluster
     )
     meta = run.metadata()
     pages_per_s = {f"pages_per_second_{m}": round(run.pages[m] / s, 2) for m, s in run.page_seconds.items() if s}

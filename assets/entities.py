@@ -10,6 +10,7 @@ from assets.documents import TEXT_KEY
 from assets.enterprise import enterprise_key
 from assets.metering import metered
 from assets.resources import LakehouseResource
+from lake.compute import workers as compute
 from lake.entities import extraction, resolution
 from synth.training import entity_model as find_or_build_model
 from synth.training import project_model
@@ -100,14 +101,15 @@ def entity_model(context: dg.AssetExecutionContext, lakehouse: LakehouseResource
 def entity_mentions(context: dg.AssetExecutionContext, lakehouse: LakehouseResource):
     settings = lakehouse.settings()
     lake = settings.lake()
-    # The model asset upstream has built it: this finds it in the cache (or takes the configured one).
-    extractor = extraction.EntityExtractor.load(find_or_build_model(settings.entities), settings.entities)
 
     def progress(stage: str, done: int, total: int) -> None:
         context.log.info(f"text items read: {done}/{total}")  # counts only: no names or text in logs
 
     items = extraction.text_items(lake)  # read once: the extraction and its checks see the same texts
-    run = extraction.extract_entities(lake, extractor, progress=progress, items=items)
+    # The model asset upstream has built it: this finds it in the cache (or takes the configured one). It runs
+    # here, or in actors on a Ray cluster that each hold it.
+    with compute.entity_extractor(settings, find_or_build_model(settings.entities)) as extractor:
+        run = extraction.extract_entities(lake, extractor, progress=progress, items=items)
     rows = extraction.sync_lancedb(lake, settings.lancedb(), changed=run.commits > 0 or run.pruned_rows > 0)
     audit = extraction.audit(lake, extractor.model_version, items)
     yield dg.MaterializeResult(asset_key=MENTIONS_KEY, metadata={**run.metadata(), "dagster/row_count": rows})

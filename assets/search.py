@@ -8,8 +8,8 @@ from assets.enterprise import enterprise_key
 from assets.entities import LINKS_KEY
 from assets.metering import metered
 from assets.resources import LakehouseResource
+from lake.compute import workers as compute
 from lake.search import index
-from lake.search.embedding import Embedder
 
 SEARCH_KEY = dg.AssetKey(["lancedb", index.TABLE])
 
@@ -43,15 +43,16 @@ def search_chunks(context: dg.AssetExecutionContext, lakehouse: LakehouseResourc
             context.log.info(f"{stage}: {done}/{total}")  # counts only: no text in logs
 
     wanted = index.search_chunks(lake)  # once: the build and its check see the same chunks
-    run = index.build_index(
-        lake,
-        settings.lancedb(),
-        Embedder(settings.search),
-        storage_options=dict(settings.storage_options),
-        vector_index_rows=settings.search.vector_index_rows,
-        progress=progress,
-        wanted=wanted,
-    )
+    with compute.embedder(settings) as embedder:  # here, or actors on a Ray cluster
+        run = index.build_index(
+            lake,
+            settings.lancedb(),
+            embedder,
+            storage_options=dict(settings.storage_options),
+            vector_index_rows=settings.search.vector_index_rows,
+            progress=progress,
+            wanted=wanted,
+        )
     check = index.compare_with_lake(wanted, settings.lancedb(), dict(settings.storage_options))
     yield dg.MaterializeResult(metadata={**run.metadata(), "dagster/row_count": run.chunks, "uri": settings.lancedb()})
     yield dg.AssetCheckResult(check_name="index_matches_the_lake", passed=not any(check.values()), metadata=check)

@@ -42,7 +42,8 @@ class Usage:
 
     wall_seconds: float = 0.0
     cpu_seconds: float = 0.0  # this process, every thread
-    worker_cpu_seconds: float = 0.0  # its child processes: worker pools, LibreOffice, dbt
+    worker_cpu_seconds: float = 0.0  # its child processes (worker pools, LibreOffice, dbt) and its Ray tasks
+    remote_cpu_seconds: float = 0.0  # of which its tasks on Ray workers, as they reported it
     peak_memory_bytes: int = 0  # resident memory of this process and its children together, sampled
     model_seconds: Counter[str] = field(default_factory=Counter)  # by model kind: ocr, layout, ner, embedding, ...
     rows_read: int = 0
@@ -84,6 +85,13 @@ def record_items(unit: str, count: int) -> None:
     if _active is not None and count:
         with _lock:
             _active.items[unit] += count
+
+
+def record_remote_cpu(seconds: float) -> None:
+    """CPU a Ray worker spent on this step's tasks (it reports it: its process is not a child of this one)."""
+    if _active is not None and seconds > 0:
+        with _lock:
+            _active.remote_cpu_seconds += seconds
 
 
 def record_rows_read(count: int) -> None:
@@ -183,5 +191,5 @@ def meter(**labels: str) -> Iterator[Usage]:
         peak, unreaped = sampler.finish()
         usage.cpu_seconds = (self1.ru_utime - self0.ru_utime) + (self1.ru_stime - self0.ru_stime)
         reaped = (children1.ru_utime - children0.ru_utime) + (children1.ru_stime - children0.ru_stime)
-        usage.worker_cpu_seconds = reaped + unreaped
+        usage.worker_cpu_seconds = reaped + unreaped + usage.remote_cpu_seconds
         usage.peak_memory_bytes = peak

@@ -100,6 +100,21 @@ class OpsSettings:
 
 
 @dataclass(frozen=True)
+class ComputeSettings:
+    """Where the heavy per-item work runs (docs/deployment.md): this machine, or a Ray cluster."""
+
+    ray_address: str = ""  # "" = this machine (process pool / in process); "auto", "ray://head:10001" or "local"
+    ray_workers: int = 0  # actors per stage; 0 = as many as the cluster's CPUs hold at ray_cpus_per_worker
+    ray_cpus_per_worker: float = 1.0  # CPUs each actor reserves (OCR and the models use one thread each)
+    ray_task_timeout_s: float = 600.0  # a batch of texts to embed or read for entities; files use TEXT_TIMEOUT_S
+    ray_retries: int = 1  # a task whose worker died is tried again this many times on another
+
+    @property
+    def on_ray(self) -> bool:
+        return bool(self.ray_address)
+
+
+@dataclass(frozen=True)
 class Settings:
     data_root: Path = DEFAULT_DATA_ROOT
     lake_uri: str = ""  # "" = <data_root>/delta; or s3://, az://, gs:// with storage_options
@@ -115,13 +130,14 @@ class Settings:
     access: AccessSettings = field(default_factory=AccessSettings)
     insights: InsightsSettings = field(default_factory=InsightsSettings)
     ops: OpsSettings = field(default_factory=OpsSettings)
+    compute: ComputeSettings = field(default_factory=ComputeSettings)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """The settings named by ``CASELAKE_*`` variables (see :data:`ENVIRONMENT`), defaults for the rest."""
         env = os.environ if env is None else env
         values: dict[str, dict] = {
-            g: {} for g in ("", "documents", "entities", "resolution", "search", "access", "insights", "ops")
+            g: {} for g in ("", "documents", "entities", "resolution", "search", "access", "insights", "ops", "compute")
         }
         for var, (group, name, parse) in ENVIRONMENT.items():
             if env.get(var, "") != "":
@@ -140,6 +156,7 @@ class Settings:
             access=AccessSettings(**values["access"]),
             insights=InsightsSettings(**values["insights"]),
             ops=OpsSettings(**values["ops"]),
+            compute=ComputeSettings(**values["compute"]),
         )
 
     def replace(self, **changes) -> Settings:
@@ -222,4 +239,9 @@ ENVIRONMENT: dict[str, tuple[str, str, object]] = {
     "CASELAKE_PRICE_VCPU_HOUR_GBP": ("ops", "price_vcpu_hour_gbp", float),
     "CASELAKE_PRICE_GB_MONTH_GBP": ("ops", "price_gb_month_gbp", float),
     "CASELAKE_DELTA_RETENTION_DAYS": ("ops", "delta_retention_days", int),
+    "CASELAKE_RAY_ADDRESS": ("compute", "ray_address", str),
+    "CASELAKE_RAY_WORKERS": ("compute", "ray_workers", int),
+    "CASELAKE_RAY_CPUS_PER_WORKER": ("compute", "ray_cpus_per_worker", float),
+    "CASELAKE_RAY_TASK_TIMEOUT_S": ("compute", "ray_task_timeout_s", float),
+    "CASELAKE_RAY_RETRIES": ("compute", "ray_retries", int),
 }

@@ -139,6 +139,19 @@ def _is_text(head: bytes) -> bool:
     return b"\x00" not in head
 
 
+def check_file(path: Path, settings: ExtractionSettings) -> int:
+    """The file's size, or the reason it will not be read: missing, empty or oversized (checked before any
+    byte is read, here or by a cluster's driver before it ships the file to a worker)."""
+    if not path.is_file():
+        raise DocumentError(MISSING_FILE, f"{path.name} is not in the file store")
+    size = path.stat().st_size
+    if size == 0:
+        raise DocumentError(EMPTY_FILE, "the file is empty (0 bytes)")
+    if size > settings.max_bytes:
+        raise DocumentError(OVERSIZED, f"{size:,} bytes is over the {settings.max_bytes:,}-byte limit")
+    return size
+
+
 class TextExtractor:
     """Reads files into page texts. Heavy models load on first use and are kept for the next file."""
 
@@ -180,13 +193,7 @@ class TextExtractor:
     def extract(self, path: Path, converted_docx: Path | None = None) -> FileText:
         """Page texts of ``path``; ``converted_docx`` is a DOCX already made from a ``.doc`` (batch conversion)."""
         t0 = time.perf_counter()
-        if not path.is_file():
-            raise DocumentError(MISSING_FILE, f"{path.name} is not in the file store")
-        size = path.stat().st_size
-        if size == 0:
-            raise DocumentError(EMPTY_FILE, "the file is empty (0 bytes)")
-        if size > self.settings.max_bytes:
-            raise DocumentError(OVERSIZED, f"{size:,} bytes is over the {self.settings.max_bytes:,}-byte limit")
+        check_file(path, self.settings)
         with path.open("rb") as f:
             head = f.read(64)
         fmt = detect_format(path, head)

@@ -250,12 +250,18 @@ def _worker_main(conn, settings: ExtractionSettings, work_dir: str) -> None:
             conn.close()
             os._exit(0)
         path, converted = msg
-        try:
-            conn.send(("ok", extractor.extract(Path(path), Path(converted) if converted else None).to_dict()))
-        except DocumentError as exc:
-            conn.send(("error", (exc.reason, exc.detail)))
-        except Exception as exc:  # an unforeseen parser failure is the file's fault, not the run's
-            conn.send(("error", (formats.CORRUPT, f"{type(exc).__name__}: {exc}"[:500])))
+        conn.send(read_one(extractor, Path(path), Path(converted) if converted else None))
+
+
+def read_one(extractor: formats.TextExtractor, path: Path, converted: Path | None) -> tuple[str, object]:
+    """One file in a worker (a local process or a Ray actor): ("ok", the FileText as a dict) or ("error",
+    (reason, detail))."""
+    try:
+        return "ok", extractor.extract(path, converted).to_dict()
+    except DocumentError as exc:
+        return "error", (exc.reason, exc.detail)
+    except Exception as exc:  # an unforeseen parser failure is the file's fault, not the run's
+        return "error", (formats.CORRUPT, f"{type(exc).__name__}: {exc}"[:500])
 
 
 class _Worker:
@@ -371,7 +377,7 @@ class ExtractionPool:
     def _convert_legacy_doc(self, jobs: list[Job], out_dir: Path) -> None:
         """Batch-convert the ``.doc`` files to DOCX (one soffice start per batch). A file the batch
         misses is converted alone in its worker, under the per-file timeout, which then names the error."""
-        legacy = [j for j in jobs if j.path is not None and j.path.is_file() and _is_ole(j.path)]
+        legacy = [j for j in jobs if is_legacy_doc(j.path)]
         if not legacy:
             return
         try:
@@ -384,7 +390,10 @@ class ExtractionPool:
             job.converted_docx = done.get(job.path)
 
 
-def _is_ole(path: Path) -> bool:
+def is_legacy_doc(path: Path | None) -> bool:
+    """A legacy Word (OLE compound) file, by its first bytes."""
+    if path is None or not path.is_file():
+        return False
     with path.open("rb") as f:
         return f.read(8) == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
@@ -436,8 +445,11 @@ def extract_documents(
     workers: int = 2,
     commit_every: int = 25,
     progress: Progress = no_progress,
+    pool: ExtractionPool | None = None,
 ) -> DocumentRun:
-    """Read every pending manifest document (of ``buckets``, default all) into Delta; see the module doc."""
+    """Read every pending manifest document (of ``buckets``, default all) into Delta; see the module doc.
+    ``pool``: where the files are read (default a local :class:`ExtractionPool` of ``workers`` processes; a
+    :class:`lake.documents.on_ray.RayExtractionPool` on a cluster): this process commits either way."""
     t0 = time.perf_counter()
     ensure_tables(lake)
     docs = manifest(lake, landing, bucket_count)
@@ -451,7 +463,8 @@ def extract_documents(
         for r in todo.iter_rows(named=True)
     ]
     batch: list[Outcome] = []
-    for n, outcome in enumerate(ExtractionPool(settings, workers).map(jobs), start=1):
+    pool = pool or ExtractionPool(settings, workers)
+    for n, outcome in enumerate(pool.map(jobs), start=1):
         batch.append(outcome)
         if len(batch) >= commit_every:
             _commit(lake, batch, versions, run)

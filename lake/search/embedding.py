@@ -24,6 +24,8 @@ def packaged_model_dir() -> Path:
 class Embedder:
     """Unit-length vectors (so cosine distance and dot product agree); the model loads on first use."""
 
+    batch = 256  # texts the index hands over per call
+
     def __init__(self, settings: SearchSettings | None = None):
         self.settings = settings or SearchSettings()
 

@@ -295,7 +295,7 @@ def build_index(
     storage_options: dict[str, str] | None = None,
     vector_index_rows: int = 1_000_000,
     progress: Progress = no_progress,
-    batch: int = 256,
+    batch: int | None = None,
     wanted: pl.DataFrame | None = None,
 ) -> IndexRun:
     """Bring the LanceDB index in step with the lake (see the module docstring). Returns what it did.
@@ -313,6 +313,7 @@ def build_index(
 
     new_texts = todo.filter(~pl.col("content_hash").is_in(list(known))).unique("content_hash", keep="first")
     total = new_texts.height
+    batch = batch or embedder.batch  # on Ray, enough per call to keep every actor busy
     progress("embed chunks", 0, total)
     t0 = time.perf_counter()
     vectors = dict(known)
