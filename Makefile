@@ -3,13 +3,14 @@
 SHELL := /bin/bash
 DATA ?= lake/data
 CHILDREN ?= 100
+SCALE ?= 1000,10000,100000
 PORT ?= 3000
 APP_PORT ?= 5006
 # The demo's adopter insights read a synthetic agency's export: a council of 100 children has too few adopters.
 AGENCY ?= $(CURDIR)/$(DATA)/agency
 export DAGSTER_HOME ?= $(CURDIR)/$(DATA)/dagster_home
 
-.PHONY: setup demo test test-fast bench lint format dbt-docs clean
+.PHONY: setup demo test test-fast bench bench-scale lint format dbt-docs clean
 
 setup:
 	bash scripts/install-system-deps.sh
@@ -47,6 +48,11 @@ bench: setup
 	uv run python benchmarks/bench_search.py --children 100 --million
 	uv run python benchmarks/bench_app.py --repeat 5 --nodes 5000
 	uv run caselake eval insights --seeds 200 --households 500
+
+# Scaling curves of the structured load (synth, load, dbt, no-op re-run, next day) and the backlog in machines:
+# `make bench-scale SCALE=1000,10000`; results in .bench/scale.json (`--report-only` prints them again).
+bench-scale: setup
+	uv run python benchmarks/bench_scale.py --children $(SCALE)
 
 lint:
 	uv run ruff check .

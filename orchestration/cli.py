@@ -75,6 +75,14 @@ def synth(
     documents_per_child: Annotated[float, typer.Option(help="Mean documents per child (pilot: 19).")] = 19.0,
     forms_per_child: Annotated[float, typer.Option(help="Mean forms per child.")] = 4.0,
     defect_rate: Annotated[float, typer.Option(min=0.0, max=1.0, help="Share of rows given one defect.")] = 0.02,
+    structured_only: Annotated[
+        bool,
+        typer.Option(
+            "--structured-only",
+            help="Every structured table, notes and forms included, and no documents (an empty document "
+            "manifest, no files): councils at scale in minutes. Its next-day extracts stay without documents.",
+        ),
+    ] = False,
     describe: Annotated[bool, typer.Option("--describe", help="Print the export mappings and exit.")] = False,
 ) -> None:
     """Write a synthetic council's landing drop and its ground truth."""
@@ -95,6 +103,7 @@ def synth(
         documents_per_child=documents_per_child,
         forms_per_child=forms_per_child,
         defect_rate=defect_rate,
+        structured_only=structured_only,
     )
     with progress_bars() as progress:
         try:

@@ -22,11 +22,12 @@ import os
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import polars as pl
+import pyarrow.parquet as pq
 
 from lake.contracts.sources import NEUTRAL_TABLES, SOURCES, YES_NO_COLUMNS, SourceSystem
 from lake.progress import Progress, no_progress
@@ -61,6 +62,9 @@ from synth.world import (
 NOTES_PER_CHILD_PER_DAY = 551_000 / 456_970 / 365
 DOCUMENTS_PER_CHILD_PER_DAY = 210_000 / 456_970 / 365
 TYPO_PLAN_DAYS = 60  # name corrections are planned this many days ahead (the base extract holds the typos)
+# The base extract is composed, written and let go this many children at a time, so the generator's memory stays
+# flat whatever the council's size (a 1,000-child council's notes and their truth spans alone hold about 0.5 GB).
+CHUNK_CHILDREN = 500
 # Characters that the writer encodes in Windows-1252 instead of UTF-8, as a legacy source system would:
 # each private-use mark in a cell becomes that one cp1252 byte in the file.
 CP1252_MARKS = {"\ue000": ("’", b"\x92"), "\ue001": ("é", b"\xe9")}
@@ -110,6 +114,16 @@ class SynthOptions:
     forms_per_child: float = 4.0
     defect_rate: float = 0.02
     processes: int = field(default_factory=lambda: os.cpu_count() or 1)
+    # Every structured table (children, people, episodes, case notes, forms ...) and no documents: the document
+    # manifest table is empty (a full extract writes it with its header only, a change extract leaves it out)
+    # and no document file is written, on day 0 or after. For councils at scale, where rendering documents
+    # would take days. The notes and forms per child are drawn as for the full council.
+    structured_only: bool = False
+
+    @property
+    def documents(self) -> bool:
+        """Whether this council has documents at all."""
+        return not self.structured_only and self.documents_per_child > 0
 
 
 @dataclass
@@ -137,6 +151,15 @@ def _rng(seed: int, *stream: int) -> np.random.Generator:
     return np.random.default_rng([seed, *stream])
 
 
+def _choice(rng: np.random.Generator, seq):
+    """``rng.choice(seq)`` — the same draw from the same stream — without turning ``seq`` into an array on
+    every call (the generator makes millions of these)."""
+    return seq[int(rng.integers(0, len(seq)))]
+
+
+_LAGS = (0, 0, 0, 0, 0, 0, 1, 2, 3, 7, 14)  # days between an event and its recording
+
+
 def _count(rng: np.random.Generator, mean: float) -> int:
     """Counts per child vary like real caseloads (gamma, shape 2) around the pilot's mean."""
     return max(1, round(float(rng.gamma(2.0, mean / 2.0)))) if mean > 0 else 0
@@ -156,7 +179,7 @@ def _date_in(rng: np.random.Generator, start: dt.date, end: dt.date) -> dt.date:
 
 
 def _recorded_at(rng: np.random.Generator, event: dt.date, limit: dt.date) -> dt.datetime:
-    lag = int(rng.choice([0, 0, 0, 0, 0, 0, 1, 2, 3, 7, 14]))
+    lag = _choice(rng, _LAGS)
     day = min(event + dt.timedelta(days=lag), limit)
     return dt.datetime(
         day.year,
@@ -198,7 +221,7 @@ def _add_mentions(
 
 
 def _note(content: Content, world: World, child: Child, note_id: str, when: dt.date, rng, limit) -> None:
-    note_type = str(rng.choice(sorted(NOTE_TEMPLATES)))
+    note_type = _choice(rng, _NOTE_TYPES)
     writer = _writer_for(world, child, when, rng)
     worker_id = writer.worker.worker_id
     tb = compose_note(writer, note_type, world.split)
@@ -225,7 +248,7 @@ def _document(content: Content, world: World, child: Child, doc_id: str, when: d
     fmt = fmts[int(rng.choice(len(fmts), p=fw / fw.sum()))]
     fault = None
     if fmt == "faulty":
-        fault = str(rng.choice(FAULTS))
+        fault = _choice(rng, FAULTS)
         fmt = "pdf"
     writer = _writer_for(world, child, when, rng)
     worker_id = writer.worker.worker_id
@@ -236,7 +259,7 @@ def _document(content: Content, world: World, child: Child, doc_id: str, when: d
     if fault == "unsupported":
         ext = "wpd"
     elif fault == "zero_byte":
-        ext = str(rng.choice(["pdf", "docx"]))
+        ext = _choice(rng, ("pdf", "docx"))
     else:
         ext = EXTENSIONS[fmt]
     file_name = f"documents/{doc_id}.{ext}"
@@ -287,8 +310,8 @@ def _document(content: Content, world: World, child: Child, doc_id: str, when: d
 
 
 def _form(content: Content, world: World, child: Child, form_id: str, when: dt.date, rng) -> None:
-    form_type = str(rng.choice(sorted(FORM_QUESTIONS)))
-    outcome = str(rng.choice(_FORM_OUTCOMES[form_type]))
+    form_type = _choice(rng, _FORM_TYPES)
+    outcome = _choice(rng, _FORM_OUTCOMES[form_type])
     writer = _writer_for(world, child, when, rng)
     worker_id = writer.worker.worker_id
     content.rows["form"].append(
@@ -309,6 +332,8 @@ def _form(content: Content, world: World, child: Child, form_id: str, when: dt.d
         _add_mentions(content, tb, "form_answer", f"{form_id}:{code}", child.person.person_id)
 
 
+_NOTE_TYPES = tuple(sorted(NOTE_TEMPLATES))
+_FORM_TYPES = tuple(sorted(FORM_QUESTIONS))
 _FORM_OUTCOMES = {
     "Child and Family Assessment": ("No further action", "Child in need plan", "Strategy discussion", "Early help"),
     "Strategy Discussion Record": ("Section 47 enquiry", "No further action", "Single agency response"),
@@ -325,24 +350,42 @@ def base_counts(world: World, opts: SynthOptions) -> list[tuple[int, int, int]]:
     ]
 
 
-def compose_base(world: World, opts: SynthOptions, progress: Progress) -> Content:
+def compose_base(world: World, opts: SynthOptions, progress: Progress = no_progress) -> Content:
+    """Every child's notes, documents and forms, in memory (``generate`` composes them a chunk at a time)."""
     content = Content()
-    counts = base_counts(world, opts)
-    n_note = n_doc = n_form = 0
-    for i, (child, (notes, docs, forms)) in enumerate(zip(world.children, counts, strict=True)):
+    compose_children(content, world, opts, base_counts(world, opts), 0, len(world.children), progress)
+    return content
+
+
+def compose_children(
+    content: Content,
+    world: World,
+    opts: SynthOptions,
+    counts: list[tuple[int, int, int]],
+    first: int,
+    last: int,
+    progress: Progress = no_progress,
+) -> None:
+    """Children ``first`` to ``last`` (exclusive)'s notes, documents and forms, into ``content``. Each child has
+    a random stream of its own and its ids follow from the counts before it, so composing the children a chunk
+    at a time writes what composing them all at once would."""
+    n_note = sum(c[0] for c in counts[:first])
+    n_doc = sum(c[1] for c in counts[:first]) if opts.documents else 0
+    n_form = sum(c[2] for c in counts[:first])
+    for i in range(first, last):
+        child, (notes, docs, forms) = world.children[i], counts[i]
         rng = _rng(opts.seed, 4, i)
         start, end = _period(world, child)
         for _ in range(notes):
             n_note += 1
             _note(content, world, child, f"CN{n_note:08d}", _date_in(rng, start, end), rng, world.as_of)
-        for _ in range(docs):
+        for _ in range(docs if opts.documents else 0):
             n_doc += 1
             _document(content, world, child, f"D{n_doc:08d}", _date_in(rng, start, end), rng, opts.seed)
         for _ in range(forms):
             n_form += 1
             _form(content, world, child, f"FM{n_form:08d}", _date_in(rng, start, end), rng)
         progress("compose", i + 1, len(world.children))
-    return content
 
 
 # ---- structured rows ----------------------------------------------------------------------------
@@ -605,9 +648,16 @@ def render_table(flavour: SourceSystem, table: str, rows: list[dict]) -> list[di
 
 
 def inject_defects(
-    flavour: SourceSystem, table: str, rows: list[dict[str, str]], rng: np.random.Generator, rate: float, as_of: dt.date
+    flavour: SourceSystem,
+    table: str,
+    rows: list[dict[str, str]],
+    rng: np.random.Generator,
+    rate: float,
+    as_of: dt.date,
+    start: int = 0,
 ) -> tuple[list[dict[str, str]], list[dict]]:
-    """Mess up about ``rate`` of the rows, one defect each, and say exactly where and what."""
+    """Mess up about ``rate`` of the rows, one defect each, and say exactly where and what. ``start``: the data
+    rows of the file written before these (a table written in chunks continues ``rng`` and the row numbers)."""
     spec = NEUTRAL_TABLES[table]
     col = lambda c: flavour.column(table, c)  # noqa: E731
     dates = [c for c in (*spec.get("dates", ()), *spec.get("datetimes", ()))]
@@ -630,7 +680,7 @@ def inject_defects(
             continue
         # The defect's kind and column come from the row's own generator: a choice that one export shape
         # cannot make (Mosaic's 1/0 codes have no case) must not shift the defects of later rows.
-        rng_row = np.random.default_rng([int(rng.integers(0, 2**32)), len(out)])
+        rng_row = np.random.default_rng([int(rng.integers(0, 2**32)), start + len(out)])
         kind = applicable[int(rng_row.integers(0, len(applicable)))]
         record = {
             "table": table,
@@ -701,22 +751,28 @@ def inject_defects(
         marks.append((len(out) - 1, record))
     defects = []
     for index, record in marks:
-        record["row_number"] = index + 1  # 1-based data row, header excluded
+        record["row_number"] = start + index + 1  # 1-based data row, header excluded
         defects.append(record)
     return out, defects
 
 
 def write_csv(path: Path, flavour: SourceSystem, rows: list[dict[str, str]], columns: list[str]) -> None:
     """UTF-8 CSV, except cells marked for cp1252, whose marked character is written as one cp1252 byte."""
+    path.write_bytes(csv_bytes(flavour, rows, columns, header=True))
+
+
+def csv_bytes(flavour: SourceSystem, rows: list[dict[str, str]], columns: list[str], header: bool) -> bytes:
+    """Rows (after the header line when ``header``) as :func:`write_csv` writes them."""
     buf = io.StringIO()
     w = csv.writer(buf, delimiter=flavour.delimiter, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
-    w.writerow(columns)
+    if header:
+        w.writerow(columns)
     for r in rows:
         w.writerow([r[c] for c in columns])
     data = buf.getvalue().encode("utf-8")
     for mark, (_, byte) in CP1252_MARKS.items():
         data = data.replace(mark.encode("utf-8"), byte)
-    path.write_bytes(data)
+    return data
 
 
 def decode_marks(value: str) -> str:
@@ -727,53 +783,127 @@ def decode_marks(value: str) -> str:
 
 
 # ---- writing an extract and its truth -----------------------------------------------------------
+class _DocumentRenderer:
+    """Renders documents into one extract, a batch at a time (the base extract's chunks), with one worker pool
+    for them all; ``.doc`` files go through LibreOffice a batch at a time."""
+
+    def __init__(self, extract_dir: Path, processes: int, total: int, progress: Progress) -> None:
+        self.extract_dir, self.processes, self.total, self.progress = extract_dir, processes, total, progress
+        self.done = self.converted = 0
+        self.pool: ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> _DocumentRenderer:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.pool is not None:
+            self.pool.shutdown()
+
+    def render(self, specs: list[DocumentSpec]) -> None:
+        """Render each spec to ``extract_dir / spec.file_name``."""
+        if not specs:
+            return
+        store = self.extract_dir / "documents"
+        store.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix="caselake-docx-") as tmp:
+            staging = Path(tmp)
+            if self.processes > 1 and (self.pool is not None or len(specs) > 20):
+                # spawn, not fork: the caller (a test session, a Dagster run) may already hold threads of native
+                # libraries (gRPC, DuckDB, torch), and a forked child inherits their locks mid-state; forked
+                # render workers crashed inside fontTools that way.
+                if self.pool is None:
+                    self.pool = ProcessPoolExecutor(self.processes, mp_context=mp.get_context("spawn"))
+                futures = [self.pool.submit(render, s, self.extract_dir, staging) for s in specs]
+                for f in futures:
+                    f.result()
+                    self.done += 1
+                    self.progress("documents", self.done, self.total)
+            else:
+                for s in specs:
+                    render(s, self.extract_dir, staging)
+                    self.done += 1
+                    self.progress("documents", self.done, self.total)
+            n = len(list(staging.glob("*.docx")))
+            self.progress("legacy .doc (LibreOffice)", self.converted, self.converted + n)
+            convert_to_doc(staging, store, workers=max(1, min(self.processes, 4)))
+            self.converted += n
+            self.progress("legacy .doc (LibreOffice)", self.converted, self.converted)
+
+
 def _render_documents(specs: list[DocumentSpec], extract_dir: Path, processes: int, progress: Progress) -> None:
     """Render each spec to ``extract_dir / spec.file_name``; .doc files go through LibreOffice in one batch."""
-    store = extract_dir / "documents"
-    store.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="caselake-docx-") as tmp:
-        staging = Path(tmp)
-        if processes > 1 and len(specs) > 20:
-            # spawn, not fork: the caller (a test session, a Dagster run) may already hold threads of native
-            # libraries (gRPC, DuckDB, torch), and a forked child inherits their locks mid-state; forked
-            # render workers crashed inside fontTools that way.
-            with ProcessPoolExecutor(processes, mp_context=mp.get_context("spawn")) as pool:
-                futures = [pool.submit(render, s, extract_dir, staging) for s in specs]
-                for i, f in enumerate(futures):
-                    f.result()
-                    progress("documents", i + 1, len(specs))
-        else:
-            for i, s in enumerate(specs):
-                render(s, extract_dir, staging)
-                progress("documents", i + 1, len(specs))
-        n = len(list(staging.glob("*.docx")))
-        progress("legacy .doc (LibreOffice)", 0, n)
-        convert_to_doc(staging, store, workers=max(1, min(processes, 4)))
-        progress("legacy .doc (LibreOffice)", n, n)
+    with _DocumentRenderer(extract_dir, processes, len(specs), progress) as renderer:
+        renderer.render(specs)
+
+
+class _ExtractWriter:
+    """Writes an extract's tables as the flavour's CSV files, defects injected, each table in one or more
+    batches of rows (the same bytes as in one). A full extract writes every table, an empty one with its header
+    only; a change extract writes only the tables with rows."""
+
+    def __init__(self, flavour: SourceSystem, extract_dir: Path, opts: SynthOptions, day: int, kind: str) -> None:
+        self.flavour, self.extract_dir, self.opts, self.day, self.kind = flavour, extract_dir, opts, day, kind
+        self.rows: dict[str, int] = {}  # neutral table -> data rows written so far
+        self.rngs: dict[str, np.random.Generator] = {}
+        self.defects: list[dict] = []
+        extract_dir.mkdir(parents=True, exist_ok=True)
+
+    def _path(self, table: str) -> Path:
+        return self.extract_dir / f"{self.flavour.table(table)}.csv"
+
+    def _columns(self, table: str) -> list[str]:
+        return [self.flavour.column(table, c) for c in NEUTRAL_TABLES[table]["columns"]]
+
+    def add(self, table: str, rows: list[dict]) -> None:
+        if not rows:
+            return
+        if table not in self.rows:
+            self.rows[table] = 0
+            t_index = list(NEUTRAL_TABLES).index(table)
+            self.rngs[table] = _rng(self.opts.seed, 7, self.day, t_index)
+        rendered = render_table(self.flavour, table, rows)
+        rendered, found = inject_defects(
+            self.flavour,
+            table,
+            rendered,
+            self.rngs[table],
+            self.opts.defect_rate,
+            self.opts.as_of,
+            start=self.rows[table],
+        )
+        file_name = self._path(table).name
+        for d in found:
+            d["file"] = file_name
+        self.defects.extend(found)
+        first = self.rows[table] == 0
+        with self._path(table).open("wb" if first else "ab") as f:
+            f.write(csv_bytes(self.flavour, rendered, self._columns(table), header=first))
+        self.rows[table] += len(rendered)
+
+    def add_all(self, rows: dict[str, list[dict]]) -> None:
+        for table, table_rows in rows.items():
+            self.add(table, table_rows)
+
+    def close(self) -> tuple[dict[str, int], list[dict]]:
+        """The rows written per source table, and the defects injected (in table order)."""
+        if self.kind == "full":
+            for table in NEUTRAL_TABLES:
+                if table not in self.rows:
+                    self._path(table).write_bytes(csv_bytes(self.flavour, [], self._columns(table), header=True))
+                    self.rows[table] = 0
+        order = list(NEUTRAL_TABLES)
+        tables = sorted(self.rows, key=order.index)
+        self.defects.sort(key=lambda d: order.index(d["table"]))  # stable: each table's own order is kept
+        return {self.flavour.table(t): self.rows[t] for t in tables}, self.defects
 
 
 def write_extract(
     flavour: SourceSystem, extract_dir: Path, content: Content, opts: SynthOptions, day: int, kind: str
 ) -> tuple[dict[str, int], list[dict]]:
     """Write every table of ``content`` as the flavour's CSV files, defects injected; return counts and defects."""
-    extract_dir.mkdir(parents=True, exist_ok=True)
-    counts: dict[str, int] = {}
-    defects: list[dict] = []
-    for t_index, (table, rows) in enumerate(content.rows.items()):
-        if kind == "delta" and not rows:
-            continue
-        rendered = render_table(flavour, table, rows)
-        rendered, found = inject_defects(
-            flavour, table, rendered, _rng(opts.seed, 7, day, t_index), opts.defect_rate, opts.as_of
-        )
-        file_name = f"{flavour.table(table)}.csv"
-        for d in found:
-            d["file"] = file_name
-        defects.extend(found)
-        columns = [flavour.column(table, c) for c in NEUTRAL_TABLES[table]["columns"]]
-        write_csv(extract_dir / file_name, flavour, rendered, columns)
-        counts[flavour.table(table)] = len(rendered)
-    return counts, defects
+    writer = _ExtractWriter(flavour, extract_dir, opts, day, kind)
+    writer.add_all(content.rows)
+    return writer.close()
 
 
 def write_control_file(
@@ -800,9 +930,44 @@ def _parquet(path: Path, rows: list[dict], schema: dict | None = None) -> None:
     df.write_parquet(path, compression="zstd", statistics=False)
 
 
+class _TextTruth:
+    """The truth of the text composed (mentions, pages, documents), appended to its Parquet files a chunk at a
+    time: a large council's mentions never sit in memory all at once."""
+
+    def __init__(self, truth: Path) -> None:
+        truth.mkdir(parents=True, exist_ok=True)
+        self.files = {
+            "mentions": (truth / "mentions.parquet", _MENTION_SCHEMA),
+            "pages": (truth / "pages.parquet", _PAGE_SCHEMA),
+            "documents": (truth / "documents.parquet", _DOCUMENT_TRUTH_SCHEMA),
+        }
+        self.writers: dict[str, pq.ParquetWriter] = {}
+
+    def __enter__(self) -> _TextTruth:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for writer in self.writers.values():
+            writer.close()
+
+    def add(self, content: Content) -> None:
+        for name, rows in (
+            ("mentions", content.mentions),
+            ("pages", content.pages),
+            ("documents", content.document_truth),
+        ):
+            path, schema = self.files[name]
+            frame = pl.DataFrame(rows, schema=schema) if rows else pl.DataFrame(schema=schema)
+            table = frame.to_arrow(compat_level=pl.CompatLevel.oldest())
+            if name not in self.writers:
+                self.writers[name] = pq.ParquetWriter(path, table.schema, compression="zstd", write_statistics=False)
+            self.writers[name].write_table(table)
+
+
 def write_truth(
-    truth: Path, world: World, content: Content, defects: list[dict], typos: dict[int, list[str]], opts: SynthOptions
+    truth: Path, world: World, defects: list[dict], typos: dict[int, list[str]], opts: SynthOptions
 ) -> None:
+    """The truth of the world and the extract's defects (the text's own truth: :class:`_TextTruth`)."""
     truth.mkdir(parents=True, exist_ok=True)
     people = []
     for p in world.people.values():
@@ -824,9 +989,6 @@ def write_truth(
             }
         )
     _parquet(truth / "persons.parquet", people)
-    _parquet(truth / "mentions.parquet", content.mentions, schema=_MENTION_SCHEMA)
-    _parquet(truth / "pages.parquet", content.pages, schema=_PAGE_SCHEMA)
-    _parquet(truth / "documents.parquet", content.document_truth)
     _parquet(truth / "defects.parquet", defects, schema=_DEFECT_SCHEMA)
     rels = [asdict(r) for r in world.relationships]
     _parquet(truth / "relationships.parquet", rels)
@@ -868,6 +1030,7 @@ def write_truth(
         "adoptions": len(world.adoptions),
         "planted_effects": world.planted_effects,
         "defect_rate": opts.defect_rate,
+        "structured_only": opts.structured_only,
         "defect_expectations": DEFECT_EXPECTED,
         "minority_ethnic_excludes": sorted(NOT_MINORITY),
     }
@@ -891,6 +1054,15 @@ _PAGE_SCHEMA = {
     "text": pl.String,
     "scanned": pl.Boolean,
     "format": pl.String,
+}
+_DOCUMENT_TRUTH_SCHEMA = {
+    "document_id": pl.String,
+    "child_id": pl.String,
+    "document_type": pl.String,
+    "format": pl.String,
+    "fault": pl.String,
+    "file_name": pl.String,
+    "pages": pl.Int64,
 }
 _SSDA903_DEFECT_SCHEMA = {
     "kind": pl.String,
@@ -1016,19 +1188,36 @@ def generate(opts: SynthOptions, progress: Progress = no_progress) -> SynthResul
     world = build_world(opts)
     ssda903_defects = plant_ssda903_defects(world, opts)
     progress("world", 1, 1)
-    content = compose_base(world, opts, progress)
     typos = planned_typos(world, opts.seed)
-    structured_rows(world, content, {p for ps in typos.values() for p in ps})
-    _render_documents(content.documents, extract_dir, opts.processes, progress)
+    counts = base_counts(world, opts)
+    writer = _ExtractWriter(flavour, extract_dir, opts, day=0, kind="full")
+    # The text is composed, its documents rendered and its rows written a chunk of children at a time.
+    total_docs = sum(c[1] for c in counts) if opts.documents else 0
+    with (
+        _DocumentRenderer(extract_dir, opts.processes, total_docs, progress) as renderer,
+        _TextTruth(opts.out / "truth") as text_truth,
+    ):
+        for first in range(0, len(world.children), CHUNK_CHILDREN):
+            chunk = Content()
+            compose_children(
+                chunk, world, opts, counts, first, min(first + CHUNK_CHILDREN, len(world.children)), progress
+            )
+            renderer.render(chunk.documents)
+            writer.add_all(chunk.rows)
+            text_truth.add(chunk)
     progress("tables", 0, 1)
-    counts, defects = write_extract(flavour, extract_dir, content, opts, day=0, kind="full")
-    write_truth(opts.out / "truth", world, content, defects, typos, opts)
+    structured = Content()
+    structured_rows(world, structured, {p for ps in typos.values() for p in ps})
+    for table, table_rows in structured.rows.items():  # written in slices and let go: no second copy of a table
+        for start in range(0, len(table_rows), 50_000):
+            writer.add(table, table_rows[start : start + 50_000])
+        table_rows.clear()
+    rows, defects = writer.close()
+    write_truth(opts.out / "truth", world, defects, typos, opts)
     _parquet(opts.out / "truth" / "ssda903_defects.parquet", ssda903_defects, schema=_SSDA903_DEFECT_SCHEMA)
-    write_control_file(extract_dir, flavour, opts.as_of, "full", counts, len(content.documents))
+    write_control_file(extract_dir, flavour, opts.as_of, "full", rows, total_docs)
     progress("tables", 1, 1)
-    return SynthResult(
-        extract_dir, opts.out / "truth", opts.as_of, 0, counts, len(content.documents), time.perf_counter() - t0
-    )
+    return SynthResult(extract_dir, opts.out / "truth", opts.as_of, 0, rows, total_docs, time.perf_counter() - t0)
 
 
 # ---- next-day change extracts -------------------------------------------------------------------
@@ -1126,7 +1315,7 @@ def apply_day_changes(
     # New notes and documents at the pilot's daily rate.
     if content is not None:
         n_notes = max(1, round(n * NOTES_PER_CHILD_PER_DAY))
-        n_docs = max(1, round(n * DOCUMENTS_PER_CHILD_PER_DAY))
+        n_docs = max(1, round(n * DOCUMENTS_PER_CHILD_PER_DAY)) if opts.documents else 0
         pick = [open_children[int(j)] for j in rng.choice(len(open_children), size=n_notes + n_docs)]
         for i, child in enumerate(pick[:n_notes], start=1):
             note_id = f"CN9{day:03d}{i:04d}"
@@ -1147,6 +1336,9 @@ def generate_next_day(opts: SynthOptions, progress: Progress = no_progress) -> S
     if not days or days[0] != opts.as_of:
         raise FileNotFoundError(f"no base extract for {opts.as_of} under {opts.out}: run `caselake synth` first")
     day = (days[-1] - opts.as_of).days + 1
+    summary = opts.out / "truth" / "council.json"
+    if summary.exists() and json.loads(summary.read_text()).get("structured_only"):
+        opts = replace(opts, structured_only=True)  # a council without documents stays without them
     world = build_world(opts)
     plant_ssda903_defects(world, opts)  # the same world as day 0: a changed row must not silently fix them
     typos = planned_typos(world, opts.seed)
@@ -1158,13 +1350,14 @@ def generate_next_day(opts: SynthOptions, progress: Progress = no_progress) -> S
     changes = apply_day_changes(world, opts, day, typos, base_notes, deleted, content)
     when = opts.as_of + dt.timedelta(days=day)
     extract_dir = opts.out / "landing" / flavour.source / when.isoformat()
-    _render_documents(content.documents, extract_dir, opts.processes, progress)
+    if content.documents:
+        _render_documents(content.documents, extract_dir, opts.processes, progress)
     counts, defects = write_extract(flavour, extract_dir, content, opts, day=day, kind="delta")
     truth = opts.out / "truth" / "days" / when.isoformat()
     _parquet(truth / "changes.parquet", changes)
     _parquet(truth / "mentions.parquet", content.mentions, schema=_MENTION_SCHEMA)
     _parquet(truth / "pages.parquet", content.pages, schema=_PAGE_SCHEMA)
-    _parquet(truth / "documents.parquet", content.document_truth)
+    _parquet(truth / "documents.parquet", content.document_truth, schema=_DOCUMENT_TRUTH_SCHEMA)
     _parquet(truth / "defects.parquet", defects, schema=_DEFECT_SCHEMA)
     write_control_file(extract_dir, flavour, when, "delta", counts, len(content.documents))
     return SynthResult(extract_dir, truth, when, day, counts, len(content.documents), time.perf_counter() - t0)

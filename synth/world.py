@@ -1088,9 +1088,12 @@ class WorldBuilder:
 
     def _restrictions(self) -> list[Restriction]:
         out = []
+        workers_of: dict[str, list[str]] = {}  # a child's workers in allocation order (not a scan per child)
+        for inv in self.involvements:
+            workers_of.setdefault(inv.child_id, []).append(inv.worker_id)
         for child in self.children:
             if self.chance(0.03):
-                allowed = [inv.worker_id for inv in self.involvements if inv.child_id == child.person.person_id][:2]
+                allowed = workers_of.get(child.person.person_id, [])[:2]
                 reason = self.choice(("Sensitive adoption record", "Staff member's relative", "High-profile case"))
                 out.append(Restriction(child.person.person_id, allowed, reason, child.first_contact))
         return out

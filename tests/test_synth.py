@@ -255,6 +255,55 @@ def test_every_deliberate_defect_is_in_the_truth_and_in_the_file(council):
         assert dupes == truth_dupes, path.name
 
 
+# ---- structured only ----------------------------------------------------------------------------
+def test_a_structured_only_council_has_every_table_no_documents_and_loads(tmp_path, monkeypatch):
+    """Every structured table as in the full council (the same notes per child), an empty document manifest in
+    the full extract and none in the change extract, no document file; written in chunks of children, the same
+    bytes as in one; and the loader stages it."""
+    import synth.council as council_module
+    from lake.ingest.pipeline import load_landing
+    from lake.storage.delta import Lake
+
+    one = small_options(tmp_path / "one", children=12, structured_only=True, defect_rate=0.0)
+    generate(one)
+    monkeypatch.setattr(council_module, "CHUNK_CHILDREN", 5)
+    chunked = small_options(tmp_path / "chunked", children=12, structured_only=True, defect_rate=0.0)
+    result = generate(chunked)
+    assert result.documents == 0
+    generate_next_day(small_options(tmp_path / "chunked", children=12, defect_rate=0.0))  # stays structured-only
+    landing = lambda opts: {k: v for k, v in tree_digest(opts.out).items() if k.startswith("landing/")}  # noqa: E731
+    assert {k: v for k, v in landing(chunked).items() if "2026-11-01" in k} == landing(one)
+    for name in ("mentions", "pages", "documents"):
+        a, b = (pl.read_parquet(opts.out / "truth" / f"{name}.parquet") for opts in (one, chunked))
+        assert a.equals(b), name
+    assert pl.read_parquet(chunked.out / "truth" / "mentions.parquet").height > 0
+
+    assert not [p for p in chunked.out.rglob("*") if p.is_file() and "documents" in p.relative_to(chunked.out).parts]
+    day0, day1 = extract_dir(chunked, 0), extract_dir(chunked, 1)
+    control0, control1 = (json.loads((d / "_extract.json").read_text()) for d in (day0, day1))
+    assert control0["documents"] == control1["documents"] == 0
+    assert set(control0["tables"]) == {LL.table(t) for t in NEUTRAL_TABLES}
+    assert control0["tables"]["DOCUMENT_MANIFEST"]["rows"] == 0
+    assert (day0 / "DOCUMENT_MANIFEST.csv").read_text().count("\n") == 1  # the header only
+    assert "DOCUMENT_MANIFEST" not in control1["tables"] and "CASE_NOTE" in control1["tables"]
+    for table in ("PERSON", "RELATIONSHIP", "INVOLVEMENT", "LAC_EPISODE", "CASE_NOTE", "FORM", "FORM_ANSWER"):
+        assert control0["tables"][table]["rows"] > 0, table
+    # The same children and notes as the council with documents (whose counts draw documents too).
+    with_documents = small_options(tmp_path / "full", children=12, defect_rate=0.0)
+    counts = council_module.base_counts(council_module.build_world(with_documents), with_documents)
+    assert sum(c[1] for c in counts) > 0
+    assert len(read_table(day0 / "CASE_NOTE.csv")) == sum(c[0] for c in counts)
+    assert len(read_table(day0 / "FORM.csv")) == sum(c[2] for c in counts)
+
+    done = load_landing(Lake(str(tmp_path / "lake")), chunked.out / "landing", build=False)
+    assert len(done.staged) == 2  # both extracts
+    staged = [x for loads in done.staged.values() for x in loads.values()]
+    assert all(x.file_error is None and x.balanced and not x.rows_quarantined for x in staged)
+    assert sum(x.rows_landed for x in staged) == sum(result.rows.values()) + sum(
+        json.loads((day1 / "_extract.json").read_text())["tables"][t]["rows"] for t in control1["tables"]
+    )
+
+
 # ---- next-day extracts --------------------------------------------------------------------------
 def test_next_day_extract_holds_exactly_the_changes_the_truth_lists(council):
     days = sorted((council.out / "landing" / LL.source).iterdir())

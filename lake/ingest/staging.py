@@ -29,6 +29,8 @@ import hashlib
 import io
 import json
 import re
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -276,20 +278,45 @@ def read_text(path: Path) -> str:
     """The file's text, or :class:`FileRefused` with the reason it cannot be read as a table at all.
 
     Invalid UTF-8 bytes are kept (as surrogates) for :func:`_repair`; a BOM is dropped."""
+    with read_lines(path) as lines:
+        return "".join(lines)
+
+
+@contextmanager
+def read_lines(path: Path) -> Iterator[Iterator[str]]:
+    """The file's lines, split as a CSV reader splits them (``newline=""``) and read as they are used: a
+    file of gigabytes is never in memory whole. :class:`FileRefused` with the reason when it cannot be read
+    as a table at all. Invalid UTF-8 bytes are kept (as surrogates) for :func:`_repair`; a BOM is dropped."""
     if path.is_symlink():
         raise FileRefused("a symbolic link: only regular files inside the extract are read")
     if not path.exists():
         raise FileRefused("file missing: the control file lists it but the extract does not hold it")
     try:
-        data = path.read_bytes()
+        with path.open("rb") as raw:
+            head = raw.read(4096)
+            blank = not head.strip()
+            while blank and (block := raw.read(1 << 20)):  # whitespace only so far: is there anything else?
+                blank = not block.strip()
+        if blank:
+            raise FileRefused("empty file: no header and no rows")
+        if head[:2] in (b"\xff\xfe", b"\xfe\xff") or head.count(b"\x00") * 10 >= len(head):  # UTF-16 or binary
+            raise FileRefused("not UTF-8 text: the file looks like UTF-16 or binary")
+        f = path.open(encoding="utf-8", errors="surrogateescape", newline="")
     except OSError as exc:
         raise FileRefused(f"unreadable: {exc.strerror or exc}") from exc
-    if not data.strip():
-        raise FileRefused("empty file: no header and no rows")
-    head = data[:4096]
-    if data[:2] in (b"\xff\xfe", b"\xfe\xff") or head.count(b"\x00") * 10 >= len(head):  # UTF-16 or binary
-        raise FileRefused("not UTF-8 text: the file looks like UTF-16 or binary")
-    return data.decode("utf-8", errors="surrogateescape").removeprefix("\ufeff")
+
+    def lines() -> Iterator[str]:
+        try:
+            first = next(f, None)
+            if first is None:
+                return
+            yield first.removeprefix("\ufeff")
+            yield from f
+        except OSError as exc:
+            raise FileRefused(f"unreadable: {exc.strerror or exc}") from exc
+
+    with f:
+        yield lines()
 
 
 @dataclass
@@ -298,16 +325,18 @@ class Parsed:
     could not be split safely (with their reasons)."""
 
     header: list[str]
-    records: list[tuple[int, list[str]]]
+    records: list[tuple[int, list[str]] | None]  # None once consumed (:func:`_rows_frame` lets them go)
     bad: list[dict]
+    header_line: str = ""  # the header as written (the first physical line)
 
     @property
     def rows(self) -> int:
         return len(self.records) + len(self.bad)
 
 
-def parse_records(text: str, delimiter: str) -> Parsed:
-    """Split CSV text into records, numbered as data rows (header excluded), without losing a row.
+def parse_records(text: str | Iterable[str], delimiter: str) -> Parsed:
+    """Split CSV text (or its lines, as :func:`read_lines` gives them) into records, numbered as data rows
+    (header excluded), without losing a row.
 
     An unbalanced quote makes a CSV reader swallow the following lines into one field. A record that spans
     several physical lines is taken as written only when its field count is right and its quotes close
@@ -315,18 +344,27 @@ def parse_records(text: str, delimiter: str) -> Parsed:
     the rows swallowed are counted and kept, not merged. A quote that never closes can run past the reader's
     field limit: every line from there on is quarantined as a row the same way. A run-on field whose count
     happens to come out right still shows in the rows read, which must equal the rows declared."""
-    lines = io.StringIO(text, newline="").readlines()  # split exactly as the reader splits
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    source = iter(io.StringIO(text, newline="") if isinstance(text, str) else text)
+    taken: list[str] = []  # the physical lines the reader took since the last record (its span)
+
+    def feed() -> Iterator[str]:
+        for line in source:
+            taken.append(line)
+            yield line
+
+    reader = csv.reader(feed(), delimiter=delimiter)
     try:
         header = [h.strip() for h in next(reader)]
     except (StopIteration, csv.Error) as exc:
         raise FileRefused(f"unreadable header: {exc}") from exc
+    header_line = taken[0].split("\n", 1)[0] if taken else ""
+    taken.clear()
     width = len(header)
-    records: list[tuple[int, list[str]]] = []
+    records: list[tuple[int, list[str]] | None] = []
     bad: list[dict] = []
-    number, first_line = 0, reader.line_num  # physical lines read so far (the header's)
+    number = 0
 
-    def quarantine_lines(span: list[str], reason: str) -> None:
+    def quarantine_lines(span: Iterable[str], reason: str) -> None:
         nonlocal number
         for line in span:
             number += 1
@@ -338,10 +376,10 @@ def parse_records(text: str, delimiter: str) -> Parsed:
         except StopIteration:
             break
         except csv.Error as exc:  # a field past the reader's limit: an unbalanced quote ran on
-            quarantine_lines(lines[first_line:], f"unparseable from this line on ({exc}): a quote never closed")
+            quarantine_lines([*taken, *source], f"unparseable from this line on ({exc}): a quote never closed")
             break
-        span = lines[first_line : reader.line_num]
-        first_line = reader.line_num
+        span = taken[:]
+        taken.clear()
         if len(span) > 1 and (len(record) != width or not _quotes_close(span, delimiter)):
             quarantine_lines(span, UNBALANCED)
             continue
@@ -351,7 +389,7 @@ def parse_records(text: str, delimiter: str) -> Parsed:
             bad.append({"row_number": number, "raw": json.dumps(record), "reason": reason})
             continue
         records.append((number, record))
-    return Parsed(header, records, bad)
+    return Parsed(header, records, bad, header_line)
 
 
 def _quotes_close(span: list[str], delimiter: str) -> bool:
@@ -366,14 +404,15 @@ def _quotes_close(span: list[str], delimiter: str) -> bool:
 UNBALANCED = "unbalanced quote: a quoted field runs on over the following lines"
 
 
-def check_header(header: list[str], expected: list[str], system: SourceSystem, text: str) -> None:
-    """Refuse a header that does not match the contract: every column once, none missing, none unknown."""
+def check_header(header: list[str], expected: list[str], system: SourceSystem, header_line: str) -> None:
+    """Refuse a header that does not match the contract: every column once, none missing, none unknown.
+    ``header_line``: the file's first line as written (to name another delimiter it uses)."""
     duplicated = sorted({c for c in header if header.count(c) > 1})
     if duplicated:
         raise FileRefused(f"duplicate column(s) in the header: {', '.join(duplicated)}")
     missing = [c for c in expected if c not in header]
     if missing:
-        other = _detect_delimiter(text.split("\n", 1)[0], expected, system.delimiter)
+        other = _detect_delimiter(header_line.split("\n", 1)[0], expected, system.delimiter)
         if other:
             raise FileRefused(f"wrong delimiter: {system.name} files use {system.delimiter!r}, this one uses {other!r}")
         raise FileRefused(f"missing column(s) {', '.join(missing)}")
@@ -392,13 +431,25 @@ def _cell_problem(cell: str, column: str) -> str | None:
     return None
 
 
+ROWS_PER_BATCH = 50_000  # records turned into a frame at a time, each let go once in it
+
+
 def _rows_frame(parsed: Parsed, columns: list[str], source_columns: list[str]) -> tuple[pl.DataFrame, list[dict], int]:
-    """The contract's columns of every record as strings (cells repaired), and the rows refused by cell."""
+    """The contract's columns of every record as strings (cells repaired), and the rows refused by cell.
+
+    Consumes ``parsed.records`` (each is let go once in a frame: a large file is never held twice)."""
     index = [parsed.header.index(c) for c in source_columns]
+    schema = {**{c: pl.String for c in columns}, "_row_number": pl.Int64, "_raw": pl.String}
+    frames: list[pl.DataFrame] = []
     good: list[list[str | None]] = []
     bad: list[dict] = []
     repaired = 0
-    for number, record in parsed.records:
+    records = parsed.records
+    for k in range(len(records)):
+        entry, records[k] = records[k], None
+        if entry is None:
+            continue
+        number, record = entry
         cells = [_repair(c) for c in record]  # once per cell: the landed columns and the raw JSON share it
         raw = json.dumps(dict(zip(parsed.header, (c for c, _ in cells), strict=True)))
         problems = [p for h, (c, _) in zip(parsed.header, cells, strict=True) if (p := _cell_problem(c, h))]
@@ -407,12 +458,11 @@ def _rows_frame(parsed: Parsed, columns: list[str], source_columns: list[str]) -
             continue
         repaired += sum(cells[i][1] for i in index)
         good.append([*(cells[i][0] for i in index), number, raw])
-    frame = pl.DataFrame(
-        good,
-        schema={**{c: pl.String for c in columns}, "_row_number": pl.Int64, "_raw": pl.String},
-        orient="row",
-    )
-    return frame, bad, repaired
+        if len(good) == ROWS_PER_BATCH:
+            frames.append(pl.DataFrame(good, schema=schema, orient="row"))
+            good = []
+    frames.append(pl.DataFrame(good, schema=schema, orient="row"))
+    return pl.concat(frames, rechunk=False), bad, repaired
 
 
 def _contract_failures(
@@ -468,9 +518,9 @@ def stage_file(
     q = lambda rows: _quarantine_frame(rows, system, extract_id, source_table, source_file, ingested_at)  # noqa: E731
     parsed = None
     try:
-        text = read_text(path)
-        parsed = parse_records(text, system.delimiter)
-        check_header(parsed.header, expected, system, text)
+        with read_lines(path) as lines:  # read as parsed: the file's text is never held whole
+            parsed = parse_records(lines, system.delimiter)
+        check_header(parsed.header, expected, system, parsed.header_line)
         frame, bad, repaired = _rows_frame(parsed, list(spec["columns"]), expected)
         frame, normalised = _normalise(frame, system, table)
         reasons = _contract_failures(frame, system, table, extract_date)
