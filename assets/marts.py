@@ -19,8 +19,9 @@ from lake.returns.ssda903 import TABLES, validate_return
 @metered
 def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, lakehouse: LakehouseResource):
     lakehouse.warehouse().mkdir(parents=True, exist_ok=True)
-    costs.ensure(lakehouse.lake())  # the cost mart's source exists before the first cost is recorded
-    with dbt_environment(lakehouse.lake().root, str(lakehouse.warehouse())):
+    lake = lakehouse.lake()
+    costs.ensure(lake)  # the cost mart's source exists before the first cost is recorded
+    with dbt_environment(lake.root, str(lakehouse.warehouse()), lake.storage_options):
         for event in dbt.cli(["build"], context=context).stream().fetch_row_counts().fetch_column_metadata():
             rows = getattr(event, "metadata", {}).get("dagster/row_count")
             if isinstance(event, dg.Output) and rows is not None:  # a table model: rebuilt whole, every row written

@@ -96,7 +96,7 @@ def evaluate_search(
 ) -> SearchEvaluation:
     """``tune``: Searcher attributes to override (``fusion``, ``score_bm25``, ``weights``...), for measuring."""
     embedder = embedder or Embedder()
-    table = open_table(lancedb_uri)
+    table = open_table(lancedb_uri, lake.storage_options)
     people = PeopleDirectory(lake)
     chunks = _chunks(table)
     everyone = frozenset(chunks["child_id"].unique().to_list())

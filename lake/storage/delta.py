@@ -12,6 +12,7 @@ to the open meter (:mod:`lake.metering`), which the cost of each asset is made f
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
@@ -110,17 +111,26 @@ class Lake:
         return sum(rows for _, rows in files), sum(size for size, _ in files)
 
     def tables(self) -> list[tuple[str, str]]:
-        """Every Delta table under the root, as (layer, name): a folder holding a ``_delta_log``."""
+        """Every Delta table under the root, as (layer, name): a folder holding a ``_delta_log``.
+
+        Folders are listed one level at a time (on an object store, one delimited listing each) and a table's
+        own folder is not descended into, so the listing costs a request per folder, not one per data file."""
         from pyarrow import fs
 
-        filesystem, root = fs.FileSystem.from_uri(self.root)
+        filesystem, root = _filesystem(self.root, self.storage_options)
         root = root.rstrip("/")
-        found = []
-        for info in filesystem.get_file_info(fs.FileSelector(root, recursive=True, allow_not_found=True)):
-            if info.type == fs.FileType.Directory and info.base_name == "_delta_log":
-                layer, _, name = info.path[len(root) + 1 : -len("/_delta_log")].partition("/")
+        found, pending = [], [root]
+        while pending:
+            folder = pending.pop()
+            selector = fs.FileSelector(folder, allow_not_found=True)
+            children = [i for i in filesystem.get_file_info(selector) if i.type == fs.FileType.Directory]
+            if any(child.base_name == "_delta_log" for child in children):
+                layer, _, name = folder[len(root) + 1 :].partition("/")
                 if name:
                     found.append((layer, name))
+                continue
+            # a LanceDB table (<name>.lance) holds no Delta table: not worth its listings
+            pending.extend(child.path for child in children if not child.base_name.endswith(".lance"))
         return sorted(found)
 
     def compact(self, layer: str, name: str) -> dict:
@@ -153,6 +163,94 @@ class Lake:
                 enforce_retention_duration=True,  # never below the table's own deletedFileRetentionDuration
                 commit_properties=commit.properties,
             )
+
+
+def _filesystem(root: str, storage_options: dict[str, str] | None = None):
+    """A pyarrow filesystem and the path in it for a lake root, reached with deltalake's storage options.
+
+    deltalake, polars and LanceDB take the storage options as they are; pyarrow (which lists the lake's tables)
+    names them its own way, so they are translated here: for ``s3://`` the keys, session token, region and
+    endpoint (``http`` when the endpoint says so or ``AWS_ALLOW_HTTP`` is true); for ``az://`` / ``abfss://`` the
+    account, its key or SAS token or a service principal; ``gs://`` uses Google's application default
+    credentials (``GOOGLE_APPLICATION_CREDENTIALS``), as pyarrow takes no key file. Keys are matched as
+    deltalake matches them: case-insensitive, with or without their ``aws_`` / ``azure_storage_`` /
+    ``google_`` prefix. A key not given falls back to pyarrow's own environment and default credentials,
+    as deltalake's do."""
+    from urllib.parse import urlparse
+
+    from pyarrow import fs
+
+    options = {k.lower(): v for k, v in (storage_options or {}).items()}
+
+    def option(*names: str) -> str | None:
+        return next((options[n] for n in names if options.get(n) not in (None, "")), None)
+
+    url = urlparse(root)
+    scheme = url.scheme.lower()
+    if scheme in ("s3", "s3a"):
+        endpoint = option("aws_endpoint_url", "aws_endpoint", "endpoint_url", "endpoint")
+        allow_http = (option("aws_allow_http", "allow_http") or "").lower() in ("1", "true", "yes", "on")
+        kwargs: dict = {}
+        if endpoint:
+            parsed = urlparse(endpoint if "://" in endpoint else f"//{endpoint}")
+            kwargs["endpoint_override"] = parsed.netloc + parsed.path.rstrip("/")
+            kwargs["scheme"] = parsed.scheme or ("http" if allow_http else "https")
+        key, secret = option("aws_access_key_id", "access_key_id"), option("aws_secret_access_key", "secret_access_key")
+        if key and secret:
+            kwargs.update(access_key=key, secret_key=secret)
+            token = option("aws_session_token", "aws_token", "session_token", "token")
+            if token:
+                kwargs["session_token"] = token
+        region = option("aws_region", "region", "aws_default_region", "default_region")
+        if region:
+            kwargs["region"] = region
+        if (option("aws_virtual_hosted_style_request", "virtual_hosted_style_request") or "").lower() == "true":
+            kwargs["force_virtual_addressing"] = True
+        return fs.S3FileSystem(**kwargs), f"{url.netloc}{url.path}"
+    if scheme in ("az", "adl", "azure", "abfs", "abfss"):
+        # az://container/path, or abfss://container@account.dfs.core.windows.net/path
+        container, _, host = url.netloc.partition("@")
+        account = option("azure_storage_account_name", "account_name", "azure_storage_account") or host.split(".")[0]
+        kwargs = {}
+        account_key = option(
+            "azure_storage_account_key",
+            "azure_storage_access_key",
+            "azure_storage_master_key",
+            "account_key",
+            "access_key",
+            "master_key",
+        )
+        sas = option("azure_storage_sas_key", "azure_storage_sas_token", "sas_key", "sas_token")
+        if account_key:
+            kwargs["account_key"] = account_key
+        elif sas:
+            kwargs["sas_token"] = sas
+        principal = {
+            "client_id": option("azure_client_id", "azure_storage_client_id", "client_id"),
+            "client_secret": option("azure_client_secret", "azure_storage_client_secret", "client_secret"),
+            "tenant_id": option(
+                "azure_tenant_id",
+                "azure_storage_tenant_id",
+                "azure_storage_authority_id",
+                "azure_authority_id",
+                "tenant_id",
+                "authority_id",
+            ),
+        }
+        if not (account_key or sas) and all(principal.values()):
+            kwargs.update(principal)
+        endpoint = option("azure_storage_endpoint", "azure_endpoint", "endpoint")
+        if (option("azure_storage_use_emulator", "use_emulator") or "").lower() == "true" and not endpoint:
+            endpoint = "http://127.0.0.1:10000"
+        if endpoint:
+            parsed = urlparse(endpoint if "://" in endpoint else f"//{endpoint}")
+            kwargs.update(blob_storage_authority=parsed.netloc, blob_storage_scheme=parsed.scheme or "https")
+        return fs.AzureFileSystem(account, **kwargs), f"{container}{url.path}"
+    if scheme in ("gs", "gcs"):
+        return fs.GcsFileSystem(), f"{url.netloc}{url.path}"
+    if scheme in ("", "file"):
+        return fs.LocalFileSystem(), str(Path(url.path if scheme else root).resolve())
+    return fs.FileSystem.from_uri(root)
 
 
 class _Commit:
