@@ -11,6 +11,7 @@ and stop at its end.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -88,7 +89,7 @@ def entity_extractor(settings: Settings, model: str | Path) -> Iterator[object]:
         return
     # Each actor runs torch on the CPUs it reserved: more threads than that only contend.
     threads = max(1, int(settings.compute.ray_cpus_per_worker))
-    entities = type(settings.entities)(**{**settings.entities.__dict__, "threads": threads})
+    entities = dataclasses.replace(settings.entities, threads=threads)
     model_id, version = model_identity(model, entities.int8)
     with _pool(settings, partial(_load_extractor, str(model), entities), "extract") as pool:
         yield RayEntityExtractor(pool, model_id, version)
@@ -128,6 +129,6 @@ def embedder(settings: Settings) -> Iterator[object]:
         yield Embedder(settings.search)
         return
     threads = max(1, int(settings.compute.ray_cpus_per_worker))
-    search = type(settings.search)(**{**settings.search.__dict__, "threads": threads})
+    search = dataclasses.replace(settings.search, threads=threads)
     with _pool(settings, partial(_load_embedder, search), "encode") as pool:
         yield RayEmbedder(pool)

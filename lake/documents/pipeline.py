@@ -40,7 +40,7 @@ from lake.contracts.sources import SOURCES
 from lake.documents import formats, libreoffice
 from lake.documents.formats import DocumentError, ExtractionSettings, FileText
 from lake.progress import Progress, no_progress
-from lake.storage.delta import ENTERPRISE, LANDING, Lake, ensure_table
+from lake.storage.delta import ENTERPRISE, LANDING, Lake, ensure_table, sql_literal
 
 TEXT, ERRORS, CHUNKS = "document_text", "document_errors", "document_chunks"
 # The ways of reading a page that run a model, and the model kind their time is metered as (a text layer and
@@ -584,14 +584,11 @@ def prune_superseded(lake: Lake, docs: pl.DataFrame, buckets: set[int] | None = 
         stale = keys.select("document_id", "content_hash").join(current, on=["document_id", "content_hash"], how="anti")
         if stale.is_empty():
             continue
-        pairs = " OR ".join(f"(document_id = {_sql(d)} AND content_hash = {_sql(h)})" for d, h in stale.iter_rows())
+        pairs = " OR ".join(
+            f"(document_id = {sql_literal(d)} AND content_hash = {sql_literal(h)})" for d, h in stale.iter_rows()
+        )
         removed += lake.delete(ENTERPRISE, name, pairs)
     return removed
-
-
-def _sql(value: str) -> str:
-    """A string literal for a Delta predicate (ids come from source systems: quote them safely)."""
-    return "'" + value.replace("'", "''") + "'"
 
 
 def extract_files(paths: list[Path], settings: ExtractionSettings | None = None, workers: int = 1) -> Iterator[dict]:

@@ -32,7 +32,7 @@ from lake.entities.model import MODEL_LABELS, PROMPT_TO_LABEL, WORD, windows
 from lake.entities.patterns import PATTERN_MODEL, Mention, find_all
 from lake.progress import Progress, no_progress
 from lake.settings import EntitySettings
-from lake.storage.delta import ENTERPRISE, Lake, ensure_table
+from lake.storage.delta import ENTERPRISE, Lake, ensure_table, sql_literal
 
 MENTIONS, SOURCES_DONE = "entity_mentions", "entity_sources"
 INFERENCE_WINDOW_WORDS = 200  # under the model's 384-word limit, with the label prompts in front
@@ -285,12 +285,9 @@ def prune_stale(lake: Lake, items: pl.DataFrame, model_version: str) -> int:
 def _keys_predicate(keys: pl.DataFrame) -> str:
     """A Delta predicate matching exactly these (source_type, source_id, page, text_hash) rows; ids come from
     source systems, so every string is quoted."""
-
-    def quoted(value: str) -> str:
-        return "'" + value.replace("'", "''") + "'"
-
     return " OR ".join(
-        f"(source_type = {quoted(t)} AND source_id = {quoted(i)} AND page = {int(p)} AND text_hash = {quoted(h)})"
+        f"(source_type = {sql_literal(t)} AND source_id = {sql_literal(i)} AND page = {int(p)}"
+        f" AND text_hash = {sql_literal(h)})"
         for t, i, p, h in keys.iter_rows()
     )
 

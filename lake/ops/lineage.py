@@ -24,8 +24,8 @@ from lake.contracts.sources import NEUTRAL_TABLES, SOURCES
 from lake.ingest.enterprise import TABLES as ENTERPRISE_TABLES
 from lake.ingest.enterprise import staging_name
 from lake.search.index import TABLE as SEARCH_TABLE
-from lake.search.index import connect, sql_quote
-from lake.storage.delta import ENTERPRISE, LANDING, STAGING, Lake
+from lake.search.index import connect
+from lake.storage.delta import ENTERPRISE, LANDING, STAGING, Lake, sql_literal
 
 MENTIONS = "entity_mentions"  # lake.entities.extraction.MENTIONS, named here to keep ops below the capabilities
 MENTION_PERSON = "person_mention"
@@ -160,7 +160,7 @@ class Tracer:
     def search_hit(self, chunk_id: str, lancedb_uri: str, storage_options: dict | None = None) -> Provenance:
         """A search hit (``search_chunks.chunk_id``): the chunk, then the note, page or answer it was cut from."""
         table = connect(lancedb_uri, storage_options).open_table(SEARCH_TABLE)
-        hits = table.search().where(f"chunk_id = {sql_quote(chunk_id)}").limit(1).to_list()
+        hits = table.search().where(f"chunk_id = {sql_literal(chunk_id)}").limit(1).to_list()
         if not hits:
             raise LineageError(f"no search chunk {chunk_id!r} in lancedb/{SEARCH_TABLE}")
         hit = hits[0]

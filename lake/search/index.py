@@ -28,7 +28,7 @@ from lake import metering
 from lake.documents.pipeline import CHUNKS, chunk_page
 from lake.progress import Progress, no_progress
 from lake.search.embedding import DIMENSIONS, Embedder
-from lake.storage.delta import ENTERPRISE, Lake
+from lake.storage.delta import ENTERPRISE, Lake, sql_literal
 
 TABLE = "search_chunks"
 SOURCE_TYPES = ("case_note", "document_page", "form_answer")  # as entity mentions name them
@@ -245,15 +245,10 @@ def _data_bytes(table) -> int:
     return int(table.stats()["total_bytes"]) if table is not None and metering.metering() else 0
 
 
-def sql_quote(value: str) -> str:
-    """A SQL string literal (a quote inside is doubled)."""
-    return "'" + value.replace("'", "''") + "'"
-
-
 def sql_in(column: str, values) -> str:
     """``column IN ('a', 'b', ...)``, in the order given, each value quoted. Callers validate values that came
     from a person (:mod:`lake.search.query`); ids this package made are quoted defensively all the same."""
-    return f"{column} IN ({', '.join(sql_quote(v) for v in values)})"
+    return f"{column} IN ({', '.join(sql_literal(v) for v in values)})"
 
 
 def _existing(table) -> pl.DataFrame:

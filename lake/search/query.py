@@ -27,8 +27,9 @@ import polars as pl
 import snowballstemmer
 
 from lake.search.embedding import Embedder
-from lake.search.index import SOURCE_TYPES, sql_in, sql_quote
+from lake.search.index import SOURCE_TYPES, sql_in
 from lake.search.people import PeopleDirectory, PersonMention
+from lake.storage.delta import sql_literal
 
 Mode = Literal["hybrid", "text", "vector"]
 Sort = Literal["relevance", "newest", "oldest"]
@@ -206,9 +207,9 @@ def build_where(filters: SearchFilters, visible: frozenset[str], item_types: fro
         ("recorded_date", filters.recorded_from, filters.recorded_to),
     ):
         if low is not None:
-            parts.append(f"{column} >= date {sql_quote(_date(low, column))}")
+            parts.append(f"{column} >= date {sql_literal(_date(low, column))}")
         if high is not None:
-            parts.append(f"{column} <= date {sql_quote(_date(high, column))}")
+            parts.append(f"{column} <= date {sql_literal(_date(high, column))}")
     if filters.source_types:
         unknown = [s for s in filters.source_types if s not in SOURCE_TYPES]
         if unknown:

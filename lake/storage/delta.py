@@ -165,6 +165,12 @@ class Lake:
             )
 
 
+def sql_literal(value: str) -> str:
+    """A string literal for a Delta or LanceDB SQL predicate (ids come from source systems: a quote inside is
+    doubled)."""
+    return "'" + value.replace("'", "''") + "'"
+
+
 def _filesystem(root: str, storage_options: dict[str, str] | None = None):
     """A pyarrow filesystem and the path in it for a lake root, reached with deltalake's storage options.
 
