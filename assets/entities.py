@@ -147,7 +147,10 @@ def entity_mentions(context: dg.AssetExecutionContext, lakehouse: LakehouseResou
             deps=[RESOLVED_KEY],
             group_name="entities",
             kinds={"delta"},
-            description="Each person mention's resolved person, match probability and method.",
+            description=(
+                "Each person mention's resolved person, and each kinship-only mention's ('Mum said') recorded"
+                " person, with match probability and method."
+            ),
         ),
     ],
     can_subset=False,
@@ -159,7 +162,9 @@ def resolved_people(context: dg.AssetExecutionContext, lakehouse: LakehouseResou
     yield dg.MaterializeResult(
         asset_key=RESOLVED_KEY, metadata={**run.metadata(), "dagster/row_count": run.resolved_people}
     )
-    yield dg.MaterializeResult(asset_key=LINKS_KEY, metadata={"dagster/row_count": run.person_mentions})
+    yield dg.MaterializeResult(
+        asset_key=LINKS_KEY, metadata={"dagster/row_count": run.person_mentions + run.kinship_links}
+    )
 
 
 defs = dg.Definitions(assets=[entity_model, entity_mentions, resolved_people])

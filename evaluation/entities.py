@@ -11,6 +11,9 @@ mentions, people. Scores:
 - Resolution: pairwise precision/recall/F1 and purity of the resolved people, over the predicted person
   mentions whose span matches a true one; and the same for resolution run on the true mentions, which
   isolates resolution from recognition.
+- Kinship links: among the true kinship-only mentions ("Mum said", not "Nan Pat") that name a person, the
+  precision and recall of the link resolution gives them (:func:`kinship_scores`), on the pipeline's
+  mentions whose span matches one and on the true mentions.
 """
 
 from __future__ import annotations
@@ -37,6 +40,8 @@ class EntityEvaluation:
     resolution: dict[str, float]
     resolution_on_true_mentions: dict[str, float]
     items_scored: dict[str, int] = field(default_factory=dict)
+    kinship: dict[str, float] = field(default_factory=dict)
+    kinship_on_true_mentions: dict[str, float] = field(default_factory=dict)
     extraction: dict = field(default_factory=dict)
 
 
@@ -63,6 +68,42 @@ def scorable_items(items: pl.DataFrame, truth_dir: Path) -> pl.DataFrame:
     docs = items.filter(pl.col("source_type") == "document_page").join(pages, on=ITEM)
     exact_docs = docs.filter(pl.col("text") == pl.col("true_text")).drop("true_text")
     return pl.concat([items.filter(pl.col("source_type") != "document_page"), exact_docs])
+
+
+def kinship_only(truth: pl.DataFrame, items: pl.DataFrame) -> pl.DataFrame:
+    """The true kinship mentions that name a person and are not written next to a person mention (the link is
+    the word's own, not the name's): item, start, end, person_id."""
+    from lake.entities.resolution import _next_to_person
+
+    text_of = dict(zip(*_keyed(items).select("item", "text"), strict=True))
+    roles = truth.filter(pl.col("label").is_in(["person", "kinship_role"])).sort("item", "start")
+    keep = []
+    for (item,), group in roles.group_by(["item"], maintain_order=True):
+        ms = group.to_dicts()
+        text = text_of.get(item, "")
+        for i, m in enumerate(ms):
+            if m["label"] == "kinship_role" and m["person_id"] and not _next_to_person(ms, i, text):
+                keep.append({"item": item, "start": m["start"], "end": m["end"], "person_id": m["person_id"]})
+    schema = {"item": pl.String, "start": pl.Int64, "end": pl.Int64, "person_id": pl.String}
+    return pl.DataFrame(keep, schema=schema)
+
+
+def kinship_scores(targets: pl.DataFrame, links: pl.DataFrame) -> dict[str, float]:
+    """Precision and recall of kinship links: ``targets`` from :func:`kinship_only`; ``links`` the kinship links
+    (item, start, end, resolved_person_id) of the mentions scored. A link counts where its span is a target's;
+    it is right where it names the target's person."""
+    on = ["item", "start", "end"]
+    keyed = links.with_columns(pl.col("start").cast(pl.Int64), pl.col("end").cast(pl.Int64))
+    scored = keyed.join(targets, on=on)
+    correct = scored.filter(pl.col("resolved_person_id") == pl.col("person_id")).height
+    return {
+        "true": targets.height,
+        "linked": scored.height,
+        "correct": correct,
+        "precision": correct / scored.height if scored.height else 1.0,
+        "recall": correct / targets.height if targets.height else 1.0,
+        "linked_elsewhere": keyed.join(targets, on=on, how="anti").height,
+    }
 
 
 def score(lake: Lake, truth_dir: Path, rules: ResolutionSettings | None = None) -> EntityEvaluation:
@@ -93,6 +134,12 @@ def score(lake: Lake, truth_dir: Path, rules: ResolutionSettings | None = None) 
 
     # Resolution on the pipeline's own person mentions that match a true person mention.
     links = lake.read("enterprise", MENTION_PERSON)
+    kinship_method = pl.col("method").str.starts_with("kinship")
+    targets = kinship_only(truth, all_items)
+    kinship = kinship_scores(
+        targets,
+        predicted.join(links.filter(kinship_method).select("mention_id", "resolved_person_id"), on="mention_id"),
+    )
     true_people = truth.filter(pl.col("label") == "person").select("item", "start", "end", "person_id")
     matched = (
         predicted.filter(pl.col("label") == "person")
@@ -108,10 +155,26 @@ def score(lake: Lake, truth_dir: Path, rules: ResolutionSettings | None = None) 
         pl.concat_str("item", pl.col("start").cast(pl.String), separator="#").alias("mention_id")
     )
     true_links, _ = resolve_mentions(true_roles, all_items, people, rules or ResolutionSettings())
-    on_truth = true_links.join(true_roles.select("mention_id", "person_id"), on="mention_id")
+    on_truth = true_links.join(
+        true_roles.filter(pl.col("label") == "person").select("mention_id", "person_id"), on="mention_id"
+    )
     alone = pairwise_scores(on_truth["resolved_person_id"], on_truth["person_id"])
+    kinship_alone = kinship_scores(
+        targets,
+        true_roles.select("mention_id", "item", "start", "end").join(
+            true_links.filter(kinship_method).select("mention_id", "resolved_person_id"), on="mention_id"
+        ),
+    )
     counts = items.group_by("source_type").len().iter_rows()
-    return EntityEvaluation(ner, by_source, resolution, alone, {k: v for k, v in counts})
+    return EntityEvaluation(
+        ner,
+        by_source,
+        resolution,
+        alone,
+        {k: v for k, v in counts},
+        kinship=kinship,
+        kinship_on_true_mentions=kinship_alone,
+    )
 
 
 def evaluate_held_out(
@@ -176,7 +239,7 @@ def _report_lines(result: EntityEvaluation, pct: list[pl.Expr]) -> str:
         "NER micro by source:",
         str(result.ner_by_source.with_columns(*pct)),
         f"items scored: {result.items_scored}",
-        "Person resolution (pipeline mentions matching a true person):",
+        "Person resolution (person mentions: the pipeline's matching a true person, and the true ones):",
     ]
     for name, r in (("pipeline", result.resolution), ("true mentions", result.resolution_on_true_mentions)):
         lines.append(
@@ -184,6 +247,13 @@ def _report_lines(result: EntityEvaluation, pct: list[pl.Expr]) -> str:
             f"{r['purity']:.4f} ({r['items']} mentions, {r['predicted_clusters']} resolved people, "
             f"{r['true_clusters']} true people)"
         )
+    lines.append("Kinship links (kinship-only mentions naming a person, e.g. 'Mum said'; goal precision >= 0.95):")
+    for name, k in (("pipeline", result.kinship), ("true mentions", result.kinship_on_true_mentions)):
+        if k:
+            lines.append(
+                f"  {name}: P {k['precision']:.4f} R {k['recall']:.4f} ({k['correct']} right of {k['linked']} "
+                f"linked, {k['true']} true; {k['linked_elsewhere']} links on other spans)"
+            )
     if result.extraction:
         lines.append(f"extraction: {result.extraction}")
     return "\n".join(lines)

@@ -104,11 +104,119 @@ M_GENDER = [0.99, 0.01]
 MIN_PAIRS_FOR_EM = 5000
 
 
+# Words around a kinship word that do not change who it is: "his mum", "birth dad", "older sister".
+_KIN_FILLER = frozenset(
+    [
+        "his",
+        "her",
+        "their",
+        "the",
+        "child's",
+        "childs",
+        "young",
+        "person's",
+        "birth",
+        "biological",
+        "natural",
+        "real",
+        "older",
+        "younger",
+        "elder",
+        "eldest",
+        "oldest",
+        "youngest",
+        "big",
+        "little",
+        "baby",
+        "half",
+    ]
+)
+_KIN_SIDE = {"maternal": "maternal", "paternal": "paternal"}
+# Spellings and compounds workers write beyond KIN_WORDS (after lower-casing and joining "step-dad", "step dad").
+_KIN_MORE = {
+    "mom": "mother",
+    "mommy": "mother",
+    "mammy": "mother",
+    "mumma": "mother",
+    "mummy": "mother",
+    "stepmom": "stepmother",
+    "nannie": "grandmother",
+    "nanny": "grandmother",
+    "nannan": "grandmother",
+    "grandmum": "grandmother",
+    "grandmom": "grandmother",
+    "grandmama": "grandmother",
+    "grampa": "grandfather",
+    "grandpop": "grandfather",
+    "gramps": "grandfather",
+    "grandaddy": "grandfather",
+    "granda": "grandfather",
+    "bro": "sibling",
+    "sis": "sibling",
+    "sibling": "sibling",
+    "foster mum": "foster carer",
+    "foster mother": "foster carer",
+    "foster dad": "foster carer",
+    "foster father": "foster carer",
+    "foster carers": "foster carer",
+    "foster parent": "foster carer",
+    "auntie": "aunt",
+}
+_KIN_AGE = {
+    "older": "older",
+    "elder": "older",
+    "big": "older",
+    "younger": "younger",
+    "little": "younger",
+    "baby": "younger",
+    "eldest": "eldest",
+    "oldest": "eldest",
+    "youngest": "youngest",
+}
+_SIBLING_GENDER = {"brother": "male", "bro": "male", "sister": "female", "sis": "female"}
+
+
+@dataclass(frozen=True)
+class KinWord:
+    """A kinship word read: the coarse relation (as :func:`relation_class` gives recorded relations), the side of
+    the family it names ("maternal grandmother", "grandmother (paternal)") and the gender it implies."""
+
+    relation: str
+    side: str | None
+    gender: str | None
+    age: str | None = None  # "older"/"younger" than the child, "eldest"/"youngest" of those
+
+
+def read_kin_word(word: str) -> KinWord | None:
+    """'Mum', "Mum's", 'birth dad', 'step-dad', 'grandmother (maternal)', 'his older sister' -> KinWord; None for
+    words that name no recorded relation ('great-grandmother', 'cousin's mum', a professional role)."""
+    w = word.lower().replace("\u2019", "'").strip()
+    w = re.sub(r"(?:'s|s')$", "", w.strip(" .,:;"))
+    words = re.sub(r"[-()/,.:;]", " ", w).split()
+    side = next((_KIN_SIDE[x] for x in words if x in _KIN_SIDE), None)
+    age = next((_KIN_AGE[x] for x in words if x in _KIN_AGE), None)
+    words = [x for x in words if x not in _KIN_SIDE and x not in _KIN_FILLER]
+    if not words or "great" in words or "in" in words or "law" in words:
+        return None
+    # "step dad", "step-dad" -> "stepdad"; "grand mother" -> "grandmother"
+    joined = " ".join(words)
+    joined = re.sub(r"^(step|grand) ", r"\1", joined)
+    relation = KIN_WORDS.get(joined) or _KIN_MORE.get(joined)
+    if relation is None:
+        return None
+    gender = _SIBLING_GENDER.get(joined) or ROLE_GENDER.get(relation)
+    return KinWord(relation, side, gender, age)
+
+
 def kin_relation(word: str) -> str | None:
-    w = word.lower().strip()
-    for prefix in ("maternal ", "paternal ", "older ", "younger "):
-        w = w.removeprefix(prefix)
-    return KIN_WORDS.get(w)
+    kin = read_kin_word(word)
+    return kin.relation if kin else None
+
+
+def kin_side(relation: str | None) -> str | None:
+    """The side of the family a recorded relation names ('maternal grandmother' -> 'maternal'), if any."""
+    kin = read_kin_word(relation) if relation else None
+    return kin.side if kin else None
 
 
 def relation_class(relation: str | None) -> str | None:
@@ -147,17 +255,40 @@ def parse_name(text: str, surname_only: bool) -> ParsedName:
     return ParsedName(words[0].lower(), words[-1].lower())
 
 
-def _role_near(ms: list[dict], i: int) -> tuple[str | None, str | None]:
-    """The kinship or professional role written next to mention ``i``: 'Nan Pat', 'Pat (Nan)', 'GP Dr Hill'."""
+_TITLE_GAP = re.compile(r"\s+(?:Mr|Mrs|Ms|Miss|Mx|Dr)\.?\s+")
+
+
+def _adjacent(text: str, before: dict, after: dict, most: int) -> bool:
+    """Whether mention ``before`` is written right against mention ``after``: at most ``most`` characters apart
+    with no letter or digit between them ('Nan Pat', 'Pat (Nan)', 'Mum: Pat'), or a title between them
+    ('Mum Mrs Hale'). Without the text (a frame of mentions alone) the distance decides."""
+    if before["end"] > after["start"]:
+        return False
+    gap = text[before["end"] : after["start"]] if text else " " * (after["start"] - before["end"])
+    if len(gap) <= most and not any(c.isalnum() for c in gap):
+        return True
+    return bool(_TITLE_GAP.fullmatch(gap))
+
+
+def _role_near(ms: list[dict], i: int, text: str = "") -> tuple[str | None, str | None]:
+    """The kinship or professional role written next to mention ``i``: 'Nan Pat', 'Pat (Nan)', 'GP Dr Hill',
+    'Mum Mrs Hale'."""
     me = ms[i]
     near = []
-    if i > 0 and ms[i - 1]["end"] >= me["start"] - 4:
+    if i > 0 and _adjacent(text, ms[i - 1], me, 4):
         near.append(ms[i - 1])
-    if i + 1 < len(ms) and ms[i + 1]["start"] <= me["end"] + 2:
+    if i + 1 < len(ms) and _adjacent(text, me, ms[i + 1], 2):
         near.append(ms[i + 1])
     kin = next((m["text"] for m in near if m["label"] == "kinship_role"), None)
     prof = next((m["text"] for m in near if m["label"] == "professional_role"), None)
     return kin, prof
+
+
+def _next_to_person(ms: list[dict], i: int, text: str = "") -> bool:
+    """Whether role mention ``i`` is written next to a person mention, whose name then carries the link."""
+    return (i + 1 < len(ms) and ms[i + 1]["label"] == "person" and _adjacent(text, ms[i], ms[i + 1], 4)) or (
+        i > 0 and ms[i - 1]["label"] == "person" and _adjacent(text, ms[i - 1], ms[i], 2)
+    )
 
 
 def name_forms(mentions: pl.DataFrame, texts: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -173,7 +304,7 @@ def name_forms(mentions: pl.DataFrame, texts: pl.DataFrame) -> tuple[pl.DataFram
             text = text_of.get((m["source_type"], m["source_id"], m["page"]), "")
             title_match = TITLE.search(text[max(0, m["start"] - 6) : m["start"]])
             title = title_match.group(1) if title_match else None
-            kin, prof = _role_near(ms, i)
+            kin, prof = _role_near(ms, i, text)
             if title in ("Dr", "PC", "DC", "Sgt"):
                 prof = prof or title
             relation = kin_relation(kin) if kin else None
@@ -211,16 +342,23 @@ def name_forms(mentions: pl.DataFrame, texts: pl.DataFrame) -> tuple[pl.DataFram
         return pl.DataFrame(schema=empty), pl.DataFrame(
             schema={"mention_id": pl.String, "form_id": pl.String, "item": pl.String}
         )
-    df = pl.DataFrame(rows)
+    # every column a string, even one that is null throughout (a text naming nobody by surname)
+    df = pl.DataFrame(rows, schema=dict.fromkeys(rows[0], pl.String))
     counts = df.group_by("form_id").len("mentions")
     forms = df.drop("mention_id", "item").unique("form_id", keep="first").join(counts, on="form_id").sort("form_id")
     return forms, df.select("mention_id", "form_id", "item")
 
 
 def recorded_people(lake: Lake) -> pl.DataFrame:
-    """Per child: the child, its related adults (every name they have held) and its allocated workers."""
+    """Per child: the child, its related adults (every name they have held) and its allocated workers, each with
+    the coarse relation (:func:`relation_class`), the side of the family where the record names one
+    ('maternal grandmother' -> maternal), the gender and the date of birth."""
     live = pl.col("_deleted_at").is_null()
-    person = lake.scan(ENTERPRISE, "person").filter(live).select("person_id", "sex", "first_name", "surname")
+    person = (
+        lake.scan(ENTERPRISE, "person")
+        .filter(live)
+        .select("person_id", "sex", pl.col("dob").cast(pl.Date), "first_name", "surname")
+    )
     names = lake.scan(ENTERPRISE, "person_name").filter(live).select("person_id", "first_name", "surname")
     all_names = pl.concat([person.select("person_id", "first_name", "surname"), names]).unique()
     child = lake.scan(ENTERPRISE, "child").filter(live).select(pl.col("person_id").alias("child_id"))
@@ -233,7 +371,7 @@ def recorded_people(lake: Lake) -> pl.DataFrame:
             ]
         )
         .join(all_names, on="person_id")
-        .join(person.select("person_id", "sex"), on="person_id", how="left")
+        .join(person.select("person_id", "sex", "dob"), on="person_id", how="left")
     )
     workers = lake.scan(ENTERPRISE, "worker").filter(live).select("worker_id", "first_name", "surname")
     allocated = lake.scan(ENTERPRISE, "involvement").filter(live).select("child_id", "worker_id").unique()
@@ -244,6 +382,7 @@ def recorded_people(lake: Lake) -> pl.DataFrame:
         "first_name",
         "surname",
         pl.lit(None, pl.String).alias("sex"),
+        pl.lit(None, pl.Date).alias("dob"),
     )
     out = pl.concat([people, staff]).collect()
     return (
@@ -251,6 +390,7 @@ def recorded_people(lake: Lake) -> pl.DataFrame:
             pl.col("first_name").str.to_lowercase(),
             pl.col("surname").str.to_lowercase(),
             pl.col("relation").map_elements(relation_class, return_dtype=pl.String),
+            pl.col("relation").map_elements(kin_side, return_dtype=pl.String).alias("side"),
             pl.col("sex").replace_strict({"M": "male", "F": "female"}, default=None).alias("gender"),
         )
         .drop("sex")
@@ -501,9 +641,10 @@ def resolve_in_context(links: pl.DataFrame, forms: pl.DataFrame, people: pl.Data
         names.setdefault(r["person_id"], set()).add((r["first_name"], r["surname"]))
     in_item: dict[str, dict[str, set]] = {}
     for r in links.filter(pl.col("method") != "unresolved").iter_rows(named=True):
-        form = form_of[r["form_id"]]
         variants = in_item.setdefault(r["item"], {}).setdefault(r["resolved_person_id"], set())
-        variants.add((form["first_name"], form["surname"]))
+        form = form_of.get(r["form_id"])
+        if form is not None:  # a kinship link ("Mum said") brings its person's recorded names only
+            variants.add((form["first_name"], form["surname"]))
         variants |= names.get(r["resolved_person_id"], set())
     updates = []
     for r in links.filter(pl.col("method") == "unresolved").iter_rows(named=True):
@@ -529,6 +670,180 @@ def resolve_in_context(links: pl.DataFrame, forms: pl.DataFrame, people: pl.Data
     )
 
 
+KINSHIP_PROBABILITY = 0.95  # a kinship word's link to the one recorded person of the child with that relation
+KINSHIP_USAGE_PROBABILITY = 0.9  # ... to the one of several the child's records write that word next to
+
+
+def _kin_words(mentions: pl.DataFrame, texts: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(kinship-only mentions with their reading; kinship words written next to a person mention: child_id, word,
+    person mention_id)."""
+    text_of = {(r["source_type"], r["source_id"], r["page"]): r["text"] for r in texts.iter_rows(named=True)}
+    alone, named = [], []
+    ordered = mentions.filter(pl.col("label").is_in(["person", "kinship_role"])).sort(
+        ["source_type", "source_id", "page", "start"]
+    )
+    for (st, sid, page), group in ordered.group_by(["source_type", "source_id", "page"], maintain_order=True):
+        ms = group.to_dicts()
+        text = text_of.get((st, sid, page), "")
+        for i, m in enumerate(ms):
+            if m["label"] != "kinship_role":
+                continue
+            kin = read_kin_word(m["text"])
+            if kin is None:
+                continue
+            word = _usage_word(m["text"])
+            if _next_to_person(ms, i, text):
+                for j in (i - 1, i + 1):
+                    if 0 <= j < len(ms) and ms[j]["label"] == "person":
+                        named.append(
+                            {"child_id": m["child_id"], "word": word, "person_mention_id": ms[j]["mention_id"]}
+                        )
+                continue
+            alone.append(
+                {
+                    "mention_id": m["mention_id"],
+                    "child_id": m["child_id"],
+                    "item": f"{st}|{sid}|{page}",
+                    "text": m["text"],
+                    "word": word,
+                    "relation": kin.relation,
+                    "kin_side": kin.side,
+                    "kin_gender": kin.gender,
+                    "kin_age": kin.age,
+                }
+            )
+    named_schema = {"child_id": pl.String, "word": pl.String, "person_mention_id": pl.String}
+    alone_schema = {
+        c: pl.String
+        for c in ("mention_id", "child_id", "item", "text", "word", "relation", "kin_side", "kin_gender", "kin_age")
+    }
+    return pl.DataFrame(alone, schema=alone_schema), pl.DataFrame(named, schema=named_schema)
+
+
+def _usage_word(text: str) -> str:
+    """A kinship word as a family uses it, for comparing one mention with another: 'Nan', "nan's" -> 'nan'."""
+    w = text.lower().replace("\u2019", "'").strip(" .,:;()")
+    return re.sub(r"(?:'s|s')$", "", w)
+
+
+_KIN_LINKS = {
+    "mention_id": pl.String,
+    "form_id": pl.String,
+    "item": pl.String,
+    "resolved_person_id": pl.String,
+    "match_probability": pl.Float64,
+    "method": pl.String,
+    "child_id": pl.String,
+    "text": pl.String,
+    "relation": pl.String,
+}
+
+
+def kinship_links(
+    mentions: pl.DataFrame, texts: pl.DataFrame, people: pl.DataFrame, person_links: pl.DataFrame | None = None
+) -> pl.DataFrame:
+    """Kinship-only mentions ("Mum said", "his nan", "birth dad") -> the recorded person of the mention's child
+    with that relation, where there is exactly one (method ``kinship``, probability
+    :data:`KINSHIP_PROBABILITY`). A brother or sister is told apart by gender, an older or younger one by date
+    of birth against the child's, a grandparent by the side of the family where the word names it and the
+    record tells the sides apart. Where several remain ("Nan" among two grandmothers), the one the child's own
+    records write that same word next to the name of ("Nan Pat", resolved in ``person_links``), and no other
+    candidate, is taken (method ``kinship_usage``, probability :data:`KINSHIP_USAGE_PROBABILITY`). A word
+    written next to a name ('Nan Pat', 'Pat (Nan)') is left to the name; a word with no recorded person of its
+    relation, or with several and no usage to decide, is linked to nobody. Returns the links frame of
+    :func:`resolve_mentions`."""
+    alone, named = _kin_words(mentions, texts)
+    if alone.is_empty() or people.is_empty():
+        return pl.DataFrame(schema=_KIN_LINKS)
+    side = pl.col("side") if "side" in people.columns else pl.lit(None, pl.String)
+    dob = pl.col("dob") if "dob" in people.columns else pl.lit(None, pl.Date)
+    kin_people = people.select("child_id", "person_id", "relation", side.alias("side"), "gender", dob.alias("dob"))
+    kin_people = kin_people.unique(["child_id", "person_id", "relation"])
+    child_dob = (
+        kin_people.filter(pl.col("person_id") == pl.col("child_id"))
+        .group_by("child_id")
+        .agg(pl.col("dob").drop_nulls().first().alias("child_dob"))
+    )
+    age = pl.col("kin_age")
+    older, younger = pl.col("dob") < pl.col("child_dob"), pl.col("dob") > pl.col("child_dob")
+    unknown_dob = pl.col("dob").is_null() | pl.col("child_dob").is_null()
+    candidates = (
+        alone.join(kin_people, on=["child_id", "relation"])
+        .join(child_dob, on="child_id", how="left")
+        # a side or gender the word names rules out a person recorded otherwise; one not recorded rules out
+        # nobody, so the person stays a candidate and the word stays ambiguous
+        .filter(
+            (pl.col("kin_side").is_null() | pl.col("side").is_null() | (pl.col("kin_side") == pl.col("side")))
+            & (pl.col("kin_gender").is_null() | pl.col("gender").is_null() | (pl.col("kin_gender") == pl.col("gender")))
+        )
+        .unique(["mention_id", "person_id"])
+    )
+    # An age ("older brother") only chooses among several: it never rules out the one person of a relation (a
+    # date of birth may be wrong, or the word loosely used). "eldest"/"youngest": the first (last) born of the
+    # older (younger) ones. Any date missing leaves the choice open.
+    fits_age = (
+        pl.when(age.is_in(["older", "eldest"]))
+        .then(older)
+        .when(age.is_in(["younger", "youngest"]))
+        .then(younger)
+        .otherwise(True)
+    )
+    extreme = (
+        pl.when(age == "eldest")
+        .then(pl.col("dob") == pl.col("dob").min().over("mention_id"))
+        .when(age == "youngest")
+        .then(pl.col("dob") == pl.col("dob").max().over("mention_id"))
+        .otherwise(True)
+    )
+    several = pl.len().over("mention_id") > 1
+    dated = ~unknown_dob.any().over("mention_id")
+    candidates = candidates.filter(~(several & dated & age.is_not_null()) | fits_age).filter(
+        ~(several & dated) | extreme
+    )
+    n = pl.len().over("mention_id")
+    unique = candidates.filter(n == 1).with_columns(
+        pl.lit("kinship").alias("method"), pl.lit(KINSHIP_PROBABILITY).alias("match_probability")
+    )
+    by_usage = pl.DataFrame(schema=unique.schema)
+    if person_links is not None and not named.is_empty():
+        usage = (
+            named.join(
+                person_links.filter(pl.col("method") != "unresolved").select(
+                    pl.col("mention_id").alias("person_mention_id"), pl.col("resolved_person_id").alias("person_id")
+                ),
+                on="person_mention_id",
+            )
+            .select("child_id", "word", "person_id")
+            .unique()
+            .with_columns(pl.lit(True).alias("used"))
+        )
+        by_usage = (
+            candidates.filter(n > 1)
+            .join(usage, on=["child_id", "word", "person_id"], how="left")
+            .filter(pl.col("used").fill_null(False).sum().over("mention_id") == 1)
+            .filter(pl.col("used").fill_null(False))
+            .drop("used")
+            .with_columns(
+                pl.lit("kinship_usage").alias("method"), pl.lit(KINSHIP_USAGE_PROBABILITY).alias("match_probability")
+            )
+        )
+    return (
+        pl.concat([unique, by_usage.select(unique.columns)])
+        .select(
+            "mention_id",
+            _key_id(pl.lit("kin"), pl.col("child_id"), pl.col("word")).alias("form_id"),
+            "item",
+            pl.col("person_id").alias("resolved_person_id"),
+            "match_probability",
+            "method",
+            "child_id",
+            "text",
+            "relation",
+        )
+        .sort("mention_id")
+    )
+
+
 def resolve_mentions(
     mentions: pl.DataFrame, texts: pl.DataFrame, people: pl.DataFrame, rules: ResolutionSettings
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -538,7 +853,8 @@ def resolve_mentions(
     links = mention_form.join(resolve(forms, people, rules), on="form_id").join(
         forms.select("form_id", "child_id", "text", "relation"), on="form_id"
     )
-    return resolve_in_context(links, forms, people), forms
+    kin = kinship_links(mentions, texts, people, links).select(links.columns)
+    return resolve_in_context(pl.concat([links, kin], how="vertical_relaxed"), forms, people), forms
 
 
 # The tables' columns, for an empty table before the first resolution (resolve_people overwrites the
@@ -584,6 +900,7 @@ class ResolutionRun:
     resolved_people: int = 0
     matched_to_recorded: int = 0
     threshold: float = 0.35
+    kinship_links: int = 0
 
     def metadata(self) -> dict:
         return {
@@ -591,6 +908,7 @@ class ResolutionRun:
             "name_forms": self.forms,
             "resolved_people": self.resolved_people,
             "mentions_matched_to_recorded": self.matched_to_recorded,
+            "kinship_mentions_linked": self.kinship_links,
             "threshold": self.threshold,
         }
 
@@ -613,12 +931,14 @@ def resolve_people(lake: Lake, rules: ResolutionSettings | None = None) -> Resol
         pl.col("relation").unique().sort(),
         pl.col("child_id").unique().sort().alias("children"),
     )
+    named = ~pl.col("method").str.starts_with("kinship")
     resolved = (
         links.group_by("resolved_person_id")
         .agg(
             pl.len().alias("mentions"),
-            # Ties broken by sorting, so the same mentions always give the same name and role.
-            pl.col("text").mode().sort().first().alias("name_as_written"),
+            # Ties broken by sorting, so the same mentions always give the same name and role; the name is one
+            # written as a name ("Mum" is the relation, in mentioned_role).
+            pl.col("text").filter(named).mode().sort().first().alias("name_as_written"),
             pl.col("child_id").unique().sort().alias("mention_children"),
             pl.col("relation").drop_nulls().mode().sort().first().alias("mentioned_role"),
         )
@@ -638,4 +958,5 @@ def resolve_people(lake: Lake, rules: ResolutionSettings | None = None) -> Resol
         resolved.height,
         out.filter(pl.col("method") == "recorded").height,
         rules.threshold,
+        out.filter(pl.col("method").str.starts_with("kinship")).height,
     )

@@ -1,5 +1,6 @@
--- Every mention that is a node of a child's ecomap: the people, organisations, schools and addresses the
--- entities stage found in a child's live case notes, document pages and form answers, each with its node, edge,
+-- Every mention that is a node of a child's ecomap: the people (named, or a kinship word linked to a recorded
+-- person), organisations, schools and addresses the entities stage found in a child's live case notes, document
+-- pages and form answers, each with its node, edge,
 -- record date and source key. child_network aggregates it into edges; child_network_mentions lists it.
 with case_note as (
     select * from {{ ref('stg_enterprise__case_note') }} where not is_deleted
@@ -31,8 +32,9 @@ mention as (
         on record.source_type = mention.source_type
         and record.source_id = mention.source_id
         and record.child_id = mention.child_id
-    -- risk and protective factors, roles, dates, phones, e-mails, postcodes and NHS numbers are not nodes
-    where mention.label in ('person', 'organisation', 'school', 'address')
+    -- risk and protective factors, professional roles, dates, phones, e-mails, postcodes and NHS numbers are not
+    -- nodes; a kinship word is one only where resolution linked it to a person ("Mum said" -> the mother)
+    where mention.label in ('person', 'kinship_role', 'organisation', 'school', 'address')
 ),
 
 person_mention as (
@@ -47,7 +49,7 @@ place_text as (
         lower(trim(regexp_replace(mention_text, '\s+', ' ', 'g'))) as normalised,
         label
     from mention
-    where label <> 'person'
+    where label in ('organisation', 'school', 'address')
 ),
 
 place_type as (
@@ -61,8 +63,9 @@ node_mention as (
         person_mention.match_probability
     from mention
     inner join person_mention on person_mention.mention_id = mention.mention_id
-    -- the child is the centre of their own ecomap, not a node on it
-    where mention.label = 'person' and person_mention.resolved_person_id <> mention.child_id
+    -- the child is the centre of their own ecomap, not a node on it; a kinship word is in person_mention only
+    -- where it was linked to a recorded person
+    where mention.label in ('person', 'kinship_role') and person_mention.resolved_person_id <> mention.child_id
     union all
     select mention.*, place_type.node_type,
         case place_type.node_type when 'organisation' then 'ORG-' when 'school' then 'SCH-' else 'ADR-' end

@@ -1,0 +1,169 @@
+"""Kinship-only mentions ("Mum said", "his nan", "birth dad") linked to the child's recorded person with that
+relation, on hand-built frames: fast, no model."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+import pytest
+
+from lake.entities import resolution
+from lake.settings import ResolutionSettings
+
+
+def _mentions(texts: dict[str, str], spans: dict[str, list[tuple[str, str]]]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    items, rows = [], []
+    for note_id, text in texts.items():
+        items.append({"source_type": "case_note", "source_id": note_id, "page": 0, "child_id": "C1", "text": text})
+        pos = 0
+        for surface, label in spans[note_id]:
+            start = text.index(surface, pos)
+            pos = start + len(surface)
+            rows.append(
+                {
+                    "mention_id": f"{note_id}:{start}",
+                    "source_type": "case_note",
+                    "source_id": note_id,
+                    "page": 0,
+                    "child_id": "C1",
+                    "start": start,
+                    "end": pos,
+                    "text": surface,
+                    "label": label,
+                }
+            )
+    return pl.DataFrame(rows), pl.DataFrame(items)
+
+
+def _family(*extra: tuple[str, str, str, str, str, str | None, dt.date | None]) -> pl.DataFrame:
+    """The child Amy Hill, her mother Jo and father Tom, and any extra (person_id, relation, first, surname,
+    gender, side, dob)."""
+    rows = [
+        ("C1", "child", "amy", "hill", "female", None, dt.date(2015, 5, 1)),
+        ("P-MUM", "mother", "joanne", "hill", "female", None, dt.date(1990, 1, 1)),
+        ("P-DAD", "father", "thomas", "hill", "male", None, dt.date(1988, 1, 1)),
+        *extra,
+    ]
+    cols = ["person_id", "relation", "first_name", "surname", "gender", "side", "dob"]
+    return pl.DataFrame([dict(zip(cols, r, strict=True)) for r in rows]).with_columns(pl.lit("C1").alias("child_id"))
+
+
+def _links(text: str, spans: list[tuple[str, str]], people: pl.DataFrame) -> dict[str, str | None]:
+    mentions, items = _mentions({"n1": text}, {"n1": spans})
+    links, _ = resolution.resolve_mentions(mentions, items, people, ResolutionSettings(threshold=0.2))
+    by_id = {r["mention_id"]: r for r in links.iter_rows(named=True)}
+    return {
+        m["text"]: (by_id[m["mention_id"]]["resolved_person_id"] if m["mention_id"] in by_id else None)
+        for m in mentions.iter_rows(named=True)
+    } | {
+        f"{m['text']}#method": (by_id[m["mention_id"]]["method"] if m["mention_id"] in by_id else None)
+        for m in mentions.iter_rows(named=True)
+    }
+
+
+def test_mum_said_links_to_the_recorded_mother():
+    got = _links("Mum said Amy has settled at school.", [("Mum", "kinship_role"), ("Amy", "person")], _family())
+    assert got["Mum"] == "P-MUM" and got["Mum#method"] == "kinship"
+    assert got["Amy"] == "C1"
+
+
+@pytest.mark.parametrize(
+    "word, person",
+    [
+        ("birth dad", "P-DAD"),
+        ("Birth Mum", "P-MUM"),
+        ("mam", "P-MUM"),
+        ("Mum's", "P-MUM"),
+        ("his nan", "P-NAN"),
+        ("nanna", "P-NAN"),
+        ("grandmother (maternal)", "P-NAN"),
+        ("step-dad", "P-STEP"),
+    ],
+)
+def test_words_workers_write_link_to_their_relation(word, person):
+    people = _family(
+        ("P-NAN", "grandmother", "patricia", "moss", "female", "maternal", dt.date(1960, 1, 1)),
+        ("P-STEP", "stepfather", "gary", "lane", "male", None, dt.date(1985, 1, 1)),
+    )
+    got = _links(f"Visit completed; {word} was present.", [(word, "kinship_role")], people)
+    assert got[word] == person
+
+
+def test_an_ambiguous_kinship_word_stays_unlinked():
+    """Two aunts recorded: "aunt" could be either, so it is linked to nobody rather than guessed."""
+    people = _family(
+        ("P-AUNT1", "aunt", "sue", "moss", "female", None, None),
+        ("P-AUNT2", "aunt", "kath", "hill", "female", None, None),
+    )
+    got = _links("Amy stayed with her aunt at the weekend.", [("Amy", "person"), ("aunt", "kinship_role")], people)
+    assert got["aunt"] is None
+
+
+def test_a_kinship_word_with_no_recorded_relation_stays_unlinked():
+    got = _links("Amy stayed with her uncle.", [("Amy", "person"), ("uncle", "kinship_role")], _family())
+    assert got["uncle"] is None
+
+
+def test_a_kinship_word_next_to_a_name_leaves_the_link_to_the_name():
+    """'Nan Pat': the name carries the link; the word itself gets no link of its own."""
+    people = _family(("P-NAN", "grandmother", "patricia", "moss", "female", "maternal", None))
+    got = _links("Nan Pat collected Amy.", [("Nan", "kinship_role"), ("Pat", "person"), ("Amy", "person")], people)
+    assert got["Pat"] == "P-NAN" and got["Pat#method"] != "kinship"
+    assert got["Nan"] is None
+
+
+def test_side_and_gender_tell_grandparents_and_siblings_apart():
+    people = _family(
+        ("P-MGM", "grandmother", "patricia", "moss", "female", "maternal", None),
+        ("P-PGM", "grandmother", "judith", "hill", "female", "paternal", None),
+        ("P-BRO", "sibling", "leo", "hill", "male", None, dt.date(2012, 1, 1)),
+        ("P-SIS", "sibling", "mia", "hill", "female", None, dt.date(2018, 1, 1)),
+    )
+    text = "Paternal grandmother visited; her brother and sister were at school; Nan phoned."
+    spans = [("Paternal grandmother", "kinship_role"), ("brother", "kinship_role"), ("sister", "kinship_role")]
+    got = _links(text, [*spans, ("Nan", "kinship_role")], people)
+    assert got["Paternal grandmother"] == "P-PGM"
+    assert got["brother"] == "P-BRO" and got["sister"] == "P-SIS"
+    assert got["Nan"] is None  # two grandmothers and no side named
+
+
+def test_an_age_chooses_among_siblings_but_never_rules_out_the_only_one():
+    two = _family(
+        ("P-OLD", "sibling", "leo", "hill", "male", None, dt.date(2012, 1, 1)),
+        ("P-YOUNG", "sibling", "max", "hill", "male", None, dt.date(2018, 1, 1)),
+    )
+    got = _links(
+        "Her older brother and younger brother",
+        [("older brother", "kinship_role"), ("younger brother", "kinship_role")],
+        two,
+    )
+    assert got["older brother"] == "P-OLD" and got["younger brother"] == "P-YOUNG"
+    one = _family(("P-OLD", "sibling", "leo", "hill", "male", None, dt.date(2012, 1, 1)))
+    assert _links("Her younger brother rang.", [("younger brother", "kinship_role")], one)["younger brother"] == "P-OLD"
+
+
+def test_a_word_the_family_uses_next_to_one_name_decides_between_candidates():
+    """Two grandmothers, but the child's records write "Nan Pat": a later bare "Nan" is Pat (kinship_usage)."""
+    people = _family(
+        ("P-MGM", "grandmother", "patricia", "moss", "female", "maternal", None),
+        ("P-PGM", "grandmother", "judith", "hill", "female", "paternal", None),
+    )
+    mentions, items = _mentions(
+        {"n1": "Nan Pat collected Amy.", "n2": "Nan said Amy was tired."},
+        {
+            "n1": [("Nan", "kinship_role"), ("Pat", "person"), ("Amy", "person")],
+            "n2": [("Nan", "kinship_role"), ("Amy", "person")],
+        },
+    )
+    links, _ = resolution.resolve_mentions(mentions, items, people, ResolutionSettings(threshold=0.2))
+    nan = links.filter(pl.col("mention_id") == "n2:0")
+    assert nan["resolved_person_id"].to_list() == ["P-MGM"] and nan["method"].to_list() == ["kinship_usage"]
+
+
+def test_kin_words_are_read_with_side_gender_and_age():
+    read = resolution.read_kin_word
+    assert read("grandmother (maternal)") == resolution.KinWord("grandmother", "maternal", "female")
+    assert read("his older sister") == resolution.KinWord("sibling", None, "female", "older")
+    assert read("Step-Dad's") == resolution.KinWord("stepfather", None, "male")
+    assert read("great-grandmother") is None and read("social worker") is None and read("mother-in-law") is None
