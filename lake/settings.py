@@ -42,6 +42,7 @@ class EntitySettings:
     threads: int = 2  # torch threads
     int8: bool = True  # dynamic int8 quantisation (2.8x faster on 2 cores at the same F1)
     threshold: float = 0.5  # GLiNER score threshold
+    gazetteer: bool = True  # match the addresses the structured tables record for each child's network
 
     def cache_dir(self) -> Path:
         if self.model_cache:
@@ -54,7 +55,9 @@ class ResolutionSettings:
     """Person resolution: when a name form is taken to be a recorded person."""
 
     threshold: float = 0.35  # least match probability for a link
-    by_share: float = 0.75  # an ambiguous form goes to the candidate with this share of the child's mentions
+    by_share: float = (
+        0.6  # an ambiguous form goes to the candidate with this share (above half) of the child's mentions
+    )
     clear_winner: float = 4.0  # ... or to one whose odds are this many times the runner-up's
     em: bool = True  # estimate u and m by expectation maximisation when there are enough pairs
 
@@ -221,6 +224,7 @@ ENVIRONMENT: dict[str, tuple[str, str, object]] = {
     "CASELAKE_ENTITY_THREADS": ("entities", "threads", int),
     "CASELAKE_ENTITY_INT8": ("entities", "int8", _bool),
     "CASELAKE_ENTITY_THRESHOLD": ("entities", "threshold", float),
+    "CASELAKE_ENTITY_GAZETTEER": ("entities", "gazetteer", _bool),
     "CASELAKE_RESOLUTION_THRESHOLD": ("resolution", "threshold", float),
     "CASELAKE_RESOLUTION_BY_SHARE": ("resolution", "by_share", float),
     "CASELAKE_RESOLUTION_CLEAR_WINNER": ("resolution", "clear_winner", float),

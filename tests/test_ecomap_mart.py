@@ -41,9 +41,14 @@ def test_one_load_gives_text_found_nodes_of_every_type_from_the_entity_tables(re
     text_sources = set(text["source_ids"].explode().to_list())
     relationship_ids = set(lake.read(ENTERPRISE, "relationship")["relationship_id"].to_list())
     assert text_sources - relationship_ids <= set(keyed["source_key"].to_list())
-    # no child is a node on their own map; no label but people and places becomes a node
+    # no child is a node on their own map; no label but people and places becomes a node, and a kinship word
+    # ("Mum said") only as the recorded person resolution linked it to
     assert network.filter(pl.col("node_id") == pl.col("child_id")).height == 0
-    assert set(mentions["label"]) <= {"person", "organisation", "school", "address"}
+    assert set(mentions["label"]) <= {"person", "kinship_role", "organisation", "school", "address"}
+    kin = mentions.filter(pl.col("label") == "kinship_role")
+    assert kin.height > 0 and (kin["node_type"] == "person").all()
+    kin_links = kin.select("mention_id").join(linked, on="mention_id")
+    assert kin_links.height == kin.height and kin_links["method"].str.starts_with("kinship").all()
     # a place is one node across the council: the same node id around two children
     places = network.filter(pl.col("node_type") != "person")
     assert places.group_by("node_id").len()["len"].max() > 1

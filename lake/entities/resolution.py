@@ -18,11 +18,15 @@ network; a recorded adult linked to several children is one person across the co
 4. Unmatched full names (a GP, a teacher) become people of their own, one per name across the council (a
    worker's name maps to the worker), and the remaining forms ("Kirsty", "K. Jackson") are matched to them
    the same way.
-5. A mention still unresolved takes the one person resolved in the same note, page or answer whose names it
-   fits (a full name first, shortened after); any other stays a person of its own within its child.
+5. A mention still unresolved takes the one person resolved in the same note, page or answer whose names (and
+   gender, where a title tells it) it fits (a full name first, shortened after); any other stays a person of
+   its own within its child.
+6. A kinship-only mention ("Mum said", "his nan", "birth dad"; not "Nan Pat", where the name carries the link)
+   links to the one recorded person of its child with that relation, or to nobody (:func:`kinship_links`,
+   docs/decisions/0018).
 
 Tables: ``enterprise/resolved_person`` and ``enterprise/person_mention`` (mention -> person with its match
-probability).
+probability and method: recorded, mentioned, same_text, unresolved, kinship, kinship_usage).
 """
 
 from __future__ import annotations
@@ -637,8 +641,11 @@ def resolve_in_context(links: pl.DataFrame, forms: pl.DataFrame, people: pl.Data
     note, page or answer whose names it fits: workers write a full name first and shorten it after."""
     form_of = {r["form_id"]: r for r in forms.iter_rows(named=True)}
     names: dict[str, set[tuple[str | None, str | None]]] = {}
+    gender: dict[str, str] = {}
     for r in people.iter_rows(named=True):
         names.setdefault(r["person_id"], set()).add((r["first_name"], r["surname"]))
+        if r.get("gender"):
+            gender[r["person_id"]] = r["gender"]
     in_item: dict[str, dict[str, set]] = {}
     for r in links.filter(pl.col("method") != "unresolved").iter_rows(named=True):
         variants = in_item.setdefault(r["item"], {}).setdefault(r["resolved_person_id"], set())
@@ -649,8 +656,12 @@ def resolve_in_context(links: pl.DataFrame, forms: pl.DataFrame, people: pl.Data
     updates = []
     for r in links.filter(pl.col("method") == "unresolved").iter_rows(named=True):
         form = form_of[r["form_id"]]
+        # "Mrs Hale" is not the father Hale resolved in the same note: a title's or role's gender must agree
         fits = [
-            pid for pid, variants in in_item.get(r["item"], {}).items() if any(_compatible(form, v) for v in variants)
+            pid
+            for pid, variants in in_item.get(r["item"], {}).items()
+            if any(_compatible(form, v) for v in variants)
+            and not (form["gender"] and gender.get(pid) and gender[pid] != form["gender"])
         ]
         if len(fits) == 1:
             updates.append({"mention_id": r["mention_id"], "context_person_id": fits[0]})
