@@ -167,7 +167,7 @@ def _count(rng: np.random.Generator, mean: float) -> int:
 
 def _writer_for(world: World, child: Child, when: dt.date, rng: np.random.Generator) -> Writer:
     """A writer for this child on this date, in the voice of the worker allocated then."""
-    return Writer(rng, child, when, world.worker_at(child.person.person_id, when), pools_for(world.split).organisations)
+    return Writer(rng, child, when, world.worker_at(child.person.person_id, when), pools_for(world.split))
 
 
 def _period(world: World, child: Child) -> tuple[dt.date, dt.date]:

@@ -87,6 +87,24 @@ def test_extractor_finds_people_roles_places_and_regular_forms_with_exact_spans(
     assert "domestic abuse" in by_label["risk_factor"]
 
 
+CRAFTED = (
+    "Strategy discussion with PC Dave Hill and HV Tracey Brown. Mum said she was scared. "
+    "Keisha's phone was off, so I spoke to kirsty jackson at Oakwood Primary School instead."
+)
+
+
+def test_crafted_cases_hold_the_span_conventions(extractor):
+    """A role or rank before a name is its own mention, a possessive ends the person before "'s", a lower-case
+    name is still a person, and "Mum" alone is a kinship role (linked to a person by resolution)."""
+    (found,) = extractor.extract([CRAFTED])
+    got = {(m.text, m.label) for m in found}
+    assert {("PC", "professional_role"), ("Dave Hill", "person")} <= got, got
+    assert {("HV", "professional_role"), ("Tracey Brown", "person")} <= got, got
+    assert ("Mum", "kinship_role") in got and ("Keisha", "person") in got, got
+    assert ("kirsty jackson", "person") in got, got
+    assert not any(m.label == "person" and ("PC" in m.text or "HV" in m.text or "'s" in m.text) for m in found)
+
+
 def test_a_long_text_is_read_in_windows_with_spans_into_the_whole_text(extractor):
     long_text = " ".join([NOTE] * 12)  # ~700 words: beyond one model window
     (found,) = extractor.extract([long_text])
@@ -138,6 +156,9 @@ def test_the_dagster_job_extracts_and_resolves_and_its_checks_pass(read_council)
     } <= set(mentions["label"])
     for col in ("child_id", "model_id", "model_version", "extracted_at", "text_hash", "score"):
         assert mentions[col].null_count() == 0, col
+    # The gazetteer found recorded addresses of the children's networks, beside the model.
+    by_gazetteer = mentions.filter(pl.col("method") == "gazetteer")
+    assert by_gazetteer.height > 0 and set(by_gazetteer["label"]) == {"address"}
     # LanceDB holds the same rows, searchable by text.
     table = lancedb.connect(read_council["settings"].lancedb()).open_table(extraction.MENTIONS)
     assert table.count_rows() == mentions.height

@@ -18,7 +18,7 @@ from PIL import Image
 from lake.contracts.sources import NEUTRAL_TABLES, SOURCES
 from synth.council import DEFECT_KINDS, generate, generate_next_day
 from synth.pools import pools_for
-from synth.text import FORM_QUESTIONS, GENERAL_TEMPLATES, LABELS, NOTE_TEMPLATES, split_templates
+from synth.text import FORM_QUESTIONS, GENERAL_TEMPLATES, LABELS, NOTE_TEMPLATES, TELEGRAPHIC_TEMPLATES, split_templates
 from synth.world import IMMEDIATE
 from tests.conftest import small_options
 
@@ -366,6 +366,7 @@ def test_train_and_eval_share_no_templates_and_no_name_or_place_pools():
     for templates in (
         *NOTE_TEMPLATES.values(),
         GENERAL_TEMPLATES,
+        TELEGRAPHIC_TEMPLATES,
         *([t for _, _, t in q] for q in FORM_QUESTIONS.values()),
     ):
         templates = tuple(templates) if not isinstance(templates, tuple) else templates

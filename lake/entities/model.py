@@ -41,8 +41,10 @@ MODEL_LABELS: dict[str, str] = {
     "address": "street address",
     "organisation": "organisation",
     "school": "school",
-    "risk_factor": "risk factor",
-    "protective_factor": "protective factor",
+    # worded apart ("risk or concern" / "strength or protective factor"): as "risk factor" and "protective
+    # factor" the two prompts differed by one word, and a short build confused them
+    "risk_factor": "risk or concern",
+    "protective_factor": "strength or protective factor",
 }
 PROMPT_TO_LABEL = {v: k for k, v in MODEL_LABELS.items()}
 
@@ -57,17 +59,20 @@ class BuildConfig:
 
     train_children: int = 60
     train_seed: int = 101
-    window_words: int = 96
+    window_words: int = 64  # training windows (inference reads 200): a step costs about its words
     max_width: int = 8  # the longest true span is 6 words; span scoring cost grows with the width
     max_len: int = 384
-    steps: int = 1500
+    # 620 steps of 64-word windows over varied text (issue 17) rather than 1,500 of 96 over uniform text: the
+    # build fits in 15 minutes on 2 cores, and each example is seen at most once (variety, not memorised names).
+    steps: int = 620
     batch_size: int = 8
-    encoder_lr: float = 5e-5
-    head_lr: float = 5e-4
+    encoder_lr: float = 8e-5  # higher than the 5e-5 of 1,500 steps: fewer steps
+    head_lr: float = 8e-4
     warmup: float = 0.06
     torch_seed: int = 7
     threads: int = 2
     freeze_word_embeddings: bool = True  # names at inference are not the training names: keep their vectors general
+    frozen_layers: int = 2  # the encoder's lowest layers stay as packaged: no backward pass through them (faster)
 
 
 def encoder_dir() -> Path:
@@ -148,10 +153,12 @@ def train(model, examples: list[dict], cfg: BuildConfig, progress: Progress = no
     rng = random.Random(cfg.torch_seed)
     collator = model._create_data_collator()
     prompts = list(MODEL_LABELS.values())
-    if cfg.freeze_word_embeddings:
-        for name, p in model.named_parameters():
-            if "word_embeddings" in name:
-                p.requires_grad = False
+    frozen = tuple(f"encoder.layer.{i}." for i in range(cfg.frozen_layers))
+    for name, p in model.named_parameters():
+        if (cfg.freeze_word_embeddings and "word_embeddings" in name) or (
+            "token_rep_layer" in name and any(f in name for f in frozen)
+        ):
+            p.requires_grad = False
     encoder = [p for n, p in model.named_parameters() if "token_rep_layer" in n and p.requires_grad]
     encoder_ids = {id(p) for p in encoder}
     heads = [p for p in model.named_parameters() if id(p[1]) not in encoder_ids and p[1].requires_grad]

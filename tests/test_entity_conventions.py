@@ -1,0 +1,100 @@
+"""The span conventions and the gazetteer, on crafted text: no model needed (the model's own behaviour on the
+same cases is tested in test_entities.py)."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from lake.entities.extraction import apply_span_conventions
+from lake.entities.gazetteer import GAZETTEER_MODEL, Gazetteer, merge
+from lake.entities.patterns import Mention, find_all
+
+
+def _model(text: str, *spans: tuple[str, str]) -> list[Mention]:
+    return [Mention(text.index(t), text.index(t) + len(t), label, t, 0.9, "a-model") for t, label in spans]
+
+
+def _as_text(ms: list[Mention]) -> list[tuple[str, str]]:
+    return [(m.text, m.label) for m in ms]
+
+
+def test_a_rank_or_role_before_a_name_is_its_own_mention_and_not_part_of_the_person():
+    text = "PC Dave Hill and social worker Jane Smith attended."
+    found = apply_span_conventions(
+        text, _model(text, ("PC Dave Hill", "person"), ("social worker Jane Smith", "person"))
+    )
+    assert _as_text(found) == [
+        ("PC", "professional_role"),
+        ("Dave Hill", "person"),
+        ("social worker", "professional_role"),
+        ("Jane Smith", "person"),
+    ]
+    assert all(text[m.start : m.end] == m.text for m in found)
+
+
+def test_a_kinship_word_before_a_name_is_split_off_and_a_courtesy_title_dropped():
+    text = "Mum Keisha and maternal grandmother Pat met Mrs Hill."
+    found = apply_span_conventions(
+        text,
+        _model(text, ("Mum Keisha", "person"), ("maternal grandmother Pat", "person"), ("Mrs Hill", "person")),
+    )
+    assert _as_text(found) == [
+        ("Mum", "kinship_role"),
+        ("Keisha", "person"),
+        ("maternal grandmother", "kinship_role"),
+        ("Pat", "person"),
+        ("Hill", "person"),
+    ]
+
+
+def test_a_possessive_ends_a_person_but_not_an_organisation_named_with_one():
+    text = "Keisha's phone is off; Mum's partner called Barnardo's."
+    found = apply_span_conventions(
+        text, _model(text, ("Keisha's", "person"), ("Mum's", "kinship_role"), ("Barnardo's", "organisation"))
+    )
+    assert _as_text(found) == [("Keisha", "person"), ("Mum", "kinship_role"), ("Barnardo's", "organisation")]
+
+
+def test_a_split_off_role_the_model_also_found_is_one_mention():
+    text = "HV Tracey Brown visited."
+    found = apply_span_conventions(text, _model(text, ("HV Tracey Brown", "person"), ("HV", "professional_role")))
+    assert _as_text(found) == [("HV", "professional_role"), ("Tracey Brown", "person")]
+
+
+def test_a_single_name_that_looks_like_a_role_is_left_alone():
+    text = "Dr said so; Mum said so."
+    found = apply_span_conventions(text, _model(text, ("Dr", "person"), ("Mum", "kinship_role")))
+    assert _as_text(found) == [("Dr", "person"), ("Mum", "kinship_role")]
+
+
+ADDRESSES = pl.DataFrame(
+    {
+        "child_id": ["C1", "C1", "C2"],
+        "line1": ["14 Church Lane", "3  Mill  Road", "9 Station Road"],
+        "town": ["Beverley", "Hessle", "Goole"],
+    }
+)
+
+
+def test_the_gazetteer_finds_the_child_networks_recorded_addresses_exactly():
+    gazetteer = Gazetteer.from_frames(ADDRESSES)
+    text = "Visited 14 church lane, Beverley, HU17 8AB; Nan lives at 3 Mill Road,\nHessle. Not 14 Church Laneway."
+    found = gazetteer.find(text, "C1")
+    assert _as_text(found) == [("14 church lane, Beverley", "address"), ("3 Mill Road,\nHessle", "address")]
+    assert all(m.model == GAZETTEER_MODEL and text[m.start : m.end] == m.text for m in found)
+    # another child's recorded address is not this child's; a child with none finds nothing
+    assert gazetteer.find("9 Station Road, Goole", "C1") == []
+    assert _as_text(gazetteer.find("9 Station Road, Goole", "C2")) == [("9 Station Road, Goole", "address")]
+    assert gazetteer.find(text, "C9") == []
+
+
+def test_a_recorded_address_replaces_the_models_overlapping_guess_and_keeps_the_patterns():
+    text = "Visited 14 Church Lane, Beverley, HU17 8AB with Pat."
+    model = _model(text, ("Church Lane, Beverley", "address"), ("Pat", "person"))
+    recorded = Gazetteer.from_frames(ADDRESSES).find(text, "C1")
+    merged = merge(sorted([*model, *find_all(text)], key=lambda m: m.start), recorded)
+    assert _as_text(merged) == [
+        ("14 Church Lane, Beverley", "address"),
+        ("HU17 8AB", "postcode"),
+        ("Pat", "person"),
+    ]
