@@ -23,6 +23,7 @@ from lake.entities.model import BuildConfig, build, to_examples
 from lake.settings import EntitySettings, ResolutionSettings
 from lake.storage.delta import Lake
 from synth.training import training_examples
+from tests.crafted import crafted_mentions
 
 pytestmark = pytest.mark.slow
 
@@ -212,31 +213,6 @@ def test_extraction_is_incremental_by_content_hash(read_council, extractor, tmp_
     assert extraction.audit(lake)["spans_mismatched"] == 0
 
 
-def _mentions(texts: dict[str, str], spans: dict[str, list[tuple[str, str]]]) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Mention and text-item frames for crafted notes: each span given by its text and label, in order."""
-    rows, items = [], []
-    for note_id, text in texts.items():
-        items.append({"source_type": "case_note", "source_id": note_id, "page": 0, "child_id": "C1", "text": text})
-        pos = 0
-        for surface, label in spans[note_id]:
-            start = text.index(surface, pos)
-            pos = start + len(surface)
-            rows.append(
-                {
-                    "mention_id": f"{note_id}:{start}",
-                    "source_type": "case_note",
-                    "source_id": note_id,
-                    "page": 0,
-                    "child_id": "C1",
-                    "start": start,
-                    "end": pos,
-                    "text": surface,
-                    "label": label,
-                }
-            )
-    return pl.DataFrame(rows), pl.DataFrame(items)
-
-
 def test_planted_name_variants_resolve_to_one_person_each():
     texts = {
         "n1": "Dad Jonathan Hill attended with maternal grandmother Patricia Moss and teacher Kirsty Jackson.",
@@ -264,7 +240,7 @@ def test_planted_name_variants_resolve_to_one_person_each():
         ],
         "n4": [("Amy Hill", "person"), ("Nan", "kinship_role")],
     }
-    mentions, items = _mentions(texts, spans)
+    mentions, items = crafted_mentions(texts, spans)
     recorded = pl.DataFrame(
         {
             "child_id": ["C1"] * 4,
@@ -292,7 +268,7 @@ def test_planted_name_variants_resolve_to_one_person_each():
 def test_a_name_two_recorded_people_share_equally_is_linked_to_one_person_at_most():
     """Two recorded people with the same name and no clear mention of either: the form cannot be weighed by how
     often the child's records name each (no share: 0/0), so it stays unresolved — never linked to both."""
-    mentions, items = _mentions({"n1": "Sam Hill visited Amy."}, {"n1": [("Sam Hill", "person")]})
+    mentions, items = crafted_mentions({"n1": "Sam Hill visited Amy."}, {"n1": [("Sam Hill", "person")]})
     recorded = pl.DataFrame(
         {
             "child_id": ["C1"] * 3,

@@ -10,30 +10,7 @@ import pytest
 
 from lake.entities import resolution
 from lake.settings import ResolutionSettings
-
-
-def _mentions(texts: dict[str, str], spans: dict[str, list[tuple[str, str]]]) -> tuple[pl.DataFrame, pl.DataFrame]:
-    items, rows = [], []
-    for note_id, text in texts.items():
-        items.append({"source_type": "case_note", "source_id": note_id, "page": 0, "child_id": "C1", "text": text})
-        pos = 0
-        for surface, label in spans[note_id]:
-            start = text.index(surface, pos)
-            pos = start + len(surface)
-            rows.append(
-                {
-                    "mention_id": f"{note_id}:{start}",
-                    "source_type": "case_note",
-                    "source_id": note_id,
-                    "page": 0,
-                    "child_id": "C1",
-                    "start": start,
-                    "end": pos,
-                    "text": surface,
-                    "label": label,
-                }
-            )
-    return pl.DataFrame(rows), pl.DataFrame(items)
+from tests.crafted import crafted_mentions
 
 
 def _family(*extra: tuple[str, str, str, str, str, str | None, dt.date | None]) -> pl.DataFrame:
@@ -50,7 +27,7 @@ def _family(*extra: tuple[str, str, str, str, str, str | None, dt.date | None]) 
 
 
 def _links(text: str, spans: list[tuple[str, str]], people: pl.DataFrame) -> dict[str, str | None]:
-    mentions, items = _mentions({"n1": text}, {"n1": spans})
+    mentions, items = crafted_mentions({"n1": text}, {"n1": spans})
     links, _ = resolution.resolve_mentions(mentions, items, people, ResolutionSettings(threshold=0.2))
     by_id = {r["mention_id"]: r for r in links.iter_rows(named=True)}
     return {
@@ -149,7 +126,7 @@ def test_a_word_the_family_uses_next_to_one_name_decides_between_candidates():
         ("P-MGM", "grandmother", "patricia", "moss", "female", "maternal", None),
         ("P-PGM", "grandmother", "judith", "hill", "female", "paternal", None),
     )
-    mentions, items = _mentions(
+    mentions, items = crafted_mentions(
         {"n1": "Nan Pat collected Amy.", "n2": "Nan said Amy was tired."},
         {
             "n1": [("Nan", "kinship_role"), ("Pat", "person"), ("Amy", "person")],
