@@ -235,11 +235,15 @@ def test_find_the_most_recent_safety_plan_of_a_named_child(visit, app_lake):
     )
     # only plans with text can be found by searching them: the council plants corrupt files (recorded as
     # document errors, with no text), and which plan is corrupt changes with the generator's text
-    readable = lake.read(ENTERPRISE, "document_text").select("document_id").unique()
-    documents = documents.join(readable, on="document_id", how="semi")
     assert documents.height, "the test council has safety plans for the worker's children"
     child = documents.group_by("child_id").len().sort(["len", "child_id"], descending=True)["child_id"][0]
-    latest = documents.filter(pl.col("child_id") == child).sort(["created_date", "document_id"]).row(-1, named=True)
+    readable = lake.read(ENTERPRISE, "document_text").select("document_id").unique()
+    latest = (
+        documents.filter(pl.col("child_id") == child)
+        .join(readable, on="document_id", how="semi")
+        .sort(["created_date", "document_id"])
+        .row(-1, named=True)
+    )
     person = lake.read(ENTERPRISE, "person").filter(pl.col("person_id") == child).row(0, named=True)
 
     v = visit(*_as(app_lake, "social_worker"))
