@@ -258,7 +258,7 @@ def test_find_the_most_recent_safety_plan_of_a_named_child(visit, app_lake):
     with v.page.expect_download() as download:
         v.page.get_by_text("Download the original file").click()
     data = Path(download.value.path()).read_bytes()
-    assert data[:4] in (b"%PDF", b"\xd0\xcf\x11\xe0", b"PK\x03\x04")
+    assert data[:4] in (b"%PDF", b"\xd0\xcf\x11\xe0", b"PK\x03\x04", b"<!DO")  # PDF, .doc, .docx, HTML
     opened = [
         r for r in app_lake["service"].audit.rows(limit=1_000_000) if r["action"] in ("open_document", "download")
     ]
