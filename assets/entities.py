@@ -109,7 +109,9 @@ def entity_mentions(context: dg.AssetExecutionContext, lakehouse: LakehouseResou
     # The model asset upstream has built it: this finds it in the cache (or takes the configured one). It runs
     # here, or in actors on a Ray cluster that each hold it.
     with compute.entity_extractor(settings, find_or_build_model(settings.entities)) as extractor:
-        run = extraction.extract_entities(lake, extractor, progress=progress, items=items)
+        run = extraction.extract_entities(
+            lake, extractor, progress=progress, items=items, gazetteer=settings.entities.gazetteer
+        )
     rows = extraction.sync_lancedb(lake, settings.lancedb(), changed=run.commits > 0 or run.pruned_rows > 0)
     audit = extraction.audit(lake, extractor.model_version, items)
     yield dg.MaterializeResult(asset_key=MENTIONS_KEY, metadata={**run.metadata(), "dagster/row_count": rows})

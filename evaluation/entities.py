@@ -217,7 +217,7 @@ def evaluate_held_out(
         extract_documents(lake, landing, progress=progress)
         t0 = time.perf_counter()
         extractor = EntityExtractor.load(entity_model(settings.entities), settings.entities)
-        run = extract_entities(lake, extractor, progress=progress)
+        run = extract_entities(lake, extractor, progress=progress, gazetteer=settings.entities.gazetteer)
         progress("resolve", 0, 1)
         resolve_people(lake, settings.resolution)
         progress("resolve", 1, 1)

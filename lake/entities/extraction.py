@@ -186,7 +186,7 @@ def apply_span_conventions(text: str, mentions: list[Mention]) -> list[Mention]:
 
     out: list[Mention] = []
     for m in mentions:
-        if m.label not in ("person", "kinship_role") or m.model in (PATTERN_MODEL,):
+        if m.label not in ("person", "kinship_role"):
             out.append(m)
             continue
         start, end = m.start, m.end
