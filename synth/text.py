@@ -68,41 +68,6 @@ class TextBuilder:
         self.length += other.length
 
 
-RISK_FACTORS = (
-    "domestic abuse",
-    "substance misuse",
-    "alcohol misuse",
-    "missing episodes",
-    "neglect",
-    "parental mental health difficulties",
-    "criminal exploitation",
-    "poor school attendance",
-    "unsafe housing conditions",
-    "self-harm",
-    "financial hardship",
-    "exposure to violence",
-    "inconsistent supervision",
-    "cannabis use in the home",
-    "coercive control",
-    "county lines involvement",
-)
-PROTECTIVE_FACTORS = (
-    "supportive grandparent",
-    "stable school placement",
-    "positive relationship with school staff",
-    "engagement with family support",
-    "regular nursery attendance",
-    "strong sibling bond",
-    "consistent routines at home",
-    "safe adult network",
-    "good health appointment attendance",
-    "stable housing",
-    "positive peer friendships",
-    "engagement with counselling",
-    "extended family support",
-    "clear safety plan in place",
-)
-
 KIN_WORDS = {
     "mother": ("Mum", "mum", "mother", "birth mum", "Mam", "birth mother", "mummy"),
     "father": ("Dad", "dad", "father", "birth dad", "birth father", "daddy"),
@@ -404,9 +369,9 @@ class Writer:
             case "attendees":
                 self.attendees(tb)
             case "risk":
-                tb.add(self.pick(RISK_FACTORS), "risk_factor")
+                tb.add(self.pick(self.pools.risk_factors), "risk_factor")
             case "protective":
-                tb.add(self.pick(PROTECTIVE_FACTORS), "protective_factor")
+                tb.add(self.pick(self.pools.protective_factors), "protective_factor")
             case "he" | "his" | "him":
                 male = c.person.gender_at(self.when) == "male"
                 tb.add({"he": ("he", "she"), "his": ("his", "her"), "him": ("him", "her")}[name][0 if male else 1])

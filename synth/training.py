@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+from lake.entities.factors import ensure_classifier
 from lake.entities.model import BuildConfig, build, to_examples
 from lake.progress import Progress, no_progress
 from lake.settings import EntitySettings
@@ -44,12 +45,14 @@ def training_examples(cfg: BuildConfig) -> list[dict]:
 
 def project_model(settings: EntitySettings, cfg: BuildConfig | None = None, progress: Progress = no_progress) -> Path:
     """The project's own model for ``cfg`` (default: the project's build config), found in the settings'
-    cache or trained now (34 minutes on 2 cores, once per machine)."""
+    cache or trained now (12.5 minutes on 2 cores, once per machine), with its factor classifier."""
     cfg = cfg or BuildConfig()
     progress("examples", 0, 1)
     examples = training_examples(cfg)
     progress("examples", 1, 1)
-    return build(cfg, examples, settings.cache_dir(), progress)
+    model_dir = build(cfg, examples, settings.cache_dir(), progress)
+    ensure_classifier(model_dir, examples)  # seconds; a model cached before the classifier existed gets one
+    return model_dir
 
 
 def entity_model(settings: EntitySettings, progress: Progress = no_progress) -> str:

