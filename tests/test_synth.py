@@ -359,6 +359,8 @@ def test_train_and_eval_share_no_templates_and_no_name_or_place_pools():
         "school_stems",
         "gp_stems",
         "organisations",
+        "risk_factors",
+        "protective_factors",
     ):
         a, b = set(getattr(train, name)), set(getattr(evl, name))
         assert a and b, name
