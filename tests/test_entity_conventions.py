@@ -33,7 +33,7 @@ def test_a_rank_or_role_before_a_name_is_its_own_mention_and_not_part_of_the_per
 
 
 def test_a_meeting_or_status_abbreviation_is_not_a_professional_role():
-    text = "LAC review chaired by the IRO; CP conf on Monday; MARAC referral made by the SW."
+    text = "LAC review chaired by the IRO; CP conf on Monday; MARAC referral made by the SW; CP chair agreed."
     found = apply_span_conventions(
         text,
         _model(
@@ -43,9 +43,24 @@ def test_a_meeting_or_status_abbreviation_is_not_a_professional_role():
             ("CP conf", "professional_role"),
             ("MARAC", "professional_role"),
             ("SW", "professional_role"),
+            ("CP chair", "professional_role"),
         ),
     )
-    assert _as_text(found) == [("IRO", "professional_role"), ("SW", "professional_role")]
+    assert _as_text(found) == [
+        ("IRO", "professional_role"),
+        ("SW", "professional_role"),
+        ("CP chair", "professional_role"),
+    ]
+
+
+def test_a_factor_ends_before_a_verb_the_model_ran_on_into():
+    text = "Reviewed sooner if concerns about neglect arise. Self-harm remains the worry."
+    found = apply_span_conventions(
+        text, _model(text, ("neglect arise", "risk_factor"), ("Self-harm remains", "risk_factor"))
+    )
+    assert _as_text(found) == [("neglect", "risk_factor"), ("Self-harm", "risk_factor")]
+    one_word = apply_span_conventions("It continues.", _model("It continues.", ("continues", "risk_factor")))
+    assert _as_text(one_word) == [("continues", "risk_factor")]  # nothing left to keep: left as it is
 
 
 def test_a_kinship_word_before_a_name_is_split_off_and_a_courtesy_title_dropped():

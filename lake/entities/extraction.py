@@ -165,16 +165,15 @@ class EntityExtractor:
                             self.model_id,
                         )
                     )
-        if self.factors is not None:
-            found = self._factor_labels(found)
         out = []
         for text, model_mentions in zip(texts, found, strict=True):
             regular = find_all(text)
             # A span the patterns claim (a date, a postcode) is theirs: they measure 0.998 F1 on those forms.
             kept = [m for m in model_mentions if not any(m.start < r.end and r.start < m.end for r in regular)]
-            kept = apply_span_conventions(text, kept)
-            out.append(sorted([*kept, *regular], key=lambda m: (m.start, m.end, m.label)))
-        return out
+            out.append([*apply_span_conventions(text, kept), *regular])
+        if self.factors is not None:  # after the conventions: the classifier reads the trimmed span
+            out = self._factor_labels(out)
+        return [sorted(mentions, key=lambda m: (m.start, m.end, m.label)) for mentions in out]
 
     def _factor_labels(self, found: list[list[Mention]]) -> list[list[Mention]]:
         """Every factor the model found, labelled risk or protective by the factor classifier."""
@@ -201,10 +200,29 @@ ROLE_PREFIXES = frozenset(
 )  # fmt: skip
 POSSESSIVE = ("'s", "\u2019s")
 # Meetings, plans and legal statuses that records abbreviate like roles ("LAC review", "CP conf", "MARAC"): a
-# role mention that starts with one is not a role. The model took them for roles on the held-out council.
+# role mention that is one of them alone, or one followed by a meeting word, is not a role ("CP chair" and
+# "LAC nurse" are). The model took them for roles on the held-out council.
 NOT_ROLES = frozenset(
     {"lac", "cla", "cp", "cin", "cpp", "icpc", "rcpc", "marac", "mappa", "plo", "ehcp", "taf"}
 )  # fmt: skip
+# A factor is a noun phrase: a verb the model ran on into ("concerns about neglect arise") is trimmed off.
+FACTOR_TAIL_VERBS = frozenset(
+    {"arise", "arises", "arose", "continue", "continues", "persist", "persists", "remain", "remains", "recur", "recurs"}
+)  # fmt: skip
+MEETING_WORDS = frozenset({"conf", "conference", "review", "r", "rv", "meeting", "mtg", "plan", "minutes", "referral"})
+
+
+def _without_tail_verb(text: str, m: Mention) -> Mention:
+    words = list(WORD.finditer(text, m.start, m.end))
+    if len(words) < 2 or words[-1].group().lower() not in FACTOR_TAIL_VERBS:
+        return m
+    end = words[-2].end()
+    return Mention(m.start, end, m.label, text[m.start : end], m.score, m.model)
+
+
+def _names_a_meeting(role: str) -> bool:
+    words = [w.lower() for w in WORD.findall(role)]
+    return bool(words) and words[0] in NOT_ROLES and (len(words) == 1 or words[1] in MEETING_WORDS)
 
 
 def apply_span_conventions(text: str, mentions: list[Mention]) -> list[Mention]:
@@ -213,12 +231,10 @@ def apply_span_conventions(text: str, mentions: list[Mention]) -> list[Mention]:
 
     out: list[Mention] = []
     for m in mentions:
-        if (
-            m.label == "professional_role"
-            and (first := WORD.match(text, m.start))
-            and first.group().lower() in NOT_ROLES
-        ):
+        if m.label == "professional_role" and _names_a_meeting(m.text):
             continue
+        if m.label in FACTOR_LABELS:
+            m = _without_tail_verb(text, m)
         if m.label not in ("person", "kinship_role"):
             out.append(m)
             continue
