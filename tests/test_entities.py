@@ -40,6 +40,12 @@ def extractor(entity_model_dir):
     return extraction.EntityExtractor.load(entity_model_dir, EntitySettings())
 
 
+@pytest.fixture(scope="module")
+def shared_council_score(read_council):
+    """The evaluation's scores of the shared council's own run, computed once for the tests that read them."""
+    return score(read_council["lake"], read_council["council"].out / "truth")
+
+
 def test_training_examples_hold_word_spans_of_the_model_labels_only():
     text = "Mum Sarah Hill said PC Evans visited on 3 May 2025."
     spans = [
@@ -167,10 +173,10 @@ def test_the_dagster_job_extracts_and_resolves_and_its_checks_pass(read_council)
     assert hits.num_rows > 0 and all(surname in t for t in hits["text"].to_pylist())
 
 
-def test_factors_are_found_and_told_risk_or_protective(read_council):
+def test_factors_are_found_and_told_risk_or_protective(shared_council_score):
     # The model finds the factor spans; the factor classifier beside it labels each (decision 0020). Without it
     # the 12.5-minute model labelled every factor a risk (protective F1 0.0).
-    result = score(read_council["lake"], read_council["council"].out / "truth")
+    result = shared_council_score
     f1 = {r["label"]: r["f1"] for r in result.ner.iter_rows(named=True)}
     assert f1["risk_factor"] >= 0.5 and f1["protective_factor"] >= 0.5, result.ner
 
@@ -181,8 +187,8 @@ def test_every_mention_span_matches_its_source_text(read_council):
     assert audit["spans_mismatched"] == 0 and audit["items_unread"] == 0, audit
 
 
-def test_recognition_and_resolution_meet_floors_on_the_shared_council(read_council):
-    result = score(read_council["lake"], read_council["council"].out / "truth")
+def test_recognition_and_resolution_meet_floors_on_the_shared_council(shared_council_score):
+    result = shared_council_score
     f1 = {r["label"]: r["f1"] for r in result.ner.iter_rows(named=True)}
     # Floors below the measured figures (README): they catch a broken model or resolver, not noise.
     assert f1["micro"] >= 0.8 and f1["person"] >= 0.85 and f1["postcode"] >= 0.95, result.ner
