@@ -29,10 +29,10 @@ from app.access import SCOPE_TABLES, Scope, hidden_children, scope_for
 from app.audit import AuditLog
 from app.users import Role, User, UserStore
 from lake.documents.pipeline import TEXT, manifest
+from lake.embedding import Embedder
 from lake.entities.extraction import text_items
 from lake.insights import analysis as adopter_analysis
 from lake.ops.lineage import LineageError, Provenance, Tracer
-from lake.search.embedding import Embedder
 from lake.search.index import SOURCE_TYPES, open_table
 from lake.search.people import PeopleDirectory
 from lake.search.query import ID, InvalidRequest, Searcher, SearchRequest, SearchResult, snippet

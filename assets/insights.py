@@ -7,9 +7,9 @@ import polars as pl
 
 from assets.metering import metered
 from assets.resources import LakehouseResource
+from lake.embedding import Embedder
 from lake.insights import analysis
 from lake.insights.contract import COHORTS, WAITING
-from lake.search.embedding import Embedder
 from lake.storage.delta import INSIGHTS
 
 ADOPTER_INSIGHTS = dg.AssetKey([INSIGHTS, "adopter_insights"])

@@ -30,9 +30,9 @@ import polars as pl
 import pyarrow as pa
 
 from app.audit import AuditLog
+from lake.embedding import Embedder
 from lake.ingest.pipeline import load_landing
 from lake.search import index
-from lake.search.embedding import Embedder
 from lake.search.query import Searcher, SearchRequest
 from lake.storage.delta import ENTERPRISE, Lake
 from synth.council import SynthOptions, generate

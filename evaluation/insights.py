@@ -52,7 +52,7 @@ def simulate(
     """``seeds`` agencies of ``households`` each (held-out name pools, seeds from ``first_seed``)."""
     t0 = time.perf_counter()
     if encode is None:
-        from lake.search.embedding import Embedder
+        from lake.embedding import Embedder
 
         encode = Embedder().encode
     finder = ThemeFinder(encode)

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import polars as pl
 
-from lake.search.embedding import Embedder
+from lake.embedding import Embedder
 from lake.search.index import open_table
 from lake.search.people import PeopleDirectory
 from lake.search.query import Searcher, SearchFilters, SearchRequest

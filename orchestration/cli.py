@@ -318,11 +318,11 @@ def insights_adopters(
 
     import polars as pl
 
+    from lake.embedding import Embedder
     from lake.insights import analysis
     from lake.insights.contract import InsightsInputError
     from lake.insights.effects import WITHOUT_PREFERENCES
     from lake.insights.report import html_report
-    from lake.search.embedding import Embedder
 
     settings = _settings()
     try:

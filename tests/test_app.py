@@ -37,8 +37,8 @@ from app.web.browser import (
     wait_for_port,
 )
 from app.web.shell import ROLE_WORDS
+from lake.embedding import Embedder
 from lake.search import index
-from lake.search.embedding import Embedder
 from lake.settings import AccessSettings
 from lake.storage.delta import ENTERPRISE
 

@@ -11,6 +11,7 @@ import polars as pl
 import pytest
 
 from evaluation.insights import format_report, simulate
+from lake.embedding import Embedder
 from lake.insights import analysis
 from lake.insights.candidates import rank_candidates
 from lake.insights.characteristics import record_characteristics, theme_characteristics
@@ -19,7 +20,6 @@ from lake.insights.contract import InsightsInputError, checked
 from lake.insights.effects import WITH_PREFERENCES, WITHOUT_PREFERENCES
 from lake.insights.report import html_report
 from lake.insights.themes import THEMES, ThemeFinder, sentences
-from lake.search.embedding import Embedder
 from lake.storage.delta import INSIGHTS, Lake
 from synth.agency import generate_agency, write_agency
 from synth.world import NULL_TEXT_THEMES, PLANTED_EFFECTS, TEXT_ONLY_CHARACTERISTICS

@@ -18,8 +18,8 @@ from lake.compute import ray_pool
 from lake.compute import workers as compute
 from lake.documents import pipeline as documents
 from lake.documents.formats import ExtractionSettings
+from lake.embedding import Embedder
 from lake.entities import extraction
-from lake.search.embedding import Embedder
 from lake.settings import ComputeSettings
 from lake.storage.delta import ENTERPRISE, Lake
 

@@ -19,8 +19,8 @@ from typer.testing import CliRunner
 from app.audit import AuditLog, AuditWriteFailed
 from app.service import AccessDenied, QueryService
 from app.users import Role, UserStore
+from lake.embedding import Embedder
 from lake.search import index
-from lake.search.embedding import Embedder
 from lake.search.query import InvalidRequest, SearchFilters, SearchRequest, snippet
 from lake.settings import AccessSettings
 from lake.storage.delta import ENTERPRISE

@@ -97,7 +97,7 @@ def entity_extractor(settings: Settings, model: str | Path) -> Iterator[object]:
 
 @dataclass
 class RayEmbedder:
-    """:class:`lake.search.embedding.Embedder`'s ``encode``, the model running in the actors."""
+    """:class:`lake.embedding.Embedder`'s ``encode``, the model running in the actors."""
 
     pool: ray_pool.ActorPool
 
@@ -107,7 +107,7 @@ class RayEmbedder:
         return EMBED_BATCH * self.pool.size * 2
 
     def encode(self, texts: list[str]) -> np.ndarray:
-        from lake.search.embedding import DIMENSIONS
+        from lake.embedding import DIMENSIONS
 
         out = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
         for k, vectors, _ in run_batches(self.pool, in_batches(texts, EMBED_BATCH), "embedding"):
@@ -116,14 +116,14 @@ class RayEmbedder:
 
 
 def _load_embedder(search) -> object:
-    from lake.search.embedding import Embedder
+    from lake.embedding import Embedder
 
     return Embedder(search)
 
 
 @contextmanager
 def embedder(settings: Settings) -> Iterator[object]:
-    from lake.search.embedding import Embedder
+    from lake.embedding import Embedder
 
     if not on_ray(settings):
         yield Embedder(settings.search)

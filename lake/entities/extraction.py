@@ -125,7 +125,7 @@ class EntityExtractor:
             model_id,
             version,
             settings.threshold if threshold is None else threshold,
-            factors=FactorClassifier.load(path) if path.is_dir() else None,
+            factors=FactorClassifier.load(path),  # None for a model without one (a hub id has none)
             threads=threads or settings.threads,
         )
 

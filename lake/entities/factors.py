@@ -22,8 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
+from lake.embedding import Embedder
 from lake.entities.model import PROMPT_TO_LABEL
-from lake.settings import packaged_minilm_dir
+from lake.settings import SearchSettings
 
 FACTOR_LABELS = ("risk_factor", "protective_factor")
 CLASSIFIER_FILE = "factor_classifier.json"
@@ -31,23 +32,14 @@ ENCODER = "all-MiniLM-L6-v2"
 
 
 @cache
-def _encoder(threads: int):
-    import torch
-    from sentence_transformers import SentenceTransformer
-
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    torch.set_num_threads(threads)
-    return SentenceTransformer(str(packaged_minilm_dir()), device="cpu", trust_remote_code=False)
+def _embedder(threads: int) -> Embedder:
+    # Always the packaged model, whatever CASELAKE_EMBEDDING_MODEL says: the classifier's weights are its vectors'.
+    return Embedder(SearchSettings(embedding_model="", threads=threads))
 
 
 def encode(phrases: list[str], threads: int = 2) -> np.ndarray:
-    """Unit-length sentence vectors of ``phrases`` (lower-cased: the encoder is, and records are not)."""
-    if not phrases:
-        return np.zeros((0, 384), dtype=np.float32)
-    vectors = _encoder(threads).encode(
-        [p.lower() for p in phrases], batch_size=64, normalize_embeddings=True, show_progress_bar=False
-    )
-    return np.asarray(vectors, dtype=np.float32)
+    """Unit-length sentence vectors of ``phrases`` from the packaged all-MiniLM-L6-v2 (one model per thread count)."""
+    return _embedder(threads).encode(phrases, batch_size=64)
 
 
 def factor_phrases(examples: list[dict]) -> dict[str, str]:

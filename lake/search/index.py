@@ -26,8 +26,8 @@ import pyarrow as pa
 
 from lake import metering
 from lake.documents.pipeline import CHUNKS, chunk_page
+from lake.embedding import DIMENSIONS, Embedder
 from lake.progress import Progress, no_progress
-from lake.search.embedding import DIMENSIONS, Embedder
 from lake.storage.delta import ENTERPRISE, Lake, sql_literal
 
 TABLE = "search_chunks"

@@ -26,7 +26,7 @@ import numpy as np
 import polars as pl
 import snowballstemmer
 
-from lake.search.embedding import Embedder
+from lake.embedding import Embedder
 from lake.search.index import SOURCE_TYPES, sql_in
 from lake.search.people import PeopleDirectory, PersonMention
 from lake.storage.delta import sql_literal

