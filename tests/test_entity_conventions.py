@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import polars as pl
 
-from lake.entities.extraction import apply_span_conventions
+from lake.entities.extraction import apply_span_conventions, decode_flat
 from lake.entities.gazetteer import GAZETTEER_MODEL, Gazetteer, merge
+from lake.entities.model import MODEL_LABELS, PROMPT_TO_LABEL
 from lake.entities.patterns import Mention, find_all
 
 
@@ -32,25 +33,90 @@ def test_a_rank_or_role_before_a_name_is_its_own_mention_and_not_part_of_the_per
     assert all(text[m.start : m.end] == m.text for m in found)
 
 
-def test_a_meeting_or_status_abbreviation_is_not_a_professional_role():
-    text = "LAC review chaired by the IRO; CP conf on Monday; MARAC referral made by the SW; CP chair agreed."
-    found = apply_span_conventions(
-        text,
-        _model(
-            text,
-            ("LAC review chaired", "professional_role"),
-            ("IRO", "professional_role"),
-            ("CP conf", "professional_role"),
-            ("MARAC", "professional_role"),
-            ("SW", "professional_role"),
-            ("CP chair", "professional_role"),
-        ),
-    )
-    assert _as_text(found) == [
-        ("IRO", "professional_role"),
-        ("SW", "professional_role"),
-        ("CP chair", "professional_role"),
+def _candidates(text: str, *spans: tuple[str, str, float]) -> list[dict]:
+    """The model's nested-decoding output for ``text``: each span with its label prompt and score."""
+    return [
+        {"start": text.index(t), "end": text.index(t) + len(t), "label": MODEL_LABELS[label], "score": score}
+        for t, label, score in spans
     ]
+
+
+def _decoded(text: str, *spans: tuple[str, str, float]) -> list[tuple[str, str]]:
+    return [
+        (text[c["start"] : c["end"]], PROMPT_TO_LABEL[c["label"]]) for c in decode_flat(text, _candidates(text, *spans))
+    ]
+
+
+def test_a_meeting_or_status_abbreviation_is_not_a_role_a_body_or_a_factor():
+    text = "LAC review chaired by the IRO; CP conf on Monday; MARAC referral made by the SW; CP chair agreed. Strat disc held."
+    assert _decoded(
+        text,
+        ("LAC review chaired", "professional_role", 0.9),
+        ("IRO", "professional_role", 0.9),
+        ("CP conf", "risk_factor", 0.9),
+        ("MARAC", "professional_role", 0.9),
+        ("SW", "professional_role", 0.9),
+        ("CP chair", "professional_role", 0.9),
+        ("Strat disc", "organisation", 0.9),
+    ) == [("IRO", "professional_role"), ("SW", "professional_role"), ("CP chair", "professional_role")]
+
+
+def test_a_span_across_a_sentence_end_gives_way_to_the_shorter_spans_inside_it():
+    text = "Checks: Cheshire Police - no trace. Castleford CAMHS - known. Plan: bedtime routine.\nCP conf 4.2.25."
+    assert _decoded(
+        text,
+        ("Cheshire Police - no trace. Castleford CAMHS", "organisation", 0.95),  # the model's best, and wrong
+        ("Cheshire Police", "organisation", 0.7),
+        ("Castleford CAMHS", "organisation", 0.6),
+        ("bedtime routine.\nCP conf", "protective_factor", 0.8),
+        ("bedtime routine", "protective_factor", 0.55),
+    ) == [
+        ("Cheshire Police", "organisation"),
+        ("Castleford CAMHS", "organisation"),
+        ("bedtime routine", "protective_factor"),
+    ]
+    # the overlapping spans are still decided by score, as GLiNER's flat decoding does
+    assert _decoded(text, ("Cheshire Police", "organisation", 0.7), ("Police", "organisation", 0.8)) == [
+        ("Police", "organisation")
+    ]
+
+
+def test_an_abbreviation_or_an_initial_is_no_sentence_end():
+    text = "Seen by Dr. Patel and J. Perry at St. Mary's School; Sgt. Hill attended."
+    assert _decoded(
+        text,
+        ("Dr. Patel", "person", 0.9),
+        ("J. Perry", "person", 0.9),
+        ("St. Mary's School", "school", 0.9),
+        ("Sgt. Hill", "person", 0.9),
+    ) == [("Dr. Patel", "person"), ("J. Perry", "person"), ("St. Mary's School", "school"), ("Sgt. Hill", "person")]
+
+
+def test_only_an_address_runs_over_a_comma_and_no_mention_over_a_list_item_or_a_semicolon():
+    text = (
+        "Present: Jade Perry, HV, Home Office; Mum at 12 Hill Road, Hull.\n1. form tutor (SW) and\n2. the school nurse"
+    )
+    assert _decoded(
+        text,
+        ("Jade Perry, HV", "person", 0.9),
+        ("HV, Home Office", "professional_role", 0.9),
+        ("Home Office; Mum", "organisation", 0.9),
+        ("12 Hill Road, Hull", "address", 0.9),
+        ("form tutor (SW) and\n2. the school nurse", "professional_role", 0.9),
+        ("form tutor (SW", "professional_role", 0.8),
+        ("form tutor (SW)", "professional_role", 0.7),
+    ) == [("12 Hill Road, Hull", "address"), ("form tutor (SW)", "professional_role")]
+
+
+def test_an_organisation_or_a_school_is_a_named_body_with_a_capital_letter():
+    text = "Rang housing about the repairs; a refuge space is free at Hull Women's Refuge. The school nurse rang."
+    assert _decoded(
+        text,
+        ("housing", "organisation", 0.9),
+        ("refuge space", "organisation", 0.9),
+        ("Hull Women's Refuge", "organisation", 0.9),
+        ("school nurse", "professional_role", 0.9),  # a role is a common noun: lower case is its usual form
+    ) == [("Hull Women's Refuge", "organisation"), ("school nurse", "professional_role")]
 
 
 def test_a_factor_ends_before_a_verb_the_model_ran_on_into():

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from lake.entities.extraction import model_identity
+from lake.entities.extraction import SPAN_RULES, model_identity
 from lake.entities.factors import CLASSIFIER_FILE, FactorClassifier, ensure_classifier, factor_phrases
 from lake.entities.model import MODEL_LABELS
 from synth.pools import EVAL_PROTECTIVE_FACTORS, EVAL_RISK_FACTORS, FACTORS
@@ -59,7 +59,8 @@ def test_the_classifier_lives_beside_the_model_and_versions_it(tmp_path, classif
     model_dir = tmp_path / "gliner-minilm-abc"
     model_dir.mkdir()
     (model_dir / "caselake_build.json").write_text(json.dumps({"model_id": "caselake/gliner-minilm-abc"}))
-    assert model_identity(model_dir, int8=True) == ("caselake/gliner-minilm-abc", "abc-int8")
+    # the span rules' revision is part of the version: new rules, the texts are read again
+    assert model_identity(model_dir, int8=True) == ("caselake/gliner-minilm-abc", f"abc-{SPAN_RULES}-int8")
     assert FactorClassifier.load(model_dir) is None  # a model without one keeps its own labels
 
     classifier.save(model_dir)

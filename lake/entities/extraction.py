@@ -20,6 +20,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import json
+import re
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -150,12 +151,14 @@ class EntityExtractor:
         for b in range(0, len(order), 256):
             chunk = order[b : b + 256]
             window_texts = [texts[pieces[k][0]][pieces[k][1] : pieces[k][2]] for k in chunk]
+            # Nested decoding keeps the spans a boundary-crossing one would have shadowed; decode_flat then
+            # makes them flat, as GLiNER's own flat decoding would, among the admissible spans only.
             results = self.model.inference(
-                window_texts, prompts, threshold=self.threshold, flat_ner=True, batch_size=self.batch_size
+                window_texts, prompts, threshold=self.threshold, flat_ner=False, batch_size=self.batch_size
             )
-            for k, ents in zip(chunk, results, strict=True):
+            for k, window, ents in zip(chunk, window_texts, results, strict=True):
                 i, offset, _ = pieces[k]
-                for ent in ents:
+                for ent in decode_flat(window, ents):
                     start, end = offset + ent["start"], offset + ent["end"]
                     found[i].append(
                         Mention(
@@ -206,17 +209,19 @@ ROLE_PREFIXES = frozenset(
     }
 )  # fmt: skip
 POSSESSIVE = ("'s", "\u2019s")
-# Meetings, plans and legal statuses that records abbreviate like roles ("LAC review", "CP conf", "MARAC"): a
-# role mention that is one of them alone, or one followed by a meeting word, is not a role ("CP chair" and
-# "LAC nurse" are). The model took them for roles on the held-out council.
-NOT_ROLES = frozenset(
-    {"lac", "cla", "cp", "cin", "cpp", "icpc", "rcpc", "marac", "mappa", "plo", "ehcp", "taf"}
+# Meetings, plans and legal statuses that records abbreviate like roles ("LAC review", "CP conf", "MARAC",
+# "Strat disc"): one of them alone, or one followed by a meeting word, is not a role, an organisation or a factor
+# ("CP chair" and "LAC nurse" are roles). The model took them for all three on the held-out council.
+MEETING_ABBREVIATIONS = frozenset(
+    {"lac", "cla", "cp", "cin", "cpp", "icpc", "rcpc", "marac", "mappa", "plo", "ehcp", "taf", "strat"}
 )  # fmt: skip
 # A factor is a noun phrase: a verb the model ran on into ("concerns about neglect arise") is trimmed off.
 FACTOR_TAIL_VERBS = frozenset(
     {"arise", "arises", "arose", "continue", "continues", "persist", "persists", "remain", "remains", "recur", "recurs"}
 )  # fmt: skip
-MEETING_WORDS = frozenset({"conf", "conference", "review", "r", "rv", "meeting", "mtg", "plan", "minutes", "referral"})
+MEETING_WORDS = frozenset(
+    {"conf", "conference", "review", "r", "rv", "meeting", "mtg", "plan", "minutes", "referral", "disc", "discussion"}
+)  # fmt: skip
 
 
 def _without_tail_verb(text: str, m: Mention) -> Mention:
@@ -227,9 +232,55 @@ def _without_tail_verb(text: str, m: Mention) -> Mention:
     return Mention(m.start, end, m.label, text[m.start : end], m.score, m.model)
 
 
-def _names_a_meeting(role: str) -> bool:
-    words = [w.lower() for w in WORD.findall(role)]
-    return bool(words) and words[0] in NOT_ROLES and (len(words) == 1 or words[1] in MEETING_WORDS)
+def _names_a_meeting(span: str) -> bool:
+    words = [w.lower() for w in WORD.findall(span)]
+    return bool(words) and words[0] in MEETING_ABBREVIATIONS and (len(words) == 1 or words[1] in MEETING_WORDS)
+
+
+# ---- decoding: which spans may be mentions ---------------------------------------------------------------
+# The model scores every span of up to eight words, and on text it never saw it sometimes scores highest one that
+# runs across a clause ("Cheshire Police - no trace. Castleford CAMHS", "consistent bedtime routine. CP conf"),
+# which then shadows the right, shorter spans. A mention is a name or a noun phrase: it never crosses a sentence
+# end, a list item, a semicolon or a bracket it does not close, and, except an address ("12 Hill Road, Hull"),
+# never a comma, " + " or " - ". An organisation or a school is a named body, so it has a capital letter ("rang
+# housing", "a refuge space" name none). A meeting's abbreviation names no role, body or factor. See decision 0021.
+SPAN_RULES = "r2"  # the decoding and span conventions' revision, part of every model version: new rules, re-read
+NO_SENTENCE_END_AFTER = frozenset(
+    {"mr", "mrs", "ms", "dr", "st", "sgt", "insp", "supt", "prof", "rev", "no", "nos", "tel", "approx", "ref"}
+)  # fmt: skip
+_SENTENCE_END = re.compile(r"(\w+)[.!?]\s+")
+_LIST_ITEM = re.compile(r"\n\s*(?:\d+[.)]|[-*\u2022])\s")
+_LIST_BREAK = re.compile(r",|\s\+\s|\s[-\u2013\u2014]\s")
+NAMED_BODIES = frozenset({"organisation", "school"})
+NOT_A_MEETING = frozenset({"professional_role", "organisation", *FACTOR_LABELS})
+
+
+def admissible(span: str, label: str) -> bool:
+    """Whether ``span`` may be a mention labelled ``label`` (see above): the model's candidates are held to it."""
+    for end in _SENTENCE_END.finditer(span):
+        word = end.group(1)
+        if len(word) > 1 and word.lower() not in NO_SENTENCE_END_AFTER:
+            return False
+    if ";" in span or _LIST_ITEM.search(span) or span.count("(") != span.count(")"):
+        return False
+    if label != "address" and _LIST_BREAK.search(span):
+        return False
+    if label in NAMED_BODIES and span.lower() == span:
+        return False
+    return not (label in NOT_A_MEETING and _names_a_meeting(span))
+
+
+def decode_flat(text: str, candidates: list[dict]) -> list[dict]:
+    """GLiNER's flat decoding over the admissible candidates only: highest score first, each span kept unless it
+    overlaps one kept before. ``candidates``: the model's spans of ``text`` (dicts with start, end, label, score;
+    labels as the model's prompts), from nested decoding."""
+    kept: list[dict] = []
+    for c in sorted(candidates, key=lambda c: -c["score"]):
+        if not admissible(text[c["start"] : c["end"]], PROMPT_TO_LABEL[c["label"]]):
+            continue
+        if all(c["end"] <= k["start"] or k["end"] <= c["start"] for k in kept):
+            kept.append(c)
+    return sorted(kept, key=lambda c: c["start"])
 
 
 def apply_span_conventions(text: str, mentions: list[Mention]) -> list[Mention]:
@@ -238,8 +289,6 @@ def apply_span_conventions(text: str, mentions: list[Mention]) -> list[Mention]:
 
     out: list[Mention] = []
     for m in mentions:
-        if m.label == "professional_role" and _names_a_meeting(m.text):
-            continue
         if m.label in FACTOR_LABELS:
             m = _without_tail_verb(text, m)
         if m.label not in ("person", "kinship_role"):
@@ -296,7 +345,7 @@ def model_identity(model: str | Path, int8: bool) -> tuple[str, str]:
         version = model_id.rsplit("-", 1)[-1] if info else _dir_digest(path)
         if digest := classifier_digest(path):  # the factor labels come from it: a new one is a new version
             version += f"-f{digest}"
-    return model_id, version + ("-int8" if int8 else "")
+    return model_id, f"{version}-{SPAN_RULES}" + ("-int8" if int8 else "")
 
 
 def _dir_digest(path: Path) -> str:
