@@ -195,3 +195,23 @@ def test_a_recorded_address_replaces_the_models_overlapping_guess_and_keeps_the_
         ("HU17 8AB", "postcode"),
         ("Pat", "person"),
     ]
+
+
+def test_a_named_body_begins_with_the_capitalised_word_the_model_left_off():
+    text = "Mum met the HV at All Saints College. Checks with The Children's Society. Rang Orchard Homes. I saw Mum Hull CAMHS"
+    found = apply_span_conventions(
+        text,
+        _model(
+            text,
+            ("Saints College", "school"),
+            ("Children's Society", "organisation"),
+            ("Orchard Homes", "organisation"),  # "Rang" begins the sentence: a verb, not the name
+            ("Hull CAMHS", "organisation"),  # "Mum" is a kinship word
+        ),
+    )
+    assert _as_text(found) == [
+        ("All Saints College", "school"),
+        ("The Children's Society", "organisation"),
+        ("Orchard Homes", "organisation"),
+        ("Hull CAMHS", "organisation"),
+    ]

@@ -244,7 +244,7 @@ def _names_a_meeting(span: str) -> bool:
 # end, a list item, a semicolon or a bracket it does not close, and, except an address ("12 Hill Road, Hull"),
 # never a comma, " + " or " - ". An organisation or a school is a named body, so it has a capital letter ("rang
 # housing", "a refuge space" name none). A meeting's abbreviation names no role, body or factor. See decision 0021.
-SPAN_RULES = "r2"  # the decoding and span conventions' revision, part of every model version: new rules, re-read
+SPAN_RULES = "r3"  # the decoding and span conventions' revision, part of every model version: new rules, re-read
 NO_SENTENCE_END_AFTER = frozenset(
     {"mr", "mrs", "ms", "dr", "st", "sgt", "insp", "supt", "prof", "rev", "no", "nos", "tel", "approx", "ref"}
 )  # fmt: skip
@@ -283,6 +283,32 @@ def decode_flat(text: str, candidates: list[dict]) -> list[dict]:
     return sorted(kept, key=lambda c: c["start"])
 
 
+# A named body's name begins with its first capitalised word: the model drops a leading word that is mostly a
+# function word elsewhere ("All Saints College" found as "Saints College", "The Children's Society" as
+# "Children's Society"). Mid-sentence (after a lower-case word), a capitalised word just before the name is part
+# of it, unless it is a title, a role or a kinship word ("met Mum Hull CAMHS" would keep "Mum" apart).
+_WORD_BEFORE = re.compile(r"(?:^|(?<=\s))(\S+) (\S+) $")
+_CAPITALISED = re.compile(r"[A-Z][A-Za-z'\u2019-]*\.?")
+
+
+def _with_name_start(text: str, m: Mention, mentions: list[Mention]) -> Mention:
+    from lake.entities.resolution import kin_relation
+
+    before = _WORD_BEFORE.search(text, max(0, m.start - 80), m.start)
+    if before is None:
+        return m
+    lead, word = before.group(1), before.group(2)
+    start = before.start(2)
+    if not (_CAPITALISED.fullmatch(word) and lead[0].islower() and lead[-1].isalpha()):
+        return m
+    key = word.rstrip(".").lower()
+    if key in ROLE_PREFIXES or key in COURTESY_TITLES or kin_relation(key):
+        return m
+    if any(o.start < m.start and start < o.end for o in mentions if o is not m):
+        return m
+    return Mention(start, m.end, m.label, text[start : m.end], m.score, m.model)
+
+
 def apply_span_conventions(text: str, mentions: list[Mention]) -> list[Mention]:
     """The model's mentions with the span conventions applied (see above); others pass unchanged."""
     from lake.entities.resolution import kin_relation
@@ -291,6 +317,8 @@ def apply_span_conventions(text: str, mentions: list[Mention]) -> list[Mention]:
     for m in mentions:
         if m.label in FACTOR_LABELS:
             m = _without_tail_verb(text, m)
+        if m.label in NAMED_BODIES:
+            m = _with_name_start(text, m, mentions)
         if m.label not in ("person", "kinship_role"):
             out.append(m)
             continue
