@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import polars as pl
 
-from lake.entities.extraction import apply_span_conventions, decode_flat
+from lake.entities.extraction import apply_span_conventions, decode_flat, mention_method
 from lake.entities.gazetteer import GAZETTEER_MODEL, Gazetteer, merge
 from lake.entities.model import MODEL_LABELS, PROMPT_TO_LABEL
 from lake.entities.patterns import Mention, find_all
+from lake.entities.roles import ROLES_MODEL, fill_gaps, find_roles
 
 
 def _model(text: str, *spans: tuple[str, str]) -> list[Mention]:
@@ -215,3 +216,18 @@ def test_a_named_body_begins_with_the_capitalised_word_the_model_left_off():
         ("Orchard Homes", "organisation"),
         ("Hull CAMHS", "organisation"),
     ]
+
+
+def test_the_role_list_finds_roles_written_alone_and_fills_only_the_models_gaps():
+    text = "The solicitor and the TM met aunty; SW\n1. Hull GP Surgery rang. Mum said the sw Postcode YO16 5SW."
+    model = _model(text, ("Hull GP Surgery", "organisation"), ("Mum", "kinship_role"))
+    found = fill_gaps(model, find_roles(text))
+    assert _as_text(found) == [
+        ("solicitor", "professional_role"),
+        ("TM", "professional_role"),
+        ("SW", "professional_role"),
+        ("Hull GP Surgery", "organisation"),  # "GP" inside it is the organisation's
+        ("Mum", "kinship_role"),
+    ]  # an abbreviation matches in capitals only: not "sw", not the "SW" of a postcode
+    assert {m.model for m in found if m.label == "professional_role"} == {ROLES_MODEL}
+    assert mention_method(found[0]) == "role_list"

@@ -34,6 +34,7 @@ from lake.entities.factors import FACTOR_LABELS, FactorClassifier, classifier_di
 from lake.entities.gazetteer import GAZETTEER_MODEL, Gazetteer, merge
 from lake.entities.model import MODEL_LABELS, PROMPT_TO_LABEL, WORD, windows
 from lake.entities.patterns import PATTERN_MODEL, Mention, find_all
+from lake.entities.roles import ROLES_MODEL, fill_gaps, find_roles, role_words
 from lake.progress import Progress, no_progress
 from lake.settings import EntitySettings
 from lake.storage.delta import ENTERPRISE, Lake, ensure_table, sql_literal
@@ -175,7 +176,8 @@ class EntityExtractor:
             regular = find_all(text)
             # A span the patterns claim (a date, a postcode) is theirs: they measure 0.998 F1 on those forms.
             kept = [m for m in model_mentions if not any(m.start < r.end and r.start < m.end for r in regular)]
-            out.append([*apply_span_conventions(text, kept), *regular])
+            # the role list last: it only fills what the model and the patterns left
+            out.append(fill_gaps([*apply_span_conventions(text, kept), *regular], find_roles(text)))
         if self.factors is not None:  # after the conventions: the classifier reads the trimmed span
             out = self._factor_labels(out)
         return [sorted(mentions, key=lambda m: (m.start, m.end, m.label)) for mentions in out]
@@ -201,13 +203,7 @@ class EntityExtractor:
 # person ends before a possessive "'s". The training text is written this way; these rules hold the model's
 # output to it where it strays (docs/entities.md, "Span conventions").
 COURTESY_TITLES = frozenset({"mr", "mrs", "ms", "miss", "mx"})
-ROLE_PREFIXES = frozenset(
-    {
-        "dr", "pc", "dc", "ds", "di", "sgt", "insp", "sw", "hv", "fsw", "iro", "tm", "gp", "dsl", "senco",
-        "social worker", "allocated social worker", "allocated sw", "health visitor", "family support worker",
-        "police officer", "class teacher", "head teacher", "school nurse", "teacher", "midwife",
-    }
-)  # fmt: skip
+ROLE_PREFIXES = frozenset(" ".join(word.lower().split()) for word in role_words())
 POSSESSIVE = ("'s", "\u2019s")
 # Meetings, plans and legal statuses that records abbreviate like roles ("LAC review", "CP conf", "MARAC",
 # "Strat disc"): one of them alone, or one followed by a meeting word, is not a role, an organisation or a factor
@@ -244,7 +240,9 @@ def _names_a_meeting(span: str) -> bool:
 # end, a list item, a semicolon or a bracket it does not close, and, except an address ("12 Hill Road, Hull"),
 # never a comma, " + " or " - ". An organisation or a school is a named body, so it has a capital letter ("rang
 # housing", "a refuge space" name none). A meeting's abbreviation names no role, body or factor. See decision 0021.
-SPAN_RULES = "r3"  # the decoding and span conventions' revision, part of every model version: new rules, re-read
+# The revision of the decoding, the span conventions and the role list, part of every model version: new rules,
+# the texts are read again.
+SPAN_RULES = "r4"
 NO_SENTENCE_END_AFTER = frozenset(
     {"mr", "mrs", "ms", "dr", "st", "sgt", "insp", "supt", "prof", "rev", "no", "nos", "tel", "approx", "ref"}
 )  # fmt: skip
@@ -562,6 +560,14 @@ def extract_entities(
     return run
 
 
+# How a mention was found: by the model, or by a pattern, the gazetteer or the role list beside it.
+METHODS = {PATTERN_MODEL: "pattern", GAZETTEER_MODEL: "gazetteer", ROLES_MODEL: "role_list"}
+
+
+def mention_method(m: Mention) -> str:
+    return METHODS.get(m.model, "gliner")
+
+
 def _commit(lake: Lake, items: list[dict], found: list[list[Mention]], ex: EntityExtractor, run: EntityRun) -> None:
     """Append a batch's mentions, then its processed-item log: a run killed between the two appends reads
     those items again rather than leaving them marked done without mentions."""
@@ -569,7 +575,7 @@ def _commit(lake: Lake, items: list[dict], found: list[list[Mention]], ex: Entit
     mentions, done = [], []
     for item, ms in zip(items, found, strict=True):
         for m in ms:
-            method = {PATTERN_MODEL: "pattern", GAZETTEER_MODEL: "gazetteer"}.get(m.model, "gliner")
+            method = mention_method(m)
             mentions.append(
                 {
                     "mention_id": mention_id(
@@ -698,7 +704,7 @@ def extract_files(paths: list[Path], extractor: EntityExtractor) -> Iterable[dic
                     "text": m.text,
                     "label": m.label,
                     "score": m.score,
-                    "method": "pattern" if m.model == PATTERN_MODEL else "gliner",
+                    "method": mention_method(m),
                 }
                 for (n, _), ms in zip(pages[key], found, strict=True)
                 for m in ms
