@@ -154,12 +154,13 @@ class EntityExtractor:
             window_texts = [texts[pieces[k][0]][pieces[k][1] : pieces[k][2]] for k in chunk]
             # Nested decoding keeps the spans a boundary-crossing one would have shadowed; decode_flat then
             # makes them flat, as GLiNER's own flat decoding would, among the admissible spans only.
+            least = {label: self.threshold for label in MODEL_LABELS} | dict.fromkeys(FACTOR_LABELS, FACTOR_THRESHOLD)
             results = self.model.inference(
-                window_texts, prompts, threshold=self.threshold, flat_ner=False, batch_size=self.batch_size
+                window_texts, prompts, threshold=min(least.values()), flat_ner=False, batch_size=self.batch_size
             )
             for k, window, ents in zip(chunk, window_texts, results, strict=True):
                 i, offset, _ = pieces[k]
-                for ent in decode_flat(window, ents):
+                for ent in decode_flat(window, ents, least):
                     start, end = offset + ent["start"], offset + ent["end"]
                     found[i].append(
                         Mention(
@@ -243,6 +244,7 @@ def _names_a_meeting(span: str) -> bool:
 # The revision of the decoding, the span conventions and the role list, part of every model version: new rules,
 # the texts are read again.
 SPAN_RULES = "r4"
+FACTOR_THRESHOLD = 0.5  # a factor's least model score (other labels: the threshold setting)
 NO_SENTENCE_END_AFTER = frozenset(
     {"mr", "mrs", "ms", "dr", "st", "sgt", "insp", "supt", "prof", "rev", "no", "nos", "tel", "approx", "ref"}
 )  # fmt: skip
@@ -268,13 +270,14 @@ def admissible(span: str, label: str) -> bool:
     return not (label in NOT_A_MEETING and _names_a_meeting(span))
 
 
-def decode_flat(text: str, candidates: list[dict]) -> list[dict]:
+def decode_flat(text: str, candidates: list[dict], least: dict[str, float] | None = None) -> list[dict]:
     """GLiNER's flat decoding over the admissible candidates only: highest score first, each span kept unless it
     overlaps one kept before. ``candidates``: the model's spans of ``text`` (dicts with start, end, label, score;
-    labels as the model's prompts), from nested decoding."""
+    labels as the model's prompts), from nested decoding; ``least``: a label's least score, where it has one."""
     kept: list[dict] = []
     for c in sorted(candidates, key=lambda c: -c["score"]):
-        if not admissible(text[c["start"] : c["end"]], PROMPT_TO_LABEL[c["label"]]):
+        label = PROMPT_TO_LABEL[c["label"]]
+        if c["score"] < (least or {}).get(label, 0.0) or not admissible(text[c["start"] : c["end"]], label):
             continue
         if all(c["end"] <= k["start"] or k["end"] <= c["start"] for k in kept):
             kept.append(c)

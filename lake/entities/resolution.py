@@ -477,10 +477,13 @@ def score_forms(forms: pl.DataFrame, people: pl.DataFrame, em: bool = True) -> p
     from splink import DuckDBAPI, Linker, block_on
 
     cols = ["record_id", "child_id", "first_name", "first_groups", "surname", "relation", "gender"]
-    left = _with_alias_groups(forms.rename({"form_id": "record_id"})).select(cols)
+    # Sorted, and one DuckDB thread: Splink samples u pairs with DuckDB's seeded sampling, which repeats only on
+    # one thread and the same row order. Without both, two loads of the same input (one on local disk, one on
+    # S3, whose files list in another order) gave some name forms different methods ("recorded", "mentioned").
+    left = _with_alias_groups(forms.rename({"form_id": "record_id"})).select(cols).sort("record_id")
     record_id = pl.concat_str("person_id", pl.lit("|"), pl.int_range(pl.len()).cast(pl.String))
-    right = _with_alias_groups(people.with_columns(record_id.alias("record_id")))
-    con = duckdb.connect()
+    right = _with_alias_groups(people.sort(pl.all()).with_columns(record_id.alias("record_id")))
+    con = duckdb.connect(config={"threads": 1})
     db_api = DuckDBAPI(connection=con)
     left_df = db_api.register(left.to_arrow(), dataset_display_name="forms")
     right_df = db_api.register(right.select(cols).to_arrow(), dataset_display_name="recorded")
