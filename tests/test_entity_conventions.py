@@ -231,3 +231,11 @@ def test_the_role_list_finds_roles_written_alone_and_fills_only_the_models_gaps(
     ]  # an abbreviation matches in capitals only: not "sw", not the "SW" of a postcode
     assert {m.model for m in found if m.label == "professional_role"} == {ROLES_MODEL}
     assert mention_method(found[0]) == "role_list"
+
+
+def test_a_label_with_a_least_score_of_its_own_keeps_it():
+    text = "Worried about rent arrears; Plan: weekly youth club."
+    spans = (("rent arrears", "risk_factor", 0.35), ("weekly youth club", "protective_factor", 0.25))
+    least = {"risk_factor": 0.3, "protective_factor": 0.3}
+    assert _decoded(text, *spans) == [("rent arrears", "risk_factor"), ("weekly youth club", "protective_factor")]
+    assert [c["score"] for c in decode_flat(text, _candidates(text, *spans), least)] == [0.35]
