@@ -118,7 +118,7 @@ def test_documents_and_entities_on_two_nodes_equal_the_local_run_with_a_worker_k
     # mentions were read extract by extract, in other batches: int8 quantises a batch's activations together,
     # so a mention near the threshold depends on its batch-mates).
     # Five batches of the lake's text items, drawn across notes, pages and forms: enough for a kill to fall mid-run,
-    # at a third of the model time of all of them (the suite has a 25-minute budget).
+    # at a fraction of the model time of all of them (the suite has a 25-minute budget).
     items = extraction.text_items(lake).sample(n=ENTITY_ITEMS, seed=17)
     here_root = Path(lake.root).parent / "entities_here"
     shutil.copytree(lake.root, here_root)

@@ -149,12 +149,13 @@ class EntityExtractor:
         )
         found: list[list[Mention]] = [[] for _ in texts]
         prompts = list(MODEL_LABELS.values())
+        # Each label's least score: the model is decoded at the lowest, and each candidate held to its own.
+        least = {label: self.threshold for label in MODEL_LABELS} | dict.fromkeys(FACTOR_LABELS, FACTOR_THRESHOLD)
         for b in range(0, len(order), 256):
             chunk = order[b : b + 256]
             window_texts = [texts[pieces[k][0]][pieces[k][1] : pieces[k][2]] for k in chunk]
             # Nested decoding keeps the spans a boundary-crossing one would have shadowed; decode_flat then
             # makes them flat, as GLiNER's own flat decoding would, among the admissible spans only.
-            least = {label: self.threshold for label in MODEL_LABELS} | dict.fromkeys(FACTOR_LABELS, FACTOR_THRESHOLD)
             results = self.model.inference(
                 window_texts, prompts, threshold=min(least.values()), flat_ner=False, batch_size=self.batch_size
             )
