@@ -19,7 +19,7 @@ from deltalake import DeltaTable, write_deltalake
 
 from evaluation.entities import score
 from lake.entities import extraction, resolution
-from lake.entities.model import BuildConfig, build, to_examples
+from lake.entities.model import MODEL_LABELS, BuildConfig, build, to_examples
 from lake.settings import EntitySettings, ResolutionSettings
 from lake.storage.delta import Lake
 from synth.training import training_examples
@@ -118,6 +118,35 @@ def test_a_long_text_is_read_in_windows_with_spans_into_the_whole_text(extractor
     people_found = [m for m in found if m.label == "person" and m.text == "Kirsty Jackson"]
     assert len(people_found) >= 10
     assert all(long_text[m.start : m.end] == m.text for m in found)
+
+
+def test_folded_span_scoring_gives_the_model_s_own_scores(entity_model_dir):
+    """The folded span scoring (decision 0023) is the same function of the same weights: in float, every span the
+    model scores above even a low threshold, and its score, are the unfolded model's."""
+    from gliner import GLiNER
+
+    from lake.entities.span_scoring import fold_span_scoring
+
+    def load():
+        model = GLiNER.from_pretrained(str(entity_model_dir), local_files_only=True)
+        model.eval()
+        return model
+
+    plain, folded = load(), load()
+    assert fold_span_scoring(folded)
+    assert not fold_span_scoring(folded)  # already folded: left as it is
+    texts = [NOTE, CRAFTED, "Strat disc with PC Hill; Mum + nan at 3 Oak Rd."]
+    prompts = list(MODEL_LABELS.values())
+
+    def spans(model):
+        results = model.inference(texts, prompts, threshold=0.05, flat_ner=False, batch_size=2)
+        return [{(e["start"], e["end"], e["label"]): e["score"] for e in r} for r in results]
+
+    wanted, gotten = spans(plain), spans(folded)
+    assert sum(map(len, wanted)) > 20  # 28 spans with this model
+    for want, got in zip(wanted, gotten, strict=True):
+        assert want.keys() == got.keys()
+        assert max(abs(want[k] - got[k]) for k in want) < 1e-4
 
 
 def test_cli_prints_json_lines_from_the_same_code_path(extractor, entity_model_dir, tmp_path):
