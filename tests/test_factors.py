@@ -1,5 +1,6 @@
-"""The factor classifier: risk or protective from the meaning of the span (decision 0020), on the real
-packaged encoder. Fast: it trains on 30 phrases in about a second."""
+"""The factor classifier: risk or protective from the meaning of the span and the words around it (decisions 0020
+and 0024), on the real packaged encoder and generated text. Fast: it trains on 20 children's factors in
+about six seconds."""
 
 from __future__ import annotations
 
@@ -8,24 +9,36 @@ import json
 import pytest
 
 from lake.entities.extraction import SPAN_RULES, model_identity
-from lake.entities.factors import CLASSIFIER_FILE, FactorClassifier, ensure_classifier, factor_phrases
-from lake.entities.model import MODEL_LABELS
-from synth.pools import EVAL_PROTECTIVE_FACTORS, EVAL_RISK_FACTORS, FACTORS
+from lake.entities.factors import (
+    CLASSIFIER_FILE,
+    FACTOR_LABELS,
+    FactorClassifier,
+    ensure_classifier,
+    factor_occurrences,
+    occurrence_in,
+)
+from lake.entities.model import MODEL_LABELS, to_examples
+from synth.training import labelled_texts
 
 RISK, PROTECTIVE = MODEL_LABELS["risk_factor"], MODEL_LABELS["protective_factor"]
 
 
-def _train_phrases() -> dict[str, str]:
-    risks, protective = FACTORS["train"]
-    return {**dict.fromkeys(risks, "risk_factor"), **dict.fromkeys(protective, "protective_factor")}
+def _examples(children: int, seed: int, split: str) -> list[dict]:
+    return [ex for text, spans in labelled_texts(children, seed, split) for ex in to_examples(text, spans, 64)]
 
 
 @pytest.fixture(scope="module")
-def classifier() -> FactorClassifier:
-    return FactorClassifier.train(_train_phrases())
+def train_examples() -> list[dict]:
+    # 20 children (the build reads 60): 0.969 of the held-out factors below right, 0.938 from 6, 0.971 from 60
+    return _examples(20, 101, "train")
 
 
-def test_factor_phrases_are_read_from_training_examples():
+@pytest.fixture(scope="module")
+def classifier(train_examples) -> FactorClassifier:
+    return FactorClassifier.train(factor_occurrences(train_examples))
+
+
+def test_factor_occurrences_are_read_from_training_examples_as_from_text():
     examples = [
         {
             "tokenized_text": ["Concerns", "about", "self-harm", ";", "a", "strong", "sibling", "bond", "."],
@@ -37,25 +50,38 @@ def test_factor_phrases_are_read_from_training_examples():
         },
         {"tokenized_text": ["Seen", "by", "PC", "Hill"], "ner": [[2, 2, MODEL_LABELS["professional_role"]]]},
     ]
-    assert factor_phrases(examples) == {"self-harm": "risk_factor", "strong sibling bond": "protective_factor"}
+    assert factor_occurrences(examples) == {
+        ("self-harm", "Concerns about \u2026 ; a strong"): "risk_factor",
+        ("strong sibling bond", "He has a \u2026 with Amy ."): "protective_factor",
+    }
+    # the extraction reads an occurrence from the text the way the build reads it from words
+    text = "He has a strong sibling bond with Amy."
+    assert occurrence_in(text, 9, 28) == ("strong sibling bond", "He has a \u2026 with Amy .")
 
 
-def test_phrases_it_never_saw_are_mostly_labelled_right(classifier):
-    # The eval split's factors were written apart from the train phrases (synth/pools.py).
-    phrases = [*EVAL_RISK_FACTORS, *EVAL_PROTECTIVE_FACTORS]
-    truth = ["risk_factor"] * len(EVAL_RISK_FACTORS) + ["protective_factor"] * len(EVAL_PROTECTIVE_FACTORS)
-    right = sum(a == b for a, b in zip(classifier.labels(phrases), truth, strict=True))
-    assert right / len(phrases) >= 0.85, (right, len(phrases))
+def test_factors_in_text_it_never_saw_are_mostly_labelled_right(classifier):
+    # The eval split's factor phrases and templates were written apart from the train split's (synth/pools.py).
+    truth = [
+        (occurrence_in(text, s, e), label)
+        for text, spans in labelled_texts(6, 2027, "eval")
+        for s, e, label in spans
+        if label in FACTOR_LABELS
+    ]
+    got = classifier.labels([o for o, _ in truth])
+    right = sum(g == label for g, (_, label) in zip(got, truth, strict=True))
+    assert len(truth) > 500 and right / len(truth) >= 0.95, (right, len(truth))
     # and the clear cases, whatever the threshold
-    assert classifier.labels(["domestic violence", "a loving and stable home"]) == ["risk_factor", "protective_factor"]
+    assert classifier.labels(
+        [("domestic violence", "concerns about \u2026 at home ."), ("a loving and stable home", "He has \u2026 .")]
+    ) == ["risk_factor", "protective_factor"]
 
 
 def test_training_needs_both_labels():
     with pytest.raises(ValueError, match="both labels"):
-        FactorClassifier.train({"neglect": "risk_factor", "self-harm": "risk_factor"})
+        FactorClassifier.train({("neglect", "\u2026"): "risk_factor", ("self-harm", "\u2026"): "risk_factor"})
 
 
-def test_the_classifier_lives_beside_the_model_and_versions_it(tmp_path, classifier):
+def test_the_classifier_lives_beside_the_model_and_versions_it(tmp_path, classifier, train_examples):
     model_dir = tmp_path / "gliner-minilm-abc"
     model_dir.mkdir()
     (model_dir / "caselake_build.json").write_text(json.dumps({"model_id": "caselake/gliner-minilm-abc"}))
@@ -71,3 +97,10 @@ def test_the_classifier_lives_beside_the_model_and_versions_it(tmp_path, classif
     before = (model_dir / CLASSIFIER_FILE).read_bytes()
     ensure_classifier(model_dir, examples=[])  # present: left as it is, no training (no examples needed)
     assert (model_dir / CLASSIFIER_FILE).read_bytes() == before
+
+    # a classifier of the first format (the phrase alone) is a clear error to load, and the build retrains it
+    (model_dir / CLASSIFIER_FILE).write_text(json.dumps({"encoder": "all-MiniLM-L6-v2", "phrases": 3, "bias": 0}))
+    with pytest.raises(ValueError, match="format 1"):
+        FactorClassifier.load(model_dir)
+    ensure_classifier(model_dir, train_examples)
+    assert FactorClassifier.load(model_dir) == classifier

@@ -26,21 +26,22 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
 
 from lake import metering
-from lake.entities.factors import FACTOR_LABELS, FactorClassifier, classifier_digest
+from lake.entities.factors import FACTOR_LABELS, FactorClassifier, classifier_digest, occurrence_in
 from lake.entities.gazetteer import GAZETTEER_MODEL, Gazetteer, merge
 from lake.entities.model import MODEL_LABELS, PROMPT_TO_LABEL, WORD, windows
 from lake.entities.patterns import PATTERN_MODEL, Mention, find_all
 from lake.entities.roles import ROLES_MODEL, fill_gaps, find_roles, role_words
-from lake.entities.span_scoring import fold_span_scoring
 from lake.progress import Progress, no_progress
 from lake.settings import EntitySettings
 from lake.storage.delta import ENTERPRISE, Lake, ensure_table, sql_literal
 
 MENTIONS, SOURCES_DONE = "entity_mentions", "entity_sources"
+FACTOR_CACHE_LIMIT = 100_000  # factor phrase and context vectors an extractor keeps (about 160 MB)
 INFERENCE_WINDOW_WORDS = 200  # under the model's 384-word limit, with the label prompts in front
 
 MENTIONS_SCHEMA = pa.schema(
@@ -93,8 +94,9 @@ class EntityExtractor:
     batch_size: int = 8  # measured: 8 beat 32 by 40% on 2 cores (less padding per batch)
     factors: FactorClassifier | None = None  # risk or protective, where the model has a factor classifier
     threads: int = 2
-    # Records repeat their factor phrases ("domestic abuse"): each is embedded once per extractor, not per batch.
-    _factor_label: dict[str, str] = field(default_factory=dict, repr=False)
+    # Records repeat their factor phrases ("domestic abuse") and often their contexts ("concerns about … ."): each
+    # is embedded once per extractor, not once per batch.
+    _factor_vectors: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     @classmethod
     def load(
@@ -110,6 +112,8 @@ class EntityExtractor:
         README's benchmark for what it buys."""
         import torch
         from gliner import GLiNER
+
+        from lake.entities.span_scoring import fold_span_scoring  # imports torch: only where a model loads
 
         settings = settings or EntitySettings()
         int8 = settings.int8 if int8 is None else int8
@@ -183,21 +187,30 @@ class EntityExtractor:
             # the role list last: it only fills what the model and the patterns left
             out.append(fill_gaps([*apply_span_conventions(text, kept), *regular], find_roles(text)))
         if self.factors is not None:  # after the conventions: the classifier reads the trimmed span
-            out = self._factor_labels(out)
+            out = self._factor_labels(texts, out)
         return [sorted(mentions, key=lambda m: (m.start, m.end, m.label)) for mentions in out]
 
-    def _factor_labels(self, found: list[list[Mention]]) -> list[list[Mention]]:
-        """Every factor the model found, labelled risk or protective by the factor classifier."""
-        new = sorted(
-            {m.text for mentions in found for m in mentions if m.label in FACTOR_LABELS} - set(self._factor_label)
+    def _factor_labels(self, texts: list[str], found: list[list[Mention]]) -> list[list[Mention]]:
+        """Every factor the model found, labelled risk or protective by the factor classifier from its words and
+        the words around it."""
+        seen = {
+            (i, m.start, m.end): occurrence_in(texts[i], m.start, m.end)
+            for i, mentions in enumerate(found)
+            for m in mentions
+            if m.label in FACTOR_LABELS
+        }
+        if len(self._factor_vectors) > FACTOR_CACHE_LIMIT:  # a large council's run: memory stays bounded
+            self._factor_vectors.clear()
+        occurrences = sorted(set(seen.values()))
+        label = dict(
+            zip(occurrences, self.factors.labels(occurrences, self.threads, self._factor_vectors), strict=True)
         )
-        self._factor_label.update(zip(new, self.factors.labels(new, self.threads), strict=True))
         return [
             [
-                dataclasses.replace(m, label=self._factor_label[m.text]) if m.label in FACTOR_LABELS else m
+                dataclasses.replace(m, label=label[seen[i, m.start, m.end]]) if m.label in FACTOR_LABELS else m
                 for m in mentions
             ]
-            for mentions in found
+            for i, mentions in enumerate(found)
         ]
 
 
