@@ -183,7 +183,7 @@ class EntityExtractor:
         for text, model_mentions in zip(texts, found, strict=True):
             regular = find_all(text)
             # A span the patterns claim (a date, a postcode) is theirs: they measure 0.998 F1 on those forms.
-            kept = [m for m in model_mentions if not any(m.start < r.end and r.start < m.end for r in regular)]
+            kept = [m for m in model_mentions if not any(m.overlaps(r) for r in regular)]
             # the role list last: it only fills what the model and the patterns left
             out.append(fill_gaps([*apply_span_conventions(text, kept), *regular], find_roles(text)))
         if self.factors is not None:  # after the conventions: the classifier reads the trimmed span

@@ -84,9 +84,7 @@ def merge(found: list[Mention], recorded: list[Mention]) -> list[Mention]:
     it) stays."""
     if not recorded:
         return found
-    kept = [
-        m for m in found if m.model == PATTERN_MODEL or not any(m.start < r.end and r.start < m.end for r in recorded)
-    ]
+    kept = [m for m in found if m.model == PATTERN_MODEL or not any(m.overlaps(r) for r in recorded)]
     return sorted([*kept, *recorded], key=lambda m: (m.start, m.end, m.label))
 
 

@@ -27,6 +27,10 @@ class Mention:
     score: float = 1.0
     model: str = PATTERN_MODEL
 
+    def overlaps(self, other: Mention) -> bool:
+        """Whether the two spans share a character (spans are half-open: touching ones do not)."""
+        return self.start < other.end and other.start < self.end
+
 
 # The postcode format from the ONS/Royal Mail specification: A9, A99, AA9, AA99, A9A, AA9A outward codes;
 # a digit and two letters (never C, I, K, M, O, V) inward.

@@ -46,5 +46,5 @@ def find_roles(text: str) -> list[Mention]:
 
 def fill_gaps(found: list[Mention], roles: list[Mention]) -> list[Mention]:
     """``found`` with the ``roles`` that overlap none of its mentions."""
-    gaps = [r for r in roles if not any(r.start < m.end and m.start < r.end for m in found)]
+    gaps = [r for r in roles if not any(r.overlaps(m) for m in found)]
     return sorted([*found, *gaps], key=lambda m: (m.start, m.end, m.label))
