@@ -7,8 +7,8 @@ SCALE ?= 1000,10000,100000
 PORT ?= 3000
 APP_PORT ?= 5006
 # The demo's adopter insights read a synthetic agency's export: a council of 100 children has too few adopters.
-AGENCY ?= $(CURDIR)/$(DATA)/agency
-export DAGSTER_HOME ?= $(CURDIR)/$(DATA)/dagster_home
+AGENCY ?= $(abspath $(DATA))/agency
+export DAGSTER_HOME ?= $(abspath $(DATA))/dagster_home
 
 .PHONY: setup demo test test-fast bench bench-scale lint format dbt-docs clean
 
