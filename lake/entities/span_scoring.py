@@ -32,7 +32,7 @@ class FoldedSpanMarker(nn.Module):
 
     def __init__(self, marker: SpanMarkerV0):
         super().__init__()
-        first, second = marker.out_project[0], marker.out_project[3]
+        first = marker.out_project[0]
         d, hidden = marker.project_start[0].in_features, first.out_features
         self.max_width = marker.max_width
         self.project_start, self.project_end = marker.project_start, marker.project_end
@@ -47,7 +47,6 @@ class FoldedSpanMarker(nn.Module):
             self.end_half.weight[:hidden] = first.weight[:, d:]
             self.end_half.bias[:hidden] = first.bias
             self.end_half.bias[hidden] = 1.0
-        self.second = second  # for FoldedPromptProjection, which takes it over
 
     def forward(self, h: torch.Tensor, span_idx: torch.Tensor) -> torch.Tensor:
         # GLiNER's span_idx lists (i, i + w) for every word i and width w < max_width, in that order: span (i, w)
@@ -84,8 +83,6 @@ def fold_span_scoring(gliner) -> bool:
     if type(model) is not UniEncoderSpanModel or type(model.span_rep_layer.span_rep_layer) is not SpanMarkerV0:
         return False
     layer = model.span_rep_layer.span_rep_layer
-    folded = FoldedSpanMarker(layer)
-    model.prompt_rep_layer = FoldedPromptProjection(model.prompt_rep_layer, folded.second)
-    del folded.second
-    model.span_rep_layer.span_rep_layer = folded
+    model.prompt_rep_layer = FoldedPromptProjection(model.prompt_rep_layer, layer.out_project[3])  # its 2nd step
+    model.span_rep_layer.span_rep_layer = FoldedSpanMarker(layer)
     return True
