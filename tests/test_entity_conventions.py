@@ -130,6 +130,27 @@ def test_a_factor_ends_before_a_verb_the_model_ran_on_into():
     assert _as_text(one_word) == [("continues", "risk_factor")]  # nothing left to keep: left as it is
 
 
+def test_a_factor_the_record_says_is_absent_is_dropped():
+    text = (
+        "Seen by the HV; no concerns about growth or development. No further evidence of neglect. Mum denies drug use. "
+        "Concerns about domestic abuse remain; no concerns regarding the good school attendance."
+    )
+    found = apply_span_conventions(
+        text,
+        _model(
+            text,
+            ("growth or development", "risk_factor"),
+            ("neglect", "risk_factor"),
+            ("drug use", "risk_factor"),
+            ("domestic abuse", "risk_factor"),
+            ("good school attendance", "protective_factor"),
+            ("HV", "professional_role"),
+        ),
+    )
+    # only the factors are held to it: a concern stated is kept, and a role is never dropped for a cue before it
+    assert _as_text(found) == [("HV", "professional_role"), ("domestic abuse", "risk_factor")]
+
+
 def test_a_kinship_word_before_a_name_is_split_off_and_a_courtesy_title_dropped():
     text = "Mum Keisha and maternal grandmother Pat met Mrs Hill."
     found = apply_span_conventions(
