@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import dagster as dg
 import pytest
+from _pytest.nodeid import NodeId
 
 from synth.council import SynthOptions, generate, generate_next_day
 
@@ -19,6 +21,41 @@ def council(tmp_path_factory) -> SynthOptions:
     generate_next_day(opts)
     generate_next_day(opts)
     return opts
+
+
+# ``make test-parallel`` runs the suite on two xdist workers (--dist loadgroup; decision 0025). A session fixture
+# is built once per worker that asks for it, so every test of the shared loaded council goes to one worker, which
+# builds it once (about 7 minutes) while the other runs the rest; Ray's tests start a cluster of their own.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # Two workers share the two cores: each worker's models run on one torch thread. With the default two, the
+    # four threads' spin-waits cost more than they gave (Ray's embedding test took 398 s instead of 45). The
+    # document readers keep their two processes of one thread each, which share a core without spinning. Speed
+    # only: a test that compares two runs gives both the same settings.
+    for name in ("CASELAKE_ENTITY_THREADS", "CASELAKE_EMBEDDING_THREADS"):
+        os.environ.setdefault(name, "1")
+XDIST_GROUPS = {"read_council": "loaded_council"}
+XDIST_FILES = {"test_ray.py": "loaded_council"}
+
+
+def pytest_itemcollected(item):
+    group = XDIST_FILES.get(item.path.name) or next(
+        (g for fixture, g in XDIST_GROUPS.items() if fixture in getattr(item, "fixturenames", ())), None
+    )
+    if group:
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    """What xdist 3.8 means to do for --dist loadgroup and cannot on pytest 9: its scheduler groups tests by an
+    "@group" suffix on the node id, which it sets on ``item._nodeid``, an attribute pytest 9 no longer reads
+    (the id is ``item._id``). Without this each test is its own group and both workers load the council."""
+    if not getattr(config.option, "loadgroup", False):  # set on xdist's workers under --dist loadgroup
+        return
+    for item in items:
+        names = sorted({str(m.args[0]) for m in item.iter_markers("xdist_group") if m.args})
+        if names and "@" not in item.nodeid:
+            item._id = NodeId.parse(f"{item.nodeid}@{'_'.join(names)}")
 
 
 def small_options(out: Path, **kw) -> SynthOptions:

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import fcntl
 import json
 import os
 import shutil
 import subprocess
 import sys
+import threading
 
 import lancedb
 import polars as pl
@@ -19,7 +21,7 @@ from deltalake import DeltaTable, write_deltalake
 
 from evaluation.entities import score
 from lake.entities import extraction, resolution
-from lake.entities.model import MODEL_LABELS, BuildConfig, build, to_examples
+from lake.entities.model import MODEL_LABELS, BuildConfig, build, build_key, to_examples
 from lake.settings import EntitySettings, ResolutionSettings
 from lake.storage.delta import Lake
 from synth.training import training_examples
@@ -78,6 +80,26 @@ def test_a_build_trains_saves_and_is_then_found_in_its_cache(tmp_path):
     assert build(cfg, examples, tmp_path) == first  # cached: same directory, not trained again
     assert (first / "caselake_build.json").stat().st_mtime_ns == stamp
     assert build(dataclasses.replace(cfg, steps=3), examples, tmp_path) != first  # another config, another model
+
+
+def test_a_build_another_process_holds_is_waited_for_and_then_found_not_trained_again(tmp_path):
+    cfg = dataclasses.replace(BuildConfig(), train_children=2, steps=2, batch_size=2)
+    examples = training_examples(cfg)
+    key = build_key(cfg, examples)
+    target = tmp_path / f"gliner-minilm-{key}"
+    found: list = []
+    with open(tmp_path / f".build-{key}.lock", "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # another process is building this model
+        second = threading.Thread(target=lambda: found.append(build(cfg, examples, tmp_path)))
+        second.start()
+        second.join(2.0)
+        assert second.is_alive(), "the second build waits for the lock"
+        target.mkdir()  # the first build's model lands
+        (target / "caselake_build.json").write_text('{"trained_by": "the first"}')
+    second.join(60)
+    assert found == [target]
+    # found under the lock, not trained and written over (training two steps would replace the file)
+    assert json.loads((target / "caselake_build.json").read_text()) == {"trained_by": "the first"}
 
 
 def test_extractor_finds_people_roles_places_and_regular_forms_with_exact_spans(extractor):
@@ -199,7 +221,8 @@ def test_the_dagster_job_extracts_and_resolves_and_its_checks_pass(read_council)
     assert table.count_rows() == mentions.height
     surname = mentions.filter(pl.col("label") == "person")["text"].str.split(" ").list.last().mode()[0]
     hits = table.search(surname, query_type="fts").limit(5).to_arrow()
-    assert hits.num_rows > 0 and all(surname in t for t in hits["text"].to_pylist())
+    # full-text search ignores case: a name written in lower case ("m. carr") is a hit too
+    assert hits.num_rows > 0 and all(surname.lower() in t.lower() for t in hits["text"].to_pylist())
 
 
 def test_factors_are_found_and_told_risk_or_protective(shared_council_score):

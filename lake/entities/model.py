@@ -20,6 +20,7 @@ Regular forms (postcode, phone, e-mail, date, NHS number) are not trained: the p
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import hashlib
 import json
 import os
@@ -198,12 +199,25 @@ def build(cfg: BuildConfig, examples: list[dict], root: Path, progress: Progress
     """The directory under ``root`` of the model trained on ``examples`` with ``cfg``: the cached one when it
     exists, else trained now. The examples come from the caller (the project's own come from the synthetic
     council's train split: :func:`synth.training.training_examples`)."""
-    import torch
-
     key = build_key(cfg, examples)
     target = root / f"gliner-minilm-{key}"
     if (target / "caselake_build.json").exists():
         return target
+    root.mkdir(parents=True, exist_ok=True)
+    # One build per key at a time on this machine: a second process (the suite's other worker, a demo started
+    # beside the tests) waits for the first and finds its model, instead of training a copy on the same cores.
+    with open(root / f".build-{key}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (target / "caselake_build.json").exists():
+            _train_and_save(cfg, examples, key, root, target, progress)
+    return target
+
+
+def _train_and_save(
+    cfg: BuildConfig, examples: list[dict], key: str, root: Path, target: Path, progress: Progress
+) -> None:
+    import torch
+
     torch.set_num_threads(cfg.threads)
     t0 = time.perf_counter()
     model = new_model(cfg)
@@ -228,4 +242,3 @@ def build(cfg: BuildConfig, examples: list[dict], root: Path, progress: Progress
     )
     shutil.rmtree(target, ignore_errors=True)
     work.rename(target)  # atomic: a reader never sees a half-written model
-    return target
