@@ -8,11 +8,10 @@ import dagster as dg
 import duckdb
 import polars as pl
 import pytest
-from dagster_dbt import DbtCliResource
 
 from assets.dbt_project import DBT_PROJECT, dbt_environment
 from assets.enterprise import enterprise_tables
-from assets.marts import dbt_models, ssda903_dfe_validation
+from assets.marts import ProjectDbtCliResource, dbt_models, ssda903_dfe_validation
 from assets.resources import LakehouseResource
 from lake.entities import extraction, resolution
 from lake.ingest.landing import find_extracts
@@ -46,7 +45,7 @@ def marts(council, tmp_path_factory):
     land_extract(lakehouse.lake(), day0)
     stage_extract(lakehouse.lake(), day0)
     _no_text_read_yet(lakehouse.lake())
-    resources = {"lakehouse": lakehouse, "dbt": DbtCliResource(project_dir=DBT_PROJECT)}
+    resources = {"lakehouse": lakehouse, "dbt": ProjectDbtCliResource(project_dir=DBT_PROJECT)}
     runs, snapshots = [], []
     for _ in range(2):
         runs.append(dg.materialize([enterprise_tables, dbt_models, ssda903_dfe_validation], resources=resources))
@@ -162,7 +161,7 @@ def _dfe_errors_for_council(root, children: int, defect_rate: float) -> tuple[di
     _no_text_read_yet(lakehouse.lake())
     run = dg.materialize(
         [enterprise_tables, dbt_models, ssda903_dfe_validation],
-        resources={"lakehouse": lakehouse, "dbt": DbtCliResource(project_dir=DBT_PROJECT)},
+        resources={"lakehouse": lakehouse, "dbt": ProjectDbtCliResource(project_dir=DBT_PROJECT)},
     )
     evaluation = next(e for e in run.get_asset_check_evaluations() if e.check_name == "ssda903_dfe_validation")
     assert evaluation.metadata["rows_ssda903_episodes"].value > 10
