@@ -10,7 +10,7 @@ APP_PORT ?= 5006
 AGENCY ?= $(abspath $(DATA))/agency
 export DAGSTER_HOME ?= $(abspath $(DATA))/dagster_home
 
-.PHONY: setup demo test test-parallel test-fast bench bench-scale lint format dbt-docs clean
+.PHONY: setup demo test test-serial test-fast bench bench-scale lint format dbt-docs clean
 
 setup:
 	bash scripts/install-system-deps.sh
@@ -34,13 +34,13 @@ demo: setup
 	  echo "App: http://127.0.0.1:$(APP_PORT)/search   Dagster UI: http://127.0.0.1:$(PORT)   (Ctrl-C stops both)"; \
 	  CASELAKE_AGENCY_EXPORT="$(AGENCY)" uv run dagster dev -w workspace.yaml -h 127.0.0.1 -p $(PORT)
 
+# The suite on two xdist workers, the shared loaded council's tests on one of them (decisions 0025, 0026).
 test: setup
-	uv run pytest
-
-# The suite on two xdist workers (decision 0025): 25-27 minutes instead of 36 on 2 cores, but a browser test
-# timed out once in two runs under the load, so `make test` (what CI runs) stays in one process.
-test-parallel: setup
 	uv run pytest -n 2 --dist loadgroup
+
+# The same suite in one process: slower on 2 cores, and the way to read one test's output in order.
+test-serial: setup
+	uv run pytest
 
 test-fast: setup
 	uv run pytest -m "not slow and not browser"

@@ -23,7 +23,7 @@ def council(tmp_path_factory) -> SynthOptions:
     return opts
 
 
-# ``make test-parallel`` runs the suite on two xdist workers (--dist loadgroup; decision 0025). A session fixture
+# ``make test`` runs the suite on two xdist workers (--dist loadgroup; decision 0025). A session fixture
 # is built once per worker that asks for it, so every test of the shared loaded council goes to one worker, which
 # builds it once (about 7 minutes) while the other runs the rest; Ray's tests start a cluster of their own.
 if os.environ.get("PYTEST_XDIST_WORKER"):

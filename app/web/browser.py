@@ -111,10 +111,44 @@ def find_latest_safety_plan(page, child_id: str) -> float:
     page.get_by_role("button", name="Newest first").click()
     page.get_by_role("button", name="document", exact=True).click()
     page.get_by_role("button", name=re.compile("^Kind: document")).wait_for()  # the chip: the filter is on
-    page.locator("[data-testid=hit]").first.wait_for()
-    page.get_by_role("button", name="Preview").first.click()
-    page.wait_for_selector("text=Download the original file")
+    wait_for_hits(page, lambda sources: all(s.startswith("document_page:") for s in sources))
+    open_first_preview(page)
     return time.perf_counter() - started
+
+
+def hit_sources(page) -> list[str]:
+    """The shown hits' ``data-source`` ("source_type:record_id"), in order."""
+    # read in one call: the list may be redrawn between the calls a read per hit would take
+    return page.locator("[data-testid=hit]").evaluate_all("(hits) => hits.map((h) => h.dataset.source || '')")
+
+
+def wait_for_hits(page, wanted, seconds: float = TIMEOUT_MS / 1000) -> list[str]:
+    """Until the hit list is not empty and ``wanted(sources)`` holds. The filter's chip is drawn before the list
+    it filters is, so a click right after the chip shows can land on the list the filter is about to replace."""
+    deadline = time.perf_counter() + seconds
+    while True:
+        sources = hit_sources(page)
+        if sources and wanted(sources):
+            return sources
+        if time.perf_counter() > deadline:
+            raise AssertionError(f"the hit list never became the one wanted: {sources[:3]}")
+        time.sleep(0.05)
+
+
+def open_first_preview(page, seconds: float = TIMEOUT_MS / 1000) -> None:
+    """Click the first hit's Preview until its preview shows. A click on a card the list has just redrawn
+    reaches no handler, and nothing tells the page: so it is clicked again (every 10 s) within the time allowed."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    deadline = time.perf_counter() + seconds
+    while True:
+        page.get_by_role("button", name="Preview").first.click()
+        try:
+            page.wait_for_selector("text=Download the original file", timeout=10_000)
+            return
+        except PlaywrightTimeout:
+            if time.perf_counter() > deadline:
+                raise
 
 
 def node_count(page) -> tuple[int, int]:
