@@ -25,7 +25,8 @@ def council(tmp_path_factory) -> SynthOptions:
 
 # ``make test`` runs the suite on two xdist workers (--dist loadgroup; decision 0025). A session fixture
 # is built once per worker that asks for it, so every test of the shared loaded council goes to one worker, which
-# builds it once (about 7 minutes) while the other runs the rest; Ray's tests start a cluster of their own.
+# builds it once (6 minutes alone, about 9.5 beside the other worker) while the other runs the rest; Ray's tests
+# start a cluster of their own.
 if os.environ.get("PYTEST_XDIST_WORKER"):
     # Two workers share the two cores: each worker's models run on one torch thread. With the default two, the
     # four threads' spin-waits cost more than they gave (Ray's embedding test took 398 s instead of 45). The

@@ -128,9 +128,9 @@ def test_sensor_adds_each_extract_once_and_the_jobs_materialize_with_metadata_an
 
 @pytest.mark.slow
 def test_caselake_load_runs_every_extract_once_then_only_the_enterprise(tmp_path, monkeypatch):
-    # The runner's bookkeeping is under test, not the data: a small council of its own, three extracts. It does
-    # not make the test faster (about 160 s either way: Dagster's and dbt's overhead, not the rows), but it no
-    # longer depends on the shared council's fixture.
+    # The runner's bookkeeping is under test, not the data: a small council of its own, three extracts. It did
+    # not make the test faster (160 s either way: Dagster's and dbt's overhead, not the rows; 101 s since
+    # decision 0026), but it no longer depends on the shared council's fixture.
     council = small_options(tmp_path / "council", structured_only=True)
     generate(council)
     generate_next_day(council)
