@@ -120,6 +120,28 @@ def test_an_organisation_or_a_school_is_a_named_body_with_a_capital_letter():
     ) == [("Hull Women's Refuge", "organisation"), ("school nurse", "professional_role")]
 
 
+def test_a_body_named_as_a_school_is_a_school_whatever_the_model_called_it():
+    text = "Met Mum at Woodlands High School; Wolfreton Academy, Hull College and the Virtual School rang. Hull Police too."
+    found = apply_span_conventions(
+        text,
+        _model(
+            text,
+            ("Woodlands High School", "organisation"),
+            ("Wolfreton Academy", "organisation"),
+            ("Hull College", "school"),
+            ("Virtual School", "organisation"),  # the council's team for children in care, not a setting
+            ("Hull Police", "organisation"),
+        ),
+    )
+    assert _as_text(found) == [
+        ("Woodlands High School", "school"),
+        ("Wolfreton Academy", "school"),
+        ("Hull College", "school"),
+        ("Virtual School", "organisation"),
+        ("Hull Police", "organisation"),
+    ]
+
+
 def test_a_factor_ends_before_a_verb_the_model_ran_on_into():
     text = "Reviewed sooner if concerns about neglect arise. Self-harm remains the worry."
     found = apply_span_conventions(
