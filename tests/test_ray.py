@@ -27,7 +27,9 @@ pytestmark = pytest.mark.slow
 
 BUCKETS = {0}  # a quarter of the shared council's documents (of 4 buckets): enough to spread, kill and compare
 ENTITY_BATCH = 128  # text items per batch here and on the cluster: several batches, so a kill falls mid-run
-ENTITY_ITEMS = 5 * ENTITY_BATCH
+ENTITY_ITEMS = 3 * ENTITY_BATCH
+# Two tasks of the embedder's (128 chunks each), one for each actor: as much as the comparison needs.
+EMBED_CHUNKS = compute.EMBED_BATCH + 32
 HEAVY_TABLES = (documents.TEXT, documents.ERRORS, documents.CHUNKS, extraction.MENTIONS, extraction.SOURCES_DONE)
 
 
@@ -117,7 +119,7 @@ def test_documents_and_entities_on_two_nodes_equal_the_local_run_with_a_worker_k
     # Entities: the same texts read here, one thread, into a copy of the lake as it is now (the shared council's
     # mentions were read extract by extract, in other batches: int8 quantises a batch's activations together,
     # so a mention near the threshold depends on its batch-mates).
-    # Five batches of the lake's text items, drawn across notes, pages and forms: enough for a kill to fall mid-run,
+    # Three batches of the lake's text items, drawn across notes, pages and forms: enough for a kill to fall mid-run,
     # at a fraction of the model time of all of them (the suite has a 25-minute budget).
     items = extraction.text_items(lake).sample(n=ENTITY_ITEMS, seed=17)
     here_root = Path(lake.root).parent / "entities_here"
@@ -167,12 +169,12 @@ def test_documents_and_entities_on_two_nodes_equal_the_local_run_with_a_worker_k
 
 def test_embeddings_on_the_cluster_equal_local_ones(read_council, ray_lake):
     settings, _ = ray_lake
-    chunks = read_council["lake"].read(ENTERPRISE, documents.CHUNKS)["text"].head(300).to_list()
+    chunks = read_council["lake"].read(ENTERPRISE, documents.CHUNKS)["text"].head(EMBED_CHUNKS).to_list()
     with compute.embedder(settings) as embedder:
         remote = embedder.encode(chunks)
         assert embedder.batch >= 2 * 128, "enough per call to keep both actors busy"
     here = Embedder(settings.search).encode(chunks)
-    assert remote.shape == here.shape == (300, 384)
+    assert remote.shape == here.shape == (EMBED_CHUNKS, 384)
     assert np.abs(remote - here).max() < 1e-4
 
 
