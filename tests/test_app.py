@@ -254,6 +254,13 @@ def test_find_the_most_recent_safety_plan_of_a_named_child(visit, app_lake):
     assert v.page.get_attribute("[data-testid=preview]", "data-source") == f"document_page:{latest['document_id']}"
     assert person["first_name"] in first.inner_text()
     assert v.page.get_by_role("button", name=re.compile("^Kind: document")).count() == 1  # the filter as a chip
+    # every filter stays in the search column, none under the preview (the row of five once ran beneath it)
+    preview_left = v.page.locator("[data-testid=preview]").bounding_box()["x"]
+    dates = v.page.get_by_placeholder("YYYY-MM-DD")
+    assert dates.count() == 2
+    for k in range(2):
+        box = dates.nth(k).bounding_box()
+        assert box["x"] + box["width"] <= preview_left, (box, preview_left)
     # the preview is the document, and its download is the landed file
     with v.page.expect_download() as download:
         v.page.get_by_text("Download the original file").click()

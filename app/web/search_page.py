@@ -88,7 +88,18 @@ class SearchPage(pn.viewable.Viewer):
                 html_pane("<h1>Search</h1>"),
                 pn.Row(self._box, self._go, sizing_mode="stretch_width"),
                 self._sort,
-                pn.Row(self._child, self._sources, self._types, self._from, self._to),
+                # Wraps onto a second line: the five filters are wider than this column beside the preview, and in
+                # a row the dates ran under the preview (unreachable at 1500 px).
+                pn.FlexBox(
+                    self._child,
+                    self._sources,
+                    self._types,
+                    self._from,
+                    self._to,
+                    flex_wrap="wrap",
+                    align_items="flex-end",
+                    sizing_mode="stretch_width",
+                ),
                 self._chips,
                 self._status,
                 self._results,
