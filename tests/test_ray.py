@@ -28,7 +28,7 @@ pytestmark = pytest.mark.slow
 BUCKETS = {0}  # a quarter of the shared council's documents (of 4 buckets): enough to spread, kill and compare
 ENTITY_BATCH = 128  # text items per batch here and on the cluster: several batches, so a kill falls mid-run
 ENTITY_ITEMS = 3 * ENTITY_BATCH
-# Two tasks of the embedder's (128 chunks each), one for each actor: as much as the comparison needs.
+# Two tasks of the embedder's (128 chunks, then 32), one for each actor: as much as the comparison needs.
 EMBED_CHUNKS = compute.EMBED_BATCH + 32
 HEAVY_TABLES = (documents.TEXT, documents.ERRORS, documents.CHUNKS, extraction.MENTIONS, extraction.SOURCES_DONE)
 
