@@ -282,3 +282,26 @@ def test_a_label_with_a_least_score_of_its_own_keeps_it():
     least = {"risk_factor": 0.3, "protective_factor": 0.3}
     assert _decoded(text, *spans) == [("rent arrears", "risk_factor"), ("weekly youth club", "protective_factor")]
     assert [c["score"] for c in decode_flat(text, _candidates(text, *spans), least)] == [0.35]
+
+
+def test_a_factor_is_the_widest_factor_phrase_the_model_proposes_around_it():
+    # The model scores the familiar core of a phrase it never saw higher than the whole phrase: the whole is kept
+    # where the model proposes it at all (FACTOR_WIDEN_FLOOR), and where it takes no other mention's words.
+    text = "Grandad continues to provide a parent in stable employment. Plan: good bond with Nan at home."
+    least = {"risk_factor": 0.3, "protective_factor": 0.3}
+    spans = (
+        ("stable employment", "protective_factor", 0.6),
+        ("parent in stable employment", "protective_factor", 0.25),
+        ("in stable employment", "risk_factor", 0.4),
+        ("good bond", "protective_factor", 0.5),
+        ("good bond with Nan at home", "protective_factor", 0.3),  # would take the kinship role's words
+        ("Nan", "kinship_role", 0.9),
+        ("a parent in stable employment. Plan", "protective_factor", 0.35),  # not admissible: crosses a sentence
+    )
+    found = [(text[c["start"] : c["end"]], c["score"]) for c in decode_flat(text, _candidates(text, *spans), least)]
+    assert found == [("parent in stable employment", 0.25), ("good bond", 0.5), ("Nan", 0.9)]
+    # below the floor, the phrase the model proposes is not taken
+    weak = (("stable employment", "protective_factor", 0.6), ("parent in stable employment", "protective_factor", 0.1))
+    assert [text[c["start"] : c["end"]] for c in decode_flat(text, _candidates(text, *weak), least)] == [
+        "stable employment"
+    ]
