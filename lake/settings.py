@@ -67,6 +67,7 @@ class ResolutionSettings:
         0.6  # an ambiguous form goes to the candidate with this share (above half) of the child's mentions
     )
     clear_winner: float = 4.0  # ... or to one whose odds are this many times the runner-up's
+    child_share: float = 0.5  # weighing an ambiguous form, a child is at least this share of its own records' mentions
     em: bool = True  # estimate u and m by expectation maximisation when there are enough pairs
 
 
@@ -236,6 +237,7 @@ ENVIRONMENT: dict[str, tuple[str, str, object]] = {
     "CASELAKE_RESOLUTION_THRESHOLD": ("resolution", "threshold", float),
     "CASELAKE_RESOLUTION_BY_SHARE": ("resolution", "by_share", float),
     "CASELAKE_RESOLUTION_CLEAR_WINNER": ("resolution", "clear_winner", float),
+    "CASELAKE_RESOLUTION_CHILD_SHARE": ("resolution", "child_share", float),
     "CASELAKE_RESOLUTION_EM": ("resolution", "em", _bool),
     "CASELAKE_EMBEDDING_MODEL": ("search", "embedding_model", str),
     "CASELAKE_EMBEDDING_THREADS": ("search", "threads", int),

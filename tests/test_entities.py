@@ -347,3 +347,48 @@ def test_a_name_two_recorded_people_share_equally_is_linked_to_one_person_at_mos
     links, _ = resolution.resolve_mentions(mentions, items, recorded, ResolutionSettings(threshold=0.2))
     sam = links.filter(pl.col("text") == "Sam Hill")
     assert sam.height == 1 and sam["resolved_person_id"][0] not in ("P-UNCLE", "P-COUSIN")
+
+
+def test_a_child_named_after_a_parent_is_the_child_in_its_own_records():
+    """Keith Preston, son of Keith Preston: every form of the child's name ties with his father's, so the child has
+    no clear match of his own. The father is clear where a kinship word names him, the mother by her own name; the
+    ties go to the child, the subject of the records (decision 0029), not to the father for being clearly named."""
+    texts = {
+        "n1": "Keith Preston attended school today. Keith said he is happy.",
+        "n2": "Dad Keith Preston phoned. K. Preston was seen at home with Joanne Preston. Joanne agreed the plan.",
+        "n3": "Keith Preston was quiet in class.",
+    }
+    spans = {
+        "n1": [("Keith Preston", "person"), ("Keith", "person")],
+        "n2": [
+            ("Dad", "kinship_role"),
+            ("Keith Preston", "person"),
+            ("K. Preston", "person"),
+            ("Joanne Preston", "person"),
+            ("Joanne", "person"),
+        ],
+        "n3": [("Keith Preston", "person")],
+    }
+    mentions, items = crafted_mentions(texts, spans)
+    recorded = pl.DataFrame(
+        {
+            "child_id": ["C1"] * 3,
+            "person_id": ["C1", "P-DAD", "P-MUM"],
+            "relation": ["child", "father", "mother"],
+            "first_name": ["keith", "keith", "joanne"],
+            "surname": ["preston", "preston", "preston"],
+            "gender": ["male", "male", "female"],
+        }
+    )
+
+    def person_of(rules: ResolutionSettings) -> dict[str, str]:
+        links, _ = resolution.resolve_mentions(mentions, items, recorded, rules)
+        return dict(zip(links["mention_id"], links["resolved_person_id"], strict=True))
+
+    linked = person_of(ResolutionSettings(threshold=0.2))
+    assert linked[f"n2:{texts['n2'].index('Keith Preston')}"] == "P-DAD"  # "Dad Keith Preston": the father, clearly
+    for mention_id in ("n1:0", "n1:37", "n3:0"):
+        assert linked[mention_id] == "C1", mention_id
+    # Without the child's share, its ties went to the father: the failure this rule mends.
+    before = person_of(ResolutionSettings(threshold=0.2, child_share=0.0))
+    assert before["n1:0"] == before["n3:0"] == "P-DAD"

@@ -529,9 +529,9 @@ def _best_matches(forms: pl.DataFrame, people: pl.DataFrame, rules: ResolutionSe
     """Each form's best candidate, kept when it reaches ``rules.threshold`` and clearly beats the runner-up (match
     odds at least ``rules.clear_winner`` times the next person's). A form without a clear winner ("Mrs Campbell"
     among three women Campbell) is then weighed by how often each candidate is mentioned in that child's
-    records (from the clear matches, counted in mentions): the child is far more often "Miss Brady" in
-    their own notes than an aunt is. It is kept when that share gives one candidate ``rules.by_share`` of the
-    weight; otherwise it stays unresolved rather than joining one at random."""
+    records (from the clear matches, counted in mentions; the child itself at least ``rules.child_share``): the
+    child is far more often "Miss Brady" in their own notes than an aunt is. It is kept when that share gives one
+    candidate ``rules.by_share`` of the weight; otherwise it stays unresolved rather than joining one at random."""
     if forms.is_empty() or people.is_empty():
         return pl.DataFrame(schema=_ASSIGNMENT)
     candidates = (
@@ -556,6 +556,30 @@ def _best_matches(forms: pl.DataFrame, people: pl.DataFrame, rules: ResolutionSe
         .agg(pl.col("mentions").sum())
         .with_columns((pl.col("mentions") / pl.col("mentions").sum().over("child_id")).alias("share"))
         .select("child_id", pl.col("resolved_person_id").alias("person_id"), "share")
+    )
+    # A child is the subject of its own records, so it holds at least ``rules.child_share`` of them, the others
+    # scaled down to make room. A child named after a parent or grandparent (Keith Preston, son of Keith Preston) has
+    # no clear match of its own: every form of its name ties with the adult's, so by clear matches alone its share
+    # was 0 and the adult, clearly named once as "Dad Keith Preston", took every tie (decision 0029).
+    subject = (
+        forms.select("child_id")
+        .unique()
+        .join(
+            share.filter(pl.col("person_id") == pl.col("child_id")).select("child_id", pl.col("share").alias("own")),
+            on="child_id",
+            how="left",
+        )
+        .with_columns(pl.col("own").fill_null(0.0))
+        .with_columns(pl.max_horizontal("own", pl.lit(rules.child_share, pl.Float64)).alias("lifted"))
+    )
+    others = (
+        share.filter(pl.col("person_id") != pl.col("child_id"))
+        .join(subject, on="child_id")
+        .with_columns(pl.col("share") * (1 - pl.col("lifted")) / (1 - pl.col("own")))  # own < 1 where others exist
+        .select("child_id", "person_id", "share")
+    )
+    share = pl.concat(
+        [others, subject.select("child_id", pl.col("child_id").alias("person_id"), pl.col("lifted").alias("share"))]
     )
     weighed = (
         candidates.join(clear, on="form_id", how="anti")
