@@ -241,6 +241,44 @@ def test_a_recorded_address_replaces_the_models_overlapping_guess_and_keeps_the_
     ]
 
 
+NAMES = pl.DataFrame(
+    {
+        "child_id": ["C1", "C1", "C1", "C2"],
+        "first_name": ["Leanne", "Grace", "Dwayne", "Keisha"],
+        "surname": ["Brady", "Brady", "Brady", "Hill"],
+    }
+)
+
+
+def test_the_gazetteer_finds_recorded_names_a_first_name_only_as_recorded():
+    gazetteer = Gazetteer.from_frames(ADDRESSES, NAMES)
+    text = (
+        "Leanne has a plan. leanne brady agreed; grace brady too. Grace was kind. L.Leanne; leanne said; Leanne's coat."
+    )
+    found = gazetteer.find(text, "C1")
+    # a full name in any case; a first name only capitalised, never one that is a word ("Grace"), never after a dot
+    assert _as_text(found) == [
+        ("Leanne", "person"),
+        ("leanne brady", "person"),
+        ("grace brady", "person"),
+        ("Leanne", "person"),
+    ]
+    assert found[-1].start == text.index("Leanne's")  # a person ends before the possessive
+    assert gazetteer.find("Keisha rang.", "C1") == []  # another child's network
+
+
+def test_a_recorded_name_fills_a_gap_or_joins_the_models_person_and_replaces_nothing():
+    text = "Leanne Rebecca Brady was seen. Dwayne phoned Leanne at the Dwayne Brady Trust."
+    model = _model(text, ("Rebecca Brady", "person"), ("Dwayne Brady Trust", "organisation"))
+    recorded = Gazetteer.from_frames(ADDRESSES, NAMES).find(text, "C1")
+    assert _as_text(merge(model, recorded, text)) == [
+        ("Leanne Rebecca Brady", "person"),  # the first name just before the model's person joins it
+        ("Dwayne", "person"),
+        ("Leanne", "person"),
+        ("Dwayne Brady Trust", "organisation"),  # the model's organisation keeps its words
+    ]
+
+
 def test_a_named_body_begins_with_the_capitalised_word_the_model_left_off():
     text = "Mum met the HV at All Saints College. Checks with The Children's Society. Rang Orchard Homes. I saw Mum Hull CAMHS"
     found = apply_span_conventions(
