@@ -138,9 +138,10 @@ class ActorPool:
             ray.kill(slot.handle, no_restart=True)
         self.slots = []
 
-    def pids(self) -> list[int]:
-        """The process ids of the actors that have started (a test kills one)."""
-        return [s.pid for s in self.slots if not s.starting and s.pid]
+    def pids(self, idle: bool = False) -> list[int]:
+        """The process ids of the actors that have started (a test kills one); ``idle``: only those running no
+        task, so the next task sent to one meets its death."""
+        return [s.pid for s in self.slots if not s.starting and s.pid and not (idle and s.pending is not None)]
 
     # -- the work -------------------------------------------------------------------------------------------
     def map(self, method: str, payloads: Iterable[Callable[[], tuple]] | Iterable[tuple]) -> Iterator[Answer]:
