@@ -24,7 +24,9 @@ import json
 import sqlite3
 import threading
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
+from typing import Literal
 
 import polars as pl
 
@@ -66,6 +68,50 @@ def _canonical(value: object) -> str:
 def row_hash(prev_hash: str, row: dict) -> str:
     body = _canonical([prev_hash, *[row[f] for f in FIELDS]])
     return hashlib.sha256(body.encode()).hexdigest()
+
+
+class Action(StrEnum):
+    """What a row records: one value per call of the query service (the journal's ``action`` column)."""
+
+    LOGIN = "login"
+    SESSION = "session"  # an app session resumed from the signed cookie, not a second login
+    LOGOUT = "logout"
+    SEARCH = "search"
+    SEARCH_OPTIONS = "search_options"
+    LIST_CHILDREN = "list_children"
+    OPEN_NOTE = "open_note"
+    OPEN_FORM = "open_form"
+    OPEN_DOCUMENT = "open_document"
+    DOWNLOAD = "download"
+    PAGE_IMAGE = "page_image"
+    CHILD_PROFILE = "child_profile"
+    CHILD_TIMELINE = "child_timeline"
+    CHILD_NETWORK = "child_network"
+    NODE_MENTIONS = "node_mentions"
+    NODE_CHILDREN = "node_children"
+    MART = "mart"
+    ADOPTER_INSIGHTS = "adopter_insights"
+    PROVENANCE = "provenance"
+    AUDIT_LOG = "audit_log"
+
+
+Outcome = Literal["ok", "denied", "invalid", "error"]
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    """One row of the journal, typed before it is written (as datasette types its events): who, which action,
+    about what (``target``), what was asked (``request``), what came back (``result``: ids and counts, never
+    record text) and how it ended. :meth:`AuditLog.record` writes it; the row's columns are these fields."""
+
+    login: str
+    role: str
+    action: Action
+    target: dict = field(default_factory=dict)
+    request: dict = field(default_factory=dict)
+    result: dict = field(default_factory=dict)
+    outcome: Outcome = "ok"
+    detail: str = ""
 
 
 @dataclass
@@ -139,6 +185,19 @@ class AuditLog:
             return seq
         except Exception as exc:  # a full disk, a locked or read-only journal, a missing folder
             raise AuditWriteFailed(f"audit log {self.path}: {type(exc).__name__}: {exc}") from exc
+
+    def record(self, event: AuditEvent) -> int:
+        """Append the row ``event`` describes (see :meth:`write`)."""
+        return self.write(
+            login=event.login,
+            role=event.role,
+            action=str(event.action),
+            target=event.target,
+            request=event.request,
+            result=event.result,
+            outcome=event.outcome,
+            detail=event.detail,
+        )
 
     def _write_anchor(self, seq: int, digest: str) -> None:
         tmp = self.anchor.with_suffix(".head.tmp")

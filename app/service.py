@@ -10,15 +10,23 @@ Every call that reads case data takes a :class:`Session` and:
 2. reads with the scope as a filter inside the query (LanceDB prefilter, Delta/DuckDB predicates);
 3. audits the call with what was asked and the ids returned, then returns.
 
+All three steps have one shape: ``with self._audited(session, Action.X, ...) as call:`` checks the scope as it
+is entered, lets the body fill in what the row will say, and writes that one :class:`~app.audit.AuditEvent`
+as the body hands its result back (or, for a refusal, before the refusal is raised).
+
 Application logs never carry query text, names or record text: the audit journal is the only place a
 query is written down.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,11 +34,11 @@ import duckdb
 import polars as pl
 
 from app.access import SCOPE_TABLES, Scope, hidden_children, scope_for
-from app.audit import AuditLog
+from app.audit import Action, AuditEvent, AuditLog, Outcome
 from app.users import Role, User, UserStore
 from lake.documents.pipeline import TEXT, manifest
 from lake.embedding import Embedder
-from lake.entities.extraction import text_items
+from lake.entities.items import text_items
 from lake.insights import analysis as adopter_analysis
 from lake.ops.lineage import LineageError, Provenance, Tracer
 from lake.search.index import SOURCE_TYPES, open_table
@@ -68,6 +76,67 @@ class Session:
         return self.user.role
 
 
+_NOT_ASKED = object()  # ``_audited(child_id=...)`` left out: no child to check (``None`` is a child id refused)
+
+
+class AuditedCall:
+    """One call of the service on its way to the journal. Its :attr:`event` starts as the row a refusal would
+    write (who, the action, the target and request as asked); the checks and the body change it with
+    :meth:`note`, and :meth:`QueryService._audited` writes it once, when the call ends."""
+
+    def __init__(self, service: QueryService, session: Session | None, event: AuditEvent):
+        self._service, self.session, self.event = service, session, event
+        self.scope: Scope | None = None  # the user's scope, once a check has read it
+        self.record: dict | None = None  # the record checked by ``_audited(record=...)``
+        self.settled = False  # the outcome is decided, and written even though the call raises
+        self.unrecorded = False
+
+    def note(self, **fields) -> None:
+        """Change what the row will say: the target as found, the result, an outcome other than ok."""
+        self.event = dataclasses.replace(self.event, **fields)
+
+    def fail(self, outcome: Outcome, detail: str) -> None:
+        """The call is about to raise: write this outcome for it on the way out."""
+        self.note(outcome=outcome, detail=detail)
+        self.settled = True
+
+    def skip(self) -> None:
+        """The call returns nothing (no such page image): it leaves no row."""
+        self.unrecorded = True
+
+    def deny(self, why: str) -> AccessDenied:
+        """Refuse the call; the caller raises what this returns (and the row says why)."""
+        self.fail("denied", why)
+        return AccessDenied("not available to you")  # the same words whether or not the record exists
+
+    # ---- the scope checks: each refuses, audited, before anything is read ----------------------------------
+    def require(self, allowed: bool, why_not: str) -> None:
+        if not allowed:
+            raise self.deny(why_not)
+
+    def case_reader(self) -> Scope:
+        self.require(self.session.role.reads_case_text, f"role {self.session.role} reads no case records")
+        self.scope = self._service.scope(self.session)
+        return self.scope
+
+    def child_in_scope(self, child_id: str) -> Scope:
+        self.note(target={"child_id": str(child_id)[:64]})
+        scope = self.case_reader()
+        if not isinstance(child_id, str) or not ID.match(child_id) or child_id not in scope.children:
+            raise self.deny("child not in scope")
+        return scope
+
+    def record_in_scope(self, table: str, key: str, record_id: str) -> dict:
+        """The live record if its child is in scope; otherwise the same refusal whether it exists or not."""
+        self.note(target={key: str(record_id)[:64]})
+        scope = self.case_reader()
+        row = self._service._one(table, key, record_id)
+        if row is None or row["child_id"] not in scope.children:
+            raise self.deny("record not found or child not in scope")
+        self.record = row
+        return row
+
+
 class QueryService:
     def __init__(self, settings: Settings, embedder: Embedder | None = None):
         self.settings = settings
@@ -91,44 +160,39 @@ class QueryService:
 
     # ---- signing in ----------------------------------------------------------------------------------
     def login(self, login: str, password: str) -> Session:
-        user = self.users.authenticate(login, password)
-        if user is None:
-            self.audit.write(
-                login=login[:64], role="", action="login", outcome="denied", detail="wrong login or password"
-            )
-            raise NotSignedIn("wrong login or password")
-        self.audit.write(login=user.login, role=str(user.role), action="login", request={"via": "password"})
-        return Session(user, "password")
+        with self._audited(login[:64], Action.LOGIN) as call:
+            user = self.users.authenticate(login, password)
+            if user is None:
+                call.fail("denied", "wrong login or password")
+                raise NotSignedIn("wrong login or password")
+            call.note(login=user.login, role=str(user.role), request={"via": "password"})
+            return Session(user, "password")
 
     def session_for(self, login: str, via: str) -> Session:
         """A session for a login someone else has proven (the identity provider, or the operator at the CLI)."""
-        user = self.users.get(login)
-        if user is None or user.disabled:
-            self.audit.write(
-                login=login[:64],
-                role="",
-                action="login",
-                request={"via": via},
-                outcome="denied",
-                detail="unknown login",
-            )
-            raise NotSignedIn(f"no user {login!r} in the users file")
-        self.audit.write(login=user.login, role=str(user.role), action="login", request={"via": via})
-        return Session(user, via)
+        with self._audited(login[:64], Action.LOGIN, request={"via": via}) as call:
+            user = self.users.get(login)
+            if user is None or user.disabled:
+                call.fail("denied", "unknown login")
+                raise NotSignedIn(f"no user {login!r} in the users file")
+            call.note(login=user.login, role=str(user.role))
+            return Session(user, via)
 
     def resume(self, login: str, via: str) -> Session:
         """The session of someone already signed in (the app's signed cookie names them): the user must still
         exist and be enabled. Audited as the start of an app session, not as a second login."""
-        user = self.users.get(login)
-        if user is None or user.disabled:
-            self.audit.write(login=login[:64], role="", action="session", request={"via": via}, outcome="denied")
-            raise NotSignedIn("this login is no longer allowed")
-        self.audit.write(login=user.login, role=str(user.role), action="session", request={"via": via})
-        return Session(user, via)
+        with self._audited(login[:64], Action.SESSION, request={"via": via}) as call:
+            user = self.users.get(login)
+            if user is None or user.disabled:
+                call.fail("denied", "")
+                raise NotSignedIn("this login is no longer allowed")
+            call.note(login=user.login, role=str(user.role))
+            return Session(user, via)
 
     def logout(self, login: str) -> None:
-        user = self.users.get(login)
-        self.audit.write(login=login[:64], role=str(user.role) if user else "", action="logout")
+        with self._audited(login[:64], Action.LOGOUT) as call:
+            user = self.users.get(login)
+            call.note(role=str(user.role) if user else "")
 
     # ---- scope -----------------------------------------------------------------------------------------
     def _versions(self) -> tuple:
@@ -141,35 +205,56 @@ class QueryService:
                 self._scopes = {key: scope_for(self.lake, session.user)} | dict(list(self._scopes.items())[-64:])
             return self._scopes[key]
 
-    def _audit(self, session: Session, action: str, **fields) -> int:
-        """The audit row of a call by ``session``; raises ``AuditWriteFailed`` (so the call fails) if unwritten."""
-        return self.audit.write(login=session.login, role=str(session.role), action=action, **fields)
+    @contextmanager
+    def _audited(
+        self,
+        who: Session | str,
+        action: Action,
+        *,
+        target: dict | None = None,
+        request: dict | None = None,
+        allowed: bool = True,
+        why_not: str = "",
+        case_reader: bool = False,
+        child_id: object = _NOT_ASKED,
+        record: tuple[str, str, str] | None = None,
+    ) -> Iterator[AuditedCall]:
+        """One audited call. Entering checks the scope asked for, in this order: ``allowed`` (else refused with
+        ``why_not``), a ``case_reader`` role, a ``child_id`` in scope, a ``record`` (table, key, id) whose
+        child is in scope; each refusal writes its row and raises :class:`AccessDenied`. The body then fills
+        in the row (``call.note``) and returns; the row is written on the way out, before the caller gets
+        anything, and ``AuditWriteFailed`` fails the call. A body that raises leaves no row unless it settled
+        an outcome first (``call.fail``). ``who`` is a session, or a login not signed in (no role)."""
+        started = time.perf_counter()
+        if isinstance(who, Session):
+            call = AuditedCall(self, who, AuditEvent(who.login, str(who.role), action))
+        else:
+            call = AuditedCall(self, None, AuditEvent(who, "", action))
+        call.note(target=target or {}, request=request or {})
+        try:
+            if not allowed:
+                raise call.deny(why_not)
+            if case_reader:
+                call.case_reader()
+            if child_id is not _NOT_ASKED:
+                call.child_in_scope(child_id)
+            if record is not None:
+                call.record_in_scope(*record)
+            yield call
+        except Exception:
+            if call.settled:
+                self._write(call, started)
+            raise
+        if not call.unrecorded:
+            self._write(call, started)
 
-    def _deny(
-        self, session: Session, action: str, target: dict, request: dict | None = None, why: str = ""
-    ) -> AccessDenied:
-        self._audit(
-            session,
-            action,
-            target=target,
-            request=request,
-            outcome="denied",
-            detail=why,
-        )
-        log.info("denied %s for role %s", action, session.role)  # no ids or text in logs
-        return AccessDenied("not available to you")  # the same words whether or not the record exists
-
-    def _case_reader(self, session: Session, action: str, target: dict, request: dict | None = None) -> Scope:
-        if not session.role.reads_case_text:
-            raise self._deny(session, action, target, request, f"role {session.role} reads no case records")
-        return self.scope(session)
-
-    def _child_in_scope(self, session: Session, action: str, child_id: str, request: dict | None = None) -> Scope:
-        target = {"child_id": str(child_id)[:64]}
-        scope = self._case_reader(session, action, target, request)
-        if not isinstance(child_id, str) or not ID.match(child_id) or child_id not in scope.children:
-            raise self._deny(session, action, target, request, "child not in scope")
-        return scope
+    def _write(self, call: AuditedCall, started: float) -> None:
+        """The row of one call; raises ``AuditWriteFailed`` (so the call fails) if it can't be written."""
+        self.audit.record(call.event)
+        if call.session is not None and call.event.outcome == "denied":
+            log.info("denied %s for role %s", call.event.action, call.session.role)  # no ids or text in logs
+        took_ms = (time.perf_counter() - started) * 1000
+        log.debug("%s by role %s: %s in %.1f ms", call.event.action, call.event.role, call.event.outcome, took_ms)
 
     # ---- search ----------------------------------------------------------------------------------------
     @property
@@ -202,45 +287,32 @@ class QueryService:
             "filters": request.filters.describe(),
             "limit": request.limit,
         }
-        scope = self._case_reader(session, "search", {}, asked)
-        table = self._table
-        if table is None:
-            self._audit(
-                session,
-                "search",
-                request=asked,
-                result={"ids": []},
-                detail="no index yet",
+        with self._audited(session, Action.SEARCH, request=asked, case_reader=True) as call:
+            table = self._table
+            if table is None:
+                call.note(result={"ids": []}, detail="no index yet")
+                return SearchResult([], [], request.mode, request.sort)
+            try:
+                result = self._searcher(table).search(request, call.scope.children)
+            except InvalidRequest as exc:
+                call.fail("invalid", str(exc)[:500])
+                raise
+            call.note(
+                result={
+                    "ids": [h.chunk_id for h in result.hits],
+                    "people": [p.rsplit("(", 1)[-1].rstrip(")") for p in result.people],
+                }
             )
-            return SearchResult([], [], request.mode, request.sort)
-        try:
-            result = self._searcher(table).search(request, scope.children)
-        except InvalidRequest as exc:
-            self._audit(
-                session,
-                "search",
-                request=asked,
-                outcome="invalid",
-                detail=str(exc)[:500],
-            )
-            raise
-        self._audit(
-            session,
-            "search",
-            request=asked,
-            result={
-                "ids": [h.chunk_id for h in result.hits],
-                "people": [p.rsplit("(", 1)[-1].rstrip(")") for p in result.people],
-            },
-        )
-        return result
+            return result
 
     def search_options(self, session: Session) -> dict:
-        """What the search page's filters may offer: the source types and the note/document/form types indexed."""
-        self._case_reader(session, "search_options", {})
-        table = self._table
-        types = sorted(self._searcher(table).item_types()) if table is not None else []
-        return {"source_types": list(SOURCE_TYPES), "item_types": types}
+        """What the search page's filters may offer: the source types and the note/document/form types indexed.
+        Only a refusal is written down: the options are the same for everyone who may search."""
+        with self._audited(session, Action.SEARCH_OPTIONS, case_reader=True) as call:
+            call.skip()
+            table = self._table
+            types = sorted(self._searcher(table).item_types()) if table is not None else []
+            return {"source_types": list(SOURCE_TYPES), "item_types": types}
 
     # ---- opening records ---------------------------------------------------------------------------------
     def _one(self, table: str, key: str, value: str) -> dict | None:
@@ -252,45 +324,28 @@ class QueryService:
         rows = rows.filter(pl.col("_deleted_at").is_null())
         return rows.row(0, named=True) if rows.height else None
 
-    def _record_child(self, session: Session, action: str, table: str, key: str, record_id: str) -> dict:
-        """The live record if its child is in scope; otherwise the same denial whether it exists or not."""
-        target = {key: str(record_id)[:64]}
-        scope = self._case_reader(session, action, target)
-        row = self._one(table, key, record_id)
-        if row is None or row["child_id"] not in scope.children:
-            raise self._deny(session, action, target, why="record not found or child not in scope")
-        return row
-
     def open_note(self, session: Session, note_id: str) -> dict:
-        row = self._record_child(session, "open_note", "case_note", "note_id", note_id)
-        out = {k: v for k, v in row.items() if not k.startswith("_")}
-        self._audit(
-            session,
-            "open_note",
-            target={"note_id": note_id, "child_id": row["child_id"]},
-        )
-        return out
+        with self._audited(session, Action.OPEN_NOTE, record=("case_note", "note_id", note_id)) as call:
+            row = call.record
+            call.note(target={"note_id": note_id, "child_id": row["child_id"]})
+            return {k: v for k, v in row.items() if not k.startswith("_")}
 
     def open_form(self, session: Session, form_id: str) -> dict:
-        row = self._record_child(session, "open_form", "form_response", "form_id", form_id)
-        answers = self.lake.read(ENTERPRISE, "form_response", filters=[("form_id", "=", form_id)]).filter(
-            pl.col("_deleted_at").is_null()
-        )
-        out = {
-            "form_id": form_id,
-            "child_id": row["child_id"],
-            "form_type": row["form_type"],
-            "form_date": row["form_date"],
-            "worker_id": row["worker_id"],
-            "outcome": row["outcome"],
-            "answers": answers.select("question_code", "question", "answer_text").sort("question_code").to_dicts(),
-        }
-        self._audit(
-            session,
-            "open_form",
-            target={"form_id": form_id, "child_id": row["child_id"]},
-        )
-        return out
+        with self._audited(session, Action.OPEN_FORM, record=("form_response", "form_id", form_id)) as call:
+            row = call.record
+            answers = self.lake.read(ENTERPRISE, "form_response", filters=[("form_id", "=", form_id)]).filter(
+                pl.col("_deleted_at").is_null()
+            )
+            call.note(target={"form_id": form_id, "child_id": row["child_id"]})
+            return {
+                "form_id": form_id,
+                "child_id": row["child_id"],
+                "form_type": row["form_type"],
+                "form_date": row["form_date"],
+                "worker_id": row["worker_id"],
+                "outcome": row["outcome"],
+                "answers": answers.select("question_code", "question", "answer_text").sort("question_code").to_dicts(),
+            }
 
     def _current_file(self, document_id: str) -> tuple[str | None, str | None]:
         """The document's landed file (path) and its SHA-256, as the documents stage read it."""
@@ -298,90 +353,65 @@ class QueryService:
         return (current["path"][0], current["content_hash"][0]) if current.height else (None, None)
 
     def open_document_page(self, session: Session, document_id: str, page: int) -> dict:
-        row = self._record_child(session, "open_document", "document", "document_id", document_id)
-        pages = self.lake.read(ENTERPRISE, TEXT, filters=[("document_id", "=", document_id)])
-        _, content_hash = self._current_file(document_id)
-        pages = pages.filter(pl.col("content_hash") == content_hash) if pages is not None else pl.DataFrame()
-        text = pages.filter(pl.col("page") == int(page)) if pages.height else pages
-        out = {
-            "document_id": document_id,
-            "child_id": row["child_id"],
-            "document_type": row["document_type"],
-            "title": row["title"],
-            "created_date": row["created_date"],
-            "file_name": row["file_name"],
-            "page": int(page),
-            "pages": pages.height,
-            "text": text["text"][0] if text.height else None,
-            "method": text["method"][0] if text.height else None,  # text layer, OCR or converted .doc
-        }
-        self._audit(
-            session,
-            "open_document",
-            target={"document_id": document_id, "page": int(page), "child_id": row["child_id"]},
-        )
-        return out
+        with self._audited(session, Action.OPEN_DOCUMENT, record=("document", "document_id", document_id)) as call:
+            row = call.record
+            pages = self.lake.read(ENTERPRISE, TEXT, filters=[("document_id", "=", document_id)])
+            _, content_hash = self._current_file(document_id)
+            pages = pages.filter(pl.col("content_hash") == content_hash) if pages is not None else pl.DataFrame()
+            text = pages.filter(pl.col("page") == int(page)) if pages.height else pages
+            call.note(target={"document_id": document_id, "page": int(page), "child_id": row["child_id"]})
+            return {
+                "document_id": document_id,
+                "child_id": row["child_id"],
+                "document_type": row["document_type"],
+                "title": row["title"],
+                "created_date": row["created_date"],
+                "file_name": row["file_name"],
+                "page": int(page),
+                "pages": pages.height,
+                "text": text["text"][0] if text.height else None,
+                "method": text["method"][0] if text.height else None,  # text layer, OCR or converted .doc
+            }
 
     def download(self, session: Session, document_id: str) -> tuple[str, bytes]:
         """The original file as landed: (file name, bytes)."""
-        row = self._record_child(session, "download", "document", "document_id", document_id)
-        path, content_hash = self._current_file(document_id)
-        if path is None or not Path(path).is_file():
-            self._audit(
-                session,
-                "download",
-                target={"document_id": document_id},
-                outcome="error",
-                detail="file not landed",
+        with self._audited(session, Action.DOWNLOAD, record=("document", "document_id", document_id)) as call:
+            row = call.record
+            path, content_hash = self._current_file(document_id)
+            if path is None or not Path(path).is_file():
+                call.note(target={"document_id": document_id})
+                call.fail("error", "file not landed")
+                raise FileNotFoundError("the original file of this document was never landed")
+            data = Path(path).read_bytes()
+            call.note(
+                target={"document_id": document_id, "child_id": row["child_id"]},
+                result={"bytes": len(data), "sha256": content_hash},
             )
-            raise FileNotFoundError("the original file of this document was never landed")
-        data = Path(path).read_bytes()
-        self._audit(
-            session,
-            "download",
-            target={"document_id": document_id, "child_id": row["child_id"]},
-            result={"bytes": len(data), "sha256": content_hash},
-        )
-        return Path(row["file_name"]).name, data
+            return Path(row["file_name"]).name, data
 
     def page_image(self, session: Session, document_id: str, page: int, scale: float = 1.5) -> bytes | None:
-        """The page as the scanner saw it (PNG), for PDFs; ``None`` for files without pages (.doc, .docx)."""
-        row = self._record_child(session, "page_image", "document", "document_id", document_id)
-        path, content_hash = self._current_file(document_id)
-        if path is None or not str(path).lower().endswith(".pdf") or not Path(path).is_file():
-            return None
-        import io
-
-        import pypdfium2
-
-        try:
-            pdf = pypdfium2.PdfDocument(path)
-            if not 1 <= int(page) <= len(pdf):
+        """The page as the scanner saw it (PNG), for PDFs; ``None`` for files without pages (.doc, .docx).
+        Only an image returned is written down (and a refusal)."""
+        with self._audited(session, Action.PAGE_IMAGE, record=("document", "document_id", document_id)) as call:
+            row = call.record
+            path, content_hash = self._current_file(document_id)
+            image = _page_png(path, page, scale)
+            if image is None:
+                call.skip()
                 return None
-            image = pdf[int(page) - 1].render(scale=scale).to_pil()
-        except pypdfium2.PdfiumError:
-            return None  # unreadable or password-protected: the text side says why
-        buffer = io.BytesIO()
-        image.save(buffer, format="PNG")
-        self._audit(
-            session,
-            "page_image",
-            target={"document_id": document_id, "page": int(page), "child_id": row["child_id"]},
-            result={"sha256": content_hash},
-        )
-        return buffer.getvalue()
+            call.note(
+                target={"document_id": document_id, "page": int(page), "child_id": row["child_id"]},
+                result={"sha256": content_hash},
+            )
+            return image
 
     # ---- the child's pages ---------------------------------------------------------------------------------
     def children(self, session: Session) -> list[dict]:
         """The children this user may see, with what tells two of the same name apart (age, locality)."""
-        scope = self._case_reader(session, "list_children", {})
-        people = self._profiles(sorted(scope.children))
-        self._audit(
-            session,
-            "list_children",
-            result={"ids": [p["child_id"] for p in people]},
-        )
-        return people
+        with self._audited(session, Action.LIST_CHILDREN, case_reader=True) as call:
+            people = self._profiles(sorted(call.scope.children))
+            call.note(result={"ids": [p["child_id"] for p in people]})
+            return people
 
     def _profiles(self, child_ids: list[str]) -> list[dict]:
         if not child_ids:
@@ -426,35 +456,34 @@ class QueryService:
         return sorted(out, key=lambda p: p["child_id"])
 
     def child_profile(self, session: Session, child_id: str) -> dict:
-        self._child_in_scope(session, "child_profile", child_id)
-        profiles = self._profiles([child_id])
-        live = pl.col("_deleted_at").is_null()
+        with self._audited(session, Action.CHILD_PROFILE, child_id=child_id):
+            profiles = self._profiles([child_id])
+            live = pl.col("_deleted_at").is_null()
 
-        def rows(table: str, key: str = "person_id", sort: str = "valid_from") -> list[dict]:
-            frame = self.lake.read(ENTERPRISE, table, filters=[(key, "=", child_id)])
-            if frame is None:
-                return []
-            frame = frame.filter(live).sort(sort)
-            return frame.select([c for c in frame.columns if not c.startswith("_")]).to_dicts()
+            def rows(table: str, key: str = "person_id", sort: str = "valid_from") -> list[dict]:
+                frame = self.lake.read(ENTERPRISE, table, filters=[(key, "=", child_id)])
+                if frame is None:
+                    return []
+                frame = frame.filter(live).sort(sort)
+                return frame.select([c for c in frame.columns if not c.startswith("_")]).to_dicts()
 
-        involvements = rows("involvement", "child_id")
-        workers = self.lake.read(ENTERPRISE, "worker")
-        names = (
-            {w["worker_id"]: f"{w['first_name']} {w['surname']}" for w in workers.to_dicts()}
-            if workers is not None
-            else {}
-        )
-        current = [i for i in involvements if i["valid_to"] is None]
-        profile = {
-            **(profiles[0] if profiles else {"child_id": child_id}),
-            "names": rows("person_name", sort="name_seq"),  # every name held, with the dates each changed
-            "genders": rows("person_gender", sort="gender_seq"),
-            "episodes": rows("episode", "child_id", "start_date"),
-            "placements": rows("placement", "child_id", "start_date"),
-            "allocated_worker": names.get(current[-1]["worker_id"]) if current else None,
-        }
-        self._audit(session, "child_profile", target={"child_id": child_id})
-        return profile
+            involvements = rows("involvement", "child_id")
+            workers = self.lake.read(ENTERPRISE, "worker")
+            names = (
+                {w["worker_id"]: f"{w['first_name']} {w['surname']}" for w in workers.to_dicts()}
+                if workers is not None
+                else {}
+            )
+            current = [i for i in involvements if i["valid_to"] is None]
+            profile = {
+                **(profiles[0] if profiles else {"child_id": child_id}),
+                "names": rows("person_name", sort="name_seq"),  # every name held, with the dates each changed
+                "genders": rows("person_gender", sort="gender_seq"),
+                "episodes": rows("episode", "child_id", "start_date"),
+                "placements": rows("placement", "child_id", "start_date"),
+                "allocated_worker": names.get(current[-1]["worker_id"]) if current else None,
+            }
+            return profile
 
     def _mart(self, sql: str, params: list) -> pl.DataFrame:
         path = self.settings.duckdb_path()
@@ -464,114 +493,99 @@ class QueryService:
             return pl.from_arrow(con.sql(sql, params=params).to_arrow_table())
 
     def child_timeline(self, session: Session, child_id: str, kinds: tuple[str, ...] = ()) -> list[dict]:
-        self._child_in_scope(session, "child_timeline", child_id, {"kinds": list(kinds)})
-        sql, params = "select * from main.child_timeline where child_id = ?", [child_id]
-        if kinds:
-            sql += f" and event_type in ({', '.join('?' * len(kinds))})"
-            params += list(kinds)
-        frame = self._mart(sql + " order by timeline_date desc nulls last, timeline_event_id", params)
-        events = frame.to_dicts()
-        self._audit(
-            session,
-            "child_timeline",
-            target={"child_id": child_id},
-            request={"kinds": list(kinds)},
-            result={"events": len(events)},
-        )
-        return events
+        asked = {"kinds": list(kinds)}
+        with self._audited(session, Action.CHILD_TIMELINE, child_id=child_id, request=asked) as call:
+            sql, params = "select * from main.child_timeline where child_id = ?", [child_id]
+            if kinds:
+                sql += f" and event_type in ({', '.join('?' * len(kinds))})"
+                params += list(kinds)
+            frame = self._mart(sql + " order by timeline_date desc nulls last, timeline_event_id", params)
+            events = frame.to_dicts()
+            call.note(result={"events": len(events)})
+            return events
 
     def child_network(self, session: Session, child_id: str) -> dict:
-        scope = self._child_in_scope(session, "child_network", child_id)
-        frame = self._mart("select * from main.child_network where child_id = ? order by edge_id", [child_id])
-        # another child in the network is a node only for someone who may see that child
-        recorded = self.lake.read(ENTERPRISE, "child")
-        hidden = set(recorded["person_id"].to_list() if recorded is not None else []) - set(scope.children)
-        edges = [e for e in frame.to_dicts() if e["node_id"] not in hidden]
-        self._audit(
-            session,
-            "child_network",
-            target={"child_id": child_id},
-            result={"nodes": sorted({e["node_id"] for e in edges})},
-        )
-        return {"child_id": child_id, "edges": edges}
+        with self._audited(session, Action.CHILD_NETWORK, child_id=child_id) as call:
+            frame = self._mart("select * from main.child_network where child_id = ? order by edge_id", [child_id])
+            # another child in the network is a node only for someone who may see that child
+            recorded = self.lake.read(ENTERPRISE, "child")
+            hidden = set(recorded["person_id"].to_list() if recorded is not None else []) - set(call.scope.children)
+            edges = [e for e in frame.to_dicts() if e["node_id"] not in hidden]
+            call.note(result={"nodes": sorted({e["node_id"] for e in edges})})
+            return {"child_id": child_id, "edges": edges}
 
     def node_mentions(self, session: Session, child_id: str, node_id: str, limit: int = 200) -> list[dict]:
         """Every mention behind one ecomap node in this child's records, newest first, each with its source, date,
         span and an escaped snippet with the mention marked."""
-        self._child_in_scope(session, "node_mentions", child_id, {"node_id": str(node_id)[:64]})
-        frame = self._mart(
-            "select * from main.child_network_mentions where child_id = ? and node_id = ?"
-            " order by mention_date desc nulls last, mention_id limit ?",
-            [child_id, str(node_id), int(limit)],
-        )
-        mentions = frame.to_dicts()
-        texts = {}
-        if mentions:
-            items = text_items(self.lake, [child_id])
-            texts = {(r["source_type"], r["source_id"], r["page"]): r["text"] for r in items.iter_rows(named=True)}
-        for m in mentions:
-            text = texts.get((m["source_type"], m["source_id"], m["page"]))
-            m["snippet_html"] = snippet(text, [(m["start"], m["end"])]) if text else None
-        self._audit(
-            session,
-            "node_mentions",
-            target={"child_id": child_id, "node_id": str(node_id)[:64]},
-            result={"ids": [m["mention_id"] for m in mentions]},
-        )
-        return mentions
+        node = {"node_id": str(node_id)[:64]}
+        with self._audited(session, Action.NODE_MENTIONS, child_id=child_id, request=node) as call:
+            frame = self._mart(
+                "select * from main.child_network_mentions where child_id = ? and node_id = ?"
+                " order by mention_date desc nulls last, mention_id limit ?",
+                [child_id, str(node_id), int(limit)],
+            )
+            mentions = frame.to_dicts()
+            texts = {}
+            if mentions:
+                items = text_items(self.lake, [child_id])
+                texts = {(r["source_type"], r["source_id"], r["page"]): r["text"] for r in items.iter_rows(named=True)}
+            for m in mentions:
+                text = texts.get((m["source_type"], m["source_id"], m["page"]))
+                m["snippet_html"] = snippet(text, [(m["start"], m["end"])]) if text else None
+            # once the child is granted, the row names the node as its target
+            call.note(
+                target={"child_id": child_id, **node}, request={}, result={"ids": [m["mention_id"] for m in mentions]}
+            )
+            return mentions
 
     def node_children(self, session: Session, child_id: str, node_id: str) -> list[dict]:
         """The other children this node appears around, among those the user may see (the ecomap's "expand")."""
-        scope = self._child_in_scope(session, "node_children", child_id, {"node_id": str(node_id)[:64]})
-        frame = self._mart(
-            "select child_id, relation, mention_count, confidence_band from main.child_network"
-            " where node_id = ? and child_id <> ?",
-            [str(node_id), child_id],
-        )
-        rows = [r for r in frame.to_dicts() if r["child_id"] in scope.children]
-        profiles = {p["child_id"]: p for p in self._profiles(sorted({r["child_id"] for r in rows}))}
-        out = [{**r, **profiles.get(r["child_id"], {})} for r in rows]
-        self._audit(
-            session,
-            "node_children",
-            target={"child_id": child_id, "node_id": str(node_id)[:64]},
-            result={"ids": [r["child_id"] for r in out]},
-        )
-        return out
+        node = {"node_id": str(node_id)[:64]}
+        with self._audited(session, Action.NODE_CHILDREN, child_id=child_id, request=node) as call:
+            frame = self._mart(
+                "select child_id, relation, mention_count, confidence_band from main.child_network"
+                " where node_id = ? and child_id <> ?",
+                [str(node_id), child_id],
+            )
+            rows = [r for r in frame.to_dicts() if r["child_id"] in call.scope.children]
+            profiles = {p["child_id"]: p for p in self._profiles(sorted({r["child_id"] for r in rows}))}
+            out = [{**r, **profiles.get(r["child_id"], {})} for r in rows]
+            # once the child is granted, the row names the node as its target
+            call.note(target={"child_id": child_id, **node}, request={}, result={"ids": [r["child_id"] for r in out]})
+            return out
 
     # ---- analysts and auditors ---------------------------------------------------------------------------------
     def mart(self, session: Session, name: str) -> pl.DataFrame:
-        if not session.role.reads_marts or name not in ANALYST_MARTS:
-            raise self._deny(session, "mart", {"mart": str(name)[:64]}, why="role or mart not allowed")
-        frame = self._mart(f"select * from main.{name}", [])  # name is one of ANALYST_MARTS
-        if "child_id" in frame.columns:
-            frame = frame.filter(~pl.col("child_id").is_in(list(hidden_children(self.lake, session.user.worker_id))))
-        self._audit(
+        with self._audited(
             session,
-            "mart",
-            target={"mart": name},
-            result={"rows": frame.height},
-        )
-        return frame
+            Action.MART,
+            target={"mart": str(name)[:64]},
+            allowed=session.role.reads_marts and name in ANALYST_MARTS,
+            why_not="role or mart not allowed",
+        ) as call:
+            frame = self._mart(f"select * from main.{name}", [])  # name is one of ANALYST_MARTS
+            if "child_id" in frame.columns:
+                hidden = hidden_children(self.lake, session.user.worker_id)
+                frame = frame.filter(~pl.col("child_id").is_in(list(hidden)))
+            call.note(target={"mart": name}, result={"rows": frame.height})
+            return frame
 
     def adopter_insights(self, session: Session) -> adopter_analysis.AdopterInsights | None:
         """The latest adopter analysis (None before the first). Analysts get the aggregates only; the list of
         approved households, by household id, and its fairness audit are for family finders."""
-        if not session.role.reads_adopter_insights:
-            raise self._deny(session, "adopter_insights", {}, why=f"role {session.role} does not read adopter insights")
-        result = adopter_analysis.read(self.lake)
-        if result is not None and not session.role.reads_adopter_list:
-            result.candidates = result.candidates.clear()
-            result.fairness = result.fairness.clear()
-        self._audit(
+        with self._audited(
             session,
-            "adopter_insights",
-            result={
-                "effects": 0 if result is None else result.effects.height,
-                "households": [] if result is None else result.candidates["household_id"].unique().sort().to_list(),
-            },
-        )
-        return result
+            Action.ADOPTER_INSIGHTS,
+            allowed=session.role.reads_adopter_insights,
+            why_not=f"role {session.role} does not read adopter insights",
+        ) as call:
+            result = adopter_analysis.read(self.lake)
+            if result is not None and not session.role.reads_adopter_list:
+                result.candidates = result.candidates.clear()
+                result.fairness = result.fairness.clear()
+            households = [] if result is None else result.candidates["household_id"].unique().sort().to_list()
+            call.note(result={"effects": 0 if result is None else result.effects.height, "households": households})
+            return result
 
     def provenance(self, session: Session, kind: str, ident: str, key: dict[str, str] | None = None) -> Provenance:
         """Where one fact came from (``lake.ops.lineage``): an ecomap ``edge``, an entity ``mention``, a search
@@ -582,25 +596,27 @@ class QueryService:
             "id": str(ident)[:64],
             "key": {str(k)[:64]: str(v)[:64] for k, v in (key or {}).items()},
         }
-        if not (session.role.reads_audit or session.role.reads_case_text):
-            raise self._deny(session, "provenance", {}, request, f"role {session.role} traces no facts")
-        tracer = Tracer(self.lake, self.settings.warehouse(), self.settings.landing())
-        try:
-            if kind == "row" and not ID.match(str(ident)):
-                raise LineageError("not a mart's name")
-            found = tracer.trace(kind, ident, key, self.settings.lancedb(), dict(self.settings.storage_options))
-        except LineageError:
-            raise self._deny(session, "provenance", {}, request, "no such fact") from None
-        if not session.role.reads_audit:
-            self._child_in_scope(session, "provenance", found.child_id or "", request)
-        self._audit(
+        with self._audited(
             session,
-            "provenance",
-            target={"child_id": found.child_id} if found.child_id else {},
+            Action.PROVENANCE,
             request=request,
-            result={"links": len(found.links), "files": [f.key["path"] for f in found.landing_files()]},
-        )
-        return found
+            allowed=session.role.reads_audit or session.role.reads_case_text,
+            why_not=f"role {session.role} traces no facts",
+        ) as call:
+            tracer = Tracer(self.lake, self.settings.warehouse(), self.settings.landing())
+            try:
+                if kind == "row" and not ID.match(str(ident)):
+                    raise LineageError("not a mart's name")
+                found = tracer.trace(kind, ident, key, self.settings.lancedb(), dict(self.settings.storage_options))
+            except LineageError:
+                raise call.deny("no such fact") from None
+            if not session.role.reads_audit:
+                call.child_in_scope(found.child_id or "")
+            call.note(
+                target={"child_id": found.child_id} if found.child_id else {},
+                result={"links": len(found.links), "files": [f.key["path"] for f in found.landing_files()]},
+            )
+            return found
 
     def audit_log(
         self,
@@ -612,8 +628,34 @@ class QueryService:
         action: str | None = None,
     ) -> list[dict]:
         asked = {"since_seq": since_seq, "limit": limit, "login": login, "action": action}
-        if not session.role.reads_audit:
-            raise self._deny(session, "audit_log", {}, asked, f"role {session.role} does not read the audit log")
-        rows = self.audit.rows(since_seq=since_seq, limit=limit, login=login, action=action)
-        self._audit(session, "audit_log", request=asked, result={"rows": len(rows)})
-        return rows
+        with self._audited(
+            session,
+            Action.AUDIT_LOG,
+            request=asked,
+            allowed=session.role.reads_audit,
+            why_not=f"role {session.role} does not read the audit log",
+        ) as call:
+            rows = self.audit.rows(since_seq=since_seq, limit=limit, login=login, action=action)
+            call.note(result={"rows": len(rows)})
+            return rows
+
+
+def _page_png(path: str | None, page: int, scale: float) -> bytes | None:
+    """One page of a landed PDF as PNG; ``None`` for a file without pages (.doc, .docx), a page it does not
+    have, or a PDF pdfium cannot open (unreadable or password-protected: the text side says why)."""
+    if path is None or not str(path).lower().endswith(".pdf") or not Path(path).is_file():
+        return None
+    import io
+
+    import pypdfium2
+
+    try:
+        pdf = pypdfium2.PdfDocument(path)
+        if not 1 <= int(page) <= len(pdf):
+            return None
+        image = pdf[int(page) - 1].render(scale=scale).to_pil()
+    except pypdfium2.PdfiumError:
+        return None
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()

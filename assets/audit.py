@@ -43,15 +43,4 @@ def audit_log(context: dg.AssetExecutionContext, lakehouse: LakehouseResource):
     )
 
 
-export_audit_log = dg.define_asset_job(
-    "export_audit_log", selection=dg.AssetSelection.groups("ops"), description="Copy new audit rows to the lake."
-)
-# Every 15 minutes: the copy outside the journal should trail it by little (decision 0012).
-audit_schedule = dg.ScheduleDefinition(
-    name="export_audit_log_every_15_minutes",
-    job=export_audit_log,
-    cron_schedule="*/15 * * * *",
-    default_status=dg.DefaultScheduleStatus.RUNNING,
-)
-
-defs = dg.Definitions(assets=[audit_log], jobs=[export_audit_log], schedules=[audit_schedule])
+defs = dg.Definitions(assets=[audit_log])

@@ -29,11 +29,11 @@ class DocumentTextConfig(dg.Config):
 
 @dg.multi_asset(
     name="document_text",
+    group_name="documents",
     specs=[
         dg.AssetSpec(
             TEXT_KEY,
             deps=[enterprise_key("document")],
-            group_name="documents",
             kinds={"delta", "docling"},
             description="Each manifest document's text, page by page, with the method (text layer, "
             "docling, OCR), OCR confidence, content hash and tool versions.",
@@ -41,7 +41,6 @@ class DocumentTextConfig(dg.Config):
         dg.AssetSpec(
             ERRORS_KEY,
             deps=[enterprise_key("document")],
-            group_name="documents",
             kinds={"delta"},
             description="Documents with no text and the reason: empty, corrupt, password, unsupported, "
             "oversized, timeout, missing file.",
@@ -49,7 +48,6 @@ class DocumentTextConfig(dg.Config):
         dg.AssetSpec(
             CHUNKS_KEY,
             deps=[TEXT_KEY],
-            group_name="documents",
             kinds={"delta"},
             description="Search chunks of the page texts with stable ids, page and character offsets.",
         ),

@@ -23,7 +23,6 @@ _specs = [
     dg.AssetSpec(
         enterprise_key(t.name),
         deps=[staging_key(source, s) for source in SOURCES for s in t.sources],
-        group_name="enterprise",
         kinds={"delta", "polars"},
         description=f"Enterprise {t.name}: key {', '.join(t.key)}.",
         metadata={"key": ", ".join(t.key)},
@@ -44,7 +43,7 @@ _checks = [dg.AssetCheckSpec("keys_unique", asset=enterprise_key(t.name)) for t 
 ]
 
 
-@dg.multi_asset(name="enterprise_tables", specs=_specs, check_specs=_checks, can_subset=False)
+@dg.multi_asset(name="enterprise_tables", group_name="enterprise", specs=_specs, check_specs=_checks, can_subset=False)
 @metered
 def enterprise_tables(context: dg.AssetExecutionContext, lakehouse: LakehouseResource):
     lake = lakehouse.lake()

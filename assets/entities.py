@@ -12,13 +12,14 @@ from assets.metering import metered
 from assets.resources import LakehouseResource
 from lake.compute import workers as compute
 from lake.entities import extraction, resolution
+from lake.entities.items import MENTIONS, SOURCES_DONE, text_items
 from synth.training import entity_model as find_or_build_model
 from synth.training import project_model
 
 MODEL_KEY = dg.AssetKey(["models", "entity_model"])
-MENTIONS_KEY = enterprise_key(extraction.MENTIONS)
-SOURCES_KEY = enterprise_key(extraction.SOURCES_DONE)
-INDEX_KEY = dg.AssetKey(["lancedb", extraction.MENTIONS])
+MENTIONS_KEY = enterprise_key(MENTIONS)
+SOURCES_KEY = enterprise_key(SOURCES_DONE)
+INDEX_KEY = dg.AssetKey(["lancedb", MENTIONS])
 RESOLVED_KEY, LINKS_KEY = enterprise_key(resolution.RESOLVED), enterprise_key(resolution.MENTION_PERSON)
 
 
@@ -56,11 +57,11 @@ def entity_model(context: dg.AssetExecutionContext, lakehouse: LakehouseResource
 
 @dg.multi_asset(
     name="entity_mentions",
+    group_name="entities",
     specs=[
         dg.AssetSpec(
             MENTIONS_KEY,
             deps=[MODEL_KEY, enterprise_key("case_note"), enterprise_key("form_response"), TEXT_KEY],
-            group_name="entities",
             kinds={"delta", "gliner"},
             description="Every entity mention in case notes, document pages and form answers: source, "
             "child, character span, text, label, score, method and model version.",
@@ -68,7 +69,6 @@ def entity_model(context: dg.AssetExecutionContext, lakehouse: LakehouseResource
         dg.AssetSpec(
             SOURCES_KEY,
             deps=[MENTIONS_KEY],
-            group_name="entities",
             kinds={"delta"},
             description="Each text item read, with its text hash and model version (what makes the "
             "extraction incremental).",
@@ -76,7 +76,6 @@ def entity_model(context: dg.AssetExecutionContext, lakehouse: LakehouseResource
         dg.AssetSpec(
             INDEX_KEY,
             deps=[MENTIONS_KEY],
-            group_name="entities",
             kinds={"lancedb"},
             description="The mentions mirrored into LanceDB with a full-text index, for the app.",
         ),
@@ -105,7 +104,7 @@ def entity_mentions(context: dg.AssetExecutionContext, lakehouse: LakehouseResou
     def progress(stage: str, done: int, total: int) -> None:
         context.log.info(f"text items read: {done}/{total}")  # counts only: no names or text in logs
 
-    items = extraction.text_items(lake)  # read once: the extraction and its checks see the same texts
+    items = text_items(lake)  # read once: the extraction and its checks see the same texts
     # The model asset upstream has built it: this finds it in the cache (or takes the configured one). It runs
     # here, or in actors on a Ray cluster that each hold it.
     with compute.entity_extractor(settings, find_or_build_model(settings.entities)) as extractor:
@@ -130,6 +129,7 @@ def entity_mentions(context: dg.AssetExecutionContext, lakehouse: LakehouseResou
 
 @dg.multi_asset(
     name="resolved_people",
+    group_name="entities",
     specs=[
         dg.AssetSpec(
             RESOLVED_KEY,
@@ -140,14 +140,12 @@ def entity_mentions(context: dg.AssetExecutionContext, lakehouse: LakehouseResou
                     for t in ("person", "person_name", "relationship", "child", "worker", "involvement")
                 ),
             ],
-            group_name="entities",
             kinds={"delta", "splink"},
             description="People resolved from person mentions and recorded people (Splink, DuckDB).",
         ),
         dg.AssetSpec(
             LINKS_KEY,
             deps=[RESOLVED_KEY],
-            group_name="entities",
             kinds={"delta"},
             description=(
                 "Each person mention's resolved person, and each kinship-only mention's ('Mum said') recorded"

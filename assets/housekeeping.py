@@ -48,18 +48,4 @@ def delta_housekeeping(context: dg.AssetExecutionContext, lakehouse: LakehouseRe
     )
 
 
-housekeeping_job = dg.define_asset_job(
-    "delta_housekeeping",
-    selection=dg.AssetSelection.groups("housekeeping"),
-    description="Compact and vacuum every Delta table, keeping the retention's history.",
-)
-# Weekly, at night: compaction rewrites files, best done while no load runs (a conflicting commit retries).
-housekeeping_schedule = dg.ScheduleDefinition(
-    name="delta_housekeeping_weekly",
-    job=housekeeping_job,
-    cron_schedule="0 3 * * 0",
-    execution_timezone="Europe/London",
-    default_status=dg.DefaultScheduleStatus.RUNNING,
-)
-
-defs = dg.Definitions(assets=[delta_housekeeping], jobs=[housekeeping_job], schedules=[housekeeping_schedule])
+defs = dg.Definitions(assets=[delta_housekeeping])

@@ -9,13 +9,12 @@ the commit (rows read = landed + quarantined, rows read = rows declared) and war
 
 import dagster as dg
 
-from assets.landing import landing_key
+from assets.landing import landing_key, on_extract
 from assets.metering import metered
 from assets.partitions import EXTRACT_PARTITIONS
-from assets.resources import EXTRACT_FAILED_TAG, LakehouseResource
+from assets.resources import LakehouseResource
 from lake.contracts.sources import NEUTRAL_TABLES, SOURCES
-from lake.ingest.landing import extract_for
-from lake.ingest.pipeline import QUARANTINE, ExtractFailed, stage_extract
+from lake.ingest.pipeline import QUARANTINE, stage_extract
 
 QUARANTINE_RATE_WARN = 0.05
 
@@ -30,7 +29,6 @@ def _staging_assets(source: str) -> dg.AssetsDefinition:
         dg.AssetSpec(
             staging_key(source, table),
             deps=[landing_key(source)],
-            group_name="staging",
             kinds={"delta", "polars"},
             description=f"{system.table(table)} from {source}: typed, validated, in caselake's vocabulary.",
             metadata={"source_table": system.table(table), "key": ", ".join(NEUTRAL_TABLES[table]["key"])},
@@ -40,7 +38,6 @@ def _staging_assets(source: str) -> dg.AssetsDefinition:
     quarantine = dg.AssetSpec(
         dg.AssetKey(["staging", source, QUARANTINE]),
         deps=[landing_key(source)],
-        group_name="staging",
         kinds={"delta"},
         description=f"Rows of {source} extracts that could not be landed, with the file, row number, raw values and reason.",
     )
@@ -55,6 +52,7 @@ def _staging_assets(source: str) -> dg.AssetsDefinition:
 
     @dg.multi_asset(
         name=f"staging_{source}",
+        group_name="staging",
         specs=[*specs, quarantine],
         check_specs=checks,
         partitions_def=EXTRACT_PARTITIONS[source],
@@ -62,15 +60,8 @@ def _staging_assets(source: str) -> dg.AssetsDefinition:
     )
     @metered
     def staging(context: dg.AssetExecutionContext, lakehouse: LakehouseResource):
-        extract = extract_for(source, context.partition_key, lakehouse.landing())
-        try:
-            loads = stage_extract(lakehouse.lake(), extract)
-        except ExtractFailed as failed:
-            context.instance.add_run_tags(
-                context.run_id, {EXTRACT_FAILED_TAG: "true"}
-            )  # nothing was staged: fail before any materialization
-            held = {f"rows_held_{t}": load.rows_held for t, load in failed.tables.items() if load.rows_held}
-            raise dg.Failure(description=str(failed), metadata={"reasons": "\n".join(failed.reasons), **held}) from None
+        # An extract that fails stages nothing and fails here, before any materialization.
+        extract, loads = on_extract(context, lakehouse, source, stage_extract)
         quarantined = 0
         for table, load in loads.items():
             key = staging_key(source, table)

@@ -5,7 +5,7 @@ random quarter per bucket) through the same pool the asset uses, and prints:
 - pages per second per method, per worker process (the file time each method took, spread over its pages);
 - documents per second for the whole run (wall clock, ``--workers`` processes, worker start-up included);
 - cost per 1,000 documents at a stated cloud price for a machine like this one, beside the pilot's
-  £7.92 per 1,000 for cloud OCR (shared/REQUIREMENTS.md);
+  £7.92 per 1,000 for cloud OCR (the price quoted in the pilot council's evaluation report);
 - quality against the truth (exact pages, CER) for the documents read.
 """
 
@@ -18,7 +18,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from evaluation.documents import quality_against_truth
+from evaluation import documents as text_quality
 from lake.documents.pipeline import extract_documents
 from lake.ingest.pipeline import load_landing
 from lake.storage.delta import Lake
@@ -47,7 +47,7 @@ def main() -> None:
         load_landing(lake, args.council / "landing")
         buckets = {int(b) for b in args.buckets.split(",")}
         run = extract_documents(lake, args.council / "landing", buckets=buckets, workers=args.workers)
-        quality = quality_against_truth(lake, args.council / "truth", read_only=True)
+        quality = text_quality.evaluate(lake, args.council / "truth", read_only=True)
     docs = run.documents_with_text + run.documents_with_error
     pages = sum(run.pages.values())
     print(

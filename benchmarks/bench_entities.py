@@ -3,7 +3,7 @@
 1. Throughput: case notes of a synthetic council (composed in memory) through the extractor the asset
    uses (GLiNER + patterns), at each torch thread count and batch size given; prints notes per second on
    this machine and the cost per 1,000 items at a stated cloud price, beside the pilot's £7.24 per 1,000
-   for cloud entity recognition (shared/REQUIREMENTS.md).
+   for cloud entity recognition (the price quoted in the pilot council's evaluation report).
 2. With ``--evaluate``: ``caselake eval entities`` (a held-out eval-split council through the whole
    pipeline) and its scores.
 """
@@ -79,10 +79,10 @@ def main() -> None:
     best = max(results, key=lambda r: r["notes_per_second"])
     print(json.dumps({"best": best, "all": results, "model_id": extractor.model_id}))
     if args.evaluate:
-        from evaluation.entities import evaluate_held_out, report
+        from evaluation import entities as held_out
 
         t0 = time.perf_counter()
-        print(report(evaluate_held_out(children=args.eval_children)))
+        print(held_out.report(held_out.evaluate(children=args.eval_children)))
         print(f"held-out evaluation: {time.perf_counter() - t0:.0f} s")
 
 

@@ -16,8 +16,8 @@ Each step's wall time, rows and peak memory (the largest process, from the kerne
 Dagster steps, the process tree as ``ops/asset_costs`` sampled it) are recorded, and the load is split into its
 Dagster steps from ``ops/asset_costs``. Then, per step, the growth is fitted (log-log slope: 1 = linear) and
 projected to 100,000 children and to the pilot council (456,970), and the pilot's document and text backlog is
-sized in machines. Results go to ``--json`` (merged with sizes measured earlier) so the README table can be
-regenerated with ``--report-only``.
+sized in machines. Results go to ``--json`` (merged with sizes measured earlier) so the table in
+docs/benchmarks.md can be regenerated with ``--report-only``.
 """
 
 from __future__ import annotations
@@ -34,13 +34,14 @@ import sys
 import time
 from pathlib import Path
 
-PILOT_CHILDREN = 456_970  # REQUIREMENTS.md: the pilot council (North Yorkshire), section 4.1.3
+PILOT_CHILDREN = 456_970  # the pilot council (North Yorkshire): its evaluation report's dataset scale
 PROJECT_TO = (100_000, PILOT_CHILDREN)
 
-# The pilot's backlog (REQUIREMENTS.md, section 4.1.3, and README "Cost per asset": 7,523,745 notes plus the
-# documents' pages as text items; chunks as many per text item as measured) and the CPU seconds per 1,000 items
-# measured by `caselake costs` on this project's 2-core machine (README "Cost per asset", 2026-12-02). With
-# --costs-from, both come from a loaded lake's cost marts instead (marts.cost_backlog_estimate).
+# The pilot's backlog (the pilot council's evaluation report: 2,058,858 documents, 7,523,745 notes; and
+# docs/benchmarks.md "Cost per asset": the notes plus the documents' pages as text items; chunks as many per text
+# item as measured) and the CPU seconds per 1,000 items measured by `caselake costs` on this project's 2-core
+# machine (docs/benchmarks.md "Cost per asset", 2026-12-02). With --costs-from, both come from a loaded lake's cost
+# marts instead (marts.cost_backlog_estimate).
 BACKLOG = {
     # work: (unit, items in the pilot's backlog, CPU seconds per 1,000 items measured here)
     "documents to text": ("documents", 2_058_858, 800.0),

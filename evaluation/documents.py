@@ -11,7 +11,7 @@ from lake.documents.pipeline import TEXT
 from lake.storage.delta import ENTERPRISE, Lake
 
 
-def quality_against_truth(lake: Lake, truth_dir: Path, read_only: bool = False) -> pl.DataFrame:
+def evaluate(lake: Lake, truth_dir: Path, read_only: bool = False) -> pl.DataFrame:
     """Per truth format: documents, pages compared, pages recovered exactly, character error rate.
 
     Text is compared with whitespace collapsed (line wrapping differs by renderer, not content). CER is
@@ -75,3 +75,8 @@ def quality_against_truth(lake: Lake, truth_dir: Path, read_only: bool = False) 
         )
         .sort("format")
     )
+
+
+def report(quality: pl.DataFrame) -> str:
+    """The table per format, and the pages that have any text at all."""
+    return f"{quality}\npages with text {quality['pages_with_text'].sum()}/{quality['pages'].sum()}"

@@ -198,7 +198,7 @@ def _spread(values: list[float]) -> dict[str, float]:
     return {"min": min(values), "median": statistics.median(values), "max": max(values)}
 
 
-def evaluate_ecomap(warehouse: Path | str | Settings, truth_dir: Path | str) -> dict:
+def evaluate(warehouse: Path | str | Settings, truth_dir: Path | str) -> dict:
     """Band precision and per-child coverage of ``child_network`` in the warehouse (a Settings, the folder of
     caselake.duckdb or the file) against the council truth in ``truth_dir``."""
     truth_dir = Path(truth_dir)
@@ -247,7 +247,7 @@ def evaluate_ecomap(warehouse: Path | str | Settings, truth_dir: Path | str) -> 
     }
 
 
-def format_report(result: dict) -> str:
+def report(result: dict) -> str:
     lines = [f"ecomap (child_network) against the truth: {result['children']} children, {result['nodes']} nodes", ""]
     lines.append(f"{'band':<8} {'nodes':>6} {'correct':>8} {'precision':>10} {'duplicates':>11} {'distinct':>9}")
     for band, r in result["bands"].items():

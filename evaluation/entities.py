@@ -57,7 +57,7 @@ def true_mentions(truth_dir: Path) -> pl.DataFrame:
 
 
 def scorable_items(items: pl.DataFrame, truth_dir: Path) -> pl.DataFrame:
-    """The text items (:func:`lake.entities.extraction.text_items`) whose text is the text the truth was written against."""
+    """The text items (:func:`lake.entities.items.text_items`) whose text is the text the truth was written against."""
     items = _keyed(items)
     pages = pl.read_parquet(truth_dir / "pages.parquet").select(
         pl.lit("document_page").alias("source_type"),
@@ -73,7 +73,7 @@ def scorable_items(items: pl.DataFrame, truth_dir: Path) -> pl.DataFrame:
 def kinship_only(truth: pl.DataFrame, items: pl.DataFrame) -> pl.DataFrame:
     """The true kinship mentions that name a person and are not written next to a person mention (the link is
     the word's own, not the name's): item, start, end, person_id."""
-    from lake.entities.resolution import _next_to_person
+    from lake.entities.resolution import next_to_person
 
     text_of = dict(zip(*_keyed(items).select("item", "text"), strict=True))
     roles = truth.filter(pl.col("label").is_in(["person", "kinship_role"])).sort("item", "start")
@@ -82,7 +82,7 @@ def kinship_only(truth: pl.DataFrame, items: pl.DataFrame) -> pl.DataFrame:
         ms = group.to_dicts()
         text = text_of.get(item, "")
         for i, m in enumerate(ms):
-            if m["label"] == "kinship_role" and m["person_id"] and not _next_to_person(ms, i, text):
+            if m["label"] == "kinship_role" and m["person_id"] and not next_to_person(ms, i, text):
                 keep.append({"item": item, "start": m["start"], "end": m["end"], "person_id": m["person_id"]})
     schema = {"item": pl.String, "start": pl.Int64, "end": pl.Int64, "person_id": pl.String}
     return pl.DataFrame(keep, schema=schema)
@@ -107,7 +107,7 @@ def kinship_scores(targets: pl.DataFrame, links: pl.DataFrame) -> dict[str, floa
 
 
 def score(lake: Lake, truth_dir: Path, rules: ResolutionSettings | None = None) -> EntityEvaluation:
-    from lake.entities.extraction import MENTIONS, text_items
+    from lake.entities.items import MENTIONS, text_items
     from lake.entities.resolution import MENTION_PERSON, recorded_people, resolve_mentions
     from lake.storage.delta import ENTERPRISE
 
@@ -177,7 +177,7 @@ def score(lake: Lake, truth_dir: Path, rules: ResolutionSettings | None = None) 
     )
 
 
-def evaluate_held_out(
+def evaluate(
     children: int = 30,
     seed: int = 2027,
     documents_per_child: float = 4.0,

@@ -46,7 +46,7 @@ def _truth_effects(agency) -> dict[tuple[str, str], float]:
     return {(r["cohort"], r["characteristic"]): r["odds_ratio"] for r in agency.planted_effects.iter_rows(named=True)}
 
 
-def simulate(
+def evaluate(
     seeds: int = 200, households: int = 500, top_k: int = 20, encode=None, first_seed: int = 1000
 ) -> SimulationReport:
     """``seeds`` agencies of ``households`` each (held-out name pools, seeds from ``first_seed``)."""
@@ -180,7 +180,7 @@ def _recall(features, flags, characteristics, cohort_fit: pl.DataFrame, top_k: i
     return rows
 
 
-def format_report(r: SimulationReport) -> str:
+def report(r: SimulationReport) -> str:
     lines = [
         f"Adopter insights checked by simulation: {r.seeds} agencies of {r.households} households "
         f"(held-out names), {r.seconds:.0f} s",

@@ -82,40 +82,28 @@ def _ndcg(relevant_flags: list[bool], total_relevant: int, k: int = 10) -> float
     return dcg / ideal if ideal else 0.0
 
 
-TASKS = ("most_recent_document", "person_variants", "document_type_in_child", "paraphrase")
+@dataclass
+class Corpus:
+    """What every task reads: the indexed chunks, the live documents among them, the true mentions, and a
+    searcher with person-aware search and one with the words alone, both seeing every child."""
+
+    truth_dir: Path
+    chunks: pl.DataFrame
+    documents: pl.DataFrame
+    true_mentions: pl.DataFrame
+    searchers: dict[str, Searcher]
+    everyone: frozenset[str]  # every child: the evaluation searches as a user who may read them all
+    max_queries: int
+
+    def hits(self, request: SearchRequest, who: str = "person-aware"):
+        return self.searchers[who].search(request, self.everyone).hits
 
 
-def evaluate_search(
-    lake: Lake,
-    lancedb_uri: str,
-    truth_dir: Path,
-    embedder: Embedder | None = None,
-    max_queries: int = 200,
-    tasks: tuple[str, ...] = TASKS,
-    tune: dict[str, object] | None = None,
-) -> SearchEvaluation:
-    """``tune``: Searcher attributes to override (``fusion``, ``score_bm25``, ``weights``...), for measuring."""
-    embedder = embedder or Embedder()
-    table = open_table(lancedb_uri, lake.storage_options)
-    people = PeopleDirectory(lake)
-    chunks = _chunks(table)
-    everyone = frozenset(chunks["child_id"].unique().to_list())
-    searchers = {"person-aware": Searcher(table, embedder, people), "words only": Searcher(table, embedder, None)}
-    for searcher in searchers.values():
-        for name, value in (tune or {}).items():
-            setattr(searcher, name, value)
-    rows: list[dict] = []
-    counts: dict[str, int] = {}
-
-    def run(request: SearchRequest, who: str = "person-aware"):
-        return searchers[who].search(request, everyone).hits
-
-    # 1. most recent document of a type for a child
-    docs = lake.read(ENTERPRISE, "document").filter(pl.col("_deleted_at").is_null())
-    indexed_docs = set(chunks.filter(pl.col("source_type") == "document_page")["record_id"].to_list())
-    docs = docs.filter(pl.col("document_id").is_in(list(indexed_docs)))
+def most_recent_document(corpus: Corpus, modes: tuple[str, ...]) -> tuple[int, list[dict]]:
+    """The pilot's task: top-1 must be the child's latest document of the type (pairs whose latest date two
+    documents share are skipped)."""
     latest = (
-        docs.sort("created_date")
+        corpus.documents.sort("created_date")
         .group_by("child_id", "document_type")
         .agg(
             pl.col("document_id").last(),
@@ -124,107 +112,91 @@ def evaluate_search(
         )
         .filter(pl.col("at_latest") == 1)
         .sort("child_id", "document_type")
-        .head(max_queries)
+        .head(corpus.max_queries)
     )
-    counts["most_recent_document"] = latest.height
-    for mode in MODES if "most_recent_document" in tasks else ():
+    rows = []
+    for mode in modes:
         top1 = []
         for r in latest.iter_rows(named=True):
             request = SearchRequest(
                 r["document_type"], mode=mode, sort="newest", limit=1,
                 filters=SearchFilters(child_ids=(r["child_id"],), source_types=("document_page",)),
             )  # fmt: skip
-            hits = run(request)
+            hits = corpus.hits(request)
             top1.append(bool(hits) and hits[0].record_id == r["document_id"])
-        rows.append(
-            {
-                "task": "most recent document",
-                "mode": mode,
-                "metric": "top-1",
-                "value": sum(top1) / max(len(top1), 1),
-                "queries": len(top1),
-            }
-        )
+        rows.append(_score("most recent document", mode, "top-1", sum(top1) / max(len(top1), 1), len(top1)))
+    return latest.height, rows
 
-    # 2. a person under each of their name variants
-    truth_mentions = pl.read_parquet(truth_dir / "mentions.parquet").with_columns(
-        pl.col("page").fill_null(0).cast(pl.Int32)
-    )
-    person_mentions = truth_mentions.filter((pl.col("label") == "person") & pl.col("person_id").is_not_null())
-    located = _locate(person_mentions, chunks)
-    persons = pl.read_parquet(truth_dir / "persons.parquet")
+
+def person_variants(corpus: Corpus, modes: tuple[str, ...]) -> tuple[int, list[dict]]:
+    """A person under each of their name variants: recall of their true mentions, with person-aware search and
+    with the words alone."""
+    person_mentions = corpus.true_mentions.filter((pl.col("label") == "person") & pl.col("person_id").is_not_null())
+    located = _locate(person_mentions, corpus.chunks)
+    persons = pl.read_parquet(corpus.truth_dir / "persons.parquet")
     busy = located.group_by("person_id").agg(pl.col("chunk_id").n_unique().alias("n")).filter(pl.col("n") >= 3)
-    persons = persons.join(busy, on="person_id").sort("person_id").head(max_queries // 4)
+    persons = persons.join(busy, on="person_id").sort("person_id").head(corpus.max_queries // 4)
     queries = []
     for p in persons.iter_rows(named=True):
         surnames = {h.split(":", 1)[1].rsplit(" (", 1)[0].split()[-1] for h in p["name_history"]} | {p["surname"]}
         for variant in sorted(set(p["name_variants"]) - surnames):
             queries.append((p["person_id"], f"{variant} {p['surname']}"))
-    counts["person_variants"] = len(queries)
-    for who in ("person-aware", "words only") if "person_variants" in tasks else ():
-        for mode in MODES:
+    rows = []
+    for who in ("person-aware", "words only"):
+        for mode in modes:
             recalls = []
             for pid, query in queries:
                 wanted = set(located.filter(pl.col("person_id") == pid)["chunk_id"].to_list())
-                got = {h.chunk_id for h in run(SearchRequest(query, mode=mode, limit=200), who)}
+                got = {h.chunk_id for h in corpus.hits(SearchRequest(query, mode=mode, limit=200), who)}
                 recalls.append(len(wanted & got) / len(wanted))
-            rows.append(
-                {
-                    "task": f"person variants ({who})",
-                    "mode": mode,
-                    "metric": "recall",
-                    "value": _mean(recalls),
-                    "queries": len(recalls),
-                }
-            )
+            rows.append(_score(f"person variants ({who})", mode, "recall", _mean(recalls), len(recalls)))
+    return len(queries), rows
 
-    # 3. document type within a child: precision of the top 10
+
+def document_type_in_child(corpus: Corpus, modes: tuple[str, ...]) -> tuple[int, list[dict]]:
+    """A document type within a child, by relevance: precision of the top 10."""
     per_child_type = (
-        docs.group_by("child_id", "document_type")
+        corpus.documents.group_by("child_id", "document_type")
         .agg(pl.col("document_id"))
         .sort("child_id", "document_type")
-        .head(max_queries)
+        .head(corpus.max_queries)
     )
-    counts["document_type_in_child"] = per_child_type.height
-    for mode in MODES if "document_type_in_child" in tasks else ():
+    rows = []
+    for mode in modes:
         precisions = []
         for r in per_child_type.iter_rows(named=True):
-            relevant = set(chunks.filter(pl.col("record_id").is_in(r["document_id"]))["chunk_id"].to_list())
-            hits = run(
+            relevant = set(corpus.chunks.filter(pl.col("record_id").is_in(r["document_id"]))["chunk_id"].to_list())
+            hits = corpus.hits(
                 SearchRequest(
                     r["document_type"], mode=mode, limit=10, filters=SearchFilters(child_ids=(r["child_id"],))
                 )
             )
             precisions.append(sum(h.chunk_id in relevant for h in hits) / min(10, len(relevant)))
-        rows.append(
-            {
-                "task": "document type in child",
-                "mode": mode,
-                "metric": "precision@10",
-                "value": _mean(precisions),
-                "queries": len(precisions),
-            }
-        )
+        rows.append(_score("document type in child", mode, "precision@10", _mean(precisions), len(precisions)))
+    return per_child_type.height, rows
 
-    # 4. paraphrased content queries within a child
+
+def paraphrased_content(corpus: Corpus, modes: tuple[str, ...]) -> tuple[int, list[dict]]:
+    """Each risk and protective factor asked in other words, within each child whose records mention it: MRR
+    and nDCG@10."""
     factors = (
-        truth_mentions.filter(pl.col("label").is_in(["risk_factor", "protective_factor"]))
+        corpus.true_mentions.filter(pl.col("label").is_in(["risk_factor", "protective_factor"]))
         .with_columns(pl.col("text").str.to_lowercase().alias("factor"))
         .filter(pl.col("factor").is_in(list(PARAPHRASES)))
     )
-    located_factors = _locate(factors, chunks)
+    located_factors = _locate(factors, corpus.chunks)
     pairs = (
         located_factors.group_by("child_id", "factor")
         .agg(pl.col("chunk_id").unique())
         .sort("child_id", "factor")
-        .head(max_queries)
+        .head(corpus.max_queries)
     )
-    counts["paraphrase"] = pairs.height
-    for mode in MODES if "paraphrase" in tasks else ():
+    rows = []
+    for mode in modes:
         rr, ndcg = [], []
         for r in pairs.iter_rows(named=True):
             relevant = set(r["chunk_id"])
-            hits = run(
+            hits = corpus.hits(
                 SearchRequest(
                     PARAPHRASES[r["factor"]], mode=mode, limit=10, filters=SearchFilters(child_ids=(r["child_id"],))
                 )
@@ -232,19 +204,63 @@ def evaluate_search(
             flags = [h.chunk_id in relevant for h in hits]
             rr.append(next((1 / (i + 1) for i, f in enumerate(flags) if f), 0.0))
             ndcg.append(_ndcg(flags, len(relevant)))
-        rows.append(
-            {"task": "paraphrased content", "mode": mode, "metric": "MRR", "value": _mean(rr), "queries": len(rr)}
-        )
-        rows.append(
-            {
-                "task": "paraphrased content",
-                "mode": mode,
-                "metric": "nDCG@10",
-                "value": _mean(ndcg),
-                "queries": len(ndcg),
-            }
-        )
+        rows.append(_score("paraphrased content", mode, "MRR", _mean(rr), len(rr)))
+        rows.append(_score("paraphrased content", mode, "nDCG@10", _mean(ndcg), len(ndcg)))
+    return pairs.height, rows
+
+
+# The four query sets, by the name ``tasks`` picks them with. Each builds its queries from the truth and the lake
+# and returns how many, and a score row per mode given (none when it is not picked: it is still counted).
+TASKS = {
+    "most_recent_document": most_recent_document,
+    "person_variants": person_variants,
+    "document_type_in_child": document_type_in_child,
+    "paraphrase": paraphrased_content,
+}
+
+
+def evaluate(
+    lake: Lake,
+    lancedb_uri: str,
+    truth_dir: Path,
+    embedder: Embedder | None = None,
+    max_queries: int = 200,
+    tasks: tuple[str, ...] = tuple(TASKS),
+    tune: dict[str, object] | None = None,
+) -> SearchEvaluation:
+    """``tune``: Searcher attributes to override (``fusion``, ``score_bm25``, ``weights``...), for measuring."""
+    embedder = embedder or Embedder()
+    table = open_table(lancedb_uri, lake.storage_options)
+    people = PeopleDirectory(lake)
+    chunks = _chunks(table)
+    searchers = {"person-aware": Searcher(table, embedder, people), "words only": Searcher(table, embedder, None)}
+    for searcher in searchers.values():
+        for name, value in (tune or {}).items():
+            setattr(searcher, name, value)
+    indexed_docs = set(chunks.filter(pl.col("source_type") == "document_page")["record_id"].to_list())
+    documents = lake.read(ENTERPRISE, "document").filter(pl.col("_deleted_at").is_null())
+    corpus = Corpus(
+        truth_dir=truth_dir,
+        chunks=chunks,
+        documents=documents.filter(pl.col("document_id").is_in(list(indexed_docs))),
+        true_mentions=pl.read_parquet(truth_dir / "mentions.parquet").with_columns(
+            pl.col("page").fill_null(0).cast(pl.Int32)
+        ),
+        searchers=searchers,
+        everyone=frozenset(chunks["child_id"].unique().to_list()),
+        max_queries=max_queries,
+    )
+    rows: list[dict] = []
+    counts: dict[str, int] = {}
+    for name, task in TASKS.items():
+        counts[name], scored = task(corpus, MODES if name in tasks else ())
+        rows += scored
     return SearchEvaluation(pl.DataFrame(rows).with_columns(pl.col("value").round(3)), counts)
+
+
+def _score(task: str, mode: str, metric: str, value: float, queries: int) -> dict:
+    """One row of ``SearchEvaluation.scores``."""
+    return {"task": task, "mode": mode, "metric": metric, "value": value, "queries": queries}
 
 
 def _mean(values: list[float]) -> float:

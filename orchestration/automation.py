@@ -3,7 +3,11 @@
 ``STAGES`` is the order. The run-status sensors that chain the stages in a deployment are generated from it,
 and ``caselake load`` (:mod:`orchestration.runner`) walks the same list in-process, so the order lives here
 only. Each stage's job selects whole asset groups: a new asset joins a stage by its group, never by falling
-out of a subtraction. Why a declared chain and not automation conditions: docs/decisions/0009.
+out of a subtraction. Why a declared chain and not automation conditions: docs/decisions/0010.
+
+Every job, schedule and sensor of the code location is declared here, those of the side jobs too (the cost
+marts, Delta housekeeping, the audit log's copy), each over one asset group on its own schedule; ``assets/``
+declares the assets and their checks only.
 """
 
 from dataclasses import dataclass
@@ -15,6 +19,8 @@ from assets.partitions import EXTRACT_PARTITIONS
 from assets.resources import EXTRACT_FAILED_TAG, LakehouseResource
 from lake.contracts.sources import SOURCES
 from lake.ingest.landing import Extract, find_extracts, fingerprint
+
+LONDON = "Europe/London"  # the council's clock: the daily and weekly schedules run by it
 
 LOAD_JOBS = {
     source: dg.define_asset_job(
@@ -96,31 +102,62 @@ STAGES: tuple[Stage, ...] = (
 )
 STAGE_NAMES = tuple(s.name for s in STAGES)
 
-_JOBS = {
-    s.name: dg.define_asset_job(
-        s.name,
-        selection=dg.AssetSelection.groups(*s.groups),
-        description=s.description,
+
+def _groups_job(name: str, groups: tuple[str, ...], description: str):
+    """A job over whole asset groups: an asset joins it by its group."""
+    return dg.define_asset_job(name, selection=dg.AssetSelection.groups(*groups), description=description)
+
+
+def _on_schedule(
+    job,
+    name: str,
+    cron: str,
+    timezone: str | None = LONDON,
+    description: str | None = None,
+) -> dg.ScheduleDefinition:
+    """Run ``job`` on ``cron``, from the moment the code location loads."""
+    return dg.ScheduleDefinition(
+        name=name,
+        job=job,
+        cron_schedule=cron,
+        execution_timezone=timezone,
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        description=description,
     )
-    for s in STAGES
-}
 
 
+_JOBS = {s.name: _groups_job(s.name, s.groups, s.description) for s in STAGES}
+
+
+# The side jobs: each over one group, on its own schedule, not a link of the chain.
 # The cost marts read what every stage recorded (ops/asset_costs), so they run after a load, whichever stage it
-# stopped at (orchestration.runner), and daily after the morning's loads: a side job, not a link of the chain.
-REPORT_COSTS = dg.define_asset_job(
+# stopped at (orchestration.runner), and daily after the morning's loads.
+REPORT_COSTS = _groups_job(
     "report_costs",
-    selection=dg.AssetSelection.groups("costs"),
-    description="Rebuild the cost marts: cost per asset per day, unit costs, the backlog at the pilot's scale.",
+    ("costs",),
+    "Rebuild the cost marts: cost per asset per day, unit costs, the backlog at the pilot's scale.",
 )
-REPORT_COSTS_DAILY = dg.ScheduleDefinition(
-    name="report_costs_daily",
-    job=REPORT_COSTS,
-    cron_schedule="30 7 * * *",
-    execution_timezone="Europe/London",
-    default_status=dg.DefaultScheduleStatus.RUNNING,
+REPORT_COSTS_DAILY = _on_schedule(
+    REPORT_COSTS,
+    "report_costs_daily",
+    "30 7 * * *",
     description="Daily at 07:30, after the 06:00 loads: rebuild the cost marts.",
 )
+DELTA_HOUSEKEEPING = _groups_job(
+    "delta_housekeeping",
+    ("housekeeping",),
+    "Compact and vacuum every Delta table, keeping the retention's history.",
+)
+# Weekly, at night: compaction rewrites files, best done while no load runs (a conflicting commit retries).
+DELTA_HOUSEKEEPING_WEEKLY = _on_schedule(DELTA_HOUSEKEEPING, "delta_housekeeping_weekly", "0 3 * * 0")
+EXPORT_AUDIT_LOG = _groups_job("export_audit_log", ("ops",), "Copy new audit rows to the lake.")
+# Every 15 minutes, whatever the clock (no timezone): the copy outside the journal should trail it by little
+# (decision 0012).
+EXPORT_AUDIT_LOG_EVERY_15_MINUTES = _on_schedule(
+    EXPORT_AUDIT_LOG, "export_audit_log_every_15_minutes", "*/15 * * * *", timezone=None
+)
+SIDE_JOBS = (REPORT_COSTS, DELTA_HOUSEKEEPING, EXPORT_AUDIT_LOG)
+SIDE_SCHEDULES = (REPORT_COSTS_DAILY, DELTA_HOUSEKEEPING_WEEKLY, EXPORT_AUDIT_LOG_EVERY_15_MINUTES)
 
 
 def loaded_partitions(instance: dg.DagsterInstance, source: str) -> set[str]:
@@ -211,7 +248,7 @@ def _daily_schedule(source: str) -> dg.ScheduleDefinition:
         name=f"{source}_daily_sweep",
         job=LOAD_JOBS[source],
         cron_schedule="0 6 * * *",
-        execution_timezone="Europe/London",
+        execution_timezone=LONDON,
         default_status=dg.DefaultScheduleStatus.RUNNING,
         description="Daily at 06:00: load any extract the sensor has not (a safety net for a stopped sensor).",
     )
@@ -252,7 +289,7 @@ STAGE_SENSORS = [
 ]
 
 defs = dg.Definitions(
-    jobs=[*LOAD_JOBS.values(), *(s.job for s in STAGES), REPORT_COSTS],
+    jobs=[*LOAD_JOBS.values(), *(s.job for s in STAGES), *SIDE_JOBS],
     sensors=[*(_landing_sensor(s) for s in SOURCES), *STAGE_SENSORS],
-    schedules=[*(_daily_schedule(s) for s in SOURCES), REPORT_COSTS_DAILY],
+    schedules=[*(_daily_schedule(s) for s in SOURCES), *SIDE_SCHEDULES],
 )

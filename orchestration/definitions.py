@@ -1,4 +1,5 @@
-"""The Dagster code location: each domain module brings its own Definitions; this file only merges."""
+"""The Dagster code location: each asset module brings its assets and their checks, ``automation`` every job,
+schedule and sensor; this file only merges."""
 
 from __future__ import annotations
 

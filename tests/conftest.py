@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 import pytest
 from _pytest.nodeid import NodeId
 
 from synth.council import SynthOptions, generate, generate_next_day
+
+if TYPE_CHECKING:
+    from lake.settings import Settings
+    from lake.storage.delta import Lake
 
 
 @pytest.fixture(scope="session")
@@ -71,12 +78,36 @@ def _check_status(instance: dg.DagsterInstance, key: dg.AssetKey, name: str) -> 
     return next((e.status.value for e in found.values()), None)
 
 
+@dataclass(frozen=True)
+class LoadedCouncil:
+    """The shared council after ``caselake load``: what the tests of the loaded lake read."""
+
+    lake: Lake
+    """The lake the load wrote (a temporary folder of the session)."""
+    settings: Settings
+    """The settings the load ran with (the lake, the warehouse and the project's entity model)."""
+    council: SynthOptions
+    """The generated council: its extracts under ``council.out / "landing"``, its truth beside them."""
+    lines: list[str]
+    """What ``load_all`` said, line by line."""
+    checks: dict[str, str | None]
+    """The latest status of each asset check the tests read (documents, entities, search, insights), by name."""
+    text_metadata: Mapping[str, Any]
+    """The metadata of the last materialization of ``enterprise/document_text``."""
+    mentions_metadata: Mapping[str, Any]
+    """The metadata of the last materialization of ``enterprise/entity_mentions``."""
+    search_metadata: Mapping[str, Any]
+    """The metadata of the last materialization of ``lancedb/search_chunks``."""
+    materializations: list[dict[str, Any]]
+    """Every materialization of the load: run id, asset key, partition and its metadata (the cost fields)."""
+
+
 @pytest.fixture(scope="session")
-def read_council(council, entity_model_dir, tmp_path_factory):
+def read_council(council, entity_model_dir, tmp_path_factory) -> LoadedCouncil:
     """The shared council through ``caselake load`` (the Dagster jobs): landed, staged, enterprise, every
     document read, entities extracted (with the real model) and people resolved. Loaded once per session."""
     from lake.documents import pipeline as documents
-    from lake.entities import extraction
+    from lake.entities.items import MENTIONS
     from lake.settings import Settings
     from orchestration.runner import load_all
 
@@ -88,7 +119,7 @@ def read_council(council, entity_model_dir, tmp_path_factory):
     lines: list[str] = []
     text_key, mentions_key, search_key, insights_key = (
         dg.AssetKey(["enterprise", documents.TEXT]),
-        dg.AssetKey(["enterprise", extraction.MENTIONS]),
+        dg.AssetKey(["enterprise", MENTIONS]),
         dg.AssetKey(["lancedb", "search_chunks"]),
         dg.AssetKey(["insights", "adopter_insights"]),
     )
@@ -122,17 +153,17 @@ def read_council(council, entity_model_dir, tmp_path_factory):
     finally:
         patch.undo()
     assert ok, lines
-    return {
-        "lake": settings.lake(),
-        "settings": settings,
-        "council": council,
-        "lines": lines,
-        "checks": checks,
-        "text_metadata": text_event.asset_materialization.metadata,
-        "mentions_metadata": mentions_event.asset_materialization.metadata,
-        "search_metadata": search_event.asset_materialization.metadata,
-        "materializations": materializations,  # every one of the load, with its metadata (the cost fields)
-    }
+    return LoadedCouncil(
+        lake=settings.lake(),
+        settings=settings,
+        council=council,
+        lines=lines,
+        checks=checks,
+        text_metadata=text_event.asset_materialization.metadata,
+        mentions_metadata=mentions_event.asset_materialization.metadata,
+        search_metadata=search_event.asset_materialization.metadata,
+        materializations=materializations,
+    )
 
 
 @pytest.fixture(scope="session")

@@ -59,13 +59,13 @@ def app_lake(read_council, tmp_path_factory) -> dict:
     """A copy of the loaded council (lake, index, warehouse) with two things planted: a note of a visible child that
     holds markup, and a second child renamed to the first's name (so two children share one name)."""
     root = tmp_path_factory.mktemp("app")
-    shutil.copytree(read_council["lake"].root, root / "lake")
-    shutil.copytree(read_council["settings"].duckdb_path().parent, root / "warehouse")
+    shutil.copytree(read_council.lake.root, root / "lake")
+    shutil.copytree(read_council.settings.duckdb_path().parent, root / "warehouse")
     settings = dataclasses.replace(
-        read_council["settings"].replace(
+        read_council.settings.replace(
             lake_uri=str(root / "lake"),
             warehouse_dir=str(root / "warehouse"),
-            landing_dir=str(read_council["council"].out / "landing"),
+            landing_dir=str(read_council.council.out / "landing"),
         ),
         access=AccessSettings(users_file=str(root / "users.json"), audit_db=str(root / "audit.sqlite")),
     )

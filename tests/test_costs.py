@@ -100,12 +100,12 @@ slow = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def cost_table(read_council) -> pl.DataFrame:
-    return costs.read(read_council["lake"])
+    return costs.read(read_council.lake)
 
 
 @slow
 def test_every_materialization_of_the_load_carries_its_cost_and_the_table_matches_the_runs(read_council, cost_table):
-    materializations = read_council["materializations"]
+    materializations = read_council.materializations
     assert len(materializations) > 100
     missing = [m["asset_key"] for m in materializations if not set(COST_FIELDS) <= set(m["metadata"])]
     assert missing == []
@@ -126,7 +126,7 @@ def test_every_materialization_of_the_load_carries_its_cost_and_the_table_matche
 
 @slow
 def test_pounds_follow_the_stated_prices(read_council, cost_table):
-    ops = read_council["settings"].ops
+    ops = read_council.settings.ops
     assert cost_table["price_vcpu_hour_gbp"].unique().to_list() == [ops.price_vcpu_hour_gbp]
     assert cost_table["price_gb_month_gbp"].unique().to_list() == [ops.price_gb_month_gbp]
     cpu_hours = (cost_table["cpu_seconds"] + cost_table["worker_cpu_seconds"]) / 3600
@@ -140,10 +140,10 @@ def test_pounds_follow_the_stated_prices(read_council, cost_table):
 
 @slow
 def test_writes_are_measured_at_the_commit_and_the_heavy_steps_count_their_items(read_council, cost_table):
-    first = min(m["partition"] for m in read_council["materializations"] if m["asset_key"].startswith("staging/"))
+    first = min(m["partition"] for m in read_council.materializations if m["asset_key"].startswith("staging/"))
     landed = next(
         m["metadata"]["rows_landed"]
-        for m in read_council["materializations"]
+        for m in read_council.materializations
         if m["asset_key"] == "staging/liquidlogic/case_note" and m["partition"] == first
     )
     row = cost_table.filter((pl.col("asset_key") == "staging/liquidlogic/case_note") & (pl.col("partition") == first))
@@ -169,7 +169,7 @@ def test_writes_are_measured_at_the_commit_and_the_heavy_steps_count_their_items
 
 @slow
 def test_the_cost_marts_give_unit_costs_and_the_pilots_backlog(read_council, cost_table):
-    with duckdb.connect(str(read_council["settings"].duckdb_path()), read_only=True) as con:
+    with duckdb.connect(str(read_council.settings.duckdb_path()), read_only=True) as con:
         rates = pl.from_arrow(con.sql("select * from main.cost_unit_rates").to_arrow_table())
         backlog = pl.from_arrow(con.sql("select * from main.cost_backlog_estimate").to_arrow_table())
         daily = pl.from_arrow(con.sql("select * from main.asset_costs_daily").to_arrow_table())
@@ -211,7 +211,7 @@ def test_every_marts_columns_resolve_to_their_sources(read_council):
     """dbt's column-level lineage reaches Dagster for every mart, and every column but the counts and constants
     above has an upstream column."""
     marts = {
-        m["asset_key"]: m["metadata"] for m in read_council["materializations"] if m["asset_key"].startswith("marts/")
+        m["asset_key"]: m["metadata"] for m in read_council.materializations if m["asset_key"].startswith("marts/")
     }
     assert len(marts) >= 15
     unresolved = {}
@@ -229,7 +229,7 @@ def test_housekeeping_compacts_keeps_every_row_and_the_history_for_audit(read_co
     from assets.housekeeping import delta_housekeeping
     from lake.ops import housekeeping
 
-    shutil.copytree(read_council["lake"].root, tmp_path / "lake")
+    shutil.copytree(read_council.lake.root, tmp_path / "lake")
     lake = Lake(str(tmp_path / "lake"))
     before = {t: lake.read(*t).sort(pl.all()) for t in lake.tables() if t[0] != "ops"}
     mentions = lake.table(ENTERPRISE, "entity_mentions")

@@ -14,7 +14,7 @@ import polars as pl
 import pytest
 from PIL import Image
 
-from evaluation.documents import quality_against_truth
+from evaluation import documents as text_quality
 from lake.documents import pipeline as documents
 from lake.documents.formats import ExtractionSettings, TextExtractor
 from lake.documents.pipeline import Job, extract_documents, extract_files
@@ -35,19 +35,19 @@ pytestmark = pytest.mark.slow
 
 
 def test_the_dagster_job_reads_every_document_and_its_check_passes(read_council):
-    assert any(line.startswith("documents: read") for line in read_council["lines"]), read_council["lines"]
-    meta = read_council["text_metadata"]
+    assert any(line.startswith("documents: read") for line in read_council.lines), read_council.lines
+    meta = read_council.text_metadata
     assert meta["documents_with_text"].value > 150
     assert meta["pages_ocr"].value > 0 and meta["pages_text_layer"].value > 0 and meta["pages_docling"].value > 0
-    assert read_council["checks"]["every_document_accounted_for"] == "SUCCEEDED"
-    lake = read_council["lake"]
-    account = documents.accounting(lake, documents.manifest(lake, read_council["council"].out / "landing"))
+    assert read_council.checks["every_document_accounted_for"] == "SUCCEEDED"
+    lake = read_council.lake
+    account = documents.accounting(lake, documents.manifest(lake, read_council.council.out / "landing"))
     assert account["unaccounted"] == 0 and account["manifest_documents"] > 200, account
 
 
 def test_each_faulty_file_lands_in_document_errors_with_its_reason(read_council):
-    truth = pl.read_parquet(read_council["council"].out / "truth" / "documents.parquet")
-    lake = read_council["lake"]
+    truth = pl.read_parquet(read_council.council.out / "truth" / "documents.parquet")
+    lake = read_council.lake
     errors = lake.read("enterprise", documents.ERRORS)
     faulty = truth.filter(pl.col("fault").is_not_null())
     assert set(faulty["fault"]) == set(FAULT_REASON), "the council should hold every kind of fault"
@@ -65,7 +65,7 @@ def test_each_faulty_file_lands_in_document_errors_with_its_reason(read_council)
 
 
 def test_text_matches_the_truth_exactly_for_born_digital_formats_and_within_3pc_cer_for_scans(read_council):
-    quality = quality_against_truth(read_council["lake"], read_council["council"].out / "truth")
+    quality = text_quality.evaluate(read_council.lake, read_council.council.out / "truth")
     by_format = {r["format"]: r for r in quality.iter_rows(named=True)}
     for fmt in ("docx", "doc", "pdf", "html"):
         row = by_format[fmt]
@@ -78,7 +78,7 @@ def test_text_matches_the_truth_exactly_for_born_digital_formats_and_within_3pc_
 
 
 def test_pages_record_method_confidence_hash_and_tool_versions(read_council):
-    text = read_council["lake"].read("enterprise", documents.TEXT)
+    text = read_council.lake.read("enterprise", documents.TEXT)
     ocr = text.filter(pl.col("method") == "ocr")
     assert ocr["ocr_confidence"].is_not_null().all() and ocr["ocr_confidence"].min() > 0.3
     assert text.filter(pl.col("method") != "ocr")["ocr_confidence"].is_null().all()
@@ -89,7 +89,7 @@ def test_pages_record_method_confidence_hash_and_tool_versions(read_council):
 
 
 def test_chunks_point_back_into_their_page_text(read_council):
-    lake = read_council["lake"]
+    lake = read_council.lake
     text = lake.read("enterprise", documents.TEXT).select("document_id", "page", pl.col("text").alias("page_text"))
     chunks = lake.read("enterprise", documents.CHUNKS).join(text, on=["document_id", "page"])
     assert chunks.height > 0 and chunks["chunk_id"].is_unique().all()

@@ -7,8 +7,8 @@ import duckdb
 import polars as pl
 import pytest
 
-from evaluation.ecomap import evaluate_ecomap, format_report
-from lake.entities.extraction import MENTIONS, text_items
+from evaluation import ecomap as ecomap_quality
+from lake.entities.items import MENTIONS, text_items
 from lake.entities.resolution import MENTION_PERSON
 from lake.storage.delta import ENTERPRISE
 
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def marts(read_council) -> dict[str, pl.DataFrame]:
-    with duckdb.connect(str(read_council["settings"].duckdb_path()), read_only=True) as con:
+    with duckdb.connect(str(read_council.settings.duckdb_path()), read_only=True) as con:
         return {t: con.sql(f"select * from {t}").pl() for t in ("child_network", "child_network_mentions")}
 
 
@@ -26,7 +26,7 @@ def test_one_load_gives_text_found_nodes_of_every_type_from_the_entity_tables(re
     text = network.filter(pl.col("evidence") != "recorded")
     assert set(text["node_type"]) == {"person", "organisation", "school", "address"}
     assert {"text", "recorded and text"} <= set(network["evidence"])
-    lake = read_council["lake"]
+    lake = read_council.lake
     entity = lake.read(ENTERPRISE, MENTIONS)
     assert mentions.join(entity, on="mention_id", how="anti").height == 0
     linked = lake.read(ENTERPRISE, MENTION_PERSON)
@@ -63,7 +63,7 @@ def test_edges_are_unique_and_each_text_edge_has_its_mentions_at_their_spans(rea
     joined = text.join(counts, on="edge_id", how="left")
     assert joined["len"].null_count() == 0
     assert (joined["len"] == joined["mention_count"]).all()
-    items = text_items(read_council["lake"])
+    items = text_items(read_council.lake)
     source = {(r["source_type"], r["source_id"], r["page"]): r["text"] for r in items.iter_rows(named=True)}
     for m in mentions.iter_rows(named=True):
         body = source[(m["source_type"], m["source_id"], m["page"])]
@@ -73,8 +73,8 @@ def test_edges_are_unique_and_each_text_edge_has_its_mentions_at_their_spans(rea
 
 
 def test_confidence_bands_are_ordered_by_measured_precision(read_council):
-    result = evaluate_ecomap(read_council["settings"], read_council["council"].out / "truth")
-    print(format_report(result))
+    result = ecomap_quality.evaluate(read_council.settings, read_council.council.out / "truth")
+    print(ecomap_quality.report(result))
     bands = result["bands"]
     assert all(bands[b]["nodes"] > 0 for b in ("high", "medium", "low"))
     # Ordered within one node: on twelve children the high and medium bands are both about 99.6% right, one

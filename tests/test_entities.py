@@ -21,6 +21,7 @@ from deltalake import DeltaTable, write_deltalake
 
 from evaluation.entities import score
 from lake.entities import extraction, gazetteer, resolution
+from lake.entities.items import MENTIONS
 from lake.entities.model import MODEL_LABELS, BuildConfig, build, build_key, to_examples
 from lake.settings import EntitySettings, ResolutionSettings
 from lake.storage.delta import Lake
@@ -45,7 +46,7 @@ def extractor(entity_model_dir):
 @pytest.fixture(scope="module")
 def shared_council_score(read_council):
     """The evaluation's scores of the shared council's own run, computed once for the tests that read them."""
-    return score(read_council["lake"], read_council["council"].out / "truth")
+    return score(read_council.lake, read_council.council.out / "truth")
 
 
 def test_training_examples_hold_word_spans_of_the_model_labels_only():
@@ -193,13 +194,13 @@ def test_cli_prints_json_lines_from_the_same_code_path(extractor, entity_model_d
 
 
 def test_the_dagster_job_extracts_and_resolves_and_its_checks_pass(read_council):
-    assert any(line.startswith("entities: extracted and resolved") for line in read_council["lines"])
-    assert read_council["checks"]["every_text_item_read"] == "SUCCEEDED"
-    assert read_council["checks"]["spans_match_source_text"] == "SUCCEEDED"
-    meta = read_council["mentions_metadata"]
+    assert any(line.startswith("entities: extracted and resolved") for line in read_council.lines)
+    assert read_council.checks["every_text_item_read"] == "SUCCEEDED"
+    assert read_council.checks["spans_match_source_text"] == "SUCCEEDED"
+    meta = read_council.mentions_metadata
     assert meta["mentions"].value > 1000 and meta["model_seconds"].value > 0
-    lake = read_council["lake"]
-    mentions = lake.read("enterprise", extraction.MENTIONS)
+    lake = read_council.lake
+    mentions = lake.read("enterprise", MENTIONS)
     assert set(mentions["source_type"]) == {"case_note", "document_page", "form_answer"}
     assert {
         "person",
@@ -219,7 +220,7 @@ def test_the_dagster_job_extracts_and_resolves_and_its_checks_pass(read_council)
     labels = set(by_gazetteer["label"])
     assert by_gazetteer.height > 0 and "address" in labels and labels <= set(gazetteer.GAZETTEER_LABELS), labels
     # LanceDB holds the same rows, searchable by text.
-    table = lancedb.connect(read_council["settings"].lancedb()).open_table(extraction.MENTIONS)
+    table = lancedb.connect(read_council.settings.lancedb()).open_table(MENTIONS)
     assert table.count_rows() == mentions.height
     surname = mentions.filter(pl.col("label") == "person")["text"].str.split(" ").list.last().mode()[0]
     hits = table.search(surname, query_type="fts").limit(5).to_arrow()
@@ -236,7 +237,7 @@ def test_factors_are_found_and_told_risk_or_protective(shared_council_score):
 
 
 def test_every_mention_span_matches_its_source_text(read_council):
-    audit = extraction.audit(read_council["lake"])
+    audit = extraction.audit(read_council.lake)
     assert audit["mentions"] > 1000
     assert audit["spans_mismatched"] == 0 and audit["items_unread"] == 0, audit
 
@@ -252,7 +253,7 @@ def test_recognition_and_resolution_meet_floors_on_the_shared_council(shared_cou
 
 def test_extraction_is_incremental_by_content_hash(read_council, extractor, tmp_path):
     lake = Lake(str(tmp_path / "lake"))
-    shutil.copytree(read_council["lake"].root, lake.root)
+    shutil.copytree(read_council.lake.root, lake.root)
     again = extraction.extract_entities(lake, extractor)
     assert again.pending_items == 0 and again.commits == 0 and again.pruned_rows == 0
 
@@ -273,7 +274,7 @@ def test_extraction_is_incremental_by_content_hash(read_council, extractor, tmp_
     write_deltalake(lake.uri("enterprise", "case_note"), edited.to_arrow().cast(pa.schema(schema)), mode="overwrite")
     run = extraction.extract_entities(lake, extractor)
     assert run.pending_items == 1 and run.pruned_rows > 0
-    mentions = lake.read("enterprise", extraction.MENTIONS)
+    mentions = lake.read("enterprise", MENTIONS)
     assert mentions.filter(pl.col("source_id") == deleted).is_empty()
     new = mentions.filter(pl.col("source_id") == changed)
     assert new["text"].to_list() == ["Kirsty Jackson"]

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import polars as pl
 
-from lake.entities.extraction import apply_span_conventions, decode_flat, mention_method
+from lake.entities.extraction import mention_method
 from lake.entities.gazetteer import GAZETTEER_MODEL, Gazetteer, merge
 from lake.entities.model import MODEL_LABELS, PROMPT_TO_LABEL
 from lake.entities.patterns import Mention, find_all
 from lake.entities.roles import ROLES_MODEL, fill_gaps, find_roles
+from lake.entities.span_rules import apply_span_conventions, decode_flat
 
 
 def _model(text: str, *spans: tuple[str, str]) -> list[Mention]:

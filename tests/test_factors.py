@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from lake.entities.extraction import SPAN_RULES, model_identity
+from lake.entities.extraction import model_identity
 from lake.entities.factors import (
     CLASSIFIER_FILE,
     FACTOR_LABELS,
@@ -18,6 +18,7 @@ from lake.entities.factors import (
     occurrence_in,
 )
 from lake.entities.model import MODEL_LABELS, to_examples
+from lake.entities.span_rules import SPAN_RULES
 from synth.training import labelled_texts
 
 RISK, PROTECTIVE = MODEL_LABELS["risk_factor"], MODEL_LABELS["protective_factor"]

@@ -10,7 +10,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from evaluation.insights import format_report, simulate
+from evaluation import insights as simulation_study
 from lake.embedding import Embedder
 from lake.insights import analysis
 from lake.insights.candidates import rank_candidates
@@ -210,18 +210,18 @@ def test_the_report_draws_forest_plots_and_renders_report_text_as_text(agency, f
 
 
 def test_the_simulation_study_reports_every_planted_effect():
-    report = simulate(seeds=3, households=300, top_k=10)
+    report = simulation_study.evaluate(seeds=3, households=300, top_k=10)
     planted = {(c, f) for c, fx in PLANTED_EFFECTS.items() for f in fx}
     assert set(report.effects.select("cohort", "characteristic").iter_rows()) == planted
     assert report.effects["coverage"].is_between(0, 1).all() and 0 <= report.fdr <= 1
     assert set(report.recall["cohort"]) == set(PLANTED_EFFECTS)
-    text = format_report(report)
+    text = simulation_study.report(report)
     assert "coverage" in text and "cared_for_disabled_relative (text only)" in text
 
 
 def test_the_loaded_council_is_analysed_and_says_when_it_is_too_small(read_council):
     """The shared test council has 40 approved households and only a couple matched: the analysis runs in the
     load, its check passes, and every finding says there are too few households to say anything."""
-    assert read_council["checks"]["every_listed_household_explained"] == "SUCCEEDED"
-    effects = read_council["lake"].read(INSIGHTS, analysis.EFFECTS)
+    assert read_council.checks["every_listed_household_explained"] == "SUCCEEDED"
+    effects = read_council.lake.read(INSIGHTS, analysis.EFFECTS)
     assert effects.height and (effects["finding"] == "too few to say").all()

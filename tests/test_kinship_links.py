@@ -8,7 +8,7 @@ import datetime as dt
 import polars as pl
 import pytest
 
-from lake.entities import resolution
+from lake.entities import kinship, resolution
 from lake.settings import ResolutionSettings
 from tests.crafted import crafted_mentions
 
@@ -139,8 +139,8 @@ def test_a_word_the_family_uses_next_to_one_name_decides_between_candidates():
 
 
 def test_kin_words_are_read_with_side_gender_and_age():
-    read = resolution.read_kin_word
-    assert read("grandmother (maternal)") == resolution.KinWord("grandmother", "maternal", "female")
-    assert read("his older sister") == resolution.KinWord("sibling", None, "female", "older")
-    assert read("Step-Dad's") == resolution.KinWord("stepfather", None, "male")
+    read = kinship.read_kin_word
+    assert read("grandmother (maternal)") == kinship.KinWord("grandmother", "maternal", "female")
+    assert read("his older sister") == kinship.KinWord("sibling", None, "female", "older")
+    assert read("Step-Dad's") == kinship.KinWord("stepfather", None, "male")
     assert read("great-grandmother") is None and read("social worker") is None and read("mother-in-law") is None

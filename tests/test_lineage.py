@@ -16,13 +16,13 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def tracer(read_council) -> Tracer:
-    settings = read_council["settings"]
-    return Tracer(read_council["lake"], settings.warehouse(), read_council["council"].out / "landing")
+    settings = read_council.settings
+    return Tracer(read_council.lake, settings.warehouse(), read_council.council.out / "landing")
 
 
 @pytest.fixture(scope="module")
 def network(read_council) -> pl.DataFrame:
-    with duckdb.connect(str(read_council["settings"].duckdb_path()), read_only=True) as con:
+    with duckdb.connect(str(read_council.settings.duckdb_path()), read_only=True) as con:
         return pl.from_arrow(con.sql("select * from main.child_network order by edge_id").to_arrow_table())
 
 
@@ -54,7 +54,7 @@ def test_a_recorded_ecomap_edge_leads_to_the_relationship_row_of_its_extract_fil
     assert found.child_id == edge["child_id"]
     relationship = next(link for link in found.links if link.table == "enterprise/relationship")
     assert relationship.key["relationship_id"] in edge["source_ids"]
-    assert relationship.version == read_council["lake"].version(ENTERPRISE, "relationship")
+    assert relationship.version == read_council.lake.version(ENTERPRISE, "relationship")
     assert relationship.written_in is not None and relationship.run_id  # the version and run that wrote it
     _assert_reaches_the_file_and_row(found)
     assert any(f.key["path"] == "RELATIONSHIP.csv" for f in found.landing_files())
@@ -75,7 +75,7 @@ def test_a_text_ecomap_edge_leads_to_its_mentions_spans_models_and_source_files(
 
 
 def test_a_document_mention_reaches_the_document_file_by_its_hash(tracer, read_council):
-    mentions = read_council["lake"].read(ENTERPRISE, "entity_mentions")
+    mentions = read_council.lake.read(ENTERPRISE, "entity_mentions")
     mention = mentions.filter(pl.col("source_type") == "document_page").sort("mention_id").row(0, named=True)
     found = tracer.mention(mention["mention_id"])
     page = next(link for link in found.links if link.what == "document page text")
@@ -87,7 +87,7 @@ def test_a_document_mention_reaches_the_document_file_by_its_hash(tracer, read_c
 
 
 def test_a_mart_row_and_a_search_hit_lead_to_their_extract_files(tracer, read_council):
-    with duckdb.connect(str(read_council["settings"].duckdb_path()), read_only=True) as con:
+    with duckdb.connect(str(read_council.settings.duckdb_path()), read_only=True) as con:
         involvement = con.sql("select min(involvement_id) from main.worker_history").fetchall()[0][0]
         event = con.sql("select min(timeline_event_id) from main.child_timeline where source_table = 'case_note'")
         event = event.fetchall()[0][0]
@@ -100,7 +100,7 @@ def test_a_mart_row_and_a_search_hit_lead_to_their_extract_files(tracer, read_co
 
     from lake.search.index import open_table
 
-    settings = read_council["settings"]
+    settings = read_council.settings
     chunk = open_table(settings.lancedb()).search().where("source_type = 'case_note'").limit(1).to_list()[0]
     found = tracer.search_hit(chunk["chunk_id"], settings.lancedb())
     assert found.links[0].what == "search chunk" and found.links[1].key == {"note_id": chunk["source_id"]}

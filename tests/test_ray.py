@@ -14,12 +14,13 @@ import numpy as np
 import polars as pl
 import pytest
 
-from lake.compute import ray_pool
+from lake import ray_pool
 from lake.compute import workers as compute
 from lake.documents import pipeline as documents
 from lake.documents.formats import ExtractionSettings
 from lake.embedding import Embedder
 from lake.entities import extraction
+from lake.entities.items import MENTIONS, SOURCES_DONE, text_items
 from lake.settings import ComputeSettings
 from lake.storage.delta import ENTERPRISE, Lake
 
@@ -30,7 +31,7 @@ ENTITY_BATCH = 128  # text items per batch here and on the cluster: several batc
 ENTITY_ITEMS = 3 * ENTITY_BATCH
 # Two tasks of the embedder's (128 chunks, then 32), one for each actor: as much as the comparison needs.
 EMBED_CHUNKS = compute.EMBED_BATCH + 32
-HEAVY_TABLES = (documents.TEXT, documents.ERRORS, documents.CHUNKS, extraction.MENTIONS, extraction.SOURCES_DONE)
+HEAVY_TABLES = (documents.TEXT, documents.ERRORS, documents.CHUNKS, MENTIONS, SOURCES_DONE)
 
 
 @pytest.fixture(scope="module")
@@ -55,13 +56,13 @@ def cluster():
 def ray_lake(read_council, cluster, tmp_path_factory):
     """A copy of the loaded council's lake without the tables the heavy work writes, and settings that send that
     work to the cluster."""
-    local: Lake = read_council["lake"]
+    local: Lake = read_council.lake
     root = tmp_path_factory.mktemp("ray_lake") / "delta"
     shutil.copytree(local.root, root)
     for name in HEAVY_TABLES:
         shutil.rmtree(root / ENTERPRISE / name)
     settings = dataclasses.replace(
-        read_council["settings"],
+        read_council.settings,
         lake_uri=str(root),
         compute=ComputeSettings(ray_address=cluster.address, ray_workers=2, ray_task_timeout_s=600),
     )
@@ -86,7 +87,7 @@ def test_documents_and_entities_on_two_nodes_equal_the_local_run_with_a_worker_k
 ):
     import ray
 
-    local: Lake = read_council["lake"]
+    local: Lake = read_council.lake
     settings, lake = ray_lake
     assert len([n for n in ray.nodes() if n["Alive"]]) == 2
 
@@ -100,7 +101,7 @@ def test_documents_and_entities_on_two_nodes_equal_the_local_run_with_a_worker_k
             killed.append(_kill_one(reader.pool))
 
     run = documents.extract_documents(
-        lake, read_council["council"].out / "landing", buckets=BUCKETS, pool=reader, progress=kill_during_documents
+        lake, read_council.council.out / "landing", buckets=BUCKETS, pool=reader, progress=kill_during_documents
     )
     assert killed and reader.pool.replaced >= 1, "a worker was killed and replaced"
     assert len(reader.pool.nodes) == 2, "the readers ran on both nodes"
@@ -121,7 +122,7 @@ def test_documents_and_entities_on_two_nodes_equal_the_local_run_with_a_worker_k
     # so a mention near the threshold depends on its batch-mates).
     # Three batches of the lake's text items, drawn across notes, pages and forms: enough for a kill to fall mid-run,
     # at a fraction of the model time of all of them (the suite has a 25-minute budget).
-    items = extraction.text_items(lake).sample(n=ENTITY_ITEMS, seed=17)
+    items = text_items(lake).sample(n=ENTITY_ITEMS, seed=17)
     here_root = Path(lake.root).parent / "entities_here"
     shutil.copytree(lake.root, here_root)
     here = Lake(str(here_root))
@@ -150,29 +151,29 @@ def test_documents_and_entities_on_two_nodes_equal_the_local_run_with_a_worker_k
     assert len(extractor.pool.nodes) == 2
     assert extraction.audit(lake, extractor.model_version, items=items)["items_unread"] == 0
     mention_cols = ["mention_id", "source_type", "source_id", "page", "start", "end", "label", "method"]
-    ray_mentions, local_mentions = (_rows(x, extraction.MENTIONS, mention_cols) for x in (lake, here))
+    ray_mentions, local_mentions = (_rows(x, MENTIONS, mention_cols) for x in (lake, here))
     assert set(ray_mentions["source_type"]) == {"case_note", "document_page", "form_answer"}
     assert ray_mentions.height > 2_000
     assert ray_mentions.equals(local_mentions)
     assert ray_mentions.select("mention_id").is_duplicated().sum() == 0
     scores = (
-        lake.read(ENTERPRISE, extraction.MENTIONS)
+        lake.read(ENTERPRISE, MENTIONS)
         .select("mention_id", "score")
-        .join(here.read(ENTERPRISE, extraction.MENTIONS).select("mention_id", "score"), on="mention_id")
+        .join(here.read(ENTERPRISE, MENTIONS).select("mention_id", "score"), on="mention_id")
     )
     assert (scores["score"] - scores["score_right"]).abs().max() < 1e-4
     # ... and the shared council's own run (all its documents, read extract by extract, in batches of 512, on
     # 2 threads) holds all but a few of these mentions. Not all: int8 dynamic quantisation scales activations
     # per batch, so a text's spans move a little with its batch-mates (1.3% of mentions with the issue-17 build,
     # the same texts by hash; under 1% before). A broken distribution differs wholesale.
-    assert ray_mentions.join(_rows(local, extraction.MENTIONS, mention_cols), on="mention_id", how="anti").height < (
+    assert ray_mentions.join(_rows(local, MENTIONS, mention_cols), on="mention_id", how="anti").height < (
         0.03 * ray_mentions.height
     )
 
 
 def test_embeddings_on_the_cluster_equal_local_ones(read_council, ray_lake):
     settings, _ = ray_lake
-    chunks = read_council["lake"].read(ENTERPRISE, documents.CHUNKS)["text"].head(EMBED_CHUNKS).to_list()
+    chunks = read_council.lake.read(ENTERPRISE, documents.CHUNKS)["text"].head(EMBED_CHUNKS).to_list()
     with compute.embedder(settings) as embedder:
         remote = embedder.encode(chunks)
         assert embedder.batch >= 2 * 128, "enough per call to keep both actors busy"

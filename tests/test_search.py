@@ -37,7 +37,7 @@ def embedder() -> Embedder:
 @pytest.fixture(scope="session")
 def people(read_council) -> dict:
     """The restricted child, a worker it names, and a worker of the council involved with it but not named."""
-    lake = read_council["lake"]
+    lake = read_council.lake
     restriction = lake.read(ENTERPRISE, "access_restriction").filter(pl.col("_deleted_at").is_null())
     child = restriction["child_id"][0]
     named = set(restriction.filter(pl.col("child_id") == child)["worker_id"].to_list())
@@ -51,7 +51,7 @@ def people(read_council) -> dict:
 def service(read_council, people, embedder, tmp_path_factory) -> QueryService:
     root = tmp_path_factory.mktemp("access")
     settings = dataclasses.replace(
-        read_council["settings"].replace(landing_dir=str(read_council["council"].out / "landing")),
+        read_council.settings.replace(landing_dir=str(read_council.council.out / "landing")),
         access=AccessSettings(users_file=str(root / "users.json"), audit_db=str(root / "audit.sqlite")),
     )
     users = UserStore(settings.users_file())
@@ -75,10 +75,10 @@ def _a_note_of(lake, child: str) -> dict:
 
 # ---- the index ----------------------------------------------------------------------------------------------
 def test_the_index_holds_every_live_chunk_and_an_unchanged_rerun_writes_nothing(read_council, embedder):
-    assert read_council["checks"]["index_matches_the_lake"] == "SUCCEEDED"
-    meta = read_council["search_metadata"]
+    assert read_council.checks["index_matches_the_lake"] == "SUCCEEDED"
+    meta = read_council.search_metadata
     assert meta["chunks_embedded"].value > 1000 and meta["chunks_per_second"].value > 0
-    settings = read_council["settings"]
+    settings = read_council.settings
     table = index.open_table(settings.lancedb())
     indexed = {ix.columns[0] for ix in table.list_indices()}
     assert {"text", *index.FILTER_INDEXES} <= indexed
@@ -93,8 +93,8 @@ def test_the_index_holds_every_live_chunk_and_an_unchanged_rerun_writes_nothing(
 
 def test_the_index_follows_deleted_changed_and_retyped_notes(read_council, embedder, tmp_path):
     lake_dir = tmp_path / "lake"
-    shutil.copytree(read_council["lake"].root, lake_dir)
-    settings = read_council["settings"].replace(lake_uri=str(lake_dir), lancedb_uri=str(tmp_path / "lancedb"))
+    shutil.copytree(read_council.lake.root, lake_dir)
+    settings = read_council.settings.replace(lake_uri=str(lake_dir), lancedb_uri=str(tmp_path / "lancedb"))
     lake = settings.lake()
     first = index.build_index(lake, settings.lancedb(), embedder)
     notes = lake.read(ENTERPRISE, "case_note").filter(pl.col("_deleted_at").is_null()).sort("note_id")
@@ -178,7 +178,7 @@ def test_a_person_is_found_under_every_name_the_text_used(service, people):
 # ---- access rules, through every call ----------------------------------------------------------------------------
 def test_a_restricted_child_is_visible_only_to_the_workers_it_names(service, people, read_council):
     child = people["restricted"]
-    note = _a_note_of(read_council["lake"], child)
+    note = _a_note_of(read_council.lake, child)
     document = service.lake.read(ENTERPRISE, "document").filter(pl.col("child_id") == child)["document_id"][0]
     phrase = " ".join(note["note_text"].split()[:12])  # the restricted child's own words rank highest
     named, unnamed = service.login("named", PASSWORD), service.login("unnamed", PASSWORD)
@@ -229,7 +229,7 @@ def test_a_restricted_child_is_visible_only_to_the_workers_it_names(service, peo
 @pytest.mark.parametrize("login", ["auditor", "analyst", "admin"])
 def test_roles_without_case_text_read_none(service, people, read_council, login):
     session = service.login(login, PASSWORD)
-    note = _a_note_of(read_council["lake"], people["restricted"])
+    note = _a_note_of(read_council.lake, people["restricted"])
     for call in (
         lambda: service.search(session, SearchRequest("safety plan")),
         lambda: service.open_note(session, note["note_id"]),
@@ -252,7 +252,7 @@ def test_roles_without_case_text_read_none(service, people, read_council, login)
 
 def test_an_iro_sees_only_the_children_they_review(service, people, read_council):
     session = service.login("iro", PASSWORD)
-    lake = read_council["lake"]
+    lake = read_council.lake
     live = pl.col("_deleted_at").is_null()
     involved = lake.read(ENTERPRISE, "involvement").filter(live & (pl.col("worker_id") == people["unnamed"]))
     deleted = set(lake.read(ENTERPRISE, "child").filter(~live)["person_id"].to_list())
@@ -443,11 +443,11 @@ def test_cli_searches_as_a_user_and_keeps_the_users_file(service, people, tmp_pa
 
 # ---- quality against the truth --------------------------------------------------------------------------------
 def test_search_quality_against_the_synthetic_truth(read_council, embedder):
-    from evaluation.search import evaluate_search
+    from evaluation import search as search_quality
 
-    settings = read_council["settings"]
-    result = evaluate_search(
-        settings.lake(), settings.lancedb(), read_council["council"].out / "truth", embedder, max_queries=40
+    settings = read_council.settings
+    result = search_quality.evaluate(
+        settings.lake(), settings.lancedb(), read_council.council.out / "truth", embedder, max_queries=40
     )
     scores = {(r["task"], r["mode"], r["metric"]): r["value"] for r in result.scores.to_dicts()}
     assert scores[("most recent document", "hybrid", "top-1")] == 1.0  # the pilot's task
@@ -594,7 +594,7 @@ def test_browsing_without_words_lists_the_truly_newest_and_oldest(service):
 def test_provenance_is_for_auditors_and_for_those_who_may_see_the_child(service, people, read_council):
     import duckdb
 
-    with duckdb.connect(str(read_council["settings"].duckdb_path()), read_only=True) as con:
+    with duckdb.connect(str(read_council.settings.duckdb_path()), read_only=True) as con:
         edge = con.sql(
             "select edge_id from main.child_network where child_id = ? and evidence <> 'text' order by edge_id limit 1",
             params=[people["restricted"]],

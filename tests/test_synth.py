@@ -266,7 +266,7 @@ def test_a_structured_only_council_has_every_table_no_documents_and_loads(tmp_pa
 
     one = small_options(tmp_path / "one", children=12, structured_only=True, defect_rate=0.0)
     generate(one)
-    monkeypatch.setattr(council_module, "CHUNK_CHILDREN", 5)
+    monkeypatch.setattr(council_module.writing, "CHUNK_CHILDREN", 5)
     chunked = small_options(tmp_path / "chunked", children=12, structured_only=True, defect_rate=0.0)
     result = generate(chunked)
     assert result.documents == 0

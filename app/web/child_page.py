@@ -95,8 +95,9 @@ class Timeline(pn.viewable.Viewer):
         super().__init__(**params)
         self.events, self._open = events, open_source
         kinds = sorted({e["event_type"] for e in events})
-        self._kinds = pn.widgets.MultiChoice(name="Kinds of entry (none chosen: all)", options=kinds, width=420)
-        self._kinds.link(self, value="kinds", bidirectional=True)
+        self._kinds = pn.widgets.MultiChoice.from_param(
+            self.param.kinds, name="Kinds of entry (none chosen: all)", options=kinds, width=420
+        )
         self._prev = pn.widgets.Button(name="Newer entries", width=140)
         self._next = pn.widgets.Button(name="Older entries", width=140)
         self._prev.on_click(lambda _e: setattr(self, "page", max(self.page - 1, 0)))

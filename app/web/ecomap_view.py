@@ -102,15 +102,30 @@ class EcomapView(pn.viewable.Viewer):
         self.link_base = link_base
         self._by_id = {n.node_id: n for n in nodes}
 
-        self._kinds = pn.widgets.CheckButtonGroup(name="Kinds shown", options=list(KINDS), value=list(self.kinds))
-        self._bands = pn.widgets.CheckButtonGroup(name="Confidence shown", options=list(BANDS), value=list(self.bands))
-        self._from = pn.widgets.TextInput(name="Seen from", placeholder="YYYY-MM-DD", width=150)
-        self._to = pn.widgets.TextInput(name="Seen to", placeholder="YYYY-MM-DD", width=150)
+        # The filter widgets are made from their parameters and stay linked to them both ways, so the link to this
+        # view (``pn.state.location.sync`` sets the parameters) shows in the widgets. ``description=None``: a
+        # parameter's doc is no tooltip.
+        self._kinds = pn.widgets.CheckButtonGroup.from_param(self.param.kinds, name="Kinds shown", options=list(KINDS))
+        self._bands = pn.widgets.CheckButtonGroup.from_param(
+            self.param.bands, name="Confidence shown", options=list(BANDS)
+        )
+        self._from = pn.widgets.TextInput.from_param(
+            self.param.seen_from, name="Seen from", placeholder="YYYY-MM-DD", width=150, description=None
+        )
+        self._to = pn.widgets.TextInput.from_param(
+            self.param.seen_to, name="Seen to", placeholder="YYYY-MM-DD", width=150, description=None
+        )
         self._chooser = pn.widgets.Select(name="Node", options=self._choices(), width=380)
         self._show = pn.widgets.Button(name="Show mentions", width=140)
         self._hide = pn.widgets.Button(name="Hide this node", width=140)
         self._around = pn.widgets.Button(name="Other children around them", width=220, disabled=expand is None)
-        self._hidden = pn.widgets.MultiChoice(name="Hidden nodes (remove to show again)", options={}, width=380)
+        # The hidden box offers only the hidden nodes, by name. Its options must change before its value does (the
+        # widget drops a value it has no option for), so their watcher is registered before the widget's link.
+        self.param.watch(self._name_hidden, ["hidden", "expanded"])
+        self._hidden = pn.widgets.MultiChoice.from_param(
+            self.param.hidden, name="Hidden nodes (remove to show again)", options={}, width=380
+        )
+        self._name_hidden()
         self._unhide = pn.widgets.Button(name="Show all hidden nodes", width=200)
         self._graphml = _download("Download GraphML", f"ecomap-{child_id}.graphml", self.graphml)
         self._json = _download("Download JSON", f"ecomap-{child_id}.json", self.json)
@@ -121,11 +136,6 @@ class EcomapView(pn.viewable.Viewer):
         self._table = html_pane("", sizing_mode="stretch_width")
         self._mention_list = pn.Column(sizing_mode="stretch_width")
 
-        self._kinds.param.watch(lambda e: setattr(self, "kinds", list(e.new)), "value")
-        self._bands.param.watch(lambda e: setattr(self, "bands", list(e.new)), "value")
-        self._from.link(self, value="seen_from", bidirectional=True)
-        self._to.link(self, value="seen_to", bidirectional=True)
-        self._hidden.param.watch(lambda e: setattr(self, "hidden", list(e.new)), "value")
         self._show.on_click(lambda _e: setattr(self, "selected", self._chooser.value or ""))
         self._hide.on_click(lambda _e: self.hide(self._chooser.value))
         self._around.on_click(lambda _e: self.expand(self._chooser.value))
@@ -213,10 +223,10 @@ class EcomapView(pn.viewable.Viewer):
         return f"{self.link_base}?{urllib.parse.urlencode(query)}"
 
     # ---- drawing -----------------------------------------------------------------------------------------------
-    def _redraw(self, *_events):
-        self._kinds.value, self._bands.value = list(self.kinds), list(self.bands)
+    def _name_hidden(self, *_events):
         self._hidden.options = {self._by_id[h].label if h in self._by_id else h: h for h in self.hidden}
-        self._hidden.value = list(self.hidden)
+
+    def _redraw(self, *_events):
         nodes = self.shown()
         self._chart.object = echarts_option(self.child_id, self.child_label, nodes)
         self._count.object = (

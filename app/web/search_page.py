@@ -60,28 +60,32 @@ class SearchPage(pn.viewable.Viewer):
             name="Search the records", placeholder="e.g. safety plan Jordan Smith", sizing_mode="stretch_width"
         )
         self._go = pn.widgets.Button(name="Search", button_type="primary", width=100, align="end")
-        self._sort = pn.widgets.RadioButtonGroup(name="Order", options=SORTS, value=self.sort)
-        self._child = pn.widgets.Select(name="Child", options=self._child_options, value="", width=320)
-        self._sources = pn.widgets.CheckButtonGroup(
-            name="Kind of record", options={SOURCE_WORDS[s]: s for s in options["source_types"]}, align="end"
+        # Each filter widget is made from its parameter and stays linked to it both ways, so a chip's ✕ (which
+        # clears the parameter) clears the widget too. ``description=None``: a parameter's doc is no tooltip.
+        self._sort = pn.widgets.RadioButtonGroup.from_param(self.param.sort, name="Order", options=SORTS)
+        self._child = pn.widgets.Select.from_param(
+            self.param.child, name="Child", options=self._child_options, width=320
         )
-        self._types = pn.widgets.MultiChoice(name="Type", options=options["item_types"], width=320)
-        self._from = pn.widgets.TextInput(name="Event date from", placeholder="YYYY-MM-DD", width=160)
-        self._to = pn.widgets.TextInput(name="Event date to", placeholder="YYYY-MM-DD", width=160)
+        self._sources = pn.widgets.CheckButtonGroup.from_param(
+            self.param.source_types,
+            name="Kind of record",
+            options={SOURCE_WORDS[s]: s for s in options["source_types"]},
+            align="end",
+        )
+        self._types = pn.widgets.MultiChoice.from_param(
+            self.param.item_types, name="Type", options=options["item_types"], width=320
+        )
+        self._from = pn.widgets.TextInput.from_param(
+            self.param.event_from, name="Event date from", placeholder="YYYY-MM-DD", width=160, description=None
+        )
+        self._to = pn.widgets.TextInput.from_param(
+            self.param.event_to, name="Event date to", placeholder="YYYY-MM-DD", width=160, description=None
+        )
         self._chips = pn.Row(sizing_mode="stretch_width")
         self._status = html_pane("", sizing_mode="stretch_width")
         self._results = pn.Column(sizing_mode="stretch_width")
         self._go.on_click(lambda _e: self._take_box())
         self._box.param.watch(lambda _e: self._take_box(), "value")
-        for widget, name in (
-            (self._sort, "sort"),
-            (self._child, "child"),
-            (self._sources, "source_types"),
-            (self._types, "item_types"),
-            (self._from, "event_from"),
-            (self._to, "event_to"),
-        ):
-            widget.link(self, value=name, bidirectional=True)
         self.param.watch(self._run, ["text", "sort", "child", "source_types", "item_types", "event_from", "event_to"])
         self._layout = pn.Row(
             pn.Column(

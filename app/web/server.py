@@ -37,45 +37,37 @@ def _arg(name: str) -> str:
 def routes(service: QueryService) -> dict:
     """URL path -> a function that builds that page for one session."""
 
-    def search_page():
-        ctx = Context.for_this_session(service)
-        return page(ctx, "search", lambda c: SearchPage(c) if c.reads_case_text else _no_case_text(c))
+    def route(name: str, body):
+        def build_for_this_session():
+            return page(Context.for_this_session(service), name, body)
 
-    def children_page():
-        ctx = Context.for_this_session(service)
-        return page(ctx, "children", lambda c: ChildrenPage(c) if c.reads_case_text else _no_case_text(c))
-
-    def child_page():
-        ctx = Context.for_this_session(service)
-
-        def body(c: Context):
-            if not c.reads_case_text:
-                return _no_case_text(c)
-            child = ChildPage(c, _arg("id"))
-            if child.ecomap is not None:
-                if pn.state.location is not None:
-                    pn.state.location.sync(child.ecomap, ECOMAP_URL_STATE)
-                if _arg("tab") == "ecomap":
-                    child.section.value = "Ecomap"
-            return child
-
-        return page(ctx, "child", body)
-
-    def audit_page():
-        ctx = Context.for_this_session(service)
-        return page(ctx, "audit", AuditPage)
-
-    def insights_page():
-        ctx = Context.for_this_session(service)
-        return page(ctx, "insights", AdopterInsightsPage)
+        return build_for_this_session
 
     return {
-        "search": search_page,
-        "children": children_page,
-        "child": child_page,
-        "audit": audit_page,
-        "insights": insights_page,
+        "search": route("search", _case_reader_only(SearchPage)),
+        "children": route("children", _case_reader_only(ChildrenPage)),
+        "child": route("child", _child_body),
+        "audit": route("audit", AuditPage),
+        "insights": route("insights", AdopterInsightsPage),
     }
+
+
+def _case_reader_only(body):
+    """The page for roles that read case text; the others are told their role reads none."""
+    return lambda ctx: body(ctx) if ctx.reads_case_text else _no_case_text(ctx)
+
+
+def _child_body(ctx: Context):
+    """A child's page, opened at the ecomap when the URL says so, its filters synced to the URL."""
+    if not ctx.reads_case_text:
+        return _no_case_text(ctx)
+    child = ChildPage(ctx, _arg("id"))
+    if child.ecomap is not None:
+        if pn.state.location is not None:
+            pn.state.location.sync(child.ecomap, ECOMAP_URL_STATE)
+        if _arg("tab") == "ecomap":
+            child.section.value = "Ecomap"
+    return child
 
 
 def _no_case_text(ctx: Context):

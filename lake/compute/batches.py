@@ -1,4 +1,4 @@
-"""Batches of texts through a Ray :class:`~lake.compute.ray_pool.ActorPool`, answers put back in order.
+"""Batches of texts through a Ray :class:`~lake.ray_pool.ActorPool`, answers put back in order.
 
 Entity extraction and embedding share this shape: a list of texts in, one result per text out, in the same
 order, with the workers' CPU reported to the meter. A batch that does not come back (its worker timed out, or
@@ -12,8 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from lake import metering
-from lake.compute import ray_pool
+from lake import metering, ray_pool
 
 
 class BatchFailed(RuntimeError):

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lake.compute import ray_pool
+from lake import ray_pool
 from lake.compute.batches import TextWorker, in_batches, run_batches
 from lake.settings import Settings
 

@@ -1,6 +1,6 @@
 """LibreOffice headless conversions, in batches, robustly.
 
-Two facts found by real runs shape this module (see shared/PITFALLS and docs/decisions):
+Two facts found by real runs shape this module (decision 0007):
 - two conversions sharing one user profile silently lose files, so every concurrent run gets its own;
 - one run given thousands of files stops converting partway without an error, so runs stay short
   (``chunk`` files each) and whatever is still missing afterwards is converted again.

@@ -4,7 +4,7 @@ A node of the cluster need not see the council's file store: this process (the d
 its task is sent, and the bytes travel through Ray's object store. Legacy ``.doc`` files are converted to DOCX
 first, in batches, by Ray tasks (one LibreOffice start per batch, as locally); a batch that fails leaves its
 files to be converted one by one by the reader, as locally. Then actors that keep docling and EasyOCR loaded
-read one file at a time under the per-file timeout (:class:`lake.compute.ray_pool.ActorPool`): a file that
+read one file at a time under the per-file timeout (:class:`lake.ray_pool.ActorPool`): a file that
 hangs is recorded as ``timeout``; a file whose worker died (killed, out of memory, node lost) is tried again
 on another worker, then recorded as ``worker_crashed``. Outcomes come back to the caller, which commits.
 """
@@ -18,8 +18,7 @@ import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
-from lake import metering
-from lake.compute import ray_pool
+from lake import metering, ray_pool
 from lake.documents import formats, libreoffice
 from lake.documents.formats import DocumentError, ExtractionSettings, FileText
 from lake.documents.pipeline import Job, Outcome, is_legacy_doc, read_one
@@ -78,7 +77,7 @@ def convert_batch(files: list[tuple[str, bytes]]) -> tuple[dict[str, bytes], flo
 
 
 class RayExtractionPool:
-    """Reads jobs on the cluster this process has joined (:func:`lake.compute.ray_pool.connect`)."""
+    """Reads jobs on the cluster this process has joined (:func:`lake.ray_pool.connect`)."""
 
     def __init__(
         self,

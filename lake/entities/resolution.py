@@ -42,61 +42,22 @@ from pathlib import Path
 import polars as pl
 import pyarrow as pa
 
+from lake.entities.items import MENTIONS, text_items
+from lake.entities.kinship import (
+    ROLE_GENDER,
+    TITLE,
+    TITLE_GAP,
+    TITLE_GENDER,
+    kin_relation,
+    kin_side,
+    read_kin_word,
+    relation_class,
+)
 from lake.settings import ResolutionSettings
 from lake.storage.delta import ENTERPRISE, Lake, ensure_table
 
 RESOLVED, MENTION_PERSON = "resolved_person", "person_mention"
 ALIASES = Path(__file__).parent / "reference" / "name_aliases.csv"
-TITLE = re.compile(r"\b(Mr|Mrs|Ms|Miss|Mx|Dr|PC|DC|Sgt)\.?\s+$")
-TITLE_GENDER = {"Mr": "male", "Mrs": "female", "Ms": "female", "Miss": "female"}
-
-# Kinship words as workers write them -> the relation recorded in the case system (coarse where the word is).
-KIN_WORDS = {
-    "mum": "mother",
-    "mother": "mother",
-    "mam": "mother",
-    "mummy": "mother",
-    "dad": "father",
-    "father": "father",
-    "daddy": "father",
-    "stepdad": "stepfather",
-    "stepfather": "stepfather",
-    "stepmum": "stepmother",
-    "stepmother": "stepmother",
-    "nan": "grandmother",
-    "nana": "grandmother",
-    "nanna": "grandmother",
-    "grandma": "grandmother",
-    "gran": "grandmother",
-    "granny": "grandmother",
-    "grandmother": "grandmother",
-    "grandad": "grandfather",
-    "grandpa": "grandfather",
-    "granddad": "grandfather",
-    "grandfather": "grandfather",
-    "brother": "sibling",
-    "sister": "sibling",
-    "aunt": "aunt",
-    "auntie": "aunt",
-    "aunty": "aunt",
-    "uncle": "uncle",
-    "foster carer": "foster carer",
-    "family friend": "family friend",
-    "neighbour": "neighbour",
-    "godparent": "godparent",
-    "godmother": "godparent",
-    "godfather": "godparent",
-}
-ROLE_GENDER = {
-    "mother": "female",
-    "stepmother": "female",
-    "grandmother": "female",
-    "aunt": "female",
-    "father": "male",
-    "stepfather": "male",
-    "grandfather": "male",
-    "uncle": "male",
-}
 WORKER_ROLES = ("social worker", "sw", "allocated social worker")
 
 # Stated m probabilities (the chance a true match shows each level), from how workers write names: a full
@@ -106,126 +67,6 @@ M_SURNAME = [0.93, 0.05, 0.02]  # exact, fuzzy (typos), other (name changes)
 M_ROLE = [0.97, 0.03]  # same, different
 M_GENDER = [0.99, 0.01]
 MIN_PAIRS_FOR_EM = 5000
-
-
-# Words around a kinship word that do not change who it is: "his mum", "birth dad", "older sister".
-_KIN_FILLER = frozenset(
-    [
-        "his",
-        "her",
-        "their",
-        "the",
-        "child's",
-        "childs",
-        "young",
-        "person's",
-        "birth",
-        "biological",
-        "natural",
-        "real",
-        "older",
-        "younger",
-        "elder",
-        "eldest",
-        "oldest",
-        "youngest",
-        "big",
-        "little",
-        "baby",
-        "half",
-    ]
-)
-_KIN_SIDE = {"maternal": "maternal", "paternal": "paternal"}
-# Spellings and compounds workers write beyond KIN_WORDS (after lower-casing and joining "step-dad", "step dad").
-_KIN_MORE = {
-    "mom": "mother",
-    "mommy": "mother",
-    "mammy": "mother",
-    "mumma": "mother",
-    "mummy": "mother",
-    "stepmom": "stepmother",
-    "nannie": "grandmother",
-    "nanny": "grandmother",
-    "nannan": "grandmother",
-    "grandmum": "grandmother",
-    "grandmom": "grandmother",
-    "grandmama": "grandmother",
-    "grampa": "grandfather",
-    "grandpop": "grandfather",
-    "gramps": "grandfather",
-    "grandaddy": "grandfather",
-    "granda": "grandfather",
-    "bro": "sibling",
-    "sis": "sibling",
-    "sibling": "sibling",
-    "foster mum": "foster carer",
-    "foster mother": "foster carer",
-    "foster dad": "foster carer",
-    "foster father": "foster carer",
-    "foster carers": "foster carer",
-    "foster parent": "foster carer",
-    "auntie": "aunt",
-}
-_KIN_AGE = {
-    "older": "older",
-    "elder": "older",
-    "big": "older",
-    "younger": "younger",
-    "little": "younger",
-    "baby": "younger",
-    "eldest": "eldest",
-    "oldest": "eldest",
-    "youngest": "youngest",
-}
-_SIBLING_GENDER = {"brother": "male", "bro": "male", "sister": "female", "sis": "female"}
-
-
-@dataclass(frozen=True)
-class KinWord:
-    """A kinship word read: the coarse relation (as :func:`relation_class` gives recorded relations), the side of
-    the family it names ("maternal grandmother", "grandmother (paternal)") and the gender it implies."""
-
-    relation: str
-    side: str | None
-    gender: str | None
-    age: str | None = None  # "older"/"younger" than the child, "eldest"/"youngest" of those
-
-
-def read_kin_word(word: str) -> KinWord | None:
-    """'Mum', "Mum's", 'birth dad', 'step-dad', 'grandmother (maternal)', 'his older sister' -> KinWord; None for
-    words that name no recorded relation ('great-grandmother', 'cousin's mum', a professional role)."""
-    w = word.lower().replace("\u2019", "'").strip()
-    w = re.sub(r"(?:'s|s')$", "", w.strip(" .,:;"))
-    words = re.sub(r"[-()/,.:;]", " ", w).split()
-    side = next((_KIN_SIDE[x] for x in words if x in _KIN_SIDE), None)
-    age = next((_KIN_AGE[x] for x in words if x in _KIN_AGE), None)
-    words = [x for x in words if x not in _KIN_SIDE and x not in _KIN_FILLER]
-    if not words or "great" in words or "in" in words or "law" in words:
-        return None
-    # "step dad", "step-dad" -> "stepdad"; "grand mother" -> "grandmother"
-    joined = " ".join(words)
-    joined = re.sub(r"^(step|grand) ", r"\1", joined)
-    relation = KIN_WORDS.get(joined) or _KIN_MORE.get(joined)
-    if relation is None:
-        return None
-    gender = _SIBLING_GENDER.get(joined) or ROLE_GENDER.get(relation)
-    return KinWord(relation, side, gender, age)
-
-
-def kin_relation(word: str) -> str | None:
-    kin = read_kin_word(word)
-    return kin.relation if kin else None
-
-
-def kin_side(relation: str | None) -> str | None:
-    """The side of the family a recorded relation names ('maternal grandmother' -> 'maternal'), if any."""
-    kin = read_kin_word(relation) if relation else None
-    return kin.side if kin else None
-
-
-def relation_class(relation: str | None) -> str | None:
-    """A recorded relation in the coarse classes kinship words can tell apart."""
-    return None if relation is None else kin_relation(relation) or relation.lower()
 
 
 @cache
@@ -259,9 +100,6 @@ def parse_name(text: str, surname_only: bool) -> ParsedName:
     return ParsedName(words[0].lower(), words[-1].lower())
 
 
-_TITLE_GAP = re.compile(r"\s+(?:Mr|Mrs|Ms|Miss|Mx|Dr)\.?\s+")
-
-
 def _adjacent(text: str, before: dict, after: dict, most: int) -> bool:
     """Whether mention ``before`` is written right against mention ``after``: at most ``most`` characters apart
     with no letter or digit between them ('Nan Pat', 'Pat (Nan)', 'Mum: Pat'), or a title between them
@@ -271,7 +109,7 @@ def _adjacent(text: str, before: dict, after: dict, most: int) -> bool:
     gap = text[before["end"] : after["start"]] if text else " " * (after["start"] - before["end"])
     if len(gap) <= most and not any(c.isalnum() for c in gap):
         return True
-    return bool(_TITLE_GAP.fullmatch(gap))
+    return bool(TITLE_GAP.fullmatch(gap))
 
 
 def _role_near(ms: list[dict], i: int, text: str = "") -> tuple[str | None, str | None]:
@@ -288,7 +126,7 @@ def _role_near(ms: list[dict], i: int, text: str = "") -> tuple[str | None, str 
     return kin, prof
 
 
-def _next_to_person(ms: list[dict], i: int, text: str = "") -> bool:
+def next_to_person(ms: list[dict], i: int, text: str = "") -> bool:
     """Whether role mention ``i`` is written next to a person mention, whose name then carries the link."""
     return (i + 1 < len(ms) and ms[i + 1]["label"] == "person" and _adjacent(text, ms[i], ms[i + 1], 4)) or (
         i > 0 and ms[i - 1]["label"] == "person" and _adjacent(text, ms[i - 1], ms[i], 2)
@@ -730,7 +568,7 @@ def _kin_words(mentions: pl.DataFrame, texts: pl.DataFrame) -> tuple[pl.DataFram
             if kin is None:
                 continue
             word = _usage_word(m["text"])
-            if _next_to_person(ms, i, text):
+            if next_to_person(ms, i, text):
                 for j in (i - 1, i + 1):
                     if 0 <= j < len(ms) and ms[j]["label"] == "person":
                         named.append(
@@ -954,8 +792,6 @@ class ResolutionRun:
 def resolve_people(lake: Lake, rules: ResolutionSettings | None = None) -> ResolutionRun:
     """Rebuild ``resolved_person`` and ``person_mention`` from the current mentions and recorded people.
     Whole-table: the Splink model is re-estimated on the council's data each time (seconds at this size)."""
-    from lake.entities.extraction import MENTIONS, text_items
-
     rules = rules or ResolutionSettings()
     mentions = lake.read(ENTERPRISE, MENTIONS).filter(
         pl.col("label").is_in(["person", "kinship_role", "professional_role"])

@@ -27,7 +27,7 @@ from lake.search.index import TABLE as SEARCH_TABLE
 from lake.search.index import connect
 from lake.storage.delta import ENTERPRISE, LANDING, STAGING, Lake, sql_literal
 
-MENTIONS = "entity_mentions"  # lake.entities.extraction.MENTIONS, named here to keep ops below the capabilities
+MENTIONS = "entity_mentions"  # lake.entities.items.MENTIONS, named here to keep ops below the capabilities
 MENTION_PERSON = "person_mention"
 DOCUMENT_TEXT = "document_text"
 MAX_MENTIONS_PER_EDGE = 5  # an edge's chain follows this many of its mentions (it says how many there are)

@@ -16,7 +16,7 @@ from functools import cached_property
 
 import polars as pl
 
-from lake.entities.extraction import MENTIONS
+from lake.entities.items import MENTIONS
 from lake.entities.resolution import MENTION_PERSON, RESOLVED, alias_groups, recorded_people
 from lake.storage.delta import ENTERPRISE, Lake
 

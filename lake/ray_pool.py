@@ -16,6 +16,9 @@ actor and answers every task exactly once:
 The caller writes the results: workers never commit to the lake, so there is one committer and no race on a
 Delta commit. Actors are spread over the nodes (``SPREAD``) and reserve ``cpus`` each, so the pool's size is
 what the cluster holds (:func:`pool_size`) unless a setting says otherwise.
+
+The pool knows nothing of what its actors run: the documents' reader (:mod:`lake.documents.on_ray`) and the
+model actors of :mod:`lake.compute` build on it, so it sits below every capability.
 """
 
 from __future__ import annotations

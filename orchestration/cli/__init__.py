@@ -1,0 +1,54 @@
+"""The ``caselake`` command line. Each command is a thin shell over a plain function, in the module named for
+it (``generate``, ``pipeline``, ``evaluate``, ``search``, ``serve``, ``costs``, ``lineage``) or for its
+sub-command group (``insights``, ``users``, ``tables`` for ``caselake lake``, ``audit``); ``common`` holds the
+console, ``fail()``, the settings and the progress bars.
+
+Commands are registered here, in one list, because the order they are registered in is the order
+``caselake --help`` shows them. Every module imports only typer and rich at the top: the libraries a command
+needs are imported inside it, so that ``caselake --help`` (and every command) starts fast.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from orchestration.cli import (
+    audit,
+    costs,
+    evaluate,
+    generate,
+    insights,
+    lineage,
+    pipeline,
+    search,
+    serve,
+    tables,
+    users,
+)
+
+app = typer.Typer(help="caselake: a lakehouse for children's social care records.", no_args_is_help=True)
+
+
+@app.callback()
+def main() -> None:
+    """caselake: land case-management exports, make every record searchable, serve the app."""
+
+
+app.command("synth")(generate.synth)
+app.command("load")(pipeline.load)
+app.command("extract-text")(pipeline.extract_text)
+app.command("build-entity-model")(pipeline.build_entity_model)
+app.command("extract-entities")(pipeline.extract_entities)
+app.command("eval")(evaluate.evaluate)
+app.command("synth-agency")(generate.synth_agency)
+app.command("search")(search.search_command)
+app.command("serve")(serve.serve)
+app.command("costs")(costs.costs)
+app.command("lineage")(lineage.lineage)
+
+app.add_typer(insights.insights_app, name="insights")
+app.add_typer(users.users_app, name="users")
+app.add_typer(tables.lake_app, name="lake")
+app.add_typer(audit.audit_app, name="audit")
+
+__all__ = ["app"]

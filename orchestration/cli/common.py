@@ -1,0 +1,62 @@
+"""What every command shares: the stderr console, the one way to stop with an error, the settings (read when
+a command starts) and the progress bars."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, NoReturn
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+if TYPE_CHECKING:
+    from lake.settings import Settings
+
+console = Console(stderr=True)
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """Say what went wrong on stderr and stop with ``code`` (2: the input was wrong; 1: the work failed)."""
+    console.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(code)
+
+
+def read_settings() -> Settings:
+    """The settings, read from the environment when the command starts."""
+    from lake.settings import Settings
+
+    try:
+        return Settings.from_env()
+    except ValueError as exc:  # a malformed CASELAKE_* variable: say which, and stop
+        fail(str(exc), 2)
+
+
+@contextmanager
+def progress_bars() -> Iterator[Callable[[str, int, int], None]]:
+    """A ``progress(stage, done, total)`` callback drawing one bar per stage on stderr."""
+    with Progress(
+        TextColumn("{task.description:<28}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
+    ) as bar:
+        tasks: dict[str, int] = {}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=max(total, 1))
+            bar.update(tasks[stage], completed=done if total else 1, total=max(total, 1))
+
+        yield progress
