@@ -20,14 +20,13 @@ query is written down.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import logging
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import duckdb
@@ -93,14 +92,14 @@ class AuditedCall:
 
     def note(self, **fields) -> None:
         """Change what the row will say: the target as found, the result, an outcome other than ok."""
-        self.event = dataclasses.replace(self.event, **fields)
+        self.event = replace(self.event, **fields)
 
     def fail(self, outcome: Outcome, detail: str) -> None:
         """The call is about to raise: write this outcome for it on the way out."""
         self.note(outcome=outcome, detail=detail)
         self.settled = True
 
-    def skip(self) -> None:
+    def leave_unrecorded(self) -> None:
         """The call returns nothing (no such page image): it leaves no row."""
         self.unrecorded = True
 
@@ -130,7 +129,7 @@ class AuditedCall:
         """The live record if its child is in scope; otherwise the same refusal whether it exists or not."""
         self.note(target={key: str(record_id)[:64]})
         scope = self.case_reader()
-        row = self._service._one(table, key, record_id)
+        row = self._service.live_record(table, key, record_id)
         if row is None or row["child_id"] not in scope.children:
             raise self.deny("record not found or child not in scope")
         self.record = row
@@ -232,8 +231,7 @@ class QueryService:
             call = AuditedCall(self, None, AuditEvent(who, "", action))
         call.note(target=target or {}, request=request or {})
         try:
-            if not allowed:
-                raise call.deny(why_not)
+            call.require(allowed, why_not)
             if case_reader:
                 call.case_reader()
             if child_id is not _NOT_ASKED:
@@ -309,13 +307,13 @@ class QueryService:
         """What the search page's filters may offer: the source types and the note/document/form types indexed.
         Only a refusal is written down: the options are the same for everyone who may search."""
         with self._audited(session, Action.SEARCH_OPTIONS, case_reader=True) as call:
-            call.skip()
+            call.leave_unrecorded()
             table = self._table
             types = sorted(self._searcher(table).item_types()) if table is not None else []
             return {"source_types": list(SOURCE_TYPES), "item_types": types}
 
     # ---- opening records ---------------------------------------------------------------------------------
-    def _one(self, table: str, key: str, value: str) -> dict | None:
+    def live_record(self, table: str, key: str, value: str) -> dict | None:
         if not isinstance(value, str) or not ID.match(value):
             return None
         rows = self.lake.read(ENTERPRISE, table, filters=[(key, "=", value)])
@@ -397,7 +395,7 @@ class QueryService:
             path, content_hash = self._current_file(document_id)
             image = _page_png(path, page, scale)
             if image is None:
-                call.skip()
+                call.leave_unrecorded()
                 return None
             call.note(
                 target={"document_id": document_id, "page": int(page), "child_id": row["child_id"]},

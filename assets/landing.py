@@ -13,19 +13,19 @@ from lake.ingest.landing import Extract, extract_for
 from lake.ingest.pipeline import ExtractFailed, land_extract
 from lake.storage.delta import Lake
 
-Done = TypeVar("Done")
+StepResult = TypeVar("StepResult")
 
 
 def landing_key(source: str) -> dg.AssetKey:
     return dg.AssetKey(["landing", source, "files"])
 
 
-def on_extract(
+def run_on_extract(
     context: dg.AssetExecutionContext,
     lakehouse: LakehouseResource,
     source: str,
-    step: Callable[[Lake, Extract], Done],
-) -> tuple[Extract, Done]:
+    step: Callable[[Lake, Extract], StepResult],
+) -> tuple[Extract, StepResult]:
     """The run's extract of ``source`` (its partition) and what ``step`` made of it: landing and staging alike.
 
     An extract that fails its own checks fails the run with its reasons (and, from staging, the rows each table
@@ -54,7 +54,7 @@ def _landing_asset(source: str) -> dg.AssetsDefinition:
     )
     @metered
     def landing_files(context: dg.AssetExecutionContext, lakehouse: LakehouseResource):
-        extract, files = on_extract(context, lakehouse, source, land_extract)
+        extract, files = run_on_extract(context, lakehouse, source, land_extract)
         return dg.MaterializeResult(
             metadata={
                 "extract_id": extract.extract_id,

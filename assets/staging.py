@@ -9,7 +9,7 @@ the commit (rows read = landed + quarantined, rows read = rows declared) and war
 
 import dagster as dg
 
-from assets.landing import landing_key, on_extract
+from assets.landing import landing_key, run_on_extract
 from assets.metering import metered
 from assets.partitions import EXTRACT_PARTITIONS
 from assets.resources import LakehouseResource
@@ -61,7 +61,7 @@ def _staging_assets(source: str) -> dg.AssetsDefinition:
     @metered
     def staging(context: dg.AssetExecutionContext, lakehouse: LakehouseResource):
         # An extract that fails stages nothing and fails here, before any materialization.
-        extract, loads = on_extract(context, lakehouse, source, stage_extract)
+        extract, loads = run_on_extract(context, lakehouse, source, stage_extract)
         quarantined = 0
         for table, load in loads.items():
             key = staging_key(source, table)

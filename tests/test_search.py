@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import multiprocessing
 import shutil
 import sqlite3
@@ -322,6 +323,28 @@ def test_every_call_is_audited_before_it_returns(service, people):
     assert '"text":"safety plan"' in row["request"] and '"sort":"newest"' in row["request"]
     assert all(h.chunk_id in row["result"] for h in result.hits)
     assert service.audit.verify().ok
+
+
+def test_what_a_call_that_gives_nothing_writes(service, people, tmp_path):
+    """The audited-call shape keeps the journal's odd corners (decision 0031): the search page's filter options
+    and a page with no image write no row; a document whose file is gone writes an error row naming only the
+    document, and the call raises."""
+    session = service.login("named", PASSWORD)
+    before = _last_audit(service)["seq"]
+    assert service.search_options(session)["source_types"]
+    assert _last_audit(service)["seq"] == before
+    document = service.lake.read(ENTERPRISE, "document").filter(pl.col("child_id") == people["restricted"])
+    document_id = document["document_id"][0]
+    # The same lake and journal, read with a landing folder that holds no file: the original is gone.
+    emptied = QueryService(service.settings.replace(landing_dir=str(tmp_path)), service.embedder)
+    assert emptied.page_image(session, document_id, 1) is None
+    assert _last_audit(service)["seq"] == before
+    with pytest.raises(FileNotFoundError):
+        emptied.download(session, document_id)
+    row = _last_audit(service)
+    assert row["seq"] == before + 1 and (row["action"], row["outcome"]) == ("download", "error")
+    assert json.loads(row["target"]) == {"document_id": document_id}
+    assert row["detail"] == "file not landed" and service.audit.verify().ok
 
 
 def test_a_failed_audit_write_fails_the_call(service, tmp_path):

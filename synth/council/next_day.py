@@ -64,7 +64,7 @@ class _Day:
     changes: list[dict] = field(default_factory=list)
 
     @property
-    def children(self) -> int:
+    def n_children(self) -> int:
         return len(self.world.children)
 
     def change(self, table: str, key: str, change: str, detail: str) -> None:
@@ -76,7 +76,7 @@ def _families_move(d: _Day) -> None:
     builder = WorldBuilder(pools_for(d.opts.split), d.opts.seed * 1000 + d.day, d.opts.as_of, 0)
     builder._counters["A"] = 9_000_000 + d.day * 1000
     n_open = len(d.open_children)
-    for j in d.rng.choice(n_open, size=min(n_open, max(1, round(d.children * 0.002))), replace=False):
+    for j in d.rng.choice(n_open, size=min(n_open, max(1, round(d.n_children * 0.002))), replace=False):
         child = d.open_children[int(j)]
         mover = child.relations["mother"][0]
         new_address: Address = builder.address()
@@ -93,7 +93,7 @@ def _families_move(d: _Day) -> None:
 def _episodes_close(d: _Day) -> None:
     """Open CIN, CP and CLA episodes end (a period of care with reason E13)."""
     open_eps = [e for e in d.world.episodes if e.end is None and e.start < d.when]
-    size = min(len(open_eps), max(1, round(d.children * 0.002)))
+    size = min(len(open_eps), max(1, round(d.n_children * 0.002)))
     for j in d.rng.choice(len(open_eps), size=size, replace=False) if open_eps else []:
         e = open_eps[int(j)]
         e.end = d.when
@@ -128,7 +128,7 @@ def _surnames_corrected(d: _Day) -> None:
 
 def _notes_deleted(d: _Day) -> None:
     """Case notes recorded on the wrong child's file are deleted."""
-    for _ in range(max(1, round(d.children * 0.001))):
+    for _ in range(max(1, round(d.n_children * 0.001))):
         note_id = f"CN{int(d.rng.integers(1, d.base_notes + 1)):08d}"
         if note_id in d.deleted:
             continue
@@ -145,8 +145,8 @@ def _new_notes_and_documents(d: _Day) -> None:
     """New notes and documents at the pilot's daily rate (only on the day written: nothing later draws after)."""
     if d.content is None:
         return
-    n_notes = max(1, round(d.children * NOTES_PER_CHILD_PER_DAY))
-    n_docs = max(1, round(d.children * DOCUMENTS_PER_CHILD_PER_DAY)) if d.opts.documents else 0
+    n_notes = max(1, round(d.n_children * NOTES_PER_CHILD_PER_DAY))
+    n_docs = max(1, round(d.n_children * DOCUMENTS_PER_CHILD_PER_DAY)) if d.opts.documents else 0
     pick = [d.open_children[int(j)] for j in d.rng.choice(len(d.open_children), size=n_notes + n_docs)]
     for i, child in enumerate(pick[:n_notes], start=1):
         note_id = f"CN9{d.day:03d}{i:04d}"
