@@ -281,7 +281,7 @@ def backlog_work(costs_from: Path | None) -> tuple[dict[str, tuple[str, float, f
     """Per work: unit, items in the pilot's backlog, CPU hours; and where the figures came from. With a lake,
     each work its cost marts have measured comes from them, the others from the constants above."""
     work = {w: (unit, items, items / 1000 * rate / 3600) for w, (unit, items, rate) in BACKLOG.items()}
-    source = "README 'Cost per asset' (measured 2026-12-02 on this machine, a 20-child council)"
+    source = "docs/benchmarks.md 'Cost per asset' (measured 2026-12-02 on this machine, a 20-child council)"
     if costs_from is None:
         return work, source
     import duckdb
