@@ -183,9 +183,12 @@ def test_sign_in_rejects_a_wrong_password_and_each_role_sees_only_its_children(v
         if role == "social_worker":  # the demo social worker is not named by their team's restricted child
             assert not shown & set(app_lake["restricted"])
             v.shot("children")
+            a_child = sorted(shown)[0]
     for role in ("auditor", "analyst"):
-        v = visit(*_as(app_lake, role))
-        v.page.wait_for_selector("text=Your role reads no case records.")
+        for path in ("/search", "/children", f"/child?id={a_child}"):  # every case page, a child's by its URL too
+            v = visit(*_as(app_lake, role), path=path)
+            v.page.wait_for_selector("text=Your role reads no case records.")
+            assert not v.page.query_selector("[data-testid=child-heading]")
     v = visit(*_as(app_lake, "auditor"), path="/audit")
     v.page.wait_for_selector("[data-testid=audit-rows]")
     assert "login" in v.page.inner_text("[data-testid=audit-rows]")

@@ -46,7 +46,7 @@ def routes(service: QueryService) -> dict:
     return {
         "search": route("search", _case_reader_only(SearchPage)),
         "children": route("children", _case_reader_only(ChildrenPage)),
-        "child": route("child", _child_body),
+        "child": route("child", _case_reader_only(_child_page)),
         "audit": route("audit", AuditPage),
         "insights": route("insights", AdopterInsightsPage),
     }
@@ -57,10 +57,8 @@ def _case_reader_only(body):
     return lambda ctx: body(ctx) if ctx.reads_case_text else _no_case_text(ctx)
 
 
-def _child_body(ctx: Context):
+def _child_page(ctx: Context):
     """A child's page, opened at the ecomap when the URL says so, its filters synced to the URL."""
-    if not ctx.reads_case_text:
-        return _no_case_text(ctx)
     child = ChildPage(ctx, _arg("id"))
     if child.ecomap is not None:
         if pn.state.location is not None:
