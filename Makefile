@@ -31,7 +31,7 @@ demo: setup
 	@# The app in the background, Dagster in the foreground; Ctrl-C stops both.
 	@trap 'kill $$APP 2>/dev/null' EXIT INT TERM; \
 	  uv run caselake serve --port $(APP_PORT) & APP=$$!; \
-	  echo "App: http://127.0.0.1:$(APP_PORT)/search   Dagster UI: http://127.0.0.1:$(PORT)   (Ctrl-C stops both)"; \
+	  echo "App: http://127.0.0.1:$(APP_PORT)/search   Dagster UI: http://127.0.0.1:$(PORT) (loopback only: it has no sign-in; docs/deployment.md)   (Ctrl-C stops both)"; \
 	  CASELAKE_AGENCY_EXPORT="$(AGENCY)" uv run dagster dev -w workspace.yaml -h 127.0.0.1 -p $(PORT)
 
 # The suite on two xdist workers, the shared loaded council's tests on one of them (decisions 0025, 0026).
@@ -52,6 +52,7 @@ bench: setup
 	uv run python benchmarks/bench_entities.py --evaluate
 	uv run python benchmarks/bench_search.py --children 100 --million
 	uv run python benchmarks/bench_app.py --repeat 5 --nodes 5000
+	uv run python benchmarks/bench_load.py --procs 1,2 --users 1,5,10,20 --clients 20 --seconds 20
 	uv run caselake eval insights --seeds 200 --households 500
 
 # Scaling curves of the structured load (synth, load, dbt, no-op re-run, next day) and the backlog in machines:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
 import sqlite3
 import threading
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ from typing import Literal
 import polars as pl
 
 from lake.storage.delta import OPS, Lake
+from lake.storage.private import private_dir
 
 GENESIS = "0" * 64
 EXPORT_TABLE = "audit_log"
@@ -133,8 +135,9 @@ class AuditLog:
     def _connect(self) -> sqlite3.Connection:
         con = getattr(self._local, "con", None)
         if con is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(self.path.parent)
             con = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            self.path.chmod(0o600)
             con.execute("PRAGMA journal_mode=WAL")
             con.execute("PRAGMA synchronous=FULL")
             con.executescript(SCHEMA)
@@ -201,7 +204,9 @@ class AuditLog:
 
     def _write_anchor(self, seq: int, digest: str) -> None:
         tmp = self.anchor.with_suffix(".head.tmp")
-        tmp.write_text(f"{seq} {digest}\n")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(f"{seq} {digest}\n")
         tmp.replace(self.anchor)
 
     def rows(

@@ -34,6 +34,7 @@ import polars as pl
 
 from app.access import SCOPE_TABLES, Scope, hidden_children, scope_for
 from app.audit import Action, AuditEvent, AuditLog, Outcome
+from app.sessions import SessionStore, hash_id
 from app.users import Role, User, UserStore
 from lake.documents.pipeline import TEXT, manifest
 from lake.embedding import Embedder
@@ -61,10 +62,19 @@ class NotSignedIn(PermissionError):
     pass
 
 
+class SignInThrottled(NotSignedIn):
+    """Too many wrong passwords for this login or from this client: refused before the password is checked."""
+
+    def __init__(self, retry_after_s: int):
+        super().__init__("too many attempts")
+        self.retry_after_s = retry_after_s
+
+
 @dataclass(frozen=True)
 class Session:
     user: User
     via: str  # password | oidc | cli
+    id_hash: str = ""  # the app session's (kept by the server); "" for the CLI, whose operator is signed in
 
     @property
     def login(self) -> str:
@@ -113,6 +123,11 @@ class AuditedCall:
         if not allowed:
             raise self.deny(why_not)
 
+    def scope_of_case_reader(self) -> Scope:
+        """The scope of a role that reads case text (no check: the caller asked the role)."""
+        self.scope = self._service.scope(self.session)
+        return self.scope
+
     def case_reader(self) -> Scope:
         self.require(self.session.role.reads_case_text, f"role {self.session.role} reads no case records")
         self.scope = self._service.scope(self.session)
@@ -142,6 +157,14 @@ class QueryService:
         self.lake = settings.lake()
         self.users = UserStore(settings.users_file())
         self.audit = AuditLog(settings.audit_db())
+        access = settings.access
+        self.sessions = SessionStore(
+            settings.sessions_db(),
+            idle_s=access.idle_minutes * 60,
+            absolute_s=access.absolute_hours * 3600,
+            login_failures=access.login_failures_per_minute,
+            client_failures=access.client_failures_per_minute,
+        )
         self.embedder = embedder or Embedder(settings.search)
         self._lock = threading.Lock()
         self._scopes: dict[tuple, Scope] = {}
@@ -158,13 +181,21 @@ class QueryService:
             self._searcher(table).item_types()
 
     # ---- signing in ----------------------------------------------------------------------------------
-    def login(self, login: str, password: str) -> Session:
-        with self._audited(login[:64], Action.LOGIN) as call:
+    def login(self, login: str, password: str, client: str = "cli") -> Session:
+        """Check a password, throttled per login and per client (the lock doubles each time it is earned)."""
+        with self._audited(login[:64], Action.LOGIN, request={"via": "password", "client": client[:64]}) as call:
+            throttled = self.sessions.throttled(login[:64], client[:64])
+            if throttled is not None:
+                call.fail("denied", f"throttled: this {throttled.key} is locked for {throttled.retry_after_s} s")
+                raise SignInThrottled(throttled.retry_after_s)
             user = self.users.authenticate(login, password)
             if user is None:
-                call.fail("denied", "wrong login or password")
+                lock = self.sessions.failed(login[:64], client[:64])
+                locked = f"; the {lock.key} is now locked for {lock.retry_after_s} s" if lock else ""
+                call.fail("denied", "wrong login or password" + locked)
                 raise NotSignedIn("wrong login or password")
-            call.note(login=user.login, role=str(user.role), request={"via": "password"})
+            self.sessions.succeeded(user.login)
+            call.note(login=user.login, role=str(user.role))
             return Session(user, "password")
 
     def session_for(self, login: str, via: str) -> Session:
@@ -177,21 +208,60 @@ class QueryService:
             call.note(login=user.login, role=str(user.role))
             return Session(user, via)
 
-    def resume(self, login: str, via: str) -> Session:
-        """The session of someone already signed in (the app's signed cookie names them): the user must still
-        exist and be enabled. Audited as the start of an app session, not as a second login."""
-        with self._audited(login[:64], Action.SESSION, request={"via": via}) as call:
-            user = self.users.get(login)
-            if user is None or user.disabled:
-                call.fail("denied", "")
-                raise NotSignedIn("this login is no longer allowed")
-            call.note(login=user.login, role=str(user.role))
-            return Session(user, via)
+    def sign_in(self, login: str, password: str, client: str) -> tuple[Session, str]:
+        """The app's sign-in: :meth:`login`, then a new server session whose id (returned once, for the cookie)
+        is the only way back into it."""
+        session = self.login(login, password, client)
+        session_id = self.sessions.start(session.login, str(session.role), "password")
+        return replace(session, id_hash=hash_id(session_id)), session_id
 
-    def logout(self, login: str) -> None:
-        with self._audited(login[:64], Action.LOGOUT) as call:
-            user = self.users.get(login)
-            call.note(role=str(user.role) if user else "")
+    def start_session(self, login: str, via: str) -> tuple[Session, str]:
+        """A server session for a login the identity provider has proven; returns it and its id."""
+        session = self.session_for(login, via)
+        session_id = self.sessions.start(session.login, str(session.role), via)
+        return replace(session, id_hash=hash_id(session_id)), session_id
+
+    def app_session(self, id_hash: str, *, touch: bool = True) -> Session | None:
+        """The live app session with this hash, or None. Its user must still exist, be enabled and hold the role
+        they signed in with: otherwise the session ends here (so an open page loses its scope at once)."""
+        found = self.sessions.live(id_hash, touch=touch) if id_hash else None
+        if found is None:
+            return None
+        user = self.users.get(found.login)
+        why = "login removed" if user is None else "login disabled" if user.disabled else ""
+        if user is not None and not why and str(user.role) != found.role:
+            why = "role changed"
+        if why:
+            self.sessions.end(id_hash, why)
+            return None
+        return Session(user, found.via, id_hash)
+
+    def open_page(self, id_hash: str, page: str) -> tuple[Session, list[dict]]:
+        """A page opened in a live app session: one audited row, which lists the children the page may offer
+        (for roles that read case text). Raises :class:`NotSignedIn` when the session has ended."""
+        session = self.app_session(id_hash)
+        if session is None:
+            raise NotSignedIn("this session has ended")
+        with self._audited(session, Action.SESSION, target={"page": page[:32]}) as call:
+            people = (
+                self._profiles(sorted(call.scope_of_case_reader().children)) if session.role.reads_case_text else []
+            )
+            call.note(result={"ids": [p["child_id"] for p in people]})
+            return session, people
+
+    def sign_out(self, id_hash: str) -> None:
+        """End this app session (the cookie and every page open in it)."""
+        session = self.app_session(id_hash)
+        if self.sessions.end(id_hash, "signed out") and session is not None:
+            with self._audited(session.login, Action.LOGOUT) as call:
+                call.note(role=str(session.role))
+
+    def end_sessions(self, login: str, reason: str) -> int:
+        """End every app session of a login (the admin disabled it or changed its role); audited."""
+        with self._audited(login[:64], Action.LOGOUT, request={"every_session": True}) as call:
+            ended = self.sessions.end_login(login, reason)
+            call.note(result={"sessions": ended}, detail=reason)
+            return ended
 
     # ---- scope -----------------------------------------------------------------------------------------
     def _versions(self) -> tuple:
@@ -231,6 +301,9 @@ class QueryService:
             call = AuditedCall(self, None, AuditEvent(who, "", action))
         call.note(target=target or {}, request=request or {})
         try:
+            if call.session is not None and call.session.id_hash and self.app_session(call.session.id_hash) is None:
+                call.fail("denied", "the app session has ended")  # signed out, idle, disabled: its open pages too
+                raise NotSignedIn("this session has ended")
             call.require(allowed, why_not)
             if case_reader:
                 call.case_reader()

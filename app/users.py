@@ -11,12 +11,14 @@ import json
 import os
 import re
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from enum import StrEnum
 from pathlib import Path
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+
+from lake.storage.private import private_dir
 
 LOGIN = re.compile(r"^[a-z0-9][a-z0-9._@-]{1,63}$")
 WORKER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
@@ -83,15 +85,22 @@ _hasher = PasswordHasher()
 class UserStore:
     def __init__(self, path: Path):
         self.path = Path(path)
+        self._cached: tuple[tuple, dict[str, User]] | None = None
 
     def _load(self) -> dict[str, User]:
-        if not self.path.exists():
+        """The users, read again whenever the file changed (every app call checks its user: no parse per call)."""
+        try:
+            stat = self.path.stat()
+        except FileNotFoundError:
             return {}
-        raw = json.loads(self.path.read_text())
-        return {u["login"]: User(**{**u, "role": Role(u["role"])}) for u in raw.get("users", [])}
+        key = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+        if self._cached is None or self._cached[0] != key:
+            raw = json.loads(self.path.read_text())
+            self._cached = (key, {u["login"]: User(**{**u, "role": Role(u["role"])}) for u in raw.get("users", [])})
+        return dict(self._cached[1])
 
     def _save(self, users: dict[str, User]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self.path.parent)
         data = {"users": [{**asdict(u), "role": str(u.role)} for u in sorted(users.values(), key=lambda u: u.login)]}
         # written whole to a temporary file and renamed, so a reader never sees half a file
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".users.")
@@ -132,6 +141,14 @@ class UserStore:
         users[login] = user
         self._save(users)
         return user
+
+    def set_disabled(self, login: str, disabled: bool = True) -> User:
+        users = self._load()
+        if login not in users:
+            raise UserError(f"no login {login!r}")
+        users[login] = replace(users[login], disabled=disabled)
+        self._save(users)
+        return users[login]
 
     def authenticate(self, login: str, password: str) -> User | None:
         """The user when the password is theirs, else None (the same answer for an unknown login)."""

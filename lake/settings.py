@@ -90,6 +90,12 @@ class AccessSettings:
     oidc_client_id: str = ""
     oidc_login_claim: str = "preferred_username"  # the claim matched to a login in the users file
     cookie_secret: str = ""  # "" = one made once and kept (mode 600) beside the users file: signs the app's cookie
+    sessions_db: str = ""  # "" = sessions.sqlite beside the users file: the app's sessions, shared by its processes
+    idle_minutes: float = 30.0  # an app session with no call for this long ends (OWASP ASVS 3.3.2, level 2)
+    absolute_hours: float = 12.0  # and every session ends this long after sign-in, busy or not
+    login_failures_per_minute: int = 10  # wrong passwords for one login in a minute before it is locked
+    client_failures_per_minute: int = 30  # wrong passwords from one address in a minute before it is locked
+    secure_cookies: bool = False  # True behind TLS (a proxy that ends HTTPS): cookies are sent over HTTPS only
 
 
 @dataclass(frozen=True)
@@ -191,6 +197,9 @@ class Settings:
     def users_file(self) -> Path:
         return Path(self.access.users_file) if self.access.users_file else self.data_root / "users.json"
 
+    def sessions_db(self) -> Path:
+        return Path(self.access.sessions_db) if self.access.sessions_db else self.users_file().with_name("sessions.sqlite")
+
     def audit_db(self) -> Path:
         return Path(self.access.audit_db) if self.access.audit_db else self.data_root / "audit" / "audit.sqlite"
 
@@ -248,6 +257,12 @@ ENVIRONMENT: dict[str, tuple[str, str, object]] = {
     "CASELAKE_OIDC_CLIENT_ID": ("access", "oidc_client_id", str),
     "CASELAKE_OIDC_LOGIN_CLAIM": ("access", "oidc_login_claim", str),
     "CASELAKE_COOKIE_SECRET": ("access", "cookie_secret", str),
+    "CASELAKE_SESSIONS_DB": ("access", "sessions_db", str),
+    "CASELAKE_IDLE_MINUTES": ("access", "idle_minutes", float),
+    "CASELAKE_ABSOLUTE_HOURS": ("access", "absolute_hours", float),
+    "CASELAKE_LOGIN_FAILURES_PER_MINUTE": ("access", "login_failures_per_minute", int),
+    "CASELAKE_CLIENT_FAILURES_PER_MINUTE": ("access", "client_failures_per_minute", int),
+    "CASELAKE_SECURE_COOKIES": ("access", "secure_cookies", _bool),
     "CASELAKE_AGENCY_EXPORT": ("insights", "agency_export", str),
     "CASELAKE_INSIGHTS_TOP_K": ("insights", "top_k", int),
     "CASELAKE_PRICE_VCPU_HOUR_GBP": ("ops", "price_vcpu_hour_gbp", float),

@@ -7,7 +7,12 @@ import dagster as dg
 
 from assets import audit, documents, enterprise, entities, housekeeping, insights, landing, marts, search, staging
 from assets.resources import LakehouseResource
+from lake.storage.private import private_files
 from orchestration import automation
+
+# Dagster's runs write the lake, the warehouse and the landing copies: owner-only, as the CLI's are. Here because
+# this module is what every Dagster process (the webserver, the daemon, each run) loads first.
+private_files()
 
 defs = dg.Definitions.merge(
     landing.defs,

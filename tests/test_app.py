@@ -6,6 +6,7 @@ of each page go to ``$CASELAKE_TEST_ARTIFACTS`` (default ``.artifacts/app`` in t
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import json
 import os
@@ -479,3 +480,186 @@ def test_a_5000_node_ecomap_draws(browser):
     assert timed["outside"] == []
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     (ARTIFACTS / "ecomap_5000_seconds.json").write_text(json.dumps(timed))
+
+
+# ---- the app under attack (issue 41): HTTP and websocket probes against the same real server -------------------
+class Probe:
+    """A client with its own cookie jar that signs in through the form, reads a page's Bokeh token and opens the
+    page's websocket with whatever cookie and token it is given (as an attacker's script would)."""
+
+    def __init__(self, url: str):
+        import httpx
+
+        self.url, self.http = url, httpx.Client(base_url=url, follow_redirects=False, timeout=60)
+
+    def sign_in(self, login: str, password: str, next_url: str = "/search"):
+        page = self.http.get("/login").text
+        csrf = re.search(r'name="csrf" value="([^"]*)"', page).group(1)
+        return self.http.post("/login", data={"csrf": csrf, "next": next_url, "username": login, "password": password})
+
+    def token(self, path: str = "/search") -> str:
+        return re.search(r'"token":"([^"]*)"', self.http.get(path).text).group(1)
+
+    def cookie(self) -> str:
+        return "; ".join(f"{k}={v}" for k, v in self.http.cookies.items())
+
+
+def open_socket(url: str, token: str, cookie: str, frames=(), after=None, wait_s: float = 5.0):
+    """Open ``/search/ws`` with this token and cookie, send ``frames``, call ``after()`` (in a thread), and return
+    (close code, every text frame received); ("refused", status) when the handshake is refused."""
+    import asyncio
+
+    from tornado.httpclient import HTTPClientError, HTTPRequest
+    from tornado.websocket import websocket_connect
+
+    port = int(url.rsplit(":", 1)[1])
+
+    async def run():
+        request = HTTPRequest(
+            f"ws://127.0.0.1:{port}/search/ws", headers={"Cookie": cookie, "Origin": f"http://localhost:{port}"}
+        )
+        try:
+            conn = await websocket_connect(request, subprotocols=["bokeh", token])
+        except HTTPClientError as exc:
+            return "refused", exc.code
+        got = []
+        for frame in frames:
+            await conn.write_message(frame)
+        if after is not None:
+            await asyncio.get_running_loop().run_in_executor(None, after)
+        while True:
+            try:
+                message = await asyncio.wait_for(conn.read_message(), wait_s)
+            except TimeoutError:
+                break
+            if message is None:
+                break
+            got.append(message)
+        return conn.close_code, got
+
+    # in a thread of its own: Playwright's sync API keeps an event loop running in this one
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, run()).result()
+
+
+def _probe_user(app_lake, login: str, role: str = "social_worker") -> str:
+    """A login of the test's own (so locking or disabling it leaves the other tests' logins alone)."""
+    from app.users import UserStore
+
+    password = "probe-password-" + login
+    worker = app_lake["logins"]["social_worker"][2] if role == "social_worker" else None
+    UserStore(app_lake["settings"].users_file()).add(login, role, "Probe", password, worker, replace=True)
+    return password
+
+
+def test_a_stolen_or_swapped_session_token_opens_nothing(app_url, app_lake):
+    worker, analyst = Probe(app_url), Probe(app_url)
+    assert worker.sign_in(*_as(app_lake, "social_worker")).status_code == 302
+    assert analyst.sign_in(*_as(app_lake, "analyst")).status_code == 302
+    cookie = worker.http.cookies.jar
+    assert all(c.has_nonstandard_attr("HttpOnly") for c in cookie), "the session cookie is HttpOnly"
+    token = worker.token()
+    from bokeh.util.token import get_token_payload
+
+    payload = get_token_payload(token)
+    assert payload["cookies"] == {} and "Cookie" not in payload["headers"], "no cookie travels in the token"
+    assert worker.cookie().split("=", 1)[1] not in json.dumps(payload)
+    # autoload.js handed the token (with its cookies) to any origin: it is not served at all
+    autoload = worker.http.get("/search/autoload.js", params={"bokeh-autoload-element": "x"})
+    assert autoload.status_code == 404 and "token" not in autoload.text
+    assert autoload.headers.get("Access-Control-Allow-Origin") is None
+    # the page's own cookie opens its token's websocket ...
+    code, frames = open_socket(app_url, token, worker.cookie(), wait_s=1)
+    assert code is None and '"msgtype": "ACK"' in frames[0]
+    # ... the token alone opens nothing, and with another user's cookie it is refused
+    assert open_socket(app_url, token, "")[0] == "refused"
+    code, frames = open_socket(app_url, worker.token(), analyst.cookie())
+    assert code == 4003 and not frames
+    # a token signed with another key (forged) is refused too
+    forged = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+    assert (
+        open_socket(app_url, forged, worker.cookie())[0] in ("refused", 1011, 1000, None)
+        and not open_socket(app_url, forged, worker.cookie())[1]
+    )
+
+
+def test_sign_out_ends_the_cookie_and_the_open_page(app_url, app_lake):
+    probe = Probe(app_url)
+    probe.sign_in(*_as(app_lake, "social_worker"))
+    stolen = dict(probe.http.cookies)
+    token = probe.token()
+    code, _frames = open_socket(app_url, token, probe.cookie(), after=lambda: probe.http.get("/logout"), wait_s=10)
+    assert code == 4001, "the open page's websocket is closed when its session signs out"
+    import httpx
+
+    replay = httpx.get(app_url + "/search", cookies=stolen, follow_redirects=False)
+    assert replay.status_code == 302 and "/login" in replay.headers["location"]
+
+
+def test_disabling_a_login_closes_its_open_pages(app_url, app_lake):
+    from app.users import UserStore
+
+    password = _probe_user(app_lake, "probe-disabled")
+    probe = Probe(app_url)
+    assert probe.sign_in("probe-disabled", password).status_code == 302
+    store = UserStore(app_lake["settings"].users_file())
+    code, _ = open_socket(
+        app_url, probe.token(), probe.cookie(), after=lambda: store.set_disabled("probe-disabled"), wait_s=15
+    )
+    assert code == 4001, "the sweep closes a disabled login's open page"
+    assert probe.http.get("/search").status_code == 302
+
+
+def test_sign_in_is_throttled_guarded_and_says_nothing_it_was_given(app_url, app_lake):
+    password = _probe_user(app_lake, "probe-throttle", role="analyst")
+    probe = Probe(app_url)
+    answers = [probe.sign_in("probe-throttle", f"wrong password {k}").status_code for k in range(10)]
+    assert answers == [401] * 10
+    locked = probe.sign_in("probe-throttle", password)  # the 11th, with the right password: still refused
+    assert locked.status_code == 429 and int(locked.headers["Retry-After"]) > 0
+    rows = [r for r in app_lake["service"].audit.rows(limit=1_000_000, login="probe-throttle")]
+    assert any("now locked" in r["detail"] for r in rows) and any("throttled" in r["detail"] for r in rows)
+    # CSRF: a post without the form's token is refused before the password is looked at
+    other = Probe(app_url)
+    other.http.get("/login")
+    forged = other.http.post("/login", data={"csrf": "x", "username": "probe-throttle", "password": password})
+    assert forged.status_code == 403 and "caselake_session" not in other.http.cookies
+    # next= only ever leads to the app's own pages; tabs and CRLF are refused, not a 500
+    for bad in ("///evil.example/phish", "//evil.example", "https://evil.example/", "/search\t", "/search\r\nX: y"):
+        page = Probe(app_url)
+        page.http.get("/login", params={"next": bad})
+        assert page.sign_in(*_as(app_lake, "auditor"), next_url=bad).headers["location"] == "/search"
+    # the page shows only its own words: the query string is not written on it
+    shown = Probe(app_url).http.get("/login", params={"error": "<b>Call 0800 SCAM</b>", "ended": "x"})
+    assert shown.status_code == 200 and "SCAM" not in shown.text
+    cookie = Probe(app_url).sign_in(*_as(app_lake, "auditor")).headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+
+
+def test_every_response_carries_the_headers_and_no_error_carries_code(app_url, app_lake):
+    import httpx
+
+    probe = Probe(app_url)
+    probe.sign_in(*_as(app_lake, "social_worker"))
+    for path in ("/login", "/search", "/children", "/static/js/bokeh.min.js", "/no-such-page", "/logout"):
+        reply = probe.http.get(path)
+        headers = reply.headers
+        assert "frame-ancestors 'none'" in headers.get("Content-Security-Policy", ""), path
+        assert headers.get("X-Content-Type-Options") == "nosniff", path
+        assert headers.get("Referrer-Policy") == "no-referrer", path
+        assert "Server" not in headers, path
+        assert "Traceback" not in reply.text and 'File "' not in reply.text, path
+    probe.sign_in(*_as(app_lake, "social_worker"))
+    # a message the server cannot handle gets a plain error: no traceback, no file paths
+    bad = ['{"msgid":"9","msgtype":"PATCH-DOC"}', "{}", '{"events": 5}']
+    _code, frames = open_socket(app_url, probe.token(), probe.cookie(), frames=bad, wait_s=3)
+    replies = "\n".join(frames)
+    assert '"ERROR"' in replies and "Traceback" not in replies and ".py" not in replies
+    # an unknown websocket path or a broken upgrade is a plain 4xx
+    assert httpx.get(app_url + "/search/ws").status_code in (400, 403, 426)
+
+
+def test_the_apps_files_are_its_owners_only(app_url, app_lake):
+    settings = app_lake["settings"]
+    for path in (settings.users_file(), settings.audit_db(), settings.sessions_db()):
+        assert path.stat().st_mode & 0o077 == 0, f"{path.name} is readable by others"

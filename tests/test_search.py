@@ -133,6 +133,34 @@ def test_snippets_escape_first_and_mark_second():
     assert out == "&lt;img src=x onerror=alert(1)&gt; <mark>safety</mark> &amp; plan"
 
 
+def test_an_app_session_ends_for_every_call_once_signed_out_or_disabled(service):
+    from app.service import NotSignedIn
+
+    session, _session_id = service.sign_in("named", PASSWORD, "127.0.0.1")
+    assert service.children(session)  # a live session reads
+    assert service.open_page(session.id_hash, "search")[0].login == "named"
+    service.sign_out(session.id_hash)
+    with pytest.raises(NotSignedIn):
+        service.children(session)  # a page still open after sign-out reads nothing more
+    with pytest.raises(NotSignedIn):
+        service.open_page(session.id_hash, "search")
+    rows = service.audit.rows(limit=1_000_000, login="named")
+    assert rows[-1]["outcome"] == "denied" and "ended" in rows[-1]["detail"]
+    assert any(r["action"] == "logout" for r in rows)
+    # a role changed behind an open session ends it at the next call
+    again, _ = service.sign_in("named", PASSWORD, "127.0.0.1")
+    user = service.users.get("named")
+    users = service.users._load()
+    users["named"] = dataclasses.replace(user, role=Role.TEAM_MANAGER)
+    service.users._save(users)
+    try:
+        with pytest.raises(NotSignedIn):
+            service.children(again)
+    finally:
+        users["named"] = user
+        service.users._save(users)
+
+
 # ---- ranking ----------------------------------------------------------------------------------------------
 def test_the_most_recent_document_of_a_type_comes_first_and_dates_are_labelled(service, people):
     session = service.login("named", PASSWORD)

@@ -4,21 +4,29 @@ password or OIDC sign-in in front of every page, and nothing fetched from outsid
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import secrets
 from pathlib import Path
 
 import panel as pn
+from panel.io.application import build_applications
+from panel.io.server import get_server
+from panel.io.threads import StoppableThread
+from tornado.ioloop import IOLoop
 from tornado.web import RedirectHandler
 
 from app.service import QueryService
 from app.web.audit_page import AuditPage
-from app.web.auth import PasswordAuth, oidc_options
+from app.web.auth import ServerSessionAuth, oidc_sign_in
 from app.web.child_page import ChildPage, ChildrenPage
+from app.web.guard import TOKEN_HEADERS, OpenPages, SessionBinding, guard
 from app.web.insights_page import AdopterInsightsPage
 from app.web.search_page import SearchPage
 from app.web.shell import Context, page
 from lake.settings import Settings
+from lake.storage.private import private_dir
 
 ECOMAP_URL_STATE = {
     "kinds": "kinds",
@@ -34,12 +42,28 @@ def _arg(name: str) -> str:
     return values[0].decode("utf-8", "replace")[:64]
 
 
-def routes(service: QueryService) -> dict:
+class LazyService:
+    """The query service, made on first use: in each forked app process, after the fork (a model loaded before a
+    fork is not safe to use in the children). Attribute reads go to the service."""
+
+    def __init__(self, settings: Settings, service: QueryService | None = None):
+        self._settings, self._service = settings, service
+
+    def get(self) -> QueryService:
+        if self._service is None:
+            self._service = QueryService(self._settings)
+        return self._service
+
+    def __getattr__(self, name: str):
+        return getattr(self.get(), name)
+
+
+def routes(service: QueryService | LazyService) -> dict:
     """URL path -> a function that builds that page for one session."""
 
     def route(name: str, body):
         def build_for_this_session():
-            return page(Context.for_this_session(service), name, body)
+            return page(Context.for_this_session(service, name), name, body)
 
         return build_for_this_session
 
@@ -79,17 +103,26 @@ def _no_case_text(ctx: Context):
 
 
 def cookie_secret(settings: Settings) -> str:
-    """The key that signs the sign-in cookie: ``CASELAKE_COOKIE_SECRET``, or one made once and kept (mode 600)
-    beside the users file, so a restart does not sign everybody out."""
+    """The key that signs the app's cookies and (derived from it) its session tokens: ``CASELAKE_COOKIE_SECRET``,
+    or one made once and kept (mode 600) beside the users file, so a restart does not sign everybody out and
+    every app process of one council signs alike."""
     if settings.access.cookie_secret:
         return settings.access.cookie_secret
     path = Path(settings.users_file()).with_name("app_cookie_secret")
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        private_dir(path.parent)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another app process made it first
+            return path.read_text().strip()
         with os.fdopen(fd, "w") as out:
             out.write(secrets.token_urlsafe(48))
     return path.read_text().strip()
+
+
+def token_key(secret: str) -> str:
+    """Bokeh's session-token signing key, derived from the cookie key (one secret to keep, two uses kept apart)."""
+    return hmac.new(secret.encode(), b"caselake bokeh session tokens", hashlib.sha256).hexdigest()
 
 
 def serve(
@@ -100,28 +133,54 @@ def serve(
     service: QueryService | None = None,
     threaded: bool = False,
     show: bool = False,
+    procs: int = 1,
 ):
-    """Start the app (blocking unless ``threaded``; then returns the server thread)."""
-    service = service or QueryService(settings)
-    service.warm()
+    """Start the app (blocking unless ``threaded``; then returns the server thread). ``procs`` > 1 forks that many
+    processes on one port: each builds its own query service after the fork (they share the session store, the
+    audit journal and the lake)."""
+    if procs > 1 and (threaded or service is not None):
+        raise ValueError("several processes are forked from a fresh start: not threaded, and no service given")
+    secret = cookie_secret(settings)
+    shared = LazyService(settings, service)
+    open_pages = OpenPages()
+    if procs == 1:
+        shared.get().warm()
     access = settings.access
-    sign_in: dict = {}
     if access.oidc_issuer:
-        sign_in = oidc_options(
-            access.oidc_issuer, access.oidc_client_id, access.oidc_login_claim, os.environ.get("PANEL_OAUTH_SECRET", "")
-        )
+        auth = oidc_sign_in(shared, access, open_pages.close)
     else:
-        sign_in = {"auth_provider": PasswordAuth(service)}
+        auth = ServerSessionAuth(shared, access.secure_cookies, open_pages.close)
+    apps = build_applications(routes(shared), title="caselake", location=True)
+    for app in apps.values():
+        app.add(SessionBinding(secret))
     allowed = origins or ([f"{address}:{port}", f"localhost:{port}"] if port else None)
-    return pn.serve(
-        routes(service),
+    options = dict(
         port=port,
         address=address,
         websocket_origin=allowed,
-        cookie_secret=cookie_secret(settings),
-        title="caselake",
-        show=show,
-        threaded=threaded,
+        cookie_secret=secret,
+        auth_provider=auth,
+        sign_sessions=True,
+        secret_key=token_key(secret),
+        include_cookies=[],
+        include_headers=TOKEN_HEADERS,
+        num_procs=procs,
+        xheaders=access.secure_cookies,  # behind the TLS proxy: the client's address for the throttle
         extra_patterns=[(r"/", RedirectHandler, {"url": "/search"})],
-        **sign_in,
     )
+
+    def start(loop=None):
+        server = get_server(apps, loop=loop, start=False, show=show, **options)
+        guard(server, open_pages, secret, lambda id_hash: shared.get().app_session(id_hash, touch=False) is not None)
+        server.start()
+        if procs > 1:
+            shared.get().warm()  # in each forked process, before it answers
+        server.io_loop.start()
+        return server
+
+    if not threaded:
+        return start()
+    loop = IOLoop(make_current=False)
+    thread = StoppableThread(target=start, io_loop=loop, kwargs={"loop": loop})
+    thread.start()
+    return thread

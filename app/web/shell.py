@@ -6,6 +6,7 @@ from __future__ import annotations
 import panel as pn
 
 from app.service import NotSignedIn, QueryService, Session
+from app.web.guard import BINDING
 from app.web.render import esc
 
 ROLE_WORDS = {
@@ -23,30 +24,30 @@ class Context:
     """One browser session's view of the service: who they are, and what the service said they may see
     (read once per session; the service re-checks every call anyway)."""
 
-    def __init__(self, service: QueryService, session: Session):
+    def __init__(self, service: QueryService, session: Session, children: list[dict]):
         self.service, self.session = service, session
-        self._profiles: dict[str, dict] | None = None
+        self._profiles = {p["child_id"]: p for p in children}
 
     @classmethod
-    def for_this_session(cls, service: QueryService) -> Context | None:
-        login = pn.state.user
-        if not login:
+    def for_this_session(cls, service: QueryService, page: str) -> Context | None:
+        """The context of the server session this page's token was issued for (one audited row per page), or
+        None when there is none or it has ended."""
+        context = pn.state.curdoc.session_context if pn.state.curdoc is not None else None
+        id_hash = str(context.token_payload.get(BINDING, "")) if context is not None else ""
+        if not id_hash:
             return None
         try:
-            return cls(service, service.resume(login, (pn.state.user_info and "oidc") or "password"))
+            session, children = service.open_page(id_hash, page)
         except NotSignedIn:
             return None
+        return cls(service, session, children)
 
     @property
     def reads_case_text(self) -> bool:
         return self.session.role.reads_case_text
 
     def profiles(self) -> dict[str, dict]:
-        """The children this user may see, by id, with name, age and locality (the service audits the listing)."""
-        if self._profiles is None:
-            self._profiles = (
-                {p["child_id"]: p for p in self.service.children(self.session)} if self.reads_case_text else {}
-            )
+        """The children this user may see, by id, with name, age and locality (listed when the page opened)."""
         return self._profiles
 
 
@@ -89,5 +90,5 @@ def page(ctx: Context | None, current: str, body_factory) -> pn.viewable.Viewabl
     """A served page: the header and the body, or a sign-in prompt when the cookie names no current user."""
     pn.extension("echarts")  # per session, before the page is built: the ecomap's ECharts is served locally
     if ctx is None:
-        return pn.pane.HTML('<p>You are not signed in. <a href="/login">Sign in</a></p>')
+        return pn.pane.HTML('<p role="status">You are not signed in. <a href="/login?ended=1">Sign in</a></p>')
     return pn.Column(header(ctx, current), body_factory(ctx), sizing_mode="stretch_width")

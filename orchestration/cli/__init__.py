@@ -32,6 +32,9 @@ app = typer.Typer(help="caselake: a lakehouse for children's social care records
 @app.callback()
 def main() -> None:
     """caselake: land case-management exports, make every record searchable, serve the app."""
+    from lake.storage.private import private_files
+
+    private_files()  # every file a command writes (the lake, the warehouse, the journal) is its owner's only
 
 
 app.command("synth")(generate.synth)

@@ -28,11 +28,46 @@ def users_add(
     from app.users import UserError, UserStore
 
     password = None if oidc_only else typer.prompt("password", hide_input=True, confirmation_prompt=True, err=True)
+    settings = read_settings()
     try:
-        user = UserStore(read_settings().users_file()).add(login, role, name, password, worker, replace=replace)
+        user = UserStore(settings.users_file()).add(login, role, name, password, worker, replace=replace)
     except (UserError, ValueError) as exc:
         fail(str(exc), 2)
     console.print(f"added {user.login} ({user.role})")
+    if replace:
+        _end_sessions(settings, login, "login replaced")
+
+
+@users_app.command("disable")
+def users_disable(login: Annotated[str, typer.Argument(help="The login to disable.")]) -> None:
+    """Disable a login: it can no longer sign in, and every app session it has open ends now."""
+    from app.users import UserError, UserStore
+
+    settings = read_settings()
+    try:
+        UserStore(settings.users_file()).set_disabled(login, True)
+    except UserError as exc:
+        fail(str(exc), 2)
+    _end_sessions(settings, login, "login disabled")
+
+
+@users_app.command("enable")
+def users_enable(login: Annotated[str, typer.Argument(help="The login to enable again.")]) -> None:
+    """Enable a disabled login (it signs in afresh: its old sessions stay ended)."""
+    from app.users import UserError, UserStore
+
+    try:
+        UserStore(read_settings().users_file()).set_disabled(login, False)
+    except UserError as exc:
+        fail(str(exc), 2)
+    console.print(f"enabled {login}")
+
+
+def _end_sessions(settings, login: str, reason: str) -> None:
+    from app.sessions import SessionStore
+
+    ended = SessionStore(settings.sessions_db()).end_login(login, reason)
+    console.print(f"{login}: {ended} open app session(s) ended ({reason})")
 
 
 @users_app.command("list")

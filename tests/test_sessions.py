@@ -1,0 +1,49 @@
+"""The app's server-side sessions and the sign-in throttle (app/sessions.py), on a real SQLite store; the same
+store under the real server is in tests/test_app.py."""
+
+from __future__ import annotations
+
+import stat
+import time
+
+from app.sessions import LOCK_S, SessionStore, hash_id
+
+
+def test_a_session_lives_until_it_is_ended_idle_or_too_old(tmp_path):
+    store = SessionStore(tmp_path / "s" / "sessions.sqlite", idle_s=0.6, absolute_s=3600)
+    first, second = store.start("ana", "social_worker", "password"), store.start("ana", "social_worker", "password")
+    assert first != second and store.live(hash_id(first)).login == "ana"
+    assert store.live(first) is None, "the store answers to the hash, never to the id itself"
+    assert store.end(hash_id(first), "signed out") and store.live(hash_id(first)) is None
+    assert not store.end(hash_id(first), "again"), "an ended session stays ended"
+    time.sleep(0.8)
+    assert store.live(hash_id(second)) is None, "idle past the limit"
+    old = SessionStore(tmp_path / "s" / "sessions.sqlite", idle_s=3600, absolute_s=0.3)
+    third = old.start("ana", "social_worker", "password")
+    time.sleep(0.4)
+    assert old.live(hash_id(third)) is None, "older than the absolute limit, however busy"
+    others = [old.start("bo", "iro", "password") for _ in range(3)]
+    assert old.end_login("bo", "login disabled") == 3 and all(old.live(hash_id(s)) is None for s in others)
+    db = tmp_path / "s" / "sessions.sqlite"
+    assert stat.S_IMODE(db.stat().st_mode) == 0o600 and stat.S_IMODE(db.parent.stat().st_mode) == 0o700
+    assert first not in db.read_bytes().decode("latin-1"), "no session id is stored, only its hash"
+
+
+def test_wrong_passwords_lock_the_login_then_the_client_and_each_lock_doubles(tmp_path):
+    store = SessionStore(tmp_path / "sessions.sqlite", login_failures=3, client_failures=5, window_s=60)
+    assert [store.failed("ana", "10.0.0.1") for _ in range(2)] == [None, None]
+    lock = store.failed("ana", "10.0.0.1")
+    assert lock.key == "login" and lock.retry_after_s == int(LOCK_S)
+    assert store.throttled("ana", "10.0.0.2").key == "login", "the login is locked from every client"
+    assert store.throttled("bo", "10.0.0.2") is None
+    # a client spraying many logins is locked on its own count
+    assert store.failed("cy", "10.0.0.1") is None
+    assert store.failed("di", "10.0.0.1").key == "client"
+    assert store.throttled("eve", "10.0.0.1").key == "client"
+    # the next lock of the same login, earned within a day, lasts twice as long
+    store._db().execute("UPDATE sign_in_lock SET until = ? WHERE key = 'login:ana'", (time.time() - 1,))
+    store.succeeded("ana")
+    assert store.throttled("ana", "10.0.0.9") is None
+    for _ in range(2):
+        store.failed("ana", "10.0.0.9")
+    assert store.failed("ana", "10.0.0.9").retry_after_s == int(2 * LOCK_S)
