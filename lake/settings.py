@@ -198,7 +198,9 @@ class Settings:
         return Path(self.access.users_file) if self.access.users_file else self.data_root / "users.json"
 
     def sessions_db(self) -> Path:
-        return Path(self.access.sessions_db) if self.access.sessions_db else self.users_file().with_name("sessions.sqlite")
+        return (
+            Path(self.access.sessions_db) if self.access.sessions_db else self.users_file().with_name("sessions.sqlite")
+        )
 
     def audit_db(self) -> Path:
         return Path(self.access.audit_db) if self.access.audit_db else self.data_root / "audit" / "audit.sqlite"
