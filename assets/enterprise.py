@@ -10,8 +10,8 @@ import dagster as dg
 from assets.metering import metered
 from assets.resources import LakehouseResource
 from assets.staging import staging_key
-from lake.contracts.sources import SOURCES
-from lake.ingest import enterprise
+from lake.contracts.sources import NEUTRAL_TABLES, SOURCES
+from lake.ingest import enterprise, identity
 from lake.ingest.pipeline import build_enterprise
 
 
@@ -28,6 +28,23 @@ _specs = [
         metadata={"key": ", ".join(t.key)},
     )
     for t in enterprise.TABLES
+] + [
+    dg.AssetSpec(
+        enterprise_key(identity.CROSSWALK),
+        deps=[staging_key(source, s) for source in SOURCES for s in NEUTRAL_TABLES],
+        kinds={"delta", "polars"},
+        description="Each source's ids and the enterprise id each maps to (decision 0033): the first source to "
+        "send an id keeps it, a later one gets <source>:<id>.",
+        metadata={"key": "entity, source, source_id"},
+    ),
+    dg.AssetSpec(
+        enterprise_key(identity.PERSON_LINK),
+        deps=[enterprise_key("person"), enterprise_key("child")],
+        kinds={"delta", "polars"},
+        description="People of two sources who look like one real person (same NHS number, or the same name and "
+        "date of birth), with the evidence: a link for a person to review, never a merge.",
+        metadata={"key": "person_id, linked_person_id"},
+    ),
 ]
 _checks = [dg.AssetCheckSpec("keys_unique", asset=enterprise_key(t.name)) for t in enterprise.TABLES] + [
     dg.AssetCheckSpec(
@@ -67,6 +84,8 @@ def enterprise_tables(context: dg.AssetExecutionContext, lakehouse: LakehouseRes
                 metadata=broken,
                 severity=dg.AssetCheckSeverity.WARN,
             )
+    for name in (identity.CROSSWALK, identity.PERSON_LINK):
+        yield dg.MaterializeResult(asset_key=enterprise_key(name), metadata={**loads[name].metadata()})
 
 
 defs = dg.Definitions(assets=[enterprise_tables])

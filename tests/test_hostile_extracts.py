@@ -335,3 +335,96 @@ def test_an_unreadable_control_file_is_a_failed_extract_and_only_its_own_sources
     again = load_landing(lake, landing)
     assert not again.failed and not again.waiting
     assert lake.read("enterprise", "worker").filter(pl.col("worker_id") == "W1")["surname"][0] == "Later"
+
+
+# ---- text in another encoding, files that are not text (issue 43) ---------------------------------------------
+NAMED = [
+    {**WORKERS[0], "first_name": "José", "surname": "O’Leary", "team": "Café £5 – Crèche"},
+    {**WORKERS[1], "first_name": "Zoë", "surname": "Müller-Ångström", "team": "Naïve Façade"},
+]
+JAPANESE = [
+    {**WORKERS[0], "first_name": "太郎", "surname": "山田", "team": "家庭支援チーム"},
+    {**WORKERS[1], "first_name": "花子", "surname": "佐藤", "team": "子ども家庭課"},
+]
+
+
+@pytest.mark.parametrize(
+    ("rows", "encoding", "detected"), [(NAMED, "cp1252", "cp1252"), (JAPANESE, "shift_jis", "cp932")]
+)
+def test_a_file_in_a_legacy_encoding_lands_with_the_right_text_and_says_which(tmp_path, rows, encoding, detected):
+    text = table_text("liquidlogic", "worker", rows)
+    lake, loads = load(tmp_path, write_extract(tmp_path / "landing", "2026-11-05", {"WORKER": text.encode(encoding)}))
+    landed = lake.read("staging", "liquidlogic/worker").sort("worker_id")
+    assert landed["first_name"].to_list() == [r["first_name"] for r in rows]
+    assert landed["team"].to_list() == [r["team"] for r in rows]
+    assert loads["worker"].notes["encoding"] == detected and loads["worker"].repaired_cells == 6
+    assert_accounted(lake, "liquidlogic-2026-11-05", loads)
+
+
+def test_a_byte_no_encoding_explains_quarantines_its_row_with_the_column_never_replaced(tmp_path):
+    text = table_text("liquidlogic", "worker", [*NAMED, WORKERS[2]])
+    damaged = text.encode("utf-8").replace(b"Orr", b"O\x81rr")  # one stray byte among UTF-8 text
+    lake, loads = load(tmp_path, write_extract(tmp_path / "landing", "2026-11-05", {"WORKER": damaged}))
+    assert (loads["worker"].rows_landed, loads["worker"].rows_quarantined) == (2, 1)
+    quarantined = lake.read("staging", f"liquidlogic/{QUARANTINE}")
+    assert quarantined["reason"].to_list() == ["undecodable text in SURNAME"]
+    landed = lake.read("staging", "liquidlogic/worker")
+    assert "\ufffd" not in "".join(landed["surname"].to_list()) and "O’Leary" in landed["surname"].to_list()
+    # alone in an ASCII file, the same byte is not Windows-1252 either (0x81 is undefined there): quarantined
+    ascii_text = table_text("liquidlogic", "worker", WORKERS[:2]).encode().replace(b"Lee", b"L\x81ee")
+    lake, loads = load(tmp_path / "b", write_extract(tmp_path / "b" / "landing", "2026-11-05", {"WORKER": ascii_text}))
+    assert (loads["worker"].rows_landed, loads["worker"].rows_quarantined) == (1, 1)
+
+
+def test_a_compressed_file_is_named_as_one_and_its_declared_rows_are_held(tmp_path):
+    import gzip
+
+    packed = gzip.compress(table_text("liquidlogic", "worker", WORKERS[:3]).encode())
+    folder = write_extract(tmp_path / "landing", "2026-11-05", {"WORKER": packed}, declared={"WORKER": 3})
+    lake, error = failed(tmp_path, folder)
+    assert error.reasons == ["WORKER.csv: not a text file (gzip): a compressed or binary file where a CSV was declared"]
+    record = extract_record(lake, "liquidlogic-2026-11-05")
+    assert (record["rows_read"], record["rows_held"]) == (0, 3)
+
+
+def test_an_unreadable_control_file_holds_the_rows_its_files_hold(tmp_path):
+    landing = tmp_path / "landing"
+    write_extract(landing, "2026-11-05", workers(), control="{not json")
+    lake = Lake(str(tmp_path / "lake"))
+    done = load_landing(lake, landing)
+    assert list(done.failed) == ["liquidlogic-2026-11-05"]
+    record = extract_record(lake, "liquidlogic-2026-11-05")
+    assert record["rows_held"] == len(WORKERS) and record["rows_landed"] == 0
+
+
+def test_an_episode_copied_under_a_new_id_is_quarantined_where_it_enters(council, tmp_path):
+    system = SOURCES["liquidlogic"]
+    name = system.table("cla_episode")
+    day0 = find_extracts(council.out / "landing")[0]
+    header, *rows = list(csv.reader(io.StringIO((day0.path / f"{name}.csv").read_text(), newline="")))
+    id_at = header.index(system.column("cla_episode", "episode_id"))
+
+    def copy_as(new_id: str) -> list[str]:
+        return [new_id if k == id_at else v for k, v in enumerate(rows[0])]
+
+    def text(*lines: list[str]) -> str:
+        out = io.StringIO()
+        csv.writer(out, lineterminator="\n").writerows([header, *lines])
+        return out.getvalue()
+
+    landing = tmp_path / "landing"
+    lake, loads = load(tmp_path, write_extract(landing, "2026-11-05", {name: text(rows[0], copy_as("E9999001"))}))
+    assert (loads["cla_episode"].rows_landed, loads["cla_episode"].rows_quarantined) == (1, 1)
+    (reason,) = lake.read("staging", f"liquidlogic/{QUARANTINE}")["reason"].to_list()
+    assert reason == f"a copy under a new id: episode_id {rows[0][id_at]} (row 1) has the same child and start date"
+    # the next extract brings another copy, under another id: refused against the row staged before
+    later = read_extract(write_extract(landing, "2026-11-06", {name: text(copy_as("E9999002"))}))
+    land_extract(lake, later)
+    loads = stage_extract(lake, later)
+    assert (loads["cla_episode"].rows_landed, loads["cla_episode"].rows_quarantined) == (0, 1)
+    reasons = lake.read("staging", f"liquidlogic/{QUARANTINE}")["reason"].to_list()
+    assert (
+        f"a copy under a new id: episode_id {rows[0][id_at]}, staged before, has the same child and start date"
+        in reasons
+    )
+    assert lake.read("staging", "liquidlogic/cla_episode").height == 1

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from lake.contracts.sources import NEUTRAL_TABLES, SOURCES
+from lake.ingest.identity import IdMap
 from lake.ingest.staging import empty_staging_frame, row_hash
 from lake.storage.delta import ENTERPRISE, STAGING, Lake, MergeStats, ensure_table, merge_by_key
 
@@ -308,8 +309,10 @@ def staging_name(source: str, table: str) -> str:
     return f"{source}/{table}"
 
 
-def _scan(lake: Lake, source: str, table: str) -> pl.LazyFrame | None:
-    return lake.scan(STAGING, staging_name(source, table))
+def _scan(lake: Lake, source: str, table: str, ids: IdMap) -> pl.LazyFrame | None:
+    """A source's staging table with its ids in enterprise ids (decision 0033)."""
+    scan = lake.scan(STAGING, staging_name(source, table))
+    return None if scan is None else ids.apply(source, table, scan)
 
 
 def read_watermarks(lake: Lake) -> dict[tuple[str, str], dt.datetime]:
@@ -327,8 +330,25 @@ class TableBuild:
     watermarks: dict[str, dt.datetime]
 
 
-def read_deletions(lake: Lake) -> pl.DataFrame:
-    frames = [f.collect() for s in SOURCES if (f := _scan(lake, s, "deleted_record")) is not None]
+@dataclass
+class TablePlan:
+    """The rows a table's MERGE would write (None: nothing touched), checked before anything is committed."""
+
+    table: EnterpriseTable
+    rows: pl.DataFrame | None
+    watermarks: dict[str, dt.datetime]
+
+
+class EnterpriseCollision(ValueError):
+    """Source rows that would land on one enterprise key: the stage commits nothing."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+def read_deletions(lake: Lake, ids: IdMap) -> pl.DataFrame:
+    frames = [f.collect() for s in SOURCES if (f := _scan(lake, s, "deleted_record", ids)) is not None]
     if not frames:
         return pl.DataFrame(
             schema={
@@ -364,10 +384,10 @@ def _with_lineage(
     return rows.select(*business, *LINEAGE)
 
 
-def build_table(
-    lake: Lake, table: EnterpriseTable, now: dt.datetime, watermarks: dict, deletions: pl.DataFrame
-) -> TableBuild:
-    """Rebuild the groups of ``table`` touched since its watermarks and MERGE them.
+def plan_table(
+    lake: Lake, table: EnterpriseTable, now: dt.datetime, watermarks: dict, deletions: pl.DataFrame, ids: IdMap
+) -> TablePlan:
+    """The rows of the groups of ``table`` touched since its watermarks, rebuilt (not yet committed).
 
     ``deletions`` is every source's ``deleted_record`` staging table (:func:`read_deletions`)."""
     changed_groups: set = set()
@@ -375,7 +395,7 @@ def build_table(
     scans: dict[str, list[pl.LazyFrame]] = {}
     for src_table in table.sources:
         for source in SOURCES:
-            scan = _scan(lake, source, src_table)
+            scan = _scan(lake, source, src_table, ids)
             if scan is None:
                 continue
             scans.setdefault(src_table, []).append(scan)
@@ -398,7 +418,7 @@ def build_table(
             ensure_table(
                 lake, ENTERPRISE, table.name, _with_lineage(table, table.build(empty), deletions, now).to_arrow().schema
             )
-        return TableBuild(table.name, 0, MergeStats(version=lake.version(ENTERPRISE, table.name)), new_marks)
+        return TablePlan(table, None, new_marks)
     groups = pl.Series(sorted(changed_groups))
     frames = {
         name: pl.concat(
@@ -406,9 +426,39 @@ def build_table(
         ).collect()
         for name, parts in scans.items()
     }
-    rows = _with_lineage(table, table.build(frames), deletions, now)
-    stats = merge_by_key(lake, ENTERPRISE, table.name, rows, table.key)
-    return TableBuild(table.name, rows.height, stats, new_marks)
+    return TablePlan(table, _with_lineage(table, table.build(frames), deletions, now), new_marks)
+
+
+def collisions(plan: TablePlan, shown: int = 5) -> list[str]:
+    """Why this plan must not be committed: keys that more than one source row would write (a MERGE would let
+    one overwrite the other, or refuse them all), naming the ids and the sources they came from."""
+    if plan.rows is None or plan.rows.is_empty():
+        return []
+    key = list(plan.table.key)
+    clashing = (
+        plan.rows.group_by(key)
+        .agg(pl.len().alias("_rows"), pl.col("_source").unique().sort().str.join(" and ").alias("_sources"))
+        .filter(pl.col("_rows") > 1)
+        .sort(key)
+    )
+    if clashing.is_empty():
+        return []
+    named = ", ".join(
+        f"{'/'.join(str(r[k]) for k in key)} ({r['_rows']} rows from {r['_sources']})"
+        for r in clashing.head(shown).iter_rows(named=True)
+    )
+    more = f" and {clashing.height - shown} more" if clashing.height > shown else ""
+    return [f"enterprise {plan.table.name}: {clashing.height} key(s) held by more than one source row: {named}{more}"]
+
+
+def commit_table(lake: Lake, plan: TablePlan) -> TableBuild:
+    """MERGE a checked plan by key (the row hash guards: unchanged rows commit nothing)."""
+    if plan.rows is None:
+        return TableBuild(
+            plan.table.name, 0, MergeStats(version=lake.version(ENTERPRISE, plan.table.name)), plan.watermarks
+        )
+    stats = merge_by_key(lake, ENTERPRISE, plan.table.name, plan.rows, plan.table.key)
+    return TableBuild(plan.table.name, plan.rows.height, stats, plan.watermarks)
 
 
 def write_watermarks(lake: Lake, table: str, marks: dict[str, dt.datetime]) -> None:

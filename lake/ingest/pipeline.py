@@ -18,9 +18,16 @@ import polars as pl
 
 from lake import metering
 from lake.contracts.sources import NEUTRAL_TABLES, SOURCES
-from lake.ingest import enterprise
+from lake.ingest import enterprise, identity
 from lake.ingest.landing import Extract, LandingError, find_extracts, inventory
-from lake.ingest.staging import QUARANTINE_SCHEMA, StagedFile, empty_staging_frame, stage_file
+from lake.ingest.staging import (
+    NATURAL_KEYS,
+    QUARANTINE_SCHEMA,
+    StagedFile,
+    count_records,
+    empty_staging_frame,
+    stage_file,
+)
 from lake.storage.delta import ENTERPRISE, LANDING, STAGING, Lake, MergeStats, ensure_table, merge_by_key
 
 QUARANTINE = "quarantine"
@@ -40,6 +47,7 @@ class TableLoad:
     cpu_seconds: float = 0.0
     rows_held: int = 0  # rows of a failed extract: still in its landing files, staged when it is resolved
     file_error: str | None = None
+    notes: dict = field(default_factory=dict)  # what else a step reports (the crosswalk: ids renamed)
 
     @property
     def balanced(self) -> bool:
@@ -62,6 +70,7 @@ class TableLoad:
             "delta_committed": self.stats.committed,
             **({"rows_held": self.rows_held} if self.rows_held else {}),
             **({"file_error": self.file_error} if self.file_error else {}),
+            **self.notes,
         }
 
 
@@ -77,15 +86,26 @@ def _regular_file(path: Path) -> bool:
     return path.is_file() and not path.is_symlink()
 
 
+def _rows_in_files(extract: Extract) -> int:
+    """Refused at landing, nothing was staged: the rows its files hold are held. For each table file there, the
+    rows its control file declares, or (when the control file could not be read, or does not name the file)
+    the records the file holds, counted as staging would split them."""
+    total = 0
+    for path in sorted(extract.path.glob("*.csv")) if extract.path.is_dir() else []:
+        if not _regular_file(path):
+            continue
+        declared = extract.declared_rows.get(path.stem)
+        total += declared if declared is not None else count_records(path, SOURCES[extract.source].delimiter)
+    return total
+
+
 EXTRACTS = "extracts"  # landing/extracts: one row per extract, its status and every row accounted for
 
 
 def _record_extract(lake: Lake, extract: Extract, status: str, reasons: list[str], tables: dict[str, TableLoad]):
     """Upsert the extract's row in ``landing/extracts`` (no commit when nothing about it changed)."""
     loads = tables.values()
-    # Refused at landing, nothing was read: held counts the rows the control file declares for the files there.
-    present = {n: r for n, r in extract.declared_rows.items() if _regular_file(extract.path / f"{n}.csv")}
-    held = sum(t.rows_held for t in loads) if tables else sum(present.values())
+    held = sum(t.rows_held for t in loads) if tables else _rows_in_files(extract)
     row = {
         "extract_id": extract.extract_id,
         "source": extract.source,
@@ -172,7 +192,7 @@ def stage_extract(
     re-run or a late-arriving older extract changes nothing.
     """
     ingested_at = ingested_at or dt.datetime.now(dt.UTC)
-    staged, loads, reasons = _read_and_check(extract, ingested_at)
+    staged, loads, reasons = _read_and_check(extract, ingested_at, _staged_natural_keys(lake, extract.source))
     if reasons:
         system = SOURCES[extract.source]
         for table, load in loads.items():
@@ -189,8 +209,18 @@ def stage_extract(
     return loads
 
 
+def _staged_natural_keys(lake: Lake, source: str) -> dict[str, pl.DataFrame]:
+    """Per table with a natural key, the id and natural key of every row this source has staged."""
+    known = {}
+    for table, natural in NATURAL_KEYS.items():
+        scan = lake.scan(STAGING, enterprise.staging_name(source, table))
+        if scan is not None:
+            known[table] = scan.select(*NEUTRAL_TABLES[table]["key"], *natural).collect()
+    return known
+
+
 def _read_and_check(
-    extract: Extract, ingested_at: dt.datetime
+    extract: Extract, ingested_at: dt.datetime, known: dict[str, pl.DataFrame] | None = None
 ) -> tuple[dict[str, StagedFile], dict[str, TableLoad], list[str]]:
     """Every table file of the extract staged in memory, its counts, and every reason not to commit it."""
     system = SOURCES[extract.source]
@@ -203,12 +233,14 @@ def _read_and_check(
         load = loads[table] = TableLoad(table)
         if system.table(table) in extract.declared_rows or path.exists() or path.is_symlink():
             staged[table] = file = stage_file(
-                path, system, table, extract.extract_id, extract.extract_date, ingested_at
+                path, system, table, extract.extract_id, extract.extract_date, ingested_at, (known or {}).get(table)
             )
             load.rows_read, load.rows_landed = file.rows_read, file.landed.height
             metering.record_rows_read(file.rows_read)  # the extract's CSV rows: what staging reads
             load.rows_quarantined, load.file_error = file.rows_quarantined, file.file_error
             load.repaired_cells, load.normalised_cells = file.repaired_cells, file.normalised_cells
+            if file.encoding != "utf-8":
+                load.notes["encoding"] = file.encoding
             declared = extract.declared_rows.get(system.table(table))
             if file.file_error:
                 reasons.append(f"{file.source_file}: {file.file_error}")
@@ -266,23 +298,60 @@ def _commit(
 
 
 def build_enterprise(lake: Lake, on_table: Callable[[TableLoad], None] | None = None) -> dict[str, TableLoad]:
-    """Rebuild the enterprise groups touched since the last run; watermarks move only after each MERGE."""
+    """Rebuild the enterprise groups touched since the last run, all or nothing: the new ids get their
+    enterprise ids (:mod:`lake.ingest.identity`), every table's rows are rebuilt and checked, and only when no
+    two source rows would land on one key is anything MERGEd (:class:`EnterpriseCollision` otherwise, naming the
+    ids, with every enterprise table as it was). Watermarks move only after each MERGE."""
     now = dt.datetime.now(dt.UTC)
     marks = enterprise.read_watermarks(lake)
-    deletions = enterprise.read_deletions(lake)
-    loads = {}
+    assigned = identity.assign_ids(
+        lake, {staging: at for (table, staging), at in marks.items() if table == identity.CROSSWALK}, now
+    )
+    enterprise.write_watermarks(lake, identity.CROSSWALK, assigned.marks)
+    ids = identity.IdMap(lake)
+    deletions = enterprise.read_deletions(lake, ids)
+    plans, timing = [], {}
     for table in enterprise.TABLES:
         t0, c0 = time.perf_counter(), time.process_time()
-        before = lake.size(ENTERPRISE, table.name)[1]
-        built = enterprise.build_table(lake, table, now, marks, deletions)
-        enterprise.write_watermarks(lake, table.name, built.watermarks)
-        load = TableLoad(table.name, rows_read=built.rows, rows_landed=built.rows, stats=built.stats)
-        load.bytes_written = max(0, lake.size(ENTERPRISE, table.name)[1] - before)
-        load.wall_seconds, load.cpu_seconds = time.perf_counter() - t0, time.process_time() - c0
-        loads[table.name] = load
+        plans.append(enterprise.plan_table(lake, table, now, marks, deletions, ids))
+        timing[table.name] = (time.perf_counter() - t0, time.process_time() - c0)
+    problems = [problem for plan in plans for problem in enterprise.collisions(plan)]
+    if problems:
+        raise enterprise.EnterpriseCollision(problems)
+    loads = {}
+    for plan in plans:
+        name = plan.table.name
+        t0, c0 = time.perf_counter(), time.process_time()
+        before = lake.size(ENTERPRISE, name)[1]
+        built = enterprise.commit_table(lake, plan)
+        enterprise.write_watermarks(lake, name, built.watermarks)
+        load = TableLoad(name, rows_read=built.rows, rows_landed=built.rows, stats=built.stats)
+        load.bytes_written = max(0, lake.size(ENTERPRISE, name)[1] - before)
+        load.wall_seconds = timing[name][0] + time.perf_counter() - t0
+        load.cpu_seconds = timing[name][1] + time.process_time() - c0
+        loads[name] = load
         if on_table:
             on_table(load)
+    crosswalk = lake.size(ENTERPRISE, identity.CROSSWALK)[0]
+    loads[identity.CROSSWALK] = TableLoad(identity.CROSSWALK, rows_read=assigned.new, rows_landed=assigned.new)
+    loads[identity.CROSSWALK].stats = MergeStats(
+        inserted=assigned.new, version=lake.version(ENTERPRISE, identity.CROSSWALK), committed=assigned.new > 0
+    )
+    loads[identity.CROSSWALK].notes = {"ids_renamed": assigned.renamed, "crosswalk_rows": crosswalk}
+    loads[identity.PERSON_LINK] = _write_person_links(lake)
     return loads
+
+
+def _write_person_links(lake: Lake) -> TableLoad:
+    """The cross-source person links, rewritten whole when they changed (a link whose evidence went goes too)."""
+    links = identity.person_links(lake)
+    old = lake.read(ENTERPRISE, identity.PERSON_LINK)
+    changed = old is None or not old.select(links.columns).sort(links.columns).equals(links.sort(links.columns))
+    if changed:
+        lake.write(ENTERPRISE, identity.PERSON_LINK, links)
+    load = TableLoad(identity.PERSON_LINK, rows_read=links.height, rows_landed=links.height)
+    load.stats = MergeStats(version=lake.version(ENTERPRISE, identity.PERSON_LINK), committed=changed)
+    return load
 
 
 @dataclass

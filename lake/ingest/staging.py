@@ -7,8 +7,11 @@ Every row read is either landed or quarantined with a reason (``rows_read == lan
 * a row with the wrong number of fields, a field over ``MAX_FIELD_CHARS``, a NUL byte or another control
   character (other than tab and line breaks) is quarantined;
 
-* the file is read as UTF-8; a cell holding bytes that are not UTF-8 is decoded as Windows-1252
-  (what legacy exports write) and counted as repaired;
+* the file's encoding is detected, not guessed (decision 0033): UTF-8 when it is (or when its few bad bytes
+  sit among UTF-8 text: those cells are damaged), otherwise the encoding charset-normalizer finds with
+  confidence and the whole file decodes in (Windows-1252, Shift-JIS, ...), its non-ASCII cells counted as
+  decoded (``repaired_cells``); a cell whose bytes no encoding explains quarantines its row with "undecodable
+  text in <column>" — never replaced;
 * whitespace is trimmed, coded values are matched case-insensitively and mapped to canonical codes,
   names written in one case are title-cased (all counted as normalised);
 * a pandera schema declared from the source contract checks required values, code lists, date and
@@ -16,13 +19,15 @@ Every row read is either landed or quarantined with a reason (``rows_read == lan
 * an exact duplicate is quarantined as a duplicate of the row it repeats, and of two rows with one
   key the later wins and the earlier is quarantined as superseded.
 
-A file that cannot be staged as a whole — missing, a symbolic link, empty, not UTF-8, an unreadable header,
+A file that cannot be staged as a whole — missing, a symbolic link, empty, compressed or binary, UTF-16, an
+unreadable header,
 a duplicate, missing or unknown column, the wrong delimiter — is refused with the reason
 (:class:`FileRefused`): its extract fails and stages nothing (:func:`lake.ingest.pipeline.stage_extract`).
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
 import hashlib
@@ -83,23 +88,79 @@ class StagedFile:
     rows_read: int
     landed: pl.DataFrame
     quarantined: pl.DataFrame
-    repaired_cells: int = 0
+    repaired_cells: int = 0  # cells decoded from the file's legacy encoding (not UTF-8)
     normalised_cells: int = 0
     file_error: str | None = None
+    encoding: str = "utf-8"  # the encoding the file was read in (detected)
 
     @property
     def rows_quarantined(self) -> int:
         return self.quarantined.height
 
 
-def _repair(cell: str) -> tuple[str, bool]:
-    """Undecodable bytes (kept as surrogates) read as Windows-1252, as legacy exports write them."""
+UNDECODABLE = re.compile("[\udc80-\udcff]")  # bytes the file's encoding could not decode, kept as surrogates
+WIDE = re.compile("[^\x00-\x7f\udc80-\udcff]")  # characters decoded from more than one byte
+# What a compressed or binary file starts with: refused by name, not parsed as a table of garbage.
+MAGIC = (
+    (b"\x1f\x8b", "gzip"),
+    (b"PK\x03\x04", "zip"),
+    (b"BZh", "bzip2"),
+    (b"\xfd7zXZ\x00", "xz"),
+    (b"\x28\xb5\x2f\xfd", "zstd"),
+    (b"%PDF-", "PDF"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an old Office document"),
+)
+CONFIDENT_CHAOS = 0.2  # charset-normalizer's "mess" ratio above which its guess is not trusted
+ENOUGH_EVIDENCE = 8  # non-UTF-8 bytes below which no detector can tell encodings apart
+LEGACY_DEFAULT = "cp1252"  # what English councils' legacy exports write, when there is too little to detect
+# Encodings a case-management export is written in; others (mac_iceland for one stray byte) are detector noise.
+# Latin-1 is read as Windows-1252, which defines printable characters where Latin-1 has control codes.
+LEGACY_ENCODINGS = {
+    "cp1252", "latin_1", "iso8859_1", "iso8859_15", "cp1250", "iso8859_2", "cp1251", "koi8_r", "iso8859_5",
+    "cp1253", "iso8859_7", "cp1254", "iso8859_9", "cp1256", "cp1255", "cp437", "cp850", "cp932", "shift_jis",
+    "euc_jp", "gb18030", "gbk", "gb2312", "big5", "euc_kr", "cp949",
+}  # fmt: skip
+
+
+def _decodes(path: Path, encoding: str) -> bool:
     try:
-        cell.encode("utf-8")
-        return cell, False
-    except UnicodeEncodeError:
-        raw = cell.encode("utf-8", "surrogateescape")
-        return raw.decode("cp1252", errors="replace"), True
+        with path.open(encoding=encoding, errors="strict", newline="") as f:
+            for _ in f:
+                pass
+    except (UnicodeDecodeError, LookupError):
+        return False
+    return True
+
+
+def detect_encoding(path: Path) -> str:
+    """The encoding to read ``path`` in, never a guess that replaces bytes:
+
+    - "utf-8" when the file is UTF-8, or UTF-8 text with a few damaged bytes (more characters decoded from
+      several bytes than bytes that failed): the damaged cells quarantine their rows;
+    - with enough non-UTF-8 bytes to tell (``ENOUGH_EVIDENCE``), the first of charset-normalizer's answers that
+      is a legacy export encoding, confident, and decodes every byte of the file;
+    - with fewer, Windows-1252 when it decodes every byte (what English legacy exports write);
+    - else "utf-8": the bytes nothing explains quarantine their rows as undecodable."""
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="surrogateescape")
+    undecodable = wide = 0
+    with path.open("rb") as raw:
+        while block := raw.read(1 << 20):
+            text = decoder.decode(block)
+            undecodable += len(UNDECODABLE.findall(text))
+            wide += len(WIDE.findall(text))
+        text = decoder.decode(b"", final=True)
+        undecodable += len(UNDECODABLE.findall(text))
+    if undecodable == 0 or wide >= undecodable:
+        return "utf-8"
+    if undecodable >= ENOUGH_EVIDENCE:
+        import charset_normalizer
+
+        for match in charset_normalizer.from_path(path):
+            encoding = "cp1252" if match.encoding in ("latin_1", "iso8859_1") else match.encoding
+            if encoding in LEGACY_ENCODINGS and match.chaos <= CONFIDENT_CHAOS and _decodes(path, encoding):
+                return encoding
+        return "utf-8"
+    return LEGACY_DEFAULT if _decodes(path, LEGACY_DEFAULT) else "utf-8"
 
 
 def _detect_delimiter(header_line: str, expected: list[str], used: str) -> str | None:
@@ -277,16 +338,27 @@ def row_hash(df: pl.DataFrame, columns: list[str]) -> pl.Series:
 def read_text(path: Path) -> str:
     """The file's text, or :class:`FileRefused` with the reason it cannot be read as a table at all.
 
-    Invalid UTF-8 bytes are kept (as surrogates) for :func:`_repair`; a BOM is dropped."""
+    Bytes its encoding cannot decode are kept (as surrogates, which quarantine their row); a BOM is dropped."""
     with read_lines(path) as lines:
         return "".join(lines)
 
 
+class TextLines:
+    """A file's lines as they are read, and the encoding they are read in."""
+
+    def __init__(self, lines: Iterator[str], encoding: str):
+        self._lines, self.encoding = lines, encoding
+
+    def __iter__(self) -> Iterator[str]:
+        return self._lines
+
+
 @contextmanager
-def read_lines(path: Path) -> Iterator[Iterator[str]]:
+def read_lines(path: Path) -> Iterator[TextLines]:
     """The file's lines, split as a CSV reader splits them (``newline=""``) and read as they are used: a
     file of gigabytes is never in memory whole. :class:`FileRefused` with the reason when it cannot be read
-    as a table at all. Invalid UTF-8 bytes are kept (as surrogates) for :func:`_repair`; a BOM is dropped."""
+    as a table at all. Read in its detected encoding (:func:`detect_encoding`); bytes that encoding cannot
+    decode are kept as surrogates (their row is quarantined); a BOM is dropped."""
     if path.is_symlink():
         raise FileRefused("a symbolic link: only regular files inside the extract are read")
     if not path.exists():
@@ -299,9 +371,13 @@ def read_lines(path: Path) -> Iterator[Iterator[str]]:
                 blank = not block.strip()
         if blank:
             raise FileRefused("empty file: no header and no rows")
+        for magic, kind in MAGIC:
+            if head.startswith(magic):
+                raise FileRefused(f"not a text file ({kind}): a compressed or binary file where a CSV was declared")
         if head[:2] in (b"\xff\xfe", b"\xfe\xff") or head.count(b"\x00") * 10 >= len(head):  # UTF-16 or binary
             raise FileRefused("not UTF-8 text: the file looks like UTF-16 or binary")
-        f = path.open(encoding="utf-8", errors="surrogateescape", newline="")
+        encoding = detect_encoding(path)
+        f = path.open(encoding=encoding, errors="surrogateescape", newline="")
     except OSError as exc:
         raise FileRefused(f"unreadable: {exc.strerror or exc}") from exc
 
@@ -316,7 +392,16 @@ def read_lines(path: Path) -> Iterator[Iterator[str]]:
             raise FileRefused(f"unreadable: {exc.strerror or exc}") from exc
 
     with f:
-        yield lines()
+        yield TextLines(lines(), encoding)
+
+
+def count_records(path: Path, delimiter: str) -> int:
+    """The data records a file holds, split as a CSV reader splits them (0 when it cannot be read as text)."""
+    try:
+        with read_lines(path) as lines:
+            return max(0, sum(1 for _ in csv.reader(iter(lines), delimiter=delimiter)) - 1)
+    except (FileRefused, csv.Error):
+        return 0
 
 
 @dataclass
@@ -425,6 +510,8 @@ def _cell_problem(cell: str, column: str) -> str | None:
     """Why one cell cannot be landed as it is: a NUL or other control character, or a field too long."""
     if len(cell) > MAX_FIELD_CHARS:
         return f"field over {MAX_FIELD_CHARS:,} characters in {column} ({len(cell):,})"
+    if UNDECODABLE.search(cell):
+        return f"undecodable text in {column}"
     bad = CONTROL_CHARACTERS.search(cell)
     if bad:
         return f"control character U+{ord(bad.group()):04X} in {column}"
@@ -434,8 +521,11 @@ def _cell_problem(cell: str, column: str) -> str | None:
 ROWS_PER_BATCH = 50_000  # records turned into a frame at a time, each let go once in it
 
 
-def _rows_frame(parsed: Parsed, columns: list[str], source_columns: list[str]) -> tuple[pl.DataFrame, list[dict], int]:
-    """The contract's columns of every record as strings (cells repaired), and the rows refused by cell.
+def _rows_frame(
+    parsed: Parsed, columns: list[str], source_columns: list[str], decoded: bool = False
+) -> tuple[pl.DataFrame, list[dict], int]:
+    """The contract's columns of every record as strings, the rows refused by cell, and how many landed cells
+    hold text decoded from a legacy encoding (``decoded``: the file was not UTF-8).
 
     Consumes ``parsed.records`` (each is let go once in a frame: a large file is never held twice)."""
     index = [parsed.header.index(c) for c in source_columns]
@@ -450,14 +540,14 @@ def _rows_frame(parsed: Parsed, columns: list[str], source_columns: list[str]) -
         if entry is None:
             continue
         number, record = entry
-        cells = [_repair(c) for c in record]  # once per cell: the landed columns and the raw JSON share it
-        raw = json.dumps(dict(zip(parsed.header, (c for c, _ in cells), strict=True)))
-        problems = [p for h, (c, _) in zip(parsed.header, cells, strict=True) if (p := _cell_problem(c, h))]
+        raw = json.dumps(dict(zip(parsed.header, record, strict=True)))
+        problems = [p for h, c in zip(parsed.header, record, strict=True) if (p := _cell_problem(c, h))]
         if problems:
             bad.append({"row_number": number, "raw": raw, "reason": "; ".join(problems)})
             continue
-        repaired += sum(cells[i][1] for i in index)
-        good.append([*(cells[i][0] for i in index), number, raw])
+        if decoded:
+            repaired += sum(1 for i in index if not record[i].isascii())
+        good.append([*(record[i] for i in index), number, raw])
         if len(good) == ROWS_PER_BATCH:
             frames.append(pl.DataFrame(good, schema=schema, orient="row"))
             good = []
@@ -506,12 +596,72 @@ def _deduplicated(valid: pl.DataFrame, table: str) -> tuple[pl.DataFrame, list[d
     return valid.filter(pl.col("_row_number") == pl.col("_last")).drop("_last"), bad
 
 
+# A record's natural key beside its id: a second record with the same natural key under another id is a copy
+# (an episode re-keyed by a migration, a review entered twice), quarantined where it enters, so the marts'
+# uniqueness tests never meet it.
+NATURAL_KEYS: dict[str, tuple[str, ...]] = {
+    "cin_episode": ("child_id", "start_date"),
+    "cp_plan": ("child_id", "start_date"),
+    "cla_episode": ("child_id", "start_date"),
+    "cla_review": ("child_id", "review_date"),
+}
+
+
+def _natural_duplicates(frame: pl.DataFrame, table: str, known: pl.DataFrame | None) -> tuple[pl.DataFrame, list[dict]]:
+    """Typed rows with their natural key's later copies (in this file, or of a row staged before under another
+    id) taken out, and those copies as quarantined rows with the id they copy."""
+    natural = NATURAL_KEYS.get(table)
+    if not natural or frame.is_empty():
+        return frame, []
+    id_col = NEUTRAL_TABLES[table]["key"][0]
+    what = " and ".join(c.removesuffix("_id").replace("_", " ") for c in natural)
+    first = (
+        frame.sort("_row_number")
+        .group_by(natural, maintain_order=True)
+        .agg(pl.col(id_col).first().alias("_first_id"), pl.col("_row_number").first().alias("_first_row"))
+    )
+    frame = frame.join(first, on=list(natural), how="left", nulls_equal=True)
+    bad = [
+        {
+            "row_number": r["_row_number"],
+            "raw": r["_raw"],
+            "reason": f"a copy under a new id: {id_col} {r['_first_id']} (row {r['_first_row']}) has the same {what}",
+        }
+        for r in frame.filter(pl.col("_row_number") != pl.col("_first_row")).iter_rows(named=True)
+    ]
+    frame = frame.filter(pl.col("_row_number") == pl.col("_first_row")).drop("_first_id", "_first_row")
+    if known is not None and not known.is_empty():
+        clash = (
+            frame.join(known.select(*natural, pl.col(id_col).alias("_known_id")), on=list(natural), how="inner")
+            .filter(pl.col("_known_id") != pl.col(id_col))
+            .group_by("_row_number", maintain_order=True)
+            .agg(pl.col("_known_id").min(), pl.col("_raw").first())
+        )
+        bad += [
+            {
+                "row_number": r["_row_number"],
+                "raw": r["_raw"],
+                "reason": f"a copy under a new id: {id_col} {r['_known_id']}, staged before, has the same {what}",
+            }
+            for r in clash.iter_rows(named=True)
+        ]
+        frame = frame.filter(~pl.col("_row_number").is_in(clash["_row_number"].implode()))
+    return frame, bad
+
+
 def stage_file(
-    path: Path, system: SourceSystem, table: str, extract_id: str, extract_date: dt.date, ingested_at: dt.datetime
+    path: Path,
+    system: SourceSystem,
+    table: str,
+    extract_id: str,
+    extract_date: dt.date,
+    ingested_at: dt.datetime,
+    known: pl.DataFrame | None = None,
 ) -> StagedFile:
     """Stage one source file; never raises for bad content, only records it. The phases: read the text,
     split it into records, check the header, refuse rows by cell, normalise, validate against the
-    contract, deduplicate, type and add lineage."""
+    contract, deduplicate, type, take out copies of a natural key (``known``: this source's rows staged
+    before, their id and natural key) and add lineage."""
     spec = NEUTRAL_TABLES[table]
     source_table, source_file = system.table(table), path.name
     expected = [system.column(table, c) for c in spec["columns"]]
@@ -520,8 +670,9 @@ def stage_file(
     try:
         with read_lines(path) as lines:  # read as parsed: the file's text is never held whole
             parsed = parse_records(lines, system.delimiter)
+            encoding = lines.encoding
         check_header(parsed.header, expected, system, parsed.header_line)
-        frame, bad, repaired = _rows_frame(parsed, list(spec["columns"]), expected)
+        frame, bad, repaired = _rows_frame(parsed, list(spec["columns"]), expected, decoded=encoding != "utf-8")
         frame, normalised = _normalise(frame, system, table)
         reasons = _contract_failures(frame, system, table, extract_date)
     except FileRefused as refused:
@@ -531,7 +682,9 @@ def stage_file(
     for r in frame.filter(pl.col("_i").is_in(list(reasons))).iter_rows(named=True):
         bad.append({"row_number": r["_row_number"], "raw": r["_raw"], "reason": "; ".join(reasons[r["_i"]])})
     valid, duplicates = _deduplicated(frame.filter(~pl.col("_i").is_in(list(reasons))).drop("_i"), table)
-    landed = _typed(valid.drop("_raw"), system, table)
+    typed, copies = _natural_duplicates(_typed(valid, system, table), table, known)
+    duplicates += copies
+    landed = typed.drop("_raw")
     cols = list(spec["columns"])
     landed = landed.with_columns(
         row_hash(landed, cols),
@@ -542,4 +695,4 @@ def stage_file(
         pl.lit(source_file).alias("_source_file"),
     ).select(*cols, *LINEAGE_COLUMNS)
     quarantined = q(sorted([*parsed.bad, *bad, *duplicates], key=lambda r: r["row_number"]))
-    return StagedFile(table, source_file, parsed.rows, landed, quarantined, repaired, normalised)
+    return StagedFile(table, source_file, parsed.rows, landed, quarantined, repaired, normalised, encoding=encoding)
