@@ -31,6 +31,13 @@ class CaselakeDbtTranslator(DagsterDbtTranslator):
             return dg.AssetKey([prefix, dbt_resource_props["name"]])
         return super().get_asset_key(dbt_resource_props)
 
+    def get_asset_check_spec(self, asset_spec, manifest, unique_id, project):
+        """dbt's tests as asset checks that do not block: a failing test fails its check, and dbt itself skips
+        the models built on what it tested; the step, the other marts and the later stages go on (issue 43).
+        Blocking (dagster-dbt's default for error-severity tests) failed the whole step for one mart's test."""
+        spec = super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
+        return None if spec is None else spec._replace(blocking=False)  # AssetCheckSpec is a NamedTuple
+
 
 TRANSLATOR = CaselakeDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_code_references=True))
 

@@ -42,12 +42,24 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, lakehouse
     lake = lakehouse.lake()
     costs.ensure(lake)  # the cost mart's source exists before the first cost is recorded
     with dbt_environment(lake.root, str(lakehouse.warehouse()), lake.storage_options):
-        for event in with_table_metadata(dbt.cli(["build"], context=context)):
+        # A failing dbt test is an asset check that failed, and dbt skips the models built on what it tested:
+        # that mart's dependants wait, the other marts and the later stages go on (issue 43). A model or a test
+        # that could not run at all (an error) still fails the step.
+        invocation = dbt.cli(["build"], context=context, raise_on_error=False)
+        for event in with_table_metadata(invocation):
             rows = getattr(event, "metadata", {}).get("dagster/row_count")
             if isinstance(event, dg.Output) and rows is not None:  # a table model: rebuilt whole, every row written
                 key = context.asset_key_for_output(event.output_name)
                 metering.record_write(metering.Write("duckdb", "/".join(key.path), None, "rebuild", rows.value, 0))
             yield event
+        errors = dbt_errors(invocation.get_artifact("run_results.json"))
+        if errors:
+            raise dg.Failure(f"dbt: {len(errors)} node(s) could not be built or run: {', '.join(errors[:10])}")
+
+
+def dbt_errors(run_results: dict) -> list[str]:
+    """The nodes dbt could not build or run (status "error"); a test that ran and failed is not one of them."""
+    return [r["unique_id"] for r in run_results.get("results", []) if r.get("status") == "error"]
 
 
 def with_table_metadata(invocation: DbtCliInvocation) -> Iterator:

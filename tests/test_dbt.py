@@ -180,3 +180,29 @@ def test_each_deliberate_903_defect_is_caught_by_its_dfe_rule(tmp_path):
     assert set(planted["kind"]) == {"upn_letter_o_for_zero", "placement_postcode_not_real", "mother_under_11"}
     for kind, rule in planted.select("kind", "rule").iter_rows():
         assert errors.get(rule, 0) >= 1, (kind, rule, errors)
+
+
+def test_a_failing_mart_test_holds_back_only_what_it_tested(tmp_path):
+    """A duplicate that slipped past staging (planted straight into enterprise) fails one dbt test: the step
+    succeeds, that check fails, dbt skips the models built on the tested one, and every other mart is built."""
+    opts = SynthOptions(
+        out=tmp_path / "council", children=4, seed=5, documents_per_child=0.0, notes_per_child=3.0, defect_rate=0.0
+    )
+    generate(opts)
+    lakehouse = LakehouseResource(lake_uri=str(tmp_path / "lake"), warehouse_dir=str(tmp_path / "warehouse"))
+    lake = lakehouse.lake()
+    load_landing(lake, opts.out / "landing")
+    _no_text_read_yet(lake)
+    reviews = lake.read("enterprise", "cla_review")
+    assert reviews.height, "the council needs a review to copy"
+    lake.write("enterprise", "cla_review", pl.concat([reviews, reviews.head(1)]))
+    run = dg.materialize(
+        [dbt_models], resources={"lakehouse": lakehouse, "dbt": ProjectDbtCliResource(project_dir=DBT_PROJECT)}
+    )
+    assert run.success
+    failed = [(e.asset_key.path[-1], e.check_name) for e in run.get_asset_check_evaluations() if not e.passed]
+    assert failed == [("stg_enterprise__cla_review", "unique_stg_enterprise__cla_review_review_id")]
+    with duckdb.connect(str(lakehouse.warehouse() / "caselake.duckdb"), read_only=True) as con:
+        built = {r[0] for r in con.sql("select table_name from information_schema.tables").fetchall()}
+    assert "ssda903_reviews" not in built, "built on the failed test's model: skipped"
+    assert set(MARTS) <= built, "every other mart is built"
