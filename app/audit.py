@@ -126,6 +126,22 @@ class VerifyReport:
         return not self.problems
 
 
+def thread_connection(local: threading.local, path: Path, schema: str, synchronous_full: bool = False):
+    """This thread's connection to a SQLite file of the app's (made once per thread): the file 0600 in a 0700
+    folder, WAL so readers never wait for the writer, autocommit (callers open their own transactions)."""
+    con = getattr(local, "con", None)
+    if con is None:
+        private_dir(path.parent)
+        con = sqlite3.connect(path, timeout=30, isolation_level=None)
+        path.chmod(0o600)
+        con.execute("PRAGMA journal_mode=WAL")
+        if synchronous_full:  # the journal: a row acknowledged is a row on disk
+            con.execute("PRAGMA synchronous=FULL")
+        con.executescript(schema)
+        local.con = con
+    return con
+
+
 class AuditLog:
     def __init__(self, path: Path):
         self.path = Path(path)
@@ -133,16 +149,7 @@ class AuditLog:
         self._local = threading.local()
 
     def _connect(self) -> sqlite3.Connection:
-        con = getattr(self._local, "con", None)
-        if con is None:
-            private_dir(self.path.parent)
-            con = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            self.path.chmod(0o600)
-            con.execute("PRAGMA journal_mode=WAL")
-            con.execute("PRAGMA synchronous=FULL")
-            con.executescript(SCHEMA)
-            self._local.con = con
-        return con
+        return thread_connection(self._local, self.path, SCHEMA, synchronous_full=True)
 
     def write(
         self,

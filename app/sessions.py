@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from lake.storage.private import private_dir
+from app.audit import thread_connection
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS app_session (
@@ -78,15 +78,7 @@ class SessionStore:
         self._local = threading.local()
 
     def _db(self) -> sqlite3.Connection:
-        con = getattr(self._local, "con", None)
-        if con is None:
-            private_dir(self.path.parent)
-            con = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            self.path.chmod(0o600)
-            con.execute("PRAGMA journal_mode=WAL")
-            con.executescript(SCHEMA)
-            self._local.con = con
-        return con
+        return thread_connection(self._local, self.path, SCHEMA)
 
     # ---- sessions ------------------------------------------------------------------------------------------
     def start(self, login: str, role: str, via: str) -> str:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -34,6 +35,16 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] if ordered else float("nan")
+
+
+def run_together(threads: list[threading.Thread]) -> float:
+    """Start every thread, wait for them all; the seconds it took."""
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return time.perf_counter() - started
 
 
 def sign_in(url: str, login: str, password: str):
@@ -62,13 +73,7 @@ def bare_pages(url: str, login: tuple[str, str], clients: int, seconds: float) -
             else:
                 errors[0] += 1
 
-    threads = [threading.Thread(target=hammer, args=(c,)) for c in signed_in]
-    started = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    wall = time.perf_counter() - started
+    wall = run_together([threading.Thread(target=hammer, args=(c,)) for c in signed_in])
     return {"per_s": len(took) / wall, "p50": percentile(took, 0.5), "p95": percentile(took, 0.95), "errors": errors[0]}
 
 
@@ -97,13 +102,7 @@ def pilot_tasks(url: str, login: tuple[str, str], child: str, users: int) -> dic
             finally:
                 browser.close()
 
-    threads = [threading.Thread(target=user) for _ in range(users)]
-    started = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    wall = time.perf_counter() - started
+    wall = run_together([threading.Thread(target=user) for _ in range(users)])
     return {
         "p50": percentile(took, 0.5),
         "p95": percentile(took, 0.95),
@@ -151,6 +150,7 @@ def main() -> None:
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            start_new_session=True,  # its own process group: the forked app processes are stopped with it
         )
         try:
             wait_for_port(port, 180)
@@ -170,7 +170,7 @@ def main() -> None:
                     f" p95 {task['p95']:.1f} s, {task['per_s']:.2f} tasks/s, {task['failed']} failed{goal}"
                 )
         finally:
-            server.terminate()
+            os.killpg(server.pid, signal.SIGTERM)
             server.wait(30)
     print(f"run at {time.strftime('%Y-%m-%d %H:%M')}: one run per figure")
 

@@ -47,3 +47,43 @@ def test_wrong_passwords_lock_the_login_then_the_client_and_each_lock_doubles(tm
     for _ in range(2):
         store.failed("ana", "10.0.0.9")
     assert store.failed("ana", "10.0.0.9").retry_after_s == int(2 * LOCK_S)
+
+
+def _cli(args: list[str]):
+    """``caselake`` in this process; the umask its entry point narrows is put back afterwards."""
+    import os
+
+    from typer.testing import CliRunner
+
+    from orchestration.cli import app
+
+    before = os.umask(0o022)
+    try:
+        return CliRunner().invoke(app, args)
+    finally:
+        os.umask(before)
+
+
+def test_disabling_a_login_at_the_cli_ends_its_open_sessions_and_is_audited(tmp_path, monkeypatch):
+    from app.audit import AuditLog
+    from app.users import UserStore
+
+    monkeypatch.setenv("CASELAKE_DATA_ROOT", str(tmp_path))
+    UserStore(tmp_path / "users.json").add("ana", "auditor", "Ana", "a long password")
+    store = SessionStore(tmp_path / "sessions.sqlite")
+    opened = [store.start("ana", "auditor", "password") for _ in range(2)]
+    result = _cli(["users", "disable", "ana"])
+    assert result.exit_code == 0, result.output
+    assert all(store.live(hash_id(s)) is None for s in opened)
+    assert UserStore(tmp_path / "users.json").get("ana").disabled
+    (row,) = AuditLog(tmp_path / "audit" / "audit.sqlite").rows(login="ana")
+    assert row["action"] == "logout" and row["detail"] == "login disabled"
+
+
+def test_what_a_cli_command_writes_is_its_owners_only(tmp_path):
+    result = _cli(["synth", "--out", str(tmp_path / "council"), "--children", "2", "--structured-only"])
+    assert result.exit_code == 0, result.output
+    written = list((tmp_path / "council").rglob("*"))
+    assert written and all(stat.S_IMODE(p.stat().st_mode) & 0o077 == 0 for p in written), [
+        (p.name, oct(p.stat().st_mode)) for p in written if p.stat().st_mode & 0o077
+    ][:3]

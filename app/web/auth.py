@@ -30,9 +30,11 @@ SESSION_COOKIE = "caselake_session"
 CSRF_COOKIE = "caselake_csrf"
 SESSION_COOKIE_DAYS = 1  # the signature's own limit; the store's absolute timeout (12 h) ends it sooner
 PAGES = ("search", "children", "child", "audit", "insights")
-# Where a sign-in may send the browser: one of the app's pages, with a plain query string (no scheme, host, "//",
-# backslash, control character or encoded newline can match).
-NEXT = re.compile(r"^/(?:" + "|".join(PAGES) + r")(?:\?[A-Za-z0-9_.~=&+,-]{0,512})?$")
+# Where a sign-in may send the browser: one of the app's pages, with a query string of plain characters and
+# percent-escapes (a shared ecomap view carries its filters so), none of them an escaped control character. No
+# scheme, host, "//", backslash, raw control character or escaped line break can match.
+_QUERY_CHARACTER = r"(?:[A-Za-z0-9_.~=&+,:-]|%(?![01][0-9A-Fa-f]|7[Ff])[0-9A-Fa-f]{2})"
+NEXT = re.compile(r"^/(?:" + "|".join(PAGES) + r")(?:\?" + _QUERY_CHARACTER + r"{0,2000})?$")
 
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">

@@ -165,7 +165,7 @@ def serve(
         include_cookies=[],
         include_headers=TOKEN_HEADERS,
         num_procs=procs,
-        xheaders=access.secure_cookies,  # behind the TLS proxy: the client's address for the throttle
+        use_xheaders=access.secure_cookies,  # behind the TLS proxy: the client's address for the throttle
         extra_patterns=[(r"/", RedirectHandler, {"url": "/search"})],
     )
 

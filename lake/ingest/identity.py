@@ -187,6 +187,15 @@ class IdMap:
         ).drop("_enterprise_id")
 
 
+def _across_sources(people: pl.LazyFrame, on: str, evidence: str) -> pl.LazyFrame:
+    """Each pair of people of two different sources who share ``on``, once (the first source by name first)."""
+    return (
+        people.join(people, on=on, suffix="_other")
+        .filter(pl.col("_source") < pl.col("_source_other"))
+        .select("person_id", pl.col("person_id_other").alias("linked_person_id"), pl.lit(evidence).alias("evidence"))
+    )
+
+
 def person_links(lake: Lake) -> pl.DataFrame:
     """Pairs of people from different sources who look like one real person, with the evidence: the same NHS
     number (children), or the same first name, surname and date of birth. A link, never a merge: each record
@@ -211,29 +220,13 @@ def person_links(lake: Lake) -> pl.DataFrame:
             separator="|",
         ).alias("name_dob"),
     ).filter(pl.col("name_dob").is_not_null())
-    pairs = [
-        people.join(people, on="name_dob", suffix="_other")
-        .filter(pl.col("_source") < pl.col("_source_other"))
-        .select(
-            "person_id",
-            pl.col("person_id_other").alias("linked_person_id"),
-            pl.lit("same name and date of birth").alias("evidence"),
-        )
-    ]
+    pairs = [_across_sources(people, "name_dob", "same name and date of birth")]
     child = lake.scan(ENTERPRISE, "child")
     if child is not None:
         nhs = child.filter(pl.col("_deleted_at").is_null() & pl.col("nhs_number").is_not_null()).select(
             "person_id", "_source", "nhs_number"
         )
-        pairs.append(
-            nhs.join(nhs, on="nhs_number", suffix="_other")
-            .filter(pl.col("_source") < pl.col("_source_other"))
-            .select(
-                "person_id",
-                pl.col("person_id_other").alias("linked_person_id"),
-                pl.lit("same NHS number").alias("evidence"),
-            )
-        )
+        pairs.append(_across_sources(nhs, "nhs_number", "same NHS number"))
     links = (
         pl.concat(pairs)
         .group_by("person_id", "linked_person_id")

@@ -64,9 +64,21 @@ def users_enable(login: Annotated[str, typer.Argument(help="The login to enable 
 
 
 def _end_sessions(settings, login: str, reason: str) -> None:
+    """End the login's open app sessions (every process sees it at its next call) and audit it."""
+    from app.audit import Action, AuditEvent, AuditLog
     from app.sessions import SessionStore
 
     ended = SessionStore(settings.sessions_db()).end_login(login, reason)
+    AuditLog(settings.audit_db()).record(
+        AuditEvent(
+            login,
+            "",
+            Action.LOGOUT,
+            request={"every_session": True, "via": "cli"},
+            result={"sessions": ended},
+            detail=reason,
+        )
+    )
     console.print(f"{login}: {ended} open app session(s) ended ({reason})")
 
 
