@@ -504,9 +504,10 @@ class Probe:
         return "; ".join(f"{k}={v}" for k, v in self.http.cookies.items())
 
 
-def open_socket(url: str, token: str, cookie: str, frames=(), after=None, wait_s: float = 5.0):
+def open_socket(url: str, token: str, cookie: str, frames=(), after=None, wait_s: float = 5.0, until=None):
     """Open ``/search/ws`` with this token and cookie, send ``frames``, call ``after()`` (in a thread), and return
-    (close code, every text frame received); ("refused", status) when the handshake is refused."""
+    (close code, every text frame received, until the socket closes, ``until(frames)`` holds or nothing came for
+    ``wait_s``); ("refused", status) when the handshake is refused."""
     import asyncio
 
     from tornado.httpclient import HTTPClientError, HTTPRequest
@@ -535,6 +536,8 @@ def open_socket(url: str, token: str, cookie: str, frames=(), after=None, wait_s
             if message is None:
                 break
             got.append(message)
+            if until is not None and until(got):
+                break
         return conn.close_code, got
 
     # in a thread of its own: Playwright's sync API keeps an event loop running in this one
@@ -569,18 +572,16 @@ def test_a_stolen_or_swapped_session_token_opens_nothing(app_url, app_lake):
     assert autoload.status_code == 404 and "token" not in autoload.text
     assert autoload.headers.get("Access-Control-Allow-Origin") is None
     # the page's own cookie opens its token's websocket ...
-    code, frames = open_socket(app_url, token, worker.cookie(), wait_s=1)
+    code, frames = open_socket(app_url, token, worker.cookie(), wait_s=30, until=lambda got: True)
     assert code is None and '"msgtype": "ACK"' in frames[0]
     # ... the token alone opens nothing, and with another user's cookie it is refused
     assert open_socket(app_url, token, "")[0] == "refused"
-    code, frames = open_socket(app_url, worker.token(), analyst.cookie())
+    code, frames = open_socket(app_url, worker.token(), analyst.cookie(), wait_s=30)
     assert code == 4003 and not frames
     # a token signed with another key (forged) is refused too
     forged = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
-    assert (
-        open_socket(app_url, forged, worker.cookie())[0] in ("refused", 1011, 1000, None)
-        and not open_socket(app_url, forged, worker.cookie())[1]
-    )
+    refused = open_socket(app_url, forged, worker.cookie(), wait_s=30)
+    assert refused[0] == "refused" or not refused[1], "a forged token opens no session"
 
 
 def test_sign_out_ends_the_cookie_and_the_open_page(app_url, app_lake):
@@ -588,7 +589,7 @@ def test_sign_out_ends_the_cookie_and_the_open_page(app_url, app_lake):
     probe.sign_in(*_as(app_lake, "social_worker"))
     stolen = dict(probe.http.cookies)
     token = probe.token()
-    code, _frames = open_socket(app_url, token, probe.cookie(), after=lambda: probe.http.get("/logout"), wait_s=10)
+    code, _frames = open_socket(app_url, token, probe.cookie(), after=lambda: probe.http.get("/logout"), wait_s=30)
     assert code == 4001, "the open page's websocket is closed when its session signs out"
     import httpx
 
@@ -604,7 +605,7 @@ def test_disabling_a_login_closes_its_open_pages(app_url, app_lake):
     assert probe.sign_in("probe-disabled", password).status_code == 302
     store = UserStore(app_lake["settings"].users_file())
     code, _ = open_socket(
-        app_url, probe.token(), probe.cookie(), after=lambda: store.set_disabled("probe-disabled"), wait_s=15
+        app_url, probe.token(), probe.cookie(), after=lambda: store.set_disabled("probe-disabled"), wait_s=30
     )
     assert code == 4001, "the sweep closes a disabled login's open page"
     assert probe.http.get("/search").status_code == 302
@@ -652,7 +653,10 @@ def test_every_response_carries_the_headers_and_no_error_carries_code(app_url, a
     probe.sign_in(*_as(app_lake, "social_worker"))
     # a message the server cannot handle gets a plain error: no traceback, no file paths
     bad = ['{"msgid":"9","msgtype":"PATCH-DOC"}', "{}", '{"events": 5}']
-    _code, frames = open_socket(app_url, probe.token(), probe.cookie(), frames=bad, wait_s=3)
+    # (its reply's content frame holds "traceback": read until it comes, however busy the machine)
+    _code, frames = open_socket(
+        app_url, probe.token(), probe.cookie(), frames=bad, wait_s=60, until=lambda got: '"traceback"' in got[-1]
+    )
     replies = "\n".join(frames)
     assert '"ERROR"' in replies and "Traceback" not in replies and ".py" not in replies
     # an unknown websocket path or a broken upgrade is a plain 4xx
