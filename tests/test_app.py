@@ -523,21 +523,29 @@ def open_socket(url: str, token: str, cookie: str, frames=(), after=None, wait_s
             conn = await websocket_connect(request, subprotocols=["bokeh", token])
         except HTTPClientError as exc:
             return "refused", exc.code
-        got = []
+        got: list[str] = []
+
+        async def read(enough) -> bool:
+            """Read into ``got`` until ``enough(got)``; False when the socket closed or went quiet first."""
+            while True:
+                try:
+                    message = await asyncio.wait_for(conn.read_message(), wait_s)
+                except TimeoutError:
+                    return False
+                if message is None:
+                    return False
+                got.append(message)
+                if enough is not None and enough(got):
+                    return True
+
+        # a client speaks once the server's ACK (3 frames) is in: a frame sent sooner finds no session yet
+        if frames and not await read(lambda seen: len(seen) >= 3):
+            return conn.close_code, got
         for frame in frames:
             await conn.write_message(frame)
         if after is not None:
             await asyncio.get_running_loop().run_in_executor(None, after)
-        while True:
-            try:
-                message = await asyncio.wait_for(conn.read_message(), wait_s)
-            except TimeoutError:
-                break
-            if message is None:
-                break
-            got.append(message)
-            if until is not None and until(got):
-                break
+        await read(until)
         return conn.close_code, got
 
     # in a thread of its own: Playwright's sync API keeps an event loop running in this one
