@@ -130,8 +130,7 @@ class AuditedCall:
 
     def case_reader(self) -> Scope:
         self.require(self.session.role.reads_case_text, f"role {self.session.role} reads no case records")
-        self.scope = self._service.scope(self.session)
-        return self.scope
+        return self.scope_of_case_reader()
 
     def child_in_scope(self, child_id: str) -> Scope:
         self.note(target={"child_id": str(child_id)[:64]})
@@ -255,13 +254,6 @@ class QueryService:
         if self.sessions.end(id_hash, "signed out") and session is not None:
             with self._audited(session.login, Action.LOGOUT) as call:
                 call.note(role=str(session.role))
-
-    def end_sessions(self, login: str, reason: str) -> int:
-        """End every app session of a login (the admin disabled it or changed its role); audited."""
-        with self._audited(login[:64], Action.LOGOUT, request={"every_session": True}) as call:
-            ended = self.sessions.end_login(login, reason)
-            call.note(result={"sessions": ended}, detail=reason)
-            return ended
 
     # ---- scope -----------------------------------------------------------------------------------------
     def _versions(self) -> tuple:

@@ -127,10 +127,14 @@ class SessionStore:
         return cur.rowcount
 
     # ---- the sign-in throttle ------------------------------------------------------------------------------
+    def _counted(self, login: str, client: str) -> tuple[tuple[str, str, int], ...]:
+        """What an attempt is counted against: (kind, key in the tables, failures a minute before a lock)."""
+        return ("login", f"login:{login}", self.login_failures), ("client", f"client:{client}", self.client_failures)
+
     def throttled(self, login: str, client: str) -> Throttled | None:
         """Refuse the attempt (before any password is checked) while its login or its client is locked."""
         now = time.time()
-        for kind, key in (("login", f"login:{login}"), ("client", f"client:{client}")):
+        for kind, key, _ in self._counted(login, client):
             row = self._db().execute("SELECT until FROM sign_in_lock WHERE key = ?", (key,)).fetchone()
             if row and row[0] > now:
                 return Throttled(kind, int(row[0] - now) + 1)
@@ -143,10 +147,7 @@ class SessionStore:
         con.execute("BEGIN IMMEDIATE")
         try:
             con.execute("DELETE FROM sign_in_failure WHERE at < ?", (now - 86400,))
-            for kind, key, limit in (
-                ("login", f"login:{login}", self.login_failures),
-                ("client", f"client:{client}", self.client_failures),
-            ):
+            for kind, key, limit in self._counted(login, client):
                 con.execute("INSERT INTO sign_in_failure VALUES (?, ?)", (key, now))
                 (recent,) = con.execute(
                     "SELECT count(*) FROM sign_in_failure WHERE key = ? AND at > ?", (key, now - self.window_s)

@@ -21,7 +21,7 @@ import secrets
 import urllib.request
 
 from bokeh.server.auth_provider import AuthProvider
-from tornado.web import RequestHandler
+from tornado.web import RequestHandler, decode_signed_value
 
 from app.service import NotSignedIn, QueryService, SignInThrottled
 from app.sessions import hash_id
@@ -84,10 +84,20 @@ def logout_page(login_endpoint: str) -> str:
     return PAGE.format(title="Signed out", body=body)
 
 
-def session_hash(handler: RequestHandler) -> str:
-    """The hash of the session id in this request's signed cookie ("" when there is none or it is forged)."""
-    raw = handler.get_signed_cookie(SESSION_COOKIE, max_age_days=SESSION_COOKIE_DAYS)
+def session_hash_of(request, cookie_secret: str) -> str:
+    """The hash of the session id in a request's signed cookie ("" when there is none or it is forged)."""
+    morsel = request.cookies.get(SESSION_COOKIE)
+    raw = (
+        decode_signed_value(cookie_secret, SESSION_COOKIE, morsel.value, max_age_days=SESSION_COOKIE_DAYS)
+        if morsel is not None
+        else None
+    )
     return hash_id(raw.decode("utf-8", "replace")) if raw else ""
+
+
+def session_hash(handler: RequestHandler) -> str:
+    """:func:`session_hash_of` the handler's request, with the key the app signs its cookies with."""
+    return session_hash_of(handler.request, handler.application.settings["cookie_secret"])
 
 
 def set_private_cookie(handler: RequestHandler, name: str, value: str, secure: bool) -> None:
@@ -229,11 +239,9 @@ def oidc_sign_in(service: QueryService, access, on_sign_out=lambda id_hash: None
         @property
         def get_user(self):
             def current_login(handler: RequestHandler) -> str | None:
-                session = service.app_session(session_hash(handler))
-                if session is not None:
-                    return session.login
-                if isinstance(handler, WebSocketHandler):
-                    return None
+                login = password_flow.get_user(handler)
+                if login is not None or isinstance(handler, WebSocketHandler):
+                    return login
                 proven = handler.get_signed_cookie("user", max_age_days=5 / 1440)
                 if not proven:
                     return None

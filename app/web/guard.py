@@ -21,10 +21,9 @@ from collections import defaultdict
 from bokeh.application.handlers.handler import Handler
 from panel.io.server import AutoloadJsHandler, WSHandler
 from tornado.ioloop import PeriodicCallback
-from tornado.web import OutputTransform, RequestHandler, decode_signed_value
+from tornado.web import OutputTransform, RequestHandler
 
-from app.sessions import hash_id
-from app.web.auth import SESSION_COOKIE, SESSION_COOKIE_DAYS
+from app.web.auth import session_hash, session_hash_of
 
 log = logging.getLogger(__name__)
 
@@ -61,13 +60,7 @@ class SessionBinding(Handler):
         return None
 
     def process_request(self, request) -> dict:
-        morsel = request.cookies.get(SESSION_COOKIE)
-        raw = (
-            decode_signed_value(self._secret, SESSION_COOKIE, morsel.value, max_age_days=SESSION_COOKIE_DAYS)
-            if morsel is not None
-            else None
-        )
-        return {BINDING: hash_id(raw.decode("utf-8", "replace")) if raw else ""}
+        return {BINDING: session_hash_of(request, self._secret)}
 
 
 class OpenPages:
@@ -86,9 +79,6 @@ class OpenPages:
             if not sockets:
                 del self._by_session[id_hash]
 
-    def count(self) -> int:
-        return sum(len(s) for s in self._by_session.values())
-
     def close(self, id_hash: str, reason: str = "signed out") -> int:
         sockets = self._by_session.pop(id_hash, set())
         for socket in list(sockets):
@@ -104,7 +94,7 @@ class OpenPages:
         return closed
 
 
-def guarded_socket(open_pages: OpenPages, cookie_secret: str) -> type[WSHandler]:
+def guarded_socket(open_pages: OpenPages) -> type[WSHandler]:
     class GuardedSocket(WSHandler):
         _bound = ""
 
@@ -112,13 +102,7 @@ def guarded_socket(open_pages: OpenPages, cookie_secret: str) -> type[WSHandler]
             from bokeh.util.token import get_token_payload
 
             bound = str(get_token_payload(token).get(BINDING, ""))
-            morsel = self.request.cookies.get(SESSION_COOKIE)
-            raw = (
-                decode_signed_value(cookie_secret, SESSION_COOKIE, morsel.value, max_age_days=SESSION_COOKIE_DAYS)
-                if morsel is not None
-                else None
-            )
-            mine = hash_id(raw.decode("utf-8", "replace")) if raw else ""
+            mine = session_hash(self)
             if not bound or not mine or not hmac.compare_digest(bound, mine):
                 log.warning("refused a websocket whose token belongs to another session")
                 self.close(4003, "not this session's page")
@@ -169,11 +153,11 @@ class SecurityHeaders(OutputTransform):
         return status_code, headers, chunk
 
 
-def guard(server, open_pages: OpenPages, cookie_secret: str, is_live) -> None:
+def guard(server, open_pages: OpenPages, is_live) -> None:
     """Put the guards on a built Bokeh server (before it starts): the websocket and autoload routes replaced, the
     headers on every response, the sweep of ended sessions on its loop."""
     app = server._tornado  # Bokeh keeps its tornado application here; Panel reads it the same way
-    socket_class = guarded_socket(open_pages, cookie_secret)
+    socket_class = guarded_socket(open_pages)
     for rule in app.wildcard_router.rules:
         if rule.target is WSHandler:
             rule.target = socket_class

@@ -171,7 +171,7 @@ def serve(
 
     def start(loop=None):
         server = get_server(apps, loop=loop, start=False, show=show, **options)
-        guard(server, open_pages, secret, lambda id_hash: shared.get().app_session(id_hash, touch=False) is not None)
+        guard(server, open_pages, lambda id_hash: shared.get().app_session(id_hash, touch=False) is not None)
         server.start()
         if procs > 1:
             shared.get().warm()  # in each forked process, before it answers

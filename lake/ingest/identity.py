@@ -78,6 +78,7 @@ class Assigned:
     new: int  # ids seen for the first time
     renamed: int  # of those, ids another source holds already: given ``<source>:<id>``
     marks: dict[str, dt.datetime]  # staging table -> the newest row read (the next run reads after it)
+    crosswalk: pl.DataFrame  # the whole crosswalk after this run (what :class:`IdMap` maps by)
 
 
 def assign_ids(lake: Lake, watermarks: dict[str, dt.datetime], now: dt.datetime) -> Assigned:
@@ -86,16 +87,16 @@ def assign_ids(lake: Lake, watermarks: dict[str, dt.datetime], now: dt.datetime)
     seen, marks = [], {}
     for source in sorted(SOURCES):
         for table in NEUTRAL_TABLES:
-            scan = lake.scan(STAGING, f"{source}/{table}")
+            name = f"{source}/{table}"
+            scan = lake.scan(STAGING, name)
             if scan is None:
                 continue
-            mark = watermarks.get(f"{source}/{table}")
+            mark = watermarks.get(name)
             fresh = scan if mark is None else scan.filter(pl.col("_ingested_at") > mark)
             newest = fresh.select(pl.col("_ingested_at").max()).collect().item()
             if newest is None:
                 continue
-            marks[f"{source}/{table}"] = newest
-            columns = id_columns(table)
+            marks[name] = newest
             if table == "deleted_record":
                 seen.append(
                     fresh.filter(pl.col("table_name").is_in(list(ENTITY_OF_DELETED_TABLE))).select(
@@ -105,7 +106,7 @@ def assign_ids(lake: Lake, watermarks: dict[str, dt.datetime], now: dt.datetime)
                     )
                 )
                 continue
-            for column, entity in columns:
+            for column, entity in id_columns(table):
                 seen.append(
                     fresh.select(
                         pl.lit(entity).alias("entity"),
@@ -115,7 +116,7 @@ def assign_ids(lake: Lake, watermarks: dict[str, dt.datetime], now: dt.datetime)
                 )
     known = _crosswalk(lake)
     if not seen:
-        return Assigned(0, 0, marks)
+        return Assigned(0, 0, marks, known)
     new = (
         pl.concat(seen)
         .drop_nulls()
@@ -124,7 +125,7 @@ def assign_ids(lake: Lake, watermarks: dict[str, dt.datetime], now: dt.datetime)
         .join(known.select("entity", "source", "source_id"), on=["entity", "source", "source_id"], how="anti")
     )
     if new.is_empty():
-        return Assigned(0, 0, marks)
+        return Assigned(0, 0, marks, known)
     taken = known.select("entity", pl.col("enterprise_id").alias("source_id"), pl.lit(True).alias("_taken")).unique()
     new = (
         new.sort("entity", "source_id", "source")
@@ -143,14 +144,14 @@ def assign_ids(lake: Lake, watermarks: dict[str, dt.datetime], now: dt.datetime)
     )
     ensure_table(lake, ENTERPRISE, CROSSWALK, pl.DataFrame(schema=CROSSWALK_SCHEMA).to_arrow().schema)
     lake.write(ENTERPRISE, CROSSWALK, new, mode="append")
-    return Assigned(new.height, new.filter(pl.col("enterprise_id") != pl.col("source_id")).height, marks)
+    renamed = new.filter(pl.col("enterprise_id") != pl.col("source_id")).height
+    return Assigned(new.height, renamed, marks, pl.concat([known, new]))
 
 
 class IdMap:
-    """The crosswalk's renamed ids (those not kept as they are), read once for a stage, applied to each scan."""
+    """The crosswalk's renamed ids (those not kept as they are), applied to each scan of a stage."""
 
-    def __init__(self, lake: Lake):
-        crosswalk = _crosswalk(lake)
+    def __init__(self, crosswalk: pl.DataFrame):
         self.renamed = crosswalk.filter(pl.col("enterprise_id") != pl.col("source_id")).select(
             "entity", "source", "source_id", "enterprise_id"
         )
@@ -210,6 +211,8 @@ def person_links(lake: Lake) -> pl.DataFrame:
     if person is None:
         return pl.DataFrame(schema=schema)
     live = person.filter(pl.col("_deleted_at").is_null())
+    if live.select(pl.col("_source").n_unique()).collect().item() < 2:  # one source: nobody to link, no self-join
+        return pl.DataFrame(schema=schema)
     people = live.select(
         "person_id",
         "_source",

@@ -308,7 +308,7 @@ def build_enterprise(lake: Lake, on_table: Callable[[TableLoad], None] | None = 
         lake, {staging: at for (table, staging), at in marks.items() if table == identity.CROSSWALK}, now
     )
     enterprise.write_watermarks(lake, identity.CROSSWALK, assigned.marks)
-    ids = identity.IdMap(lake)
+    ids = identity.IdMap(assigned.crosswalk)
     deletions = enterprise.read_deletions(lake, ids)
     plans, timing = [], {}
     for table in enterprise.TABLES:
@@ -332,12 +332,15 @@ def build_enterprise(lake: Lake, on_table: Callable[[TableLoad], None] | None = 
         loads[name] = load
         if on_table:
             on_table(load)
-    crosswalk = lake.size(ENTERPRISE, identity.CROSSWALK)[0]
-    loads[identity.CROSSWALK] = TableLoad(identity.CROSSWALK, rows_read=assigned.new, rows_landed=assigned.new)
-    loads[identity.CROSSWALK].stats = MergeStats(
-        inserted=assigned.new, version=lake.version(ENTERPRISE, identity.CROSSWALK), committed=assigned.new > 0
+    loads[identity.CROSSWALK] = TableLoad(
+        identity.CROSSWALK,
+        rows_read=assigned.new,
+        rows_landed=assigned.new,
+        stats=MergeStats(
+            inserted=assigned.new, version=lake.version(ENTERPRISE, identity.CROSSWALK), committed=assigned.new > 0
+        ),
+        notes={"ids_renamed": assigned.renamed, "crosswalk_rows": assigned.crosswalk.height},
     )
-    loads[identity.CROSSWALK].notes = {"ids_renamed": assigned.renamed, "crosswalk_rows": crosswalk}
     loads[identity.PERSON_LINK] = _write_person_links(lake)
     return loads
 
