@@ -49,6 +49,7 @@ bench: setup
 	uv run python benchmarks/bench_synth.py --children 100,1000 --keep .bench/council
 	uv run python benchmarks/bench_lake.py --children 1000 --council .bench/council
 	uv run python benchmarks/bench_documents.py --children 100 --buckets 0
+	uv run caselake eval documents --hard  # hard scans, held-out part: CER/WER per kind, handwriting flags, s/page per engine
 	uv run python benchmarks/bench_entities.py --evaluate
 	uv run python benchmarks/bench_search.py --children 100 --million
 	uv run python benchmarks/bench_app.py --repeat 5 --nodes 5000

@@ -21,6 +21,7 @@ query is written down.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import threading
 import time
@@ -434,6 +435,7 @@ class QueryService:
                 "pages": pages.height,
                 "text": text["text"][0] if text.height else None,
                 "method": text["method"][0] if text.height else None,  # text layer, OCR or converted .doc
+                **_ocr_reading(text),
             }
 
     def download(self, session: Session, document_id: str) -> tuple[str, bytes]:
@@ -722,3 +724,14 @@ def _page_png(path: str | None, page: int, scale: float) -> bytes | None:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def _ocr_reading(page: pl.DataFrame) -> dict:
+    """A scanned page's OCR confidence, whether it was read, flagged or unreadable, and what was flagged."""
+    if not page.height or "ocr_confidence" not in page.columns:
+        return {"ocr_confidence": None, "reading": None, "flags": {}}
+    row = page.row(0, named=True)
+    kinds: dict[str, int] = {}
+    for flag in json.loads(row.get("ocr_flags") or "[]"):
+        kinds[flag["kind"]] = kinds.get(flag["kind"], 0) + 1
+    return {"ocr_confidence": row["ocr_confidence"], "reading": row.get("reading"), "flags": kinds}

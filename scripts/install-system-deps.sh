@@ -4,9 +4,17 @@
 #   libreoffice-writer-nogui : writes legacy .doc in the synthetic council, reads .doc in the pipeline
 #   fonts-dejavu-core        : the font every rendered page uses, so generated files are byte-identical
 #   chromium                 : headless browser for the Panel UI tests (Playwright drives it)
+#   tesseract-ocr, -eng, -osd: the OCR engine's English and orientation models (tesserocr reads them; offline)
+#   fonts-liberation2, fonts-freefont-ttf, fonts-bwht, fonts-dkg-handwriting, fonts-femkeklaver,
+#   fonts-humor-sans         : printed and handwriting faces of the hard-scan set (synth/scans.py); tuning
+#                              and scoring use different ones
 set -euo pipefail
 
-PACKAGES=(libreoffice-writer-nogui fonts-dejavu-core chromium)
+PACKAGES=(
+  libreoffice-writer-nogui fonts-dejavu-core chromium
+  tesseract-ocr tesseract-ocr-eng tesseract-ocr-osd
+  fonts-liberation2 fonts-freefont-ttf fonts-bwht fonts-dkg-handwriting fonts-femkeklaver fonts-humor-sans
+)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do

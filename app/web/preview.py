@@ -93,7 +93,7 @@ class Preview(pn.viewable.Viewer):
         head = html_pane(
             f"""<h3>{esc(doc["document_type"])} · {esc(doc["title"])}</h3>
 <p>{dates_html(None, doc["created_date"])} · page {doc["page"]} of {doc["pages"] or "?"}
- · text read by {esc(doc["method"], "nothing (see the file)")}</p>""",
+ · text read by {esc(doc["method"], "nothing (see the file)")}{ocr_note(doc)}</p>""",
             sizing_mode="stretch_width",
         )
         text = html_pane(marked_text(doc["text"], spans), sizing_mode="stretch_width", min_width=280)
@@ -123,3 +123,22 @@ class Preview(pn.viewable.Viewer):
             width=360,
         )
         return [head, *pages, body, download]
+
+
+def ocr_note(doc: dict) -> str:
+    """What the reader of a scan should know: its OCR confidence and what was marked rather than guessed."""
+    if doc.get("ocr_confidence") is None and not doc.get("reading"):
+        return ""
+    parts = []
+    if doc.get("ocr_confidence") is not None:
+        parts.append(f"OCR confidence {round(100 * float(doc['ocr_confidence']))}%")
+    if doc.get("reading") == "unreadable":
+        parts.append("this page could not be read: read the image")
+    flags = doc.get("flags") or {}
+    if flags.get("handwritten"):
+        n = flags["handwritten"]
+        parts.append(f"{n} handwritten note{'s' if n > 1 else ''} not read: read the image")
+    if flags.get("unclear"):
+        n = flags["unclear"]
+        parts.append(f"{n} line{'s' if n > 1 else ''} read with low confidence, marked [unclear]")
+    return "".join(f" · {esc(p)}" for p in parts)

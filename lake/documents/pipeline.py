@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import multiprocessing as mp
 import os
 import queue
@@ -57,6 +58,9 @@ TEXT_SCHEMA = pa.schema(
         ("text", pa.string()),
         ("method", pa.string()),
         ("ocr_confidence", pa.float64()),
+        ("reading", pa.string()),  # read | flagged | unreadable (lake.documents.ocr); null before OCR flags existed
+        ("ocr_flags", pa.string()),  # JSON: the page's handwritten and unclear lines, boxes as page fractions
+        ("ocr_rotation", pa.int32()),
         ("char_count", pa.int32()),
         ("detected_format", pa.string()),
         ("tool", pa.string()),
@@ -519,6 +523,9 @@ def _commit(lake: Lake, outcomes: list[Outcome], versions: str, run: DocumentRun
                     "text": p.text,
                     "method": p.method,
                     "ocr_confidence": p.ocr_confidence,
+                    "reading": p.reading,
+                    "ocr_flags": json.dumps(p.flags) if p.flags else None,
+                    "ocr_rotation": p.rotation,
                     "char_count": len(p.text),
                     "detected_format": o.text.detected_format,
                     "tool": o.text.tool,
@@ -545,7 +552,10 @@ def _commit(lake: Lake, outcomes: list[Outcome], versions: str, run: DocumentRun
                 )
     for name, rows in ((TEXT, pages), (CHUNKS, chunks), (ERRORS, errors)):
         if rows:
-            lake.write(ENTERPRISE, name, pa.Table.from_pylist(rows, schema=SCHEMAS[name]), mode="append")
+            # add_columns: a lake whose document_text predates the OCR flags gains them (older pages read null)
+            lake.write(
+                ENTERPRISE, name, pa.Table.from_pylist(rows, schema=SCHEMAS[name]), mode="append", add_columns=True
+            )
             run.commits += 1
     run.chunks += len(chunks)
 
@@ -604,7 +614,16 @@ def extract_files(paths: list[Path], settings: ExtractionSettings | None = None,
                 "tool": o.text.tool,
                 "seconds": round(o.text.seconds, 3),
                 "pages": [
-                    {"page": p.page, "method": p.method, "ocr_confidence": p.ocr_confidence, "text": p.text}
+                    {
+                        "page": p.page,
+                        "method": p.method,
+                        "ocr_confidence": p.ocr_confidence,
+                        "reading": p.reading,
+                        "flags": p.flags,
+                        "rotation": p.rotation,
+                        "engine_seconds": p.engine_seconds,
+                        "text": p.text,
+                    }
                     for p in o.text.pages
                 ],
             }

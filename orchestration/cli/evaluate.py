@@ -27,6 +27,9 @@ class EvalOptions:
     keep: Path | None
     seeds: int
     households: int
+    hard: bool = False
+    tuning: bool = False
+    per_kind: int = 3
 
     def truth_dir(self, settings: Settings) -> Path:
         return self.truth or settings.data_root / "truth"
@@ -39,6 +42,12 @@ class Evaluation:
 
 
 def _documents(options: EvalOptions) -> str:
+    if options.hard:
+        from evaluation import hard_scans
+
+        part = "tuning part" if options.tuning else "held-out part"
+        pages = hard_scans.evaluate(tuning=options.tuning, per_kind=options.per_kind, keep=options.keep)
+        return f"hard scans, {part}:\n{hard_scans.report(pages)}"
     from evaluation import documents
 
     settings = read_settings()
@@ -93,12 +102,20 @@ def evaluate(
     ] = None,
     children: Annotated[int, typer.Option(help="entities: size of the held-out (eval split) council.")] = 30,
     seed: Annotated[int, typer.Option(help="entities: seed of the held-out council.")] = 2027,
-    keep: Annotated[Path | None, typer.Option(help="entities: keep the held-out council and lake here.")] = None,
+    keep: Annotated[
+        Path | None,
+        typer.Option(help="entities: keep the held-out council and lake here; documents --hard: the scans."),
+    ] = None,
     seeds: Annotated[int, typer.Option(min=1, help="insights: how many synthetic agencies to simulate.")] = 200,
     households: Annotated[int, typer.Option(min=20, help="insights: approved households per agency.")] = 500,
+    hard: Annotated[
+        bool, typer.Option(help="documents: read a made set of hard scans (fax, photocopy, stamps, handwriting...).")
+    ] = False,
+    tuning: Annotated[bool, typer.Option(help="documents --hard: score the part the reader was tuned on.")] = False,
+    per_kind: Annotated[int, typer.Option(min=1, help="documents --hard: pages of each kind of damage.")] = 3,
 ) -> None:
     """Measure the pipeline against the synthetic truth. ``entities`` generates a held-out council (eval-split
     templates and name pools, never trained on), loads it through the real pipeline and scores it."""
     if what not in EVALUATIONS:
         fail(f"unknown evaluation {what!r}; known: {', '.join(EVALUATIONS)}", 2)
-    print(EVALUATIONS[what].run(EvalOptions(truth, children, seed, keep, seeds, households)))
+    print(EVALUATIONS[what].run(EvalOptions(truth, children, seed, keep, seeds, households, hard, tuning, per_kind)))
