@@ -98,7 +98,8 @@ def evaluate(
         pages = {p.page_id: p.truth() for p in make_set(out, seed=seed, split=split, per_kind=per_kind)}
         by_file = {str(out / t["file_name"]): t for t in pages.values()}
         rows = []
-        for result in extract_files([Path(f) for f in by_file], settings, workers=workers):
+        reader = settings or ExtractionSettings(ocr_pipeline="two-engine")
+        for result in extract_files([Path(f) for f in by_file], reader, workers=workers):
             truth = by_file[result["file"]]
             page = result["pages"][0] if result.get("pages") else None
             rows.append(score_page(truth, page, result.get("seconds", 0.0)))

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from evaluation.hard_scans import printed_text, score_page
+from lake.documents.formats import ExtractionSettings
 from lake.documents.ocr import HANDWRITTEN_MARK, UNREADABLE, UNREADABLE_MARK
 from lake.documents.pipeline import extract_files
 from synth.scans import ILLEGIBLE, KINDS, document_paragraphs, make_page
@@ -43,7 +44,8 @@ def read_pages(tmp_path_factory):
         page = make_page(f"test-{kind}", kind, sources[i % len(sources)], "train", SEED)
         (out / page.file_name).write_bytes(page.data)
         pages[str(out / page.file_name)] = page
-    results = {r["file"]: r for r in extract_files([Path(f) for f in pages], workers=2)}
+    two_engine = ExtractionSettings(ocr_pipeline="two-engine")
+    results = {r["file"]: r for r in extract_files([Path(f) for f in pages], two_engine, workers=2)}
     return {page.kind: (page, results[f]) for f, page in pages.items()}
 
 
