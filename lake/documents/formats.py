@@ -270,7 +270,7 @@ class TextExtractor:
             pdf.close()
         if not pages:
             raise DocumentError(CORRUPT, "the PDF has no pages")
-        return FileText("pdf", pages, _tool(methods))
+        return FileText("pdf", pages, _tool(methods, self.settings.ocr_pipeline))
 
     def _docx(self, data: bytes, name: str) -> FileText:
         from docling.datamodel.base_models import DocumentStream
@@ -329,7 +329,7 @@ class TextExtractor:
                     pages.append(self.ocr_page(i + 1, frame.convert("RGB") if colour else frame.convert("L")))
         except (UnidentifiedImageError, OSError, SyntaxError) as exc:
             raise DocumentError(CORRUPT, f"{fmt} image cannot be decoded ({exc})") from exc
-        return FileText(fmt, pages, _tool({METHOD_OCR}))
+        return FileText(fmt, pages, _tool({METHOD_OCR}, self.settings.ocr_pipeline))
 
     # -- OCR ----------------------------------------------------------------------------------------
     def ocr_page(self, number: int, image) -> PageText:
@@ -356,7 +356,9 @@ class TextExtractor:
     def ocr(self, gray: np.ndarray) -> tuple[str, float | None]:
         """The earlier reader (``ocr_pipeline="easyocr-lines"``): text of one page image (8-bit greyscale), lines
         top to bottom, and the mean line confidence."""
-        gray = _limit_size(gray, self.settings.ocr_max_side)
+        from lake.documents.ocr import _limit_image
+
+        gray = _limit_image(gray, self.settings.ocr_max_side)
         if self.settings.ocr_detector == "lines":
             gray = deskew(gray)
             boxes = text_line_boxes(gray)
@@ -368,7 +370,8 @@ class TextExtractor:
 
 
 # ---- helpers ---------------------------------------------------------------------------------------
-def _tool(methods: set[str]) -> str:
+def _tool(methods: set[str], ocr_pipeline: str = "") -> str:
+    """The tools a file's pages came from; for OCR, only the engines its pipeline runs."""
     v = tool_versions()
     parts = []
     if METHOD_TEXT_LAYER in methods:
@@ -376,8 +379,9 @@ def _tool(methods: set[str]) -> str:
     if METHOD_DOCLING in methods:
         parts.append(f"docling {v['docling']}")
     if METHOD_OCR in methods:
+        easyocr = f"easyocr {v['easyocr']} (en models {v['easyocr_models']})"
         parts.append(
-            f"tesseract via tesserocr {v['tesserocr']}; easyocr {v['easyocr']} (en models {v['easyocr_models']})"
+            f"tesseract via tesserocr {v['tesserocr']}; {easyocr}" if ocr_pipeline == "two-engine" else easyocr
         )
     return "; ".join(parts)
 
@@ -431,16 +435,6 @@ def _render_pdf_page(page, dpi: int) -> np.ndarray:
         px_width = images[0].get_px_size()[0]
         scale = min(4.0, max(1.0, px_width / width_pt))
     return np.asarray(page.render(scale=scale, grayscale=True).to_pil().convert("L"))
-
-
-def _limit_size(gray: np.ndarray, max_side: int) -> np.ndarray:
-    if max(gray.shape) <= max_side:
-        return gray
-    from PIL import Image
-
-    f = max_side / max(gray.shape)
-    img = Image.fromarray(gray).resize((int(gray.shape[1] * f), int(gray.shape[0] * f)), Image.Resampling.LANCZOS)
-    return np.asarray(img)
 
 
 def _ink(gray: np.ndarray) -> np.ndarray:
