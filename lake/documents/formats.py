@@ -63,9 +63,9 @@ class ExtractionSettings:
     max_bytes: int = 100 * 1024 * 1024  # larger files are refused as oversized
     timeout_s: float = 120.0  # per file, enforced by the worker pool (lake.documents.pipeline)
     ocr_min_chars: int = 20  # a PDF page with less text-layer text than this is OCRed
-    # "easyocr-lines" (EasyOCR on projection-profile lines) stays the default until the two-engine reader
-    # (lake.documents.ocr) reads the council's own scans as well: in CI it turned some of them into noise.
-    ocr_pipeline: str = "easyocr-lines"
+    # "two-engine" (lake.documents.ocr: cleaned, upright, Tesseract + EasyOCR, flags what it cannot read) or
+    # "easyocr-lines" (the earlier reader: EasyOCR on projection-profile lines), kept for comparison.
+    ocr_pipeline: str = "two-engine"
     ocr_detector: str = "lines"  # for "easyocr-lines": "lines" (projection profile) or "craft" (EasyOCR's detector)
     ocr_max_side: int = 3000  # larger page images are scaled down first
     pdf_render_dpi: int = 150  # for PDF pages without a text layer and no single embedded image

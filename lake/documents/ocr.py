@@ -45,6 +45,12 @@ class OcrSettings:
     unclear_below: float = 0.55  # a line whose best reading is under this is marked unclear
     unreadable_below_chars: int = 15  # a page with fewer confidently read characters is unreadable
     max_skew: float = 6.0
+    # An ink speck smaller than this share of target_x_height² with no letter near it is scan noise, which
+    # Tesseract otherwise reads as stray punctuation (the council's 120 dpi scans: CER 3.6% with, 0.8% without).
+    speck_area: float = 0.03
+    # Tesseract reads the binarised page; a page it reads under this mean confidence is read again from the
+    # grey page masked to its ink (toner loss and JPEG damage break binarised strokes) and the better kept.
+    grey_below: float = 0.93
 
 
 @dataclass
@@ -55,6 +61,7 @@ class Line:
     engine: str
     kind: str = "printed"  # printed | handwritten | unclear
     features: dict = field(default_factory=dict)
+    row: int | None = None  # top of the Tesseract line it was split from: parts of one line keep their order
 
 
 @dataclass
@@ -99,10 +106,22 @@ def to_gray(image) -> np.ndarray:
 
 
 def stretch(gray: np.ndarray) -> np.ndarray:
-    """Contrast from the 1st to the 99th percentile of the page's central part (edges may be copier black)."""
+    """Contrast from the ink's level to the paper's (the 99.5th percentile) on the page's central part (edges may
+    be copier black).
+
+    The ink's level is the 5th percentile of the pixels darker than Otsu's threshold, not a percentile of the
+    whole page: on a page with a few lines of text (a certificate), under 1% of pixels are ink, the page's 1st
+    percentile is paper, and stretching paper to black made its speckle into "text".
+    """
+    from skimage.filters import threshold_otsu
+
     h, w = gray.shape
     core = gray[h // 10 : h - h // 10, w // 10 : w - w // 10]
-    lo, hi = np.percentile(core, 1), np.percentile(core, 99.5)
+    if core.size == 0 or core.min() == core.max():
+        return gray
+    hi = np.percentile(core, 99.5)
+    dark = core[core < threshold_otsu(core)]
+    lo = np.percentile(dark, 5) if dark.size else np.percentile(core, 1)
     if hi - lo < 10:
         return gray
     out = (gray.astype(np.float32) - lo) * (255.0 / (hi - lo))
@@ -207,13 +226,20 @@ def character_height(binary_ink: np.ndarray) -> float | None:
     return float(np.median(hs[keep]))
 
 
-def binarise(gray: np.ndarray) -> np.ndarray:
-    """Ink as True: median-denoised, Sauvola's local threshold (handles low contrast and uneven light)."""
-    from scipy import ndimage
-    from skimage.filters import threshold_sauvola
+def binarise(gray: np.ndarray, window: int = 31, k: float = 0.2) -> np.ndarray:
+    """Ink as True: median-denoised, Sauvola's local threshold (handles low contrast and uneven light).
 
-    smooth = ndimage.median_filter(gray, size=3)
-    return smooth < threshold_sauvola(smooth, window_size=31, k=0.2)
+    Sauvola's ``mean · (1 + k · (std / 127.5 − 1))`` over a ``window``² box, from OpenCV box filters: the same
+    threshold as scikit-image's ``threshold_sauvola`` (no pixel differed on the tuning pages) in a tenth of the
+    time, which was half the cleaning step's.
+    """
+    import cv2
+
+    smooth = cv2.medianBlur(gray, 3).astype(np.float64)
+    mean = cv2.boxFilter(smooth, -1, (window, window), borderType=cv2.BORDER_REFLECT)
+    mean_sq = cv2.boxFilter(smooth * smooth, -1, (window, window), borderType=cv2.BORDER_REFLECT)
+    std = np.sqrt(np.clip(mean_sq - mean * mean, 0, None))
+    return smooth < mean * (1 + k * (std / 127.5 - 1))
 
 
 def remove_rules(ink: np.ndarray, x_height: float) -> np.ndarray:
@@ -234,6 +260,95 @@ def remove_rules(ink: np.ndarray, x_height: float) -> np.ndarray:
         if square and area < 0.45 * bw * bh and _framed(out[y : y + bh, x : x + bw]):
             out[labels == i] = False
     return out
+
+
+def remove_specks(ink: np.ndarray, x_height: float, area_share: float) -> np.ndarray:
+    """Ink specks (smaller than ``area_share`` of a character's square) with no letter within about half a
+    character taken out; a full stop or an i's dot sits by its letter and stays."""
+    import cv2
+
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(ink.astype(np.uint8), connectivity=8)
+    small = stats[:, 4] < area_share * x_height * x_height
+    small[0] = False
+    if not small.any():
+        return ink
+    letters = (labels > 0) & ~small[labels]
+    r = max(1, int(x_height * 0.6))
+    near_letters = cv2.dilate(letters.astype(np.uint8), np.ones((r, 2 * r), np.uint8)) > 0
+    small[np.unique(labels[near_letters & small[labels]])] = False
+    return ink & ~small[labels]
+
+
+def binary_page(ink: np.ndarray):
+    from PIL import Image
+
+    return Image.fromarray(np.where(ink, 0, 255).astype(np.uint8))
+
+
+def masked_grey_page(gray: np.ndarray, ink: np.ndarray):
+    """The grey page where there is ink (and a pixel around it), paper elsewhere: Tesseract's LSTM reads the
+    grey strokes, the noise the binarising removed stays removed."""
+    import cv2
+    from PIL import Image
+
+    near_ink = cv2.dilate(ink.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    return Image.fromarray(np.where(near_ink, gray, 255).astype(np.uint8))
+
+
+def tesseract_lines(api, image, gap: float = 1.5) -> list[Line]:
+    """Tesseract's layout and reading of a page: its text lines with their boxes and confidence.
+
+    A line Tesseract found is split where its words stand more than ``gap`` line heights apart: Tesseract joins a
+    note in the margin to the typed line beside it ("...with unmet medical needs. COPY TO IRO"), which then
+    reads as one printed line and hides the note from the handwriting flag.
+    """
+    import tesserocr
+
+    api.SetImage(image)
+    api.Recognize()
+    rows: list[list[tuple[tuple[int, int, int, int], str, float]]] = []
+    word, line = tesserocr.RIL.WORD, tesserocr.RIL.TEXTLINE
+    for r in tesserocr.iterate_level(api.GetIterator(), word):
+        starts_line = r.IsAtBeginningOf(line)
+        try:
+            text = (r.GetUTF8Text(word) or "").strip()
+        except RuntimeError:  # tesserocr raises for a word with no text at all (a page of noise)
+            continue
+        box = r.BoundingBox(word)
+        if starts_line or not rows:
+            rows.append([])
+        if text and box is not None:
+            rows[-1].append((tuple(int(v) for v in box), text, r.Confidence(word) / 100.0))
+    lines: list[Line] = []
+    for words in rows:
+        if not words:
+            continue
+        height = float(np.median([b[3] - b[1] for b, _, _ in words]))
+        row = min(b[1] for b, _, _ in words)
+        segment = [words[0]]
+        for w in words[1:]:
+            if w[0][0] - segment[-1][0][2] > gap * height:
+                lines.append(_joined(segment, row))
+                segment = []
+            segment.append(w)
+        lines.append(_joined(segment, row))
+    return lines
+
+
+def _joined(words: list[tuple[tuple[int, int, int, int], str, float]], row: int) -> Line:
+    """One line from its words: their union box, their text, their confidence weighted by length."""
+    boxes = np.array([b for b, _, _ in words])
+    box = (int(boxes[:, 0].min()), int(boxes[:, 1].min()), int(boxes[:, 2].max()), int(boxes[:, 3].max()))
+    text = " ".join(t for _, t, _ in words)
+    confidence = float(np.average([c for _, _, c in words], weights=[len(t) for _, t, _ in words]))
+    return Line(box, text, confidence, "tesseract", row=row)
+
+
+def mean_confidence(lines: list[Line]) -> float:
+    """Tesseract's confidence over a page's lines, weighted by their length (0 for no lines)."""
+    if not lines:
+        return 0.0
+    return float(np.average([ln.confidence for ln in lines], weights=[max(1, len(ln.text)) for ln in lines]))
 
 
 def _framed(crop: np.ndarray) -> bool:
@@ -298,11 +413,11 @@ class PageReader:
             gray = np.asarray(Image.fromarray(gray).resize(size, Image.Resampling.LANCZOS))
             ink = binarise(gray)
         ink = remove_rules(ink, self.settings.target_x_height)
+        ink = remove_specks(ink, self.settings.target_x_height, self.settings.speck_area)
         return gray, ink, turned, scale
 
     def read(self, image) -> PageReading:
         import tesserocr
-        from PIL import Image
 
         seconds: dict[str, float] = {}
         t0 = time.perf_counter()
@@ -311,34 +426,31 @@ class PageReader:
         t1 = time.perf_counter()
         api = self.api
         api.SetPageSegMode(tesserocr.PSM.AUTO)
-        clean = Image.fromarray(np.where(ink, 0, 255).astype(np.uint8))
-        api.SetImage(clean)
-        api.Recognize()
-        lines: list[Line] = []
-        it = api.GetIterator()
-        level = tesserocr.RIL.TEXTLINE
-        for r in tesserocr.iterate_level(it, level):
-            try:
-                text = (r.GetUTF8Text(level) or "").strip()
-            except RuntimeError:  # tesserocr raises for a line with no text at all (a page of noise)
-                continue
-            box = r.BoundingBox(level)
-            if not text or box is None:
-                continue
-            lines.append(Line(tuple(int(v) for v in box), text, r.Confidence(level) / 100.0, "tesseract"))
+        lines = tesseract_lines(api, binary_page(ink))
+        if mean_confidence(lines) < self.settings.grey_below:
+            again = tesseract_lines(api, masked_grey_page(gray, ink))
+            if mean_confidence(again) > mean_confidence(lines):
+                lines = again
         seconds["tesseract"] = time.perf_counter() - t1
         t2 = time.perf_counter()
-        if self._easy is not None:
-            self._second_opinion(gray, lines)
-        seconds["easyocr"] = time.perf_counter() - t2
         h, w = gray.shape
+        body = text_column(lines, w)
+        if self._easy is not None:
+            self._second_opinion(gray, lines, body)
+        seconds["easyocr"] = time.perf_counter() - t2
         for line in lines:
-            line.features = line_features(line, ink, lines)
+            line.features = line_features(line, ink, lines, body)
         classify(lines, self.settings)
         return assemble(lines, (w, h), turned, seconds, self.settings)
 
-    def _second_opinion(self, gray: np.ndarray, lines: list[Line]) -> None:
-        weak = [ln for ln in lines if ln.confidence < self.settings.second_opinion_below]
+    def _second_opinion(self, gray: np.ndarray, lines: list[Line], body: tuple[float, float]) -> None:
+        """Lines Tesseract read with low confidence, and lines mostly outside the text column (where margin notes
+        are, which Tesseract may read confidently and wrongly), read again by EasyOCR; the more confident kept."""
+        weak = [
+            ln
+            for ln in lines
+            if ln.confidence < self.settings.second_opinion_below or outside_column(ln.box, body) >= 0.5
+        ]
         if not weak:
             return
         boxes = [[ln.box[0], ln.box[2], ln.box[1], ln.box[3]] for ln in weak]
@@ -350,18 +462,29 @@ class PageReader:
                 ln.text, ln.confidence, ln.engine = text.strip(), float(conf), "easyocr"
 
 
-def line_features(line: Line, ink: np.ndarray, lines: list[Line]) -> dict:
+def text_column(lines: list[Line], width: int) -> tuple[float, float]:
+    """The page's text column (left, right): where its wide lines start, and where most of them end."""
+    if not lines:
+        return 0.0, float(width)
+    wide = [ln for ln in lines if ln.box[2] - ln.box[0] > 0.3 * width] or lines
+    return float(np.median([ln.box[0] for ln in wide])), float(np.percentile([ln.box[2] for ln in wide], 90))
+
+
+def outside_column(box: tuple[int, int, int, int], column: tuple[float, float]) -> float:
+    """How much of a line lies outside the text column, as a share of its width (0 to 1)."""
+    x0, _, x1, _ = box
+    outside = max(0.0, column[0] - x0) + max(0.0, x1 - column[1])
+    return min(1.0, outside / max(1, x1 - x0))
+
+
+def line_features(line: Line, ink: np.ndarray, lines: list[Line], column: tuple[float, float]) -> dict:
     """What tells a handwritten line from a printed one: how both engines fared, where it stands against the
     page's text column, its size and its slope."""
     from rapidfuzz.distance import Levenshtein
 
     x0, y0, x1, y1 = line.box
-    w = max(1, ink.shape[1])
     crop = ink[y0:y1, x0:x1]
     heights = [ln.box[3] - ln.box[1] for ln in lines]
-    wide = [ln for ln in lines if ln.box[2] - ln.box[0] > 0.3 * w] or lines
-    body_left = float(np.median([ln.box[0] for ln in wide]))
-    body_right = float(np.percentile([ln.box[2] for ln in wide], 90))
     f = dict(line.features)
     f["height_ratio"] = (y1 - y0) / max(1.0, float(np.median(heights)))
     f["ink_density"] = float(crop.mean()) if crop.size else 0.0
@@ -369,8 +492,7 @@ def line_features(line: Line, ink: np.ndarray, lines: list[Line]) -> dict:
     f["agreement"] = 1.0 if e_text is None else float(Levenshtein.normalized_similarity(t_text.lower(), e_text.lower()))
     f["tesseract_conf"] = f.get("tesseract_conf", line.confidence)
     f["easyocr_conf"] = f.get("easyocr_conf", line.confidence)
-    outside = max(0.0, body_left - x0) + max(0.0, x1 - body_right)
-    f["outside_body"] = min(1.0, outside / max(1, x1 - x0))
+    f["outside_body"] = outside_column(line.box, column)
     f["slope"] = _slope(crop)
     return f
 
@@ -429,7 +551,7 @@ def assemble(
     lines: list[Line], size: tuple[int, int], turned: int, seconds: dict, settings: OcrSettings
 ) -> PageReading:
     w, h = size
-    ordered = sorted(lines, key=lambda ln: (ln.box[1], ln.box[0]))
+    ordered = sorted(lines, key=lambda ln: (ln.box[1] if ln.row is None else ln.row, ln.box[0]))
     out, flags, weights, confs = [], [], [], []
     for ln in ordered:
         box = [round(ln.box[0] / w, 4), round(ln.box[1] / h, 4), round(ln.box[2] / w, 4), round(ln.box[3] / h, 4)]
