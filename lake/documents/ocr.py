@@ -547,6 +547,16 @@ def handwriting_score(f: dict, model: dict) -> float:
     return 1.0 / (1.0 + math.exp(-z))
 
 
+# Tesseract guesses typographic quotes from the shape of a few pixels; which one a scan had cannot be told, and
+# search and redaction should not depend on it.
+_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201c": '"', "\u201d": '"', "\u201e": '"'})
+
+
+def plain_quotes(text: str) -> str:
+    """Curly quotes and apostrophes read as straight ones."""
+    return text.translate(_QUOTES)
+
+
 def assemble(
     lines: list[Line], size: tuple[int, int], turned: int, seconds: dict, settings: OcrSettings
 ) -> PageReading:
@@ -564,10 +574,10 @@ def assemble(
             flags.append({"kind": "unclear", "box": box, "confidence": round(ln.confidence, 3)})
             continue
         if ln.kind == "unclear":
-            out.append(f"{UNCLEAR_MARK} {ln.text}")
+            out.append(f"{UNCLEAR_MARK} {plain_quotes(ln.text)}")
             flags.append({"kind": "unclear", "box": box, "confidence": round(ln.confidence, 3)})
         else:
-            out.append(ln.text)
+            out.append(plain_quotes(ln.text))
         weights.append(max(1, len(ln.text)))
         confs.append(ln.confidence)
     confident = sum(len(ln.text) for ln in ordered if ln.kind == "printed")
