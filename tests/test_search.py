@@ -255,6 +255,39 @@ def test_a_restricted_child_is_visible_only_to_the_workers_it_names(service, peo
         assert child not in {e["node_id"] for e in service.child_network(unnamed, other)["edges"]}
 
 
+def test_a_person_the_caller_may_not_see_is_never_named_by_search_or_the_ecomap(
+    service, people, read_council, embedder
+):
+    """One policy on every path: a child outside the caller's scope may be written about in records they can read
+    (a sibling's notes), but search never names them, a person filter on them finds nothing, and the ecomap
+    neither shows them nor lists their mentions."""
+    from lake.search.query import Searcher
+
+    unnamed = service.login("unnamed", PASSWORD)
+    scope = service.scope(unnamed).children
+    directory = service.people()
+    # a person resolved in records the caller may read, found by name: stands in for a hidden sibling
+    mentioned = directory.mentions.filter(pl.col("child_id").is_in(list(scope)))
+    for pid in mentioned["resolved_person_id"].unique().sort():
+        name = directory.display.get(pid, "")
+        if len(name.split()) >= 2 and pid in {p.resolved_person_id for p in directory.find(name)}:
+            break
+    else:
+        pytest.fail("the shared council needs a person named in a visible child's records")
+    searcher = Searcher(index.open_table(read_council.settings.lancedb()), embedder, directory)
+    seen = searcher.search(SearchRequest(name, limit=50), scope)
+    assert any(pid in p for p in seen.people)
+    assert searcher.search(SearchRequest("", filters=SearchFilters(person_id=pid)), scope).hits
+    unseen = searcher.search(SearchRequest(name, limit=50), scope, frozenset({pid}))
+    assert not any(pid in p for p in unseen.people), unseen.people
+    assert not any(r.startswith("person:") for h in unseen.hits for r in h.reasons)
+    assert searcher.search(SearchRequest("", filters=SearchFilters(person_id=pid)), scope, frozenset({pid})).hits == []
+    # the service applies it to the restricted child: no mentions behind a node the caller may not see
+    other = sorted(scope)[0]
+    assert service.node_mentions(unnamed, other, people["restricted"]) == []
+    assert _last_audit(service)["outcome"] == "ok" and '"ids":[]' in _last_audit(service)["result"]
+
+
 @pytest.mark.parametrize("login", ["auditor", "analyst", "admin"])
 def test_roles_without_case_text_read_none(service, people, read_council, login):
     session = service.login(login, PASSWORD)

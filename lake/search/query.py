@@ -383,7 +383,12 @@ class Searcher:
                     break
         return found
 
-    def search(self, request: SearchRequest, visible: frozenset[str]) -> SearchResult:
+    def search(
+        self, request: SearchRequest, visible: frozenset[str], unseen: frozenset[str] = frozenset()
+    ) -> SearchResult:
+        """The hits for ``request`` in the records of the ``visible`` children. ``unseen`` are people the caller
+        may not see (children outside their scope): the query never names them and a filter on them finds
+        nothing, though their names in records the caller may read are still found as words."""
         if request.mode not in MODES:
             raise InvalidRequest(f"mode {request.mode!r}: expected one of {', '.join(MODES)}")
         if request.sort not in SORTS:
@@ -398,9 +403,10 @@ class Searcher:
 
         # the person named, and (with a person filter) the chunks that mention them
         persons = self.people.find(text) if self.people is not None and text else []
+        persons = [p for p in persons if p.resolved_person_id not in unseen]
         person_ids = [p.resolved_person_id for p in persons]
         if request.filters.person_id:
-            person_ids = _ids((request.filters.person_id,), "person")
+            person_ids = [i for i in _ids((request.filters.person_id,), "person") if i not in unseen]
         mentions = self.people.mentions_of(person_ids, frozenset(visible)) if self.people is not None else []
         person_chunks = self._chunks_of(mentions, where)
         if request.filters.person_id:
