@@ -378,6 +378,22 @@ def test_child_page_timeline_and_ecomap(visit, app_lake):
     assert node_count(other.page) == node_count(v.page)
 
 
+def test_the_child_pages_section_is_in_the_url(visit, app_lake):
+    service = app_lake["service"]
+    session = service.session_for(_as(app_lake, "social_worker")[0], "cli")
+    child = max(sorted(app_lake["visible"]), key=lambda c: len(service.child_timeline(session, c)))
+    v = visit(*_as(app_lake, "social_worker"), path=f"/child?id={child}&tab=timeline")
+    v.page.wait_for_selector("[data-testid=timeline-entry]")  # opened at the section the link named
+    assert v.page.get_by_text("Names held, with the dates each changed").count() == 0
+    v.page.get_by_role("button", name="Ecomap").click()
+    v.page.wait_for_selector("[data-testid=node-count]")
+    v.page.wait_for_url(lambda url: "tab=ecomap" in url)
+    v.page.get_by_role("button", name="Profile").click()
+    v.page.wait_for_url(lambda url: "tab=profile" in url)
+    again = visit(*_as(app_lake, "social_worker"), path=v.page.url.split(v.url, 1)[1])
+    again.page.get_by_text("Names held, with the dates each changed").wait_for()
+
+
 def test_the_ecomap_canvas_answers_a_click_and_saves_a_png(visit, app_lake):
     service = app_lake["service"]
     session = service.session_for(_as(app_lake, "social_worker")[0], "cli")

@@ -82,13 +82,17 @@ def _case_reader_only(body):
 
 
 def _child_page(ctx: Context):
-    """A child's page, opened at the ecomap when the URL says so, its filters synced to the URL."""
+    """A child's page, opened at the section the URL names (``?tab=timeline``), the section and the ecomap's
+    filters kept in the URL, so a link, a reload or Back comes to the same view."""
     child = ChildPage(ctx, _arg("id"))
     if child.ecomap is not None:
+        section = {name.lower(): name for name in child.views}.get(_arg("tab").lower())
+        if section:
+            child.section.value = section
         if pn.state.location is not None:
-            pn.state.location.sync(child.ecomap, ECOMAP_URL_STATE)
-        if _arg("tab") == "ecomap":
-            child.section.value = "Ecomap"
+            location = pn.state.location
+            location.sync(child.ecomap, ECOMAP_URL_STATE)
+            child.section.param.watch(lambda e: location.update_query(tab=e.new.lower()), "value")
     return child
 
 
