@@ -378,6 +378,30 @@ def test_child_page_timeline_and_ecomap(visit, app_lake):
     assert node_count(other.page) == node_count(v.page)
 
 
+def test_one_click_on_search_is_one_search_in_the_audit_log(visit, app_lake):
+    login, password = _as(app_lake, "social_worker")
+    audit = app_lake["service"].audit
+    words = "school attendance concerns"
+
+    def searches() -> int:
+        return sum(
+            json.loads(r["request"] or "{}").get("text") == words
+            for r in audit.rows(login=login, action="search", limit=1_000_000)
+        )
+
+    v = visit(login, password)
+    v.page.get_by_label("Search the records").fill(words)  # typed, not yet entered
+    v.page.get_by_role("button", name="Search", exact=True).click()  # the box loses focus, then the click
+    v.page.wait_for_selector("[data-testid=result-count]")
+    v.page.wait_for_timeout(1500)
+    assert searches() == 1
+    v.page.get_by_role("button", name="Search", exact=True).click()  # pressed again later: searched again
+    deadline = time.monotonic() + 10
+    while searches() < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert searches() == 2
+
+
 def test_the_child_pages_section_is_in_the_url(visit, app_lake):
     service = app_lake["service"]
     session = service.session_for(_as(app_lake, "social_worker")[0], "cli")

@@ -4,6 +4,7 @@ removable chips, and a preview in place. The query runs in the service with the 
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 import panel as pn
 import param
@@ -36,6 +37,9 @@ def _date(text: str) -> dt.date | None:
         return dt.date.fromisoformat(text)
     except ValueError:
         raise InvalidRequest(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
+CLICK_AFTER_BLUR_S = 1.0  # a Search click this soon after the box's change searched is that same search
 
 
 class SearchPage(pn.viewable.Viewer):
@@ -84,7 +88,8 @@ class SearchPage(pn.viewable.Viewer):
         self._chips = pn.Row(sizing_mode="stretch_width")
         self._status = html_pane("", sizing_mode="stretch_width")
         self._results = pn.Column(sizing_mode="stretch_width")
-        self._go.on_click(lambda _e: self._take_box())
+        self._box_searched_at = -1.0
+        self._go.on_click(lambda _e: self._press_search())
         self._box.param.watch(lambda _e: self._take_box(), "value")
         self.param.watch(self._run, ["text", "sort", "child", "source_types", "item_types", "event_from", "event_to"])
         self._layout = pn.Row(
@@ -118,10 +123,20 @@ class SearchPage(pn.viewable.Viewer):
         return self._layout
 
     def _take_box(self):
+        """The box's words changed (Enter, or the box losing focus): search them."""
+        self._box_searched_at = time.monotonic()
         if self.text != self._box.value:
             self.text = self._box.value  # the watcher on ``text`` runs the search, once
         else:
-            self._run()  # the same words again (Search pressed twice) still searches
+            self._run()
+
+    def _press_search(self):
+        """The Search button. A click first takes focus from the box, whose change has just searched these
+        words: that was this click's search (it was run, and audited, twice). Pressed again later, it searches
+        again."""
+        if self.text == self._box.value and time.monotonic() - self._box_searched_at < CLICK_AFTER_BLUR_S:
+            return
+        self._take_box()
 
     # ---- the filters as chips ----------------------------------------------------------------------------
     def _filters(self) -> SearchFilters:
