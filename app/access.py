@@ -26,6 +26,9 @@ SCOPE_TABLES = ("worker", "involvement", "access_restriction", "child")
 class Scope:
     children: frozenset[str]  # the children whose records this user may read
     team: str | None
+    # The children recorded in the lake that this user may not see: one policy for every path that could name a
+    # person (the ecomap's nodes, a node's mentions, the people a search names, a person filter).
+    unseen: frozenset[str] = frozenset()
 
 
 def _live(lake: Lake, name: str) -> pl.DataFrame | None:
@@ -67,4 +70,6 @@ def scope_for(lake: Lake, user: User, today: dt.date | None = None) -> Scope:
     recorded = lake.read(ENTERPRISE, "child")
     if recorded is not None:
         children -= set(recorded.filter(pl.col("_deleted_at").is_not_null())["person_id"].to_list())
-    return Scope(frozenset(children - hidden_children(lake, user.worker_id)), team)
+    visible = frozenset(children - hidden_children(lake, user.worker_id))
+    every_child = set(recorded["person_id"].to_list()) if recorded is not None else set()
+    return Scope(visible, team, frozenset(every_child - visible))

@@ -357,7 +357,7 @@ class QueryService:
                 call.note(result={"ids": []}, detail="no index yet")
                 return SearchResult([], [], request.mode, request.sort)
             try:
-                result = self._searcher(table).search(request, call.scope.children, self._unseen(call.scope))
+                result = self._searcher(table).search(request, call.scope.children, call.scope.unseen)
             except InvalidRequest as exc:
                 call.fail("invalid", str(exc)[:500])
                 raise
@@ -573,17 +573,9 @@ class QueryService:
         with self._audited(session, Action.CHILD_NETWORK, child_id=child_id) as call:
             frame = self._mart("select * from main.child_network where child_id = ? order by edge_id", [child_id])
             # another child in the network is a node only for someone who may see that child
-            hidden = self._unseen(call.scope)
-            edges = [e for e in frame.to_dicts() if e["node_id"] not in hidden]
+            edges = [e for e in frame.to_dicts() if e["node_id"] not in call.scope.unseen]
             call.note(result={"nodes": sorted({e["node_id"] for e in edges})})
             return {"child_id": child_id, "edges": edges}
-
-    def _unseen(self, scope: Scope) -> frozenset[str]:
-        """The children recorded in the lake that this scope may not see: one policy for every path that could
-        name a person (the ecomap's nodes, a node's mentions, the people a search names, a person filter)."""
-        recorded = self.lake.read(ENTERPRISE, "child")
-        ids = set(recorded["person_id"].to_list()) if recorded is not None else set()
-        return frozenset(ids - set(scope.children))
 
     def node_mentions(self, session: Session, child_id: str, node_id: str, limit: int = 200) -> list[dict]:
         """Every mention behind one ecomap node in this child's records, newest first, each with its source, date,
@@ -591,7 +583,7 @@ class QueryService:
         none (it is not on their ecomap either)."""
         node = {"node_id": str(node_id)[:64]}
         with self._audited(session, Action.NODE_MENTIONS, child_id=child_id, request=node) as call:
-            if str(node_id) in self._unseen(call.scope):
+            if str(node_id) in call.scope.unseen:
                 call.note(target={"child_id": child_id, **node}, request={}, result={"ids": []})
                 return []
             frame = self._mart(
