@@ -182,25 +182,29 @@ HANDWRITING_FEATURES = [
 
 
 def line_examples(per_kind: int = 6, seed: int = TUNING_SEED) -> pl.DataFrame:
-    """Every line the reader finds on the tuning part, its features, and whether it meets a handwritten note."""
+    """Every line the reader finds on the tuning part, its features, and whether it meets a handwritten note.
+
+    Each page image is made as the extractor makes it (a PDF page at its scan's own resolution, then limited in
+    size), so the model learns from the lines the pipeline reads."""
     import pypdfium2 as pdfium
     from PIL import Image
 
-    from lake.documents.formats import TextExtractor
-    from lake.documents.ocr import PageReader
+    from lake.documents.formats import ExtractionSettings, TextExtractor, _render_pdf_page
+    from lake.documents.ocr import PageReader, _limit_image
     from synth.scans import make_set
 
     rows = []
-    reader = PageReader(easyocr_reader=TextExtractor().reader)
+    settings = ExtractionSettings()
+    reader = PageReader(easyocr_reader=TextExtractor(settings).reader)
     with tempfile.TemporaryDirectory(prefix="caselake-hard-") as tmp:
         for page in make_set(Path(tmp), seed=seed, split="train", per_kind=per_kind):
             path = Path(tmp) / page.file_name
             image = (
-                pdfium.PdfDocument(path)[0].render(scale=200 / 72, grayscale=True).to_pil()
+                _render_pdf_page(pdfium.PdfDocument(path)[0], settings.pdf_render_dpi)
                 if path.suffix == ".pdf"
                 else Image.open(path)
             )
-            reading = reader.read(image)
+            reading = reader.read(_limit_image(image, settings.ocr_max_side))
             w, h = reading.size
             for line in reading.lines:
                 box = [line.box[0] / w, line.box[1] / h, line.box[2] / w, line.box[3] / h]

@@ -309,14 +309,13 @@ def tesseract_lines(api, image, gap: float = 1.5) -> list[Line]:
     rows: list[list[tuple[tuple[int, int, int, int], str, float]]] = []
     word, line = tesserocr.RIL.WORD, tesserocr.RIL.TEXTLINE
     for r in tesserocr.iterate_level(api.GetIterator(), word):
-        starts_line = r.IsAtBeginningOf(line)
+        if r.IsAtBeginningOf(line) or not rows:
+            rows.append([])  # before the word is read: a line whose first word has no text still starts here
         try:
             text = (r.GetUTF8Text(word) or "").strip()
         except RuntimeError:  # tesserocr raises for a word with no text at all (a page of noise)
             continue
         box = r.BoundingBox(word)
-        if starts_line or not rows:
-            rows.append([])
         if text and box is not None:
             rows[-1].append((tuple(int(v) for v in box), text, r.Confidence(word) / 100.0))
     lines: list[Line] = []
