@@ -5,7 +5,8 @@
    this machine and the cost per 1,000 items at a stated cloud price, beside the pilot's £7.24 per 1,000
    for cloud entity recognition (the price quoted in the pilot council's evaluation report).
 2. With ``--evaluate``: ``caselake eval entities`` (a held-out eval-split council through the whole
-   pipeline) and its scores.
+   pipeline) and its scores, and ``caselake eval entities --handwritten`` (the hand-written notes' held-out
+   authors, no gazetteer).
 """
 
 from __future__ import annotations
@@ -80,6 +81,9 @@ def main() -> None:
     print(json.dumps({"best": best, "all": results, "model_id": extractor.model_id}))
     if args.evaluate:
         from evaluation import entities as held_out
+        from evaluation import handwritten
+
+        print(handwritten.report(handwritten.evaluate(EntityExtractor.load(model, settings), "eval")))
 
         t0 = time.perf_counter()
         print(held_out.report(held_out.evaluate(children=args.eval_children)))

@@ -11,8 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+from corpus.handwritten import LABELS as HANDWRITTEN_LABELS
+from corpus.handwritten import notes
 from lake.entities.factors import ensure_classifier
-from lake.entities.model import BuildConfig, build, to_examples
+from lake.entities.model import MODEL_LABELS, BuildConfig, build, to_examples
 from lake.progress import Progress, no_progress
 from lake.settings import EntitySettings
 from synth.council import SynthOptions, build_world, compose_base
@@ -34,13 +36,22 @@ def labelled_texts(children: int, seed: int, split: str) -> Iterator[tuple[str, 
         yield row["answer_text"], spans.get(("form_answer", f"{row['form_id']}:{row['question_code']}", None), [])
 
 
+def handwritten_examples(cfg: BuildConfig) -> list[dict]:
+    """GLiNER examples from the hand-written corpus's training part (never its held-out authors), offering the
+    labels the corpus marks: it marks no risk or protective factor (issue 37 has its own statements)."""
+    labels = tuple(label for label in MODEL_LABELS if label in HANDWRITTEN_LABELS)
+    return [ex for note in notes("train") for ex in to_examples(note.text, list(note.spans), cfg.window_words, labels)]
+
+
 def training_examples(cfg: BuildConfig) -> list[dict]:
-    """GLiNER examples from the train split of the council ``cfg`` names (its children and seed)."""
-    return [
+    """GLiNER examples from the train split of the council ``cfg`` names (its children and seed), and the
+    hand-written training notes ``cfg.handwritten_weight`` times over."""
+    generated = [
         ex
         for text, spans in labelled_texts(cfg.train_children, cfg.train_seed, "train")
         for ex in to_examples(text, spans, cfg.window_words)
     ]
+    return generated + handwritten_examples(cfg) * cfg.handwritten_weight
 
 
 def project_model(settings: EntitySettings, cfg: BuildConfig | None = None, progress: Progress = no_progress) -> Path:

@@ -22,7 +22,7 @@ from deltalake import DeltaTable, write_deltalake
 from evaluation.entities import score
 from lake.entities import extraction, gazetteer, resolution
 from lake.entities.items import MENTIONS
-from lake.entities.model import MODEL_LABELS, BuildConfig, build, build_key, to_examples
+from lake.entities.model import MODEL_LABELS, BuildConfig, build, build_key, to_examples, weights_digest
 from lake.settings import EntitySettings, ResolutionSettings
 from lake.storage.delta import Lake
 from synth.training import training_examples
@@ -81,6 +81,18 @@ def test_a_build_trains_saves_and_is_then_found_in_its_cache(tmp_path):
     assert build(cfg, examples, tmp_path) == first  # cached: same directory, not trained again
     assert (first / "caselake_build.json").stat().st_mtime_ns == stamp
     assert build(dataclasses.replace(cfg, steps=3), examples, tmp_path) != first  # another config, another model
+
+
+def test_two_builds_of_one_key_train_the_same_weights_on_pinned_kernels(tmp_path):
+    """Issue 36: the heads' initial weights are seeded and the build runs on pinned float kernels (ATen AVX2, MKL's
+    conditional numerical reproducibility), so a key names one model: two builds give byte-identical weights."""
+    cfg = dataclasses.replace(BuildConfig(), train_children=2, steps=3, batch_size=2)
+    examples = training_examples(cfg)[:40]
+    first, second = build(cfg, examples, tmp_path / "one"), build(cfg, examples, tmp_path / "two")
+    one, two = (json.loads((d / "caselake_build.json").read_text()) for d in (first, second))
+    assert one["weights_sha256"] == two["weights_sha256"] == weights_digest(second)
+    assert one["kernels"]["MKL_CBWR"] == "AVX2,STRICT"
+    assert one["cpu_capability"] in ("AVX2", "DEFAULT")  # pinned, whatever this CPU could do
 
 
 def test_a_build_another_process_holds_is_waited_for_and_then_found_not_trained_again(tmp_path):

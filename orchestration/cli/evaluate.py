@@ -30,6 +30,7 @@ class EvalOptions:
     hard: bool = False
     tuning: bool = False
     per_kind: int = 3
+    handwritten: bool = False
 
     def truth_dir(self, settings: Settings) -> Path:
         return self.truth or settings.data_root / "truth"
@@ -55,6 +56,15 @@ def _documents(options: EvalOptions) -> str:
 
 
 def _entities(options: EvalOptions) -> str:
+    if options.handwritten:
+        from evaluation import handwritten
+        from lake.entities.extraction import EntityExtractor
+        from synth.training import entity_model
+
+        settings = read_settings().entities
+        with progress_bars() as progress:
+            extractor = EntityExtractor.load(entity_model(settings, progress), settings)
+        return handwritten.report(handwritten.evaluate(extractor, "train" if options.tuning else "eval"))
     from evaluation import entities
 
     with progress_bars() as progress:
@@ -111,11 +121,20 @@ def evaluate(
     hard: Annotated[
         bool, typer.Option(help="documents: read a made set of hard scans (fax, photocopy, stamps, handwriting...).")
     ] = False,
-    tuning: Annotated[bool, typer.Option(help="documents --hard: score the part the reader was tuned on.")] = False,
+    tuning: Annotated[
+        bool, typer.Option(help="documents --hard, entities --handwritten: score the part tuned or trained on.")
+    ] = False,
+    handwritten: Annotated[
+        bool, typer.Option(help="entities: score the hand-written notes' held-out authors (corpus/handwritten).")
+    ] = False,
     per_kind: Annotated[int, typer.Option(min=1, help="documents --hard: pages of each kind of damage.")] = 3,
 ) -> None:
     """Measure the pipeline against the synthetic truth. ``entities`` generates a held-out council (eval-split
     templates and name pools, never trained on), loads it through the real pipeline and scores it."""
     if what not in EVALUATIONS:
         fail(f"unknown evaluation {what!r}; known: {', '.join(EVALUATIONS)}", 2)
-    print(EVALUATIONS[what].run(EvalOptions(truth, children, seed, keep, seeds, households, hard, tuning, per_kind)))
+    print(
+        EVALUATIONS[what].run(
+            EvalOptions(truth, children, seed, keep, seeds, households, hard, tuning, per_kind, handwritten)
+        )
+    )
