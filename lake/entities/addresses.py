@@ -36,14 +36,14 @@ STREET_WORDS = f"{STRONG_STREET_WORDS}|{WEAK_STREET_WORDS}"
 # Words that end a building's name: with one of these a name alone is an address ("Langley House"); a name without
 # one is a building only where it heads a street address ("Hillcrest, 41 Station Road").
 BUILDING_WORDS = (
-    "House|Court|Lodge|Cottage|Cottages|Farm|Farmhouse|Mews|Tower|Towers|Heights|Mansions|Bungalow|Hostel|Refuge"
+    "House|Court|Lodge|Cottage|Cottages|Farm|Farmhouse|Mews|Tower|Towers|Heights|Mansions|Bungalow"
     "|Flats|Apartments|Chambers|Buildings|Caravan Park|Holiday Park|Caravan Site|Traveller Site|Residential Park|Foyer"
     "|Estate"
 )
 SUB_PREMISE = r"(?:Flat|Apartment|Apt|Room|Unit|Plot|Pitch|Caravan|Maisonette|Bay|Berth|Bedsit|Suite|Block)\.? ?(?:[0-9]{1,4}[A-Za-z]?|[A-Z])\b"
 NUMBER = r"[0-9]{1,4}[A-Za-z]?(?:[-\u2013/][0-9]{1,4}[A-Za-z]?)?"
 _CAP = r"(?:St\.|[A-Z][A-Za-z'\u2019]*(?:-[A-Za-z][A-Za-z'\u2019]*)*(?![0-9A-Za-z]))"
-_LINK = r"(?:upon|on|le|la|de|under|cum|en|of|super)"
+_LINK = r"(?:upon|le|la|de|under|cum|en|of|super)"
 NAME = rf"{_CAP}(?:[ ]+(?:{_LINK}[ ]+)?{_CAP}){{0,3}}"
 _SEP = r"(?:,[ \t]*\n?[ \t]*|[ \t]*\n[ \t]*|,[ \t]*)"  # a comma, a line break, or both
 
@@ -79,7 +79,6 @@ NOT_PLACES = frozenset(
         "e-mail",
         "present",
         "apologies",
-        "school",
         "gp",
         "nhs",
         "ref",
@@ -164,7 +163,9 @@ _POSTCODE = r"[A-Z]{1,2}[0-9][0-9A-Z]? ?[0-9][A-Z]{2}\b"
 _END = rf"(?=[ \t]*(?:$|[,.;:()\[\]\n\u2013\u2014]|-[ ]|{_POSTCODE}|[ \t]+{_FOLLOWS}))"
 
 _STREET = re.compile(
-    rf"(?:\b{NUMBER},?[ \t]+)?(?<![A-Za-z'\u2019-])(?P<name>{NAME})[ ]+(?:{STREET_WORDS})\b(?![ ]+[A-Z][a-z])", re.M
+    rf"(?:\b{NUMBER},?(?:[ \t]+|[ \t]*\n[ \t]*))?(?<![A-Za-z'\u2019-])(?P<name>{NAME})(?:[ ]+|[ ]*\n[ ]*)(?:{STREET_WORDS})\b"
+    r"(?![ ]+[A-Z][a-z])",
+    re.M,
 )
 _SUB = re.compile(rf"\b{SUB_PREMISE}$")
 # The last word of a body's name: a line that ends in one heads an organisation's address, not a house's.
@@ -177,13 +178,15 @@ _HOUSE_NAME = re.compile(
     rf"(?:^|(?<=: )|(?<=\bat )|(?<=\bfrom )|(?<=\bof ))(?:The )?{_CAP}(?:[ ]+{_CAP}){{0,2}}$", re.M
 )
 _BUILDING_END = re.compile(
-    rf"(?<![A-Za-z'\u2019-])(?:The )?{NAME}[ ]+(?:{BUILDING_WORDS}|Hall|Grange|Manor|Villa|Barn|Mill|Park|Site)$"
+    rf"(?<![A-Za-z'\u2019-])(?:The )?{NAME}[ ]+(?:{BUILDING_WORDS}|Hall|Grange|Manor|Villa|Barn|Mill|Park|Site|Hostel|Refuge)$"
 )
 _BUILDING = re.compile(
     rf"(?<![A-Za-z'\u2019-])(?P<name>(?:The )?{NAME}[ ]+(?:{BUILDING_WORDS}))\b(?![ ]+[A-Z][a-z])", re.M
 )
 _PLACE = re.compile(
-    rf"(?:,[ \t]*(?P<inline>{NAME}){_END}|,?[ \t]*\n[ \t]*(?P<line>{NAME})(?=[ \t]*(?:,|$|{_POSTCODE})))", re.M
+    rf"(?:,[ \t]*\n?[ \t]*(?P<inline>{NAME})(?:{_END}|(?=[ \t]+[a-z]))"
+    rf"|,?[ \t]*\n[ \t]*(?P<line>{NAME})(?=[ \t]*(?:,|$|{_POSTCODE})))",
+    re.M,
 )
 
 
@@ -192,19 +195,26 @@ def _is_place(words: str) -> bool:
     return first not in NOT_PLACES and not re.search(r"\d", words)
 
 
+# What may sit between a building or a sub-premise and what follows it: a comma, a line break, or both.
+_HEAD_GAP = r"(?:[ \t]*,[ \t]*\n?|[ \t]*\n)[ \t]*$"
+_HEADS = [(p, re.compile(rf"(?:{p.pattern[:-1]}){_HEAD_GAP}", re.M)) for p in (_BUILDING_END, _HOUSE_NAME, _SUB)]
+
+
 def _extend_back(text: str, start: int) -> int:
     """Take in a building name and a sub-premise written before a street or a building ("Flat 2, Dunstan
-    House, 18 ...")."""
-    for pattern in (_BUILDING_END, _HOUSE_NAME, _SUB):
-        head = re.search(rf"(?:{pattern.pattern[:-1]})[ \t]*(?:,[ \t]*)?\n?[ \t]*$", text[max(0, start - 80) : start])
-        if head and head.group().strip():
-            candidate = start - len(head.group())
-            name = head.group().strip().rstrip(",").strip()
-            if pattern is not _SUB and not _is_place(name.removeprefix("The ")):
-                continue
-            if pattern is _HOUSE_NAME and re.search(rf"\b(?:{ORG_HEADS})$", name, re.I):
-                continue
-            start = candidate
+    House, 18 ..."), each set off by a comma or a line break."""
+    for pattern, head_pattern in _HEADS:
+        # from a line's start, so that "^" in a pattern means one
+        window_start = text.rfind("\n", 0, max(0, start - 120)) + 1
+        head = head_pattern.search(text, window_start, start)
+        if not head or head.end() != start or not head.group().strip():
+            continue
+        name = head.group().strip().rstrip(",").strip()
+        if pattern is not _SUB and not _is_place(name.removeprefix("The ")):
+            continue
+        if pattern is _HOUSE_NAME and re.search(rf"\b(?:{ORG_HEADS})$", name, re.I):
+            continue
+        start = head.start()
     return start
 
 

@@ -117,10 +117,16 @@ class Gazetteer:
 
 def merge(found: list[Mention], recorded: list[Mention], text: str = "") -> list[Mention]:
     """``found`` (model and pattern mentions) with the gazetteer's ``recorded`` mentions of ``text``: a recorded
-    address wins over any model mention it overlaps (a pattern mention inside it stays); a recorded name only fills
+    address wins over any model mention and any address the grammar read that it overlaps (a postcode or a date
+    inside it stays); a recorded name only fills
     a gap, or joins the model's person that starts one space after it."""
     addresses = [r for r in recorded if r.label == "address"]
-    out = [m for m in found if m.model == PATTERN_MODEL or not any(m.overlaps(r) for r in addresses)] + addresses
+    kept = [
+        m
+        for m in found
+        if (m.model == PATTERN_MODEL and m.label != "address") or not any(m.overlaps(r) for r in addresses)
+    ]
+    out = kept + addresses
     for name in (r for r in recorded if r.label == "person"):
         if any(name.overlaps(m) for m in out):
             continue
