@@ -45,7 +45,6 @@ NUMBER = r"[0-9]{1,4}[A-Za-z]?(?:[-\u2013/][0-9]{1,4}[A-Za-z]?)?"
 _CAP = r"(?:St\.|[A-Z][A-Za-z'\u2019]*(?:-[A-Za-z][A-Za-z'\u2019]*)*(?![0-9A-Za-z]))"
 _LINK = r"(?:upon|le|la|de|under|cum|en|of|super)"
 NAME = rf"{_CAP}(?:[ ]+(?:{_LINK}[ ]+)?{_CAP}){{0,3}}"
-_SEP = r"(?:,[ \t]*\n?[ \t]*|[ \t]*\n[ \t]*|,[ \t]*)"  # a comma, a line break, or both
 
 # A street word after these is a court, a school or a hospital, not a street ("Medway County Court").
 NOT_STREETS = re.compile(
@@ -159,8 +158,12 @@ NOT_PLACES = frozenset(
 )
 # Small words that may follow a town in running text ("... Flat 2, 14 Mill Lane, Hull on 3 May").
 _FOLLOWS = r"(?:on|in|at|and|with|where|for|from|to|until|till|since|but|or|when|by|which|who|while|after|before|as|was|were|is|last|this|yesterday|today|tonight|via|instead|again|also|(?:[0-9]))\b"
-_POSTCODE = r"[A-Z]{1,2}[0-9][0-9A-Z]? ?[0-9][A-Z]{2}\b"
-_END = rf"(?=[ \t]*(?:$|[,.;:()\[\]\n\u2013\u2014]|-[ ]|{_POSTCODE}|[ \t]+{_FOLLOWS}))"
+# The postcode format from the ONS/Royal Mail specification: A9, A99, AA9, AA99, A9A, AA9A outward codes; a digit
+# and two letters (never C, I, K, M, O, V) inward. An address ends where one starts; the patterns mark it itself.
+POSTCODE = (
+    r"\b(?:GIR ?0AA|[A-PR-UWYZ](?:[0-9][0-9A-HJKPSTUW]?|[A-HK-Y][0-9][0-9ABEHMNPRVWXY]?) ?[0-9][ABD-HJLNP-UW-Z]{2})\b"
+)
+_END = rf"(?=[ \t]*(?:$|[,.;:()\[\]\n\u2013\u2014]|-[ ]|{POSTCODE}|[ \t]+{_FOLLOWS}))"
 
 _STREET = re.compile(
     rf"(?:\b{NUMBER},?(?:[ \t]+|[ \t]*\n[ \t]*))?(?<![A-Za-z'\u2019-])(?P<name>{NAME})(?:[ ]+|[ ]*\n[ ]*)(?:{STREET_WORDS})\b"
@@ -168,12 +171,16 @@ _STREET = re.compile(
     re.M,
 )
 _SUB = re.compile(rf"\b{SUB_PREMISE}$")
+_NUMBER_FIRST = re.compile(NUMBER)
+_STRONG_END = re.compile(rf"\b(?:{STRONG_STREET_WORDS})$")
+_DIGIT = re.compile(r"\d")
 # The last word of a body's name: a line that ends in one heads an organisation's address, not a house's.
 ORG_HEADS = (
     "Practice|Surgery|Centre|Hospital|Infirmary|Service|Services|Team|Council|School|Academy|College|Police|Office"
     "|Offices|Unit|Trust|Court|Clinic|Project|Hub|Society|Church|Mosque|Temple|Gurdwara|Ltd|LLP|Solicitors"
 )
 # a house's own name at the head of a street address: alone on its line, or after a colon ("Address: Ashgrove, 12 ...")
+_ORG_END = re.compile(rf"\b(?:{ORG_HEADS})$", re.I)
 _HOUSE_NAME = re.compile(
     rf"(?:^|(?<=: )|(?<=\bat )|(?<=\bfrom )|(?<=\bof ))(?:The )?{_CAP}(?:[ ]+{_CAP}){{0,2}}$", re.M
 )
@@ -185,14 +192,14 @@ _BUILDING = re.compile(
 )
 _PLACE = re.compile(
     rf"(?:,[ \t]*\n?[ \t]*(?P<inline>{NAME})(?:{_END}|(?=[ \t]+[a-z]))"
-    rf"|,?[ \t]*\n[ \t]*(?P<line>{NAME})(?=[ \t]*(?:,|$|{_POSTCODE})))",
+    rf"|,?[ \t]*\n[ \t]*(?P<line>{NAME})(?=[ \t]*(?:,|$|{POSTCODE})))",
     re.M,
 )
 
 
 def _is_place(words: str) -> bool:
     first = words.split()[0].lower().rstrip(".:")
-    return first not in NOT_PLACES and not re.search(r"\d", words)
+    return first not in NOT_PLACES and not _DIGIT.search(words)
 
 
 # What may sit between a building or a sub-premise and what follows it: a comma, a line break, or both.
@@ -212,7 +219,7 @@ def _extend_back(text: str, start: int) -> int:
         name = head.group().strip().rstrip(",").strip()
         if pattern is not _SUB and not _is_place(name.removeprefix("The ")):
             continue
-        if pattern is _HOUSE_NAME and re.search(rf"\b(?:{ORG_HEADS})$", name, re.I):
+        if pattern is _HOUSE_NAME and _ORG_END.search(name):
             continue
         start = head.start()
     return start
@@ -253,9 +260,9 @@ def find_addresses(text: str) -> list[tuple[int, int]]:
             if trimmed is None:
                 continue
             street, start = text[trimmed : m.end()], trimmed
-        if NOT_STREETS.search(street.rstrip(".")) or re.search(r"\d", m.group("name")):
+        if NOT_STREETS.search(street) or _DIGIT.search(m.group("name")):
             continue
-        if not re.match(NUMBER, street) and not re.search(rf"\b(?:{STRONG_STREET_WORDS})\.?$", street):
+        if not _NUMBER_FIRST.match(street) and not _STRONG_END.search(street):  # a weak street word needs a number
             continue
         spans.append((_extend_back(text, start), _extend_forward(text, m.end())))
     for m in _BUILDING.finditer(text):

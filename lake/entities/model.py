@@ -249,7 +249,8 @@ def _train_and_save(
     work = root / f".building-{key}-{os.getpid()}"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    (work / "build_input.json").write_text(json.dumps({"config": dataclasses.asdict(cfg), "examples": examples}))
+    given = {"key": key, "config": dataclasses.asdict(cfg), "examples": examples}
+    (work / "build_input.json").write_text(json.dumps(given))
     threads = str(cfg.threads)
     env = os.environ | PINNED_KERNELS[cfg.kernels] | {"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
     child = subprocess.Popen(
@@ -297,7 +298,7 @@ def _train_here(work: Path) -> None:
     (work / "caselake_build.json").write_text(
         json.dumps(
             {
-                "model_id": f"caselake/gliner-minilm-{work.name.split('-')[1]}",
+                "model_id": f"caselake/gliner-minilm-{given['key']}",
                 "config": dataclasses.asdict(cfg),
                 "examples": len(given["examples"]),
                 "train_seconds": round(time.perf_counter() - t0, 1),

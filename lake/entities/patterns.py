@@ -1,7 +1,8 @@
 """Entities with a regular form, found by well-kept libraries and patterns rather than a model.
 
-UK addresses by their grammar (:mod:`lake.entities.addresses`), UK postcodes (the official format, outward + inward code), phone numbers (Google's ``phonenumbers``,
-UK numbers in any national or international layout), e-mail addresses, NHS numbers (3-3-4 digits that
+UK addresses by their grammar (:mod:`lake.entities.addresses`), UK postcodes (the official format, outward +
+inward code), phone numbers (Google's ``phonenumbers``, UK numbers in any national or international layout),
+e-mail addresses, NHS numbers (3-3-4 digits that
 pass the modulus-11 check) and dates in the ways UK case records write them (``21/12/2025``,
 ``21.12.25``, ``21 December 2025``, ``21st Dec 2025``, ``Saturday 21 December``). Each mention keeps
 its exact character span in the source text. The entity extractor runs these beside GLiNER
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 
 import phonenumbers
 
-from lake.entities.addresses import find_addresses
+from lake.entities.addresses import POSTCODE, find_addresses
 
 PATTERN_MODEL = "caselake-patterns"
 
@@ -34,11 +35,7 @@ class Mention:
         return self.start < other.end and other.start < self.end
 
 
-# The postcode format from the ONS/Royal Mail specification: A9, A99, AA9, AA99, A9A, AA9A outward codes;
-# a digit and two letters (never C, I, K, M, O, V) inward.
-_POSTCODE = re.compile(
-    r"\b(?:GIR ?0AA|[A-PR-UWYZ](?:[0-9][0-9A-HJKPSTUW]?|[A-HK-Y][0-9][0-9ABEHMNPRVWXY]?) ?[0-9][ABD-HJLNP-UW-Z]{2})\b"
-)
+_POSTCODE = re.compile(POSTCODE)  # the official format (lake.entities.addresses, where an address ends before one)
 _EMAIL = re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b")
 _NHS = re.compile(r"\b\d{3}[ -]?\d{3}[ -]?\d{4}\b")
 
