@@ -91,6 +91,8 @@ class Action(StrEnum):
     CHILD_NETWORK = "child_network"
     NODE_MENTIONS = "node_mentions"
     NODE_CHILDREN = "node_children"
+    CHILD_FACTORS = "child_factors"
+    FACTOR_STATEMENTS = "factor_statements"
     MART = "mart"
     ADOPTER_INSIGHTS = "adopter_insights"
     PROVENANCE = "provenance"

@@ -37,6 +37,7 @@ from app.access import SCOPE_TABLES, Scope, hidden_children, scope_for
 from app.audit import Action, AuditEvent, AuditLog, Outcome
 from app.sessions import SessionStore, hash_id
 from app.users import Role, User, UserStore
+from lake.contracts.codes import factor_meaning
 from lake.documents.pipeline import TEXT, manifest
 from lake.embedding import Embedder
 from lake.entities.items import text_items
@@ -335,12 +336,21 @@ class QueryService:
                 self._people = fresh
             return self._people
 
+    def _factor_records(self, code: str) -> list[str]:
+        """The records (note, document and form ids, as the index names them) with a current statement of
+        ``code``: the search's factor filter. The search restricts them to the caller's children."""
+        frame = self._mart(
+            "select distinct source_id from main.child_factor_statements where code = ? and status = 'current'", [code]
+        )
+        # a form answer is "form_id:question": the index's record is the form
+        return sorted({r.split(":", 1)[0] for r in frame["source_id"].to_list()}) if frame.height else []
+
     def _searcher(self, table) -> Searcher:
         """One searcher while the resolved people are unchanged: it keeps its cache of the index's types."""
         people = self.people()
         with self._lock:
             if self._current_searcher is None or self._current_searcher.people is not people:
-                self._current_searcher = Searcher(table, self.embedder, people)
+                self._current_searcher = Searcher(table, self.embedder, people, self._factor_records)
             return self._current_searcher
 
     def search(self, session: Session, request: SearchRequest) -> SearchResult:
@@ -620,6 +630,38 @@ class QueryService:
             # once the child is granted, the row names the node as its target
             call.note(target={"child_id": child_id, **node}, request={}, result={"ids": [r["child_id"] for r in out]})
             return out
+
+    def child_factors(self, session: Session, child_id: str) -> list[dict]:
+        """The CIN census factors and strengths the child's records state as current (the ``child_factors`` mart),
+        each with the census's words for it. An aid to reading the file, never a decision."""
+        with self._audited(session, Action.CHILD_FACTORS, child_id=child_id) as call:
+            frame = self._mart(
+                "select * from main.child_factors where child_id = ? order by kind, current_statements desc, code",
+                [child_id],
+            )
+            rows = [{**r, "meaning": factor_meaning(r["code"])} for r in frame.to_dicts()] if frame.height else []
+            call.note(result={"codes": [r["code"] for r in rows]})
+            return rows
+
+    def factor_statements(self, session: Session, child_id: str, code: str, limit: int = 200) -> list[dict]:
+        """The statements behind one code in this child's records, newest first, current ones before the rest,
+        each with its source, date, span and an escaped snippet with the statement marked."""
+        asked = {"code": str(code)[:16]}
+        with self._audited(session, Action.FACTOR_STATEMENTS, child_id=child_id, request=asked) as call:
+            frame = self._mart(
+                "select * from main.child_factor_statements where child_id = ? and code = ?"
+                " order by status <> 'current', record_date desc nulls last, statement_label_id limit ?",
+                [child_id, str(code), int(limit)],
+            )
+            rows = frame.to_dicts() if frame.height else []
+            if rows:
+                items = text_items(self.lake, [child_id])
+                texts = {(r["source_type"], r["source_id"], r["page"]): r["text"] for r in items.iter_rows(named=True)}
+                for r in rows:
+                    text = texts.get((r["source_type"], r["source_id"], r["page"]))
+                    r["snippet_html"] = snippet(text, [(r["span_start"], r["span_end"])]) if text else None
+            call.note(result={"ids": [r["statement_label_id"] for r in rows]})
+            return rows
 
     # ---- analysts and auditors ---------------------------------------------------------------------------------
     def mart(self, session: Session, name: str) -> pl.DataFrame:

@@ -11,16 +11,18 @@ from assets.enterprise import enterprise_key
 from assets.metering import metered
 from assets.resources import LakehouseResource
 from lake.compute import workers as compute
-from lake.entities import extraction, resolution
-from lake.entities.items import MENTIONS, SOURCES_DONE, text_items
+from lake.entities import extraction, factor_statements, resolution
+from lake.entities.coding import FactorCoder
+from lake.entities.items import FACTOR_SOURCES, FACTOR_STATEMENTS, MENTIONS, SOURCES_DONE, text_items
 from synth.training import entity_model as find_or_build_model
-from synth.training import project_model
+from synth.training import project_factor_coder, project_model
 
 MODEL_KEY = dg.AssetKey(["models", "entity_model"])
 MENTIONS_KEY = enterprise_key(MENTIONS)
 SOURCES_KEY = enterprise_key(SOURCES_DONE)
 INDEX_KEY = dg.AssetKey(["lancedb", MENTIONS])
 RESOLVED_KEY, LINKS_KEY = enterprise_key(resolution.RESOLVED), enterprise_key(resolution.MENTION_PERSON)
+FACTORS_KEY, FACTOR_SOURCES_KEY = enterprise_key(FACTOR_STATEMENTS), enterprise_key(FACTOR_SOURCES)
 
 
 @dg.asset(
@@ -167,4 +169,66 @@ def resolved_people(context: dg.AssetExecutionContext, lakehouse: LakehouseResou
     )
 
 
-defs = dg.Definitions(assets=[entity_model, entity_mentions, resolved_people])
+@dg.multi_asset(
+    name="factor_statements",
+    group_name="entities",
+    specs=[
+        dg.AssetSpec(
+            FACTORS_KEY,
+            deps=[enterprise_key("case_note"), enterprise_key("form_response"), TEXT_KEY],
+            kinds={"delta", "scikitlearn"},
+            description="Each statement of every note, document page and form answer coded with the CIN census "
+            "factors and strengths it carries: current, historic, negated or hypothetical, whom it concerns, "
+            "score, coder version and the statement's span in its source. An aid to reading, never a decision.",
+        ),
+        dg.AssetSpec(
+            FACTOR_SOURCES_KEY,
+            deps=[FACTORS_KEY],
+            kinds={"delta"},
+            description="Each text item coded, with its text hash and coder version (what makes the coding "
+            "incremental).",
+        ),
+    ],
+    check_specs=[
+        dg.AssetCheckSpec(
+            "every_text_item_coded",
+            asset=FACTORS_KEY,
+            blocking=True,
+            description="Every live note, page and answer has been coded by the current coder.",
+        ),
+        dg.AssetCheckSpec(
+            "statements_match_source_text",
+            asset=FACTORS_KEY,
+            blocking=True,
+            description="Each statement equals its source text at its character span.",
+        ),
+    ],
+    can_subset=False,
+)
+@metered
+def factor_statements_asset(context: dg.AssetExecutionContext, lakehouse: LakehouseResource):
+    settings = lakehouse.settings()
+    lake = settings.lake()
+    items = text_items(lake)
+    # Trained in seconds from the hand-written training statements, cached by their digest and the config.
+    coder = FactorCoder.load(project_factor_coder(settings.entities), threads=settings.entities.threads)
+
+    def progress(stage: str, done: int, total: int) -> None:
+        context.log.info(f"text items coded: {done}/{total}")  # counts only: no names or text in logs
+
+    run = factor_statements.code_items(lake, coder, progress=progress, items=items)
+    audit = factor_statements.audit(lake, coder.version, items)
+    yield dg.MaterializeResult(asset_key=FACTORS_KEY, metadata={**run.metadata(), "dagster/row_count": audit["labels"]})
+    yield dg.MaterializeResult(asset_key=FACTOR_SOURCES_KEY, metadata={"dagster/row_count": audit["items_coded"]})
+    yield dg.AssetCheckResult(
+        check_name="every_text_item_coded", asset_key=FACTORS_KEY, passed=audit["items_uncoded"] == 0, metadata=audit
+    )
+    yield dg.AssetCheckResult(
+        check_name="statements_match_source_text",
+        asset_key=FACTORS_KEY,
+        passed=audit["spans_mismatched"] == 0,
+        metadata=audit,
+    )
+
+
+defs = dg.Definitions(assets=[entity_model, entity_mentions, resolved_people, factor_statements_asset])

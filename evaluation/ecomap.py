@@ -27,6 +27,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from evaluation.scoring import outside, unmarked_regions
 from lake.settings import Settings
 
 BANDS = ("high", "medium", "low")
@@ -202,7 +203,17 @@ def evaluate(warehouse: Path | str | Settings, truth_dir: Path | str) -> dict:
     """Band precision and per-child coverage of ``child_network`` in the warehouse (a Settings, the folder of
     caselake.duckdb or the file) against the council truth in ``truth_dir``."""
     truth_dir = Path(truth_dir)
-    nodes = judge_nodes(read_marts(warehouse), truth_dir)
+    marts = read_marts(warehouse)
+    # A node the text alone gives, whose every mention is inside a hand-written factor statement (which marks no
+    # entity), is neither right nor wrong: it is not scored, nor are those mentions.
+    regions = unmarked_regions(truth_dir)
+    kept = outside(marts["mentions"], regions)
+    unscored = set(marts["mentions"]["edge_id"].to_list()) - set(kept["edge_id"].to_list())
+    marts["mentions"] = kept
+    marts["network"] = marts["network"].filter(
+        ~(pl.col("edge_id").is_in(list(unscored)) & (pl.col("evidence") == "text"))
+    )
+    nodes = judge_nodes(marts, truth_dir)
     _, people, places = truth_around(truth_dir)
     children = sorted(nodes["child_id"].unique().to_list())
     shown, shown_hm, around, recall, per_child_nodes, per_child_people = [], [], [], [], [], []

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import polars as pl
 
-from evaluation.scoring import pairwise_scores, span_scores
+from evaluation.scoring import outside, pairwise_scores, span_scores, unmarked_regions
 from lake.progress import Progress, no_progress
 from lake.settings import ResolutionSettings, Settings
 from lake.storage.delta import Lake
@@ -117,6 +117,7 @@ def score(lake: Lake, truth_dir: Path, rules: ResolutionSettings | None = None) 
     truth = true_mentions(truth_dir).join(scored, on="item", how="semi")
     predicted = _keyed(lake.read(ENTERPRISE, MENTIONS)).join(scored, on="item", how="semi")
     predicted = predicted.filter(pl.col("label") != "nhs_number")  # the synthetic text writes none
+    predicted = outside(predicted, unmarked_regions(truth_dir))  # the factor statements mark no entities
     ner = span_scores(
         predicted.with_columns(pl.col("item").alias("source_id")), truth.with_columns(pl.col("item").alias("source_id"))
     )

@@ -70,3 +70,31 @@ def pairwise_scores(predicted: pl.Series, truth: pl.Series) -> dict[str, float]:
         "f1": f1,
         "purity": majority / df.height if df.height else 1.0,
     }
+
+
+def unmarked_regions(truth_dir) -> pl.DataFrame:
+    """The spans of the council's text that carry no entity truth: the hand-written factor statements the
+    generator put into notes (corpus/factors marks no entity). source_type, source_id, start, end; empty for a
+    council without them."""
+    from pathlib import Path
+
+    path = Path(truth_dir) / "factor_statements.parquet"
+    columns = {"source_type": pl.String, "source_id": pl.String, "start": pl.Int64, "end": pl.Int64}
+    if not path.exists():
+        return pl.DataFrame(schema=columns)
+    return pl.read_parquet(path).select(list(columns)).cast(columns)
+
+
+def outside(mentions: pl.DataFrame, regions: pl.DataFrame, start: str = "start", end: str = "end") -> pl.DataFrame:
+    """The ``mentions`` (with source_type, source_id and a span) that overlap none of ``regions``: a prediction
+    inside a span without truth is neither right nor wrong, so it is not scored."""
+    if regions.is_empty() or mentions.is_empty():
+        return mentions
+    inside = (
+        mentions.with_row_index("_row")
+        .join(regions.rename({"start": "_rs", "end": "_re"}), on=["source_type", "source_id"])
+        .filter((pl.col(start) < pl.col("_re")) & (pl.col("_rs") < pl.col(end)))
+        .select("_row")
+        .unique()
+    )
+    return mentions.with_row_index("_row").join(inside, on="_row", how="anti").drop("_row")

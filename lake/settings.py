@@ -51,6 +51,9 @@ class EntitySettings:
     int8: bool = True  # dynamic int8 quantisation (2.8x faster on 2 cores at the same F1)
     threshold: float = 0.5  # GLiNER score threshold
     gazetteer: bool = True  # match the addresses the structured tables record for each child's network
+    # The factor coder's features: "ngrams+cues" (the default: 2.5 ms a note), or "ngrams+cues+minilm" (adds the
+    # sentence vector: better on held-out statements, 29 ms a note). docs/entities.md, decision 0037.
+    factor_features: str = "ngrams+cues"
 
     def cache_dir(self) -> Path:
         if self.model_cache:
@@ -245,6 +248,7 @@ ENVIRONMENT: dict[str, tuple[str, str, object]] = {
     "CASELAKE_ENTITY_INT8": ("entities", "int8", _bool),
     "CASELAKE_ENTITY_THRESHOLD": ("entities", "threshold", float),
     "CASELAKE_ENTITY_GAZETTEER": ("entities", "gazetteer", _bool),
+    "CASELAKE_FACTOR_FEATURES": ("entities", "factor_features", str),
     "CASELAKE_RESOLUTION_THRESHOLD": ("resolution", "threshold", float),
     "CASELAKE_RESOLUTION_BY_SHARE": ("resolution", "by_share", float),
     "CASELAKE_RESOLUTION_CLEAR_WINNER": ("resolution", "clear_winner", float),

@@ -60,6 +60,16 @@ class TextBuilder:
     def text(self) -> str:
         return "".join(self.parts)
 
+    def insert(self, at: int, text: str) -> None:
+        """``text`` put in at character ``at``, unmarked; the mentions after it move along."""
+        whole = self.text
+        self.parts = [whole[:at], text, whole[at:]]
+        self.mentions = [
+            m if m.start < at else Mention(m.start + len(text), m.end + len(text), m.label, m.text, m.person_id)
+            for m in self.mentions
+        ]
+        self.length += len(text)
+
     def extend(self, other: TextBuilder) -> None:
         offset = self.length
         for m in other.mentions:

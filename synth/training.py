@@ -11,8 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+from corpus.factors import statements as factor_statements
 from corpus.handwritten import LABELS as HANDWRITTEN_LABELS
 from corpus.handwritten import notes
+from lake.entities.coding import CoderConfig, ensure_coder
 from lake.entities.factors import ensure_classifier
 from lake.entities.model import MODEL_LABELS, BuildConfig, build, to_examples
 from lake.progress import Progress, no_progress
@@ -23,7 +25,9 @@ from synth.council import SynthOptions, build_world, compose_base
 def labelled_texts(children: int, seed: int, split: str) -> Iterator[tuple[str, list[tuple[int, int, str]]]]:
     """The synthetic council's free text (case notes, document pages, form answers) with its true spans,
     composed in memory without rendering any document."""
-    opts = SynthOptions(out=Path("."), children=children, seed=seed, split=split)
+    # No factor statements: their names and kinship words are not marked, and the entity model's text is the
+    # generator's own (corpus/handwritten is where hand-written text teaches it).
+    opts = SynthOptions(out=Path("."), children=children, seed=seed, split=split, factor_statements=0.0)
     content = compose_base(build_world(opts), opts, no_progress)
     spans: dict[tuple[str, str, int | None], list[tuple[int, int, str]]] = {}
     for m in content.mentions:
@@ -69,3 +73,17 @@ def project_model(settings: EntitySettings, cfg: BuildConfig | None = None, prog
 def entity_model(settings: EntitySettings, progress: Progress = no_progress) -> str:
     """The model the extraction uses: the one the settings name (a directory or a hub id), else the project's."""
     return settings.gliner_model or str(project_model(settings, progress=progress))
+
+
+# ---- the factor coder (issue 37) -------------------------------------------------------------------------------
+def factor_training_statements() -> list[tuple[str, list[tuple[str, str]]]]:
+    """The hand-written factor statements of the training authors (never the held-out ones), as the coder takes
+    them: (text, [(code, status), ...])."""
+    return [(s.text, [(lab.code, lab.status) for lab in s.labels]) for s in factor_statements("train")]
+
+
+def project_factor_coder(settings: EntitySettings, config: CoderConfig | None = None) -> Path:
+    """The project's factor coder for ``config`` (default: the project's), found in the settings' cache or
+    trained now from the training statements (seconds)."""
+    config = config or CoderConfig(features=settings.factor_features)
+    return ensure_coder(settings.cache_dir(), factor_training_statements(), config)

@@ -91,7 +91,8 @@ class LoadedCouncil:
     lines: list[str]
     """What ``load_all`` said, line by line."""
     checks: dict[str, str | None]
-    """The latest status of each asset check the tests read (documents, entities, search, insights), by name."""
+    """The latest status of each asset check the tests read (documents, entities, factors, search, insights), by
+    name."""
     text_metadata: Mapping[str, Any]
     """The metadata of the last materialization of ``enterprise/document_text``."""
     mentions_metadata: Mapping[str, Any]
@@ -123,6 +124,7 @@ def read_council(council, entity_model_dir, tmp_path_factory) -> LoadedCouncil:
         dg.AssetKey(["lancedb", "search_chunks"]),
         dg.AssetKey(["insights", "adopter_insights"]),
     )
+    factors_key = dg.AssetKey(["enterprise", "factor_statements"])
     try:
         settings = Settings.from_env()
         with dg.instance_for_test() as instance:
@@ -148,6 +150,8 @@ def read_council(council, entity_model_dir, tmp_path_factory) -> LoadedCouncil:
                     (mentions_key, "spans_match_source_text"),
                     (search_key, "index_matches_the_lake"),
                     (insights_key, "every_listed_household_explained"),
+                    (factors_key, "every_text_item_coded"),
+                    (factors_key, "statements_match_source_text"),
                 )
             }
     finally:

@@ -378,6 +378,44 @@ def test_child_page_timeline_and_ecomap(visit, app_lake):
     assert node_count(other.page) == node_count(v.page)
 
 
+def test_concerns_and_strengths_open_each_code_at_its_statement(visit, app_lake):
+    service = app_lake["service"]
+    session = service.session_for(_as(app_lake, "social_worker")[0], "cli")
+    child = max(sorted(app_lake["visible"]), key=lambda c: len(service.child_factors(session, c)))
+    rows = service.child_factors(session, child)
+    assert rows, "the worker's children have factors in their notes"
+    code = max((r for r in rows if r["kind"] == "factor"), key=lambda r: r["current_statements"])
+    statement = service.factor_statements(session, child, code["code"])[0]
+    assert statement["status"] == "current"  # current ones are listed first
+
+    v = visit(*_as(app_lake, "social_worker"), path=f"/child?id={child}")
+    v.page.wait_for_selector("[data-testid=child-heading]")
+    v.page.get_by_role("button", name="Concerns and strengths").click()
+    v.page.wait_for_selector("[data-testid=factor-caveat]")
+    assert "never a decision" in v.page.inner_text("[data-testid=factor-caveat]")
+    assert v.page.locator("[data-testid=factor-row]").count() == len(rows)
+    v.shot("concerns")
+
+    choose(v.page, "Code", f"{code['code']} · ")
+    v.page.get_by_role("button", name="Show statements").click()
+    v.page.wait_for_selector("[data-testid=factor-statement]")
+    assert v.page.locator("[data-testid=factor-statement][data-status=current]").count() == code["current_statements"]
+    v.page.get_by_role("button", name="Open at the statement").first.click()
+    marked = v.page.locator(".cl-text mark").first  # in the preview's text, not the list's snippets
+    marked.wait_for()
+    source_text = (
+        service.open_note(session, statement["source_id"])["note_text"]
+        if statement["source_type"] == "case_note"
+        else None
+    )
+    if source_text is not None:
+        assert marked.inner_text() == source_text[statement["span_start"] : statement["span_end"]]
+    assert v.page.get_attribute("[data-testid=preview]", "data-source") == (
+        f"{statement['source_type']}:{statement['source_id']}"
+    )
+    v.shot("concerns_statement")
+
+
 def test_one_click_on_search_is_one_search_in_the_audit_log(visit, app_lake):
     login, password = _as(app_lake, "social_worker")
     audit = app_lake["service"].audit

@@ -13,7 +13,7 @@ from assets.dbt_project import DBT_PROJECT, dbt_environment
 from assets.enterprise import enterprise_tables
 from assets.marts import ProjectDbtCliResource, dbt_models, ssda903_dfe_validation
 from assets.resources import LakehouseResource
-from lake.entities import extraction, resolution
+from lake.entities import extraction, factor_statements, resolution
 from lake.ingest.landing import find_extracts
 from lake.ingest.pipeline import land_extract, load_landing, stage_extract
 from lake.returns.ssda903 import collection_year, export_return, validate_folder
@@ -35,6 +35,7 @@ def _no_text_read_yet(lake) -> None:
     so child_network holds the recorded relationships only (tests/test_ecomap_mart.py has the text)."""
     extraction.ensure_tables(lake)
     resolution.ensure_tables(lake)
+    factor_statements.ensure_tables(lake)
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,7 @@ import param
 
 from app.ecomap import nodes_from_edges
 from app.service import AccessDenied
+from app.web.concerns_view import ConcernsView
 from app.web.ecomap_view import EcomapView
 from app.web.preview import Preview
 from app.web.render import child_words, esc, html_pane
@@ -161,6 +162,7 @@ class ChildPage(pn.viewable.Viewer):
             profile = service.child_profile(session, child_id)
             events = service.child_timeline(session, child_id)
             network = service.child_network(session, child_id)
+            factors = service.child_factors(session, child_id)
         except AccessDenied:
             self._layout = html_pane('<p role="alert" data-testid="denied">This child is not available to you.</p>')
             return
@@ -177,6 +179,11 @@ class ChildPage(pn.viewable.Viewer):
             "Profile": html_pane(profile_html(profile), sizing_mode="stretch_width"),
             "Timeline": Timeline(events, self.preview.show),
             "Ecomap": self.ecomap,
+            "Concerns and strengths": ConcernsView(
+                factors,
+                statements=lambda code: service.factor_statements(session, child_id, code),
+                open_source=self.preview.show,
+            ),
         }
         # buttons, not tabs: each is a focusable <button> a keyboard reaches and a screen reader names
         self.section = pn.widgets.RadioButtonGroup(name="Show", options=list(self.views), value="Profile")

@@ -13,9 +13,13 @@ from app.service import AccessDenied
 from app.web.preview import Preview
 from app.web.render import SOURCE_WORDS, child_text, child_words, dates_html, esc, html_pane
 from app.web.shell import Context
+from lake.contracts.codes import CIN_FACTOR, STRENGTH, factor_meaning
 from lake.search.query import Hit, InvalidRequest, SearchFilters, SearchRequest
 
 SORTS = {"Most relevant first": "relevance", "Newest first": "newest", "Oldest first": "oldest"}
+FACTORS = {"Any factor or strength": ""} | {
+    f"{code} · {factor_meaning(code)}": code for code in [*CIN_FACTOR, *(f"S:{s}" for s in STRENGTH)]
+}
 REASON_WORDS = {"words": "the words", "meaning": "the meaning", "person": "a resolved person", "type": "the type"}
 
 
@@ -50,6 +54,7 @@ class SearchPage(pn.viewable.Viewer):
     item_types = param.List(default=[])
     event_from = param.String(default="", doc="YYYY-MM-DD")
     event_to = param.String(default="", doc="YYYY-MM-DD")
+    factor = param.String(default="", doc="A CIN census factor code or a strength the records state as current")
 
     def __init__(self, ctx: Context, **params):
         super().__init__(**params)
@@ -85,13 +90,18 @@ class SearchPage(pn.viewable.Viewer):
         self._to = pn.widgets.TextInput.from_param(
             self.param.event_to, name="Event date to", placeholder="YYYY-MM-DD", width=160, description=None
         )
+        self._factor = pn.widgets.Select.from_param(
+            self.param.factor, name="Concern or strength stated", options=FACTORS, width=320, description=None
+        )
         self._chips = pn.Row(sizing_mode="stretch_width")
         self._status = html_pane("", sizing_mode="stretch_width")
         self._results = pn.Column(sizing_mode="stretch_width")
         self._box_searched_at = -1.0
         self._go.on_click(lambda _e: self._press_search())
         self._box.param.watch(lambda _e: self._take_box(), "value")
-        self.param.watch(self._run, ["text", "sort", "child", "source_types", "item_types", "event_from", "event_to"])
+        self.param.watch(
+            self._run, ["text", "sort", "child", "source_types", "item_types", "event_from", "event_to", "factor"]
+        )
         self._layout = pn.Row(
             pn.Column(
                 html_pane("<h1>Search</h1>"),
@@ -105,6 +115,7 @@ class SearchPage(pn.viewable.Viewer):
                     self._types,
                     self._from,
                     self._to,
+                    self._factor,
                     flex_wrap="wrap",
                     align_items="flex-end",
                     sizing_mode="stretch_width",
@@ -146,6 +157,7 @@ class SearchPage(pn.viewable.Viewer):
             event_to=_date(self.event_to),
             source_types=tuple(self.source_types),
             item_types=tuple(self.item_types),
+            factor=self.factor or None,
         )
 
     def _chip(self, words: str, clear) -> pn.widgets.Button:
@@ -166,6 +178,8 @@ class SearchPage(pn.viewable.Viewer):
             chips.append(self._chip(f"Event from {self.event_from}", lambda: setattr(self, "event_from", "")))
         if self.event_to:
             chips.append(self._chip(f"Event to {self.event_to}", lambda: setattr(self, "event_to", "")))
+        if self.factor:
+            chips.append(self._chip(f"Stated: {self.factor}", lambda: setattr(self, "factor", "")))
         if chips:
             clear = pn.widgets.Button(name="Clear all filters", button_type="warning")
             clear.on_click(lambda _e: self._clear_all())
@@ -177,7 +191,7 @@ class SearchPage(pn.viewable.Viewer):
 
     def _clear_all(self):
         with param.parameterized.batch_call_watchers(self):
-            self.param.update(child="", source_types=[], item_types=[], event_from="", event_to="")
+            self.param.update(child="", source_types=[], item_types=[], event_from="", event_to="", factor="")
 
     # ---- searching ---------------------------------------------------------------------------------------
     def _run(self, *_events):

@@ -150,3 +150,71 @@ CODE_LISTS: dict[str, tuple[str, ...]] = {
     "participation": REVIEW_PARTICIPATION,
     "missing_type": MISSING_TYPE,
 }
+
+# CIN census "factors identified at the end of assessment" (DfE CIN census guide; Data to Insight's ssd-data-model
+# keeps the same list). For factors 1-6 the letter says whom the concern is about: A the child, B a parent or carer,
+# C another person in the household. 18 and 19 say who abuses: B another child, C an adult. 20 (other) and 21 (no
+# factors) are the census's own bookkeeping: caselake never reads them out of text (decision 0037).
+CIN_FACTOR = {
+    "1A": "alcohol misuse: the child",
+    "1B": "alcohol misuse: a parent or carer",
+    "1C": "alcohol misuse: another person in the household",
+    "2A": "drug misuse: the child",
+    "2B": "drug misuse: a parent or carer",
+    "2C": "drug misuse: another person in the household",
+    "3A": "domestic abuse: the child subject to it",
+    "3B": "domestic abuse: a parent or carer subject to it",
+    "3C": "domestic abuse: another person in the household subject to it",
+    "4A": "mental health: the child",
+    "4B": "mental health: a parent or carer",
+    "4C": "mental health: another person in the household",
+    "5A": "learning disability: the child",
+    "5B": "learning disability: a parent or carer",
+    "5C": "learning disability: another person in the household",
+    "6A": "physical disability or illness: the child",
+    "6B": "physical disability or illness: a parent or carer",
+    "6C": "physical disability or illness: another person in the household",
+    "7A": "young carer",
+    "8B": "privately fostered: overseas, intending to return",
+    "8C": "privately fostered: overseas, intending to stay",
+    "8D": "privately fostered: UK, for education",
+    "8E": "privately fostered: UK, family making other arrangements",
+    "8F": "privately fostered: other",
+    "9A": "unaccompanied asylum-seeking child",
+    "10A": "going missing",
+    "11A": "child sexual exploitation",
+    "12A": "trafficking",
+    "13A": "gangs",
+    "14A": "socially unacceptable behaviour",
+    "15A": "self-harm",
+    "16A": "neglect",
+    "17A": "emotional abuse",
+    "18B": "physical abuse by another child",
+    "18C": "physical abuse by an adult",
+    "19B": "sexual abuse by another child",
+    "19C": "sexual abuse by an adult",
+    "22A": "female genital mutilation",
+    "23A": "abuse linked to faith or belief",
+    "24A": "child criminal exploitation",
+}
+# Who a factor concerns, from its letter where the letter says so (1-6).
+CIN_FACTOR_WHO = {"A": "child", "B": "parent or carer", "C": "other household member"}
+# Strengths: caselake's own small taxonomy (the census has none). docs/entities.md gives examples of each.
+STRENGTH = {
+    "family_network": "a supportive family or friends network around the child",
+    "engagement": "the family engages with services and the plan",
+    "stable_home": "a stable, safe home: housing, routines, a settled placement",
+    "education": "attending and getting on at school, college or nursery",
+    "recovery": "a parent's or the child's recovery: abstinence, treatment kept up, health improving",
+    "resilience": "the child's own resilience: friendships, interests, saying how they feel",
+    "warm_care": "warm, attuned care that meets the child's needs, a carer acting protectively",
+}
+# Whether what a statement says is a concern now. Only "current" makes a factor; the rest are kept and shown.
+FACTOR_STATUS = ("current", "historic", "negated", "hypothetical")
+
+
+def factor_meaning(code: str) -> str:
+    """The words for a factor code ("1B") or a strength ("S:recovery"); the code itself where it is neither."""
+    if code.startswith("S:"):
+        return STRENGTH.get(code[2:], code)
+    return CIN_FACTOR.get(code, code)

@@ -34,7 +34,16 @@ import pyarrow as pa
 from lake import metering
 from lake.entities.factors import FACTOR_LABELS, FactorClassifier, classifier_digest, occurrence_in
 from lake.entities.gazetteer import GAZETTEER_MODEL, Gazetteer, merge
-from lake.entities.items import ITEM_KEY, MENTIONS, MENTIONS_SCHEMA, SOURCES_DONE, SOURCES_SCHEMA, text_items
+from lake.entities.items import (
+    MENTIONS,
+    MENTIONS_SCHEMA,
+    SOURCES_DONE,
+    SOURCES_SCHEMA,
+    audit_reader,
+    pending_items,
+    prune_stale,
+    text_items,
+)
 from lake.entities.model import MODEL_LABELS, PROMPT_TO_LABEL, WORD, windows
 from lake.entities.patterns import PATTERN_MODEL, Mention, find_all
 from lake.entities.roles import ROLES_MODEL, fill_gaps, find_roles
@@ -47,7 +56,7 @@ from lake.entities.span_rules import (
 )
 from lake.progress import Progress, no_progress
 from lake.settings import EntitySettings
-from lake.storage.delta import ENTERPRISE, Lake, ensure_table, sql_literal
+from lake.storage.delta import ENTERPRISE, Lake, ensure_table
 
 FACTOR_CACHE_LIMIT = 100_000  # factor phrase and context vectors an extractor keeps (about 160 MB)
 INFERENCE_WINDOW_WORDS = 200  # under the model's 384-word limit, with the label prompts in front
@@ -220,51 +229,6 @@ def ensure_tables(lake: Lake) -> None:
     ensure_table(lake, ENTERPRISE, SOURCES_DONE, SOURCES_SCHEMA)
 
 
-def _done(lake: Lake) -> pl.DataFrame:
-    return lake.scan(ENTERPRISE, SOURCES_DONE).select(*ITEM_KEY, "text_hash", "model_version").collect()
-
-
-def pending_items(lake: Lake, items: pl.DataFrame, model_version: str) -> pl.DataFrame:
-    done = _done(lake).filter(pl.col("model_version") == model_version)
-    return items.join(done, on=[*ITEM_KEY, "text_hash"], how="anti")
-
-
-PRUNE_BY_PREDICATE = 2_000  # stale items up to this many are deleted by key; more (a new model) rewrite the tables
-
-
-def prune_stale(lake: Lake, items: pl.DataFrame, model_version: str) -> int:
-    """Remove mentions and log rows of items whose text changed, that were deleted at source, or that an
-    older model read. Commits only when there is something to remove. A day's few changed items are deleted
-    by their keys, which rewrites only the files holding them (the whole table was rewritten before: 2.2 MB
-    for one changed document on a 20-child council, and growing with the council); a new model makes every
-    item stale, and then one rewrite of each table is cheaper than a predicate listing them all."""
-    current = items.select(*ITEM_KEY, "text_hash").with_columns(pl.lit(model_version).alias("model_version"))
-    stale = _done(lake).join(current, on=[*ITEM_KEY, "text_hash", "model_version"], how="anti")
-    if stale.is_empty():
-        return 0
-    keys = stale.select(*ITEM_KEY, "text_hash").unique()
-    removed = 0
-    for name in (MENTIONS, SOURCES_DONE):
-        if keys.height <= PRUNE_BY_PREDICATE:
-            removed += lake.delete(ENTERPRISE, name, _keys_predicate(keys))
-            continue
-        table = lake.read(ENTERPRISE, name)
-        keep = table.join(keys, on=[*ITEM_KEY, "text_hash"], how="anti")
-        removed += table.height - keep.height
-        lake.write(ENTERPRISE, name, keep.to_arrow().cast(table.to_arrow().schema), keep_schema=True)
-    return removed
-
-
-def _keys_predicate(keys: pl.DataFrame) -> str:
-    """A Delta predicate matching exactly these (source_type, source_id, page, text_hash) rows; ids come from
-    source systems, so every string is quoted."""
-    return " OR ".join(
-        f"(source_type = {sql_literal(t)} AND source_id = {sql_literal(i)} AND page = {int(p)}"
-        f" AND text_hash = {sql_literal(h)})"
-        for t, i, p, h in keys.iter_rows()
-    )
-
-
 def mention_id(source_type: str, source_id: str, page: int, start: int, end: int, label: str, version: str) -> str:
     key = f"{source_type}|{source_id}|{page}|{start}|{end}|{label}|{version}"
     return hashlib.sha256(key.encode()).hexdigest()[:24]
@@ -315,8 +279,8 @@ def extract_entities(
     ensure_tables(lake)
     items = text_items(lake) if items is None else items
     run = EntityRun(text_items=items.height, model_id=extractor.model_id)
-    run.pruned_rows = prune_stale(lake, items, extractor.model_version)
-    todo = pending_items(lake, items, extractor.model_version)
+    run.pruned_rows = prune_stale(lake, items, extractor.model_version, SOURCES_DONE, (MENTIONS, SOURCES_DONE))
+    todo = pending_items(lake, items, extractor.model_version, SOURCES_DONE)
     run.pending_items = todo.height
     rows = todo.to_dicts()
     recorded = Gazetteer.from_lake(lake) if gazetteer and rows else None
@@ -400,24 +364,13 @@ def audit(lake: Lake, model_version: str | None = None, items: pl.DataFrame | No
     """What the checks assert: every live text item read (by ``model_version`` when given), and every
     mention's text equal to its source text at its span."""
     items = text_items(lake) if items is None else items
-    done = _done(lake)
-    if model_version is not None:
-        done = done.filter(pl.col("model_version") == model_version)
-    unread = items.join(done, on=[*ITEM_KEY, "text_hash"], how="anti").height
-    mentions = lake.scan(ENTERPRISE, MENTIONS).select(*ITEM_KEY, "text_hash", "start", "end", "text").collect()
-    joined = mentions.join(
-        items.select(*ITEM_KEY, "text_hash", pl.col("text").alias("source_text")),
-        on=[*ITEM_KEY, "text_hash"],
-        how="left",
-    )
-    at_span = pl.col("source_text").str.slice(pl.col("start"), pl.col("end") - pl.col("start"))
-    mismatched = joined.filter(pl.col("source_text").is_null() | (at_span != pl.col("text"))).height
+    found = audit_reader(lake, items, SOURCES_DONE, MENTIONS, "text", model_version)
     return {
         "text_items": items.height,
-        "items_read": items.height - unread,
-        "items_unread": unread,
-        "mentions": mentions.height,
-        "spans_mismatched": mismatched,
+        "items_read": items.height - found["unread"],
+        "items_unread": found["unread"],
+        "mentions": found["rows"],
+        "spans_mismatched": found["mismatched"],
     }
 
 

@@ -19,6 +19,7 @@ import datetime as dt
 import html
 import re
 import unicodedata
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -26,6 +27,7 @@ import numpy as np
 import polars as pl
 import snowballstemmer
 
+from lake.contracts.codes import factor_meaning
 from lake.embedding import Embedder
 from lake.search.index import SOURCE_TYPES, sql_in
 from lake.search.people import PeopleDirectory, PersonMention
@@ -110,6 +112,7 @@ class SearchFilters:
     item_types: tuple[str, ...] = ()
     author_ids: tuple[str, ...] = ()
     person_id: str | None = None  # only chunks that mention this resolved person
+    factor: str | None = None  # only records with a statement of this CIN factor code or strength, as current
 
     def describe(self) -> dict:
         """The filters as plain JSON values (for the audit log and the app's chips)."""
@@ -289,10 +292,18 @@ class SearchResult:
 class Searcher:
     """Runs :class:`SearchRequest` s against one index table, for a caller-given visible set of children."""
 
-    def __init__(self, table, embedder: Embedder, people: PeopleDirectory | None = None):
+    def __init__(
+        self,
+        table,
+        embedder: Embedder,
+        people: PeopleDirectory | None = None,
+        factor_records: Callable[[str], Iterable[str]] | None = None,
+    ):
         self.table = table
         self.embedder = embedder
         self.people = people
+        # the records (note, document, form ids) with a current statement of a factor code: the factor filter
+        self.factor_records = factor_records
         self.weights = dict(FUSION_WEIGHTS)
         self.fusion = FUSION
         self.score_bm25, self.bm25_half, self.score_list_bonus = SCORE_BM25, BM25_HALF, SCORE_LIST_BONUS
@@ -412,6 +423,12 @@ class Searcher:
         if request.filters.person_id:
             ids = sorted(person_chunks) or ["-"]
             where = f"{where} AND {sql_in('chunk_id', ids)}"
+        if request.filters.factor:
+            code = request.filters.factor
+            if factor_meaning(code) == code:
+                raise InvalidRequest(f"factor {code!r}: expected a CIN census factor code (3B) or a strength (S:...)")
+            records = sorted(set(self.factor_records(code))) if self.factor_records else []
+            where = f"{where} AND {sql_in('record_id', _ids(tuple(records), 'record') or ['-'])}"
 
         lists: dict[str, list[dict]] = {}
         wide = DATE_SORT_CANDIDATES if by_date else max(limit * 4, 50)  # wide: lance#4957 (small limits + prefilter)

@@ -93,9 +93,24 @@ def _insights(options: EvalOptions) -> str:
     return insights.report(insights.evaluate(seeds=options.seeds, households=options.households, top_k=top_k))
 
 
+def _factors(options: EvalOptions) -> str:
+    from evaluation import factors
+    from lake.entities.coding import FactorCoder
+    from synth.training import project_factor_coder
+
+    settings = read_settings().entities
+    coder = FactorCoder.load(project_factor_coder(settings), threads=settings.threads)
+    result = factors.evaluate(coder, "train" if options.tuning else "eval")
+    if not options.tuning:
+        with progress_bars() as progress:
+            result.council = factors.evaluate_council(coder, options.children, options.seed, progress)
+    return factors.report(result)
+
+
 EVALUATIONS = {
     "documents": Evaluation("text quality", _documents),
     "entities": Evaluation("NER and person resolution", _entities),
+    "factors": Evaluation("CIN factor and strength coding of statements", _factors),
     "search": Evaluation("ranking", _search),
     "ecomap": Evaluation("the ecomap's confidence bands", _ecomap),
     "insights": Evaluation("the adopter analysis by simulation", _insights),
@@ -110,8 +125,8 @@ def evaluate(
     truth: Annotated[
         Path | None, typer.Option(help="The synthetic council's truth folder (default: <data root>/truth).")
     ] = None,
-    children: Annotated[int, typer.Option(help="entities: size of the held-out (eval split) council.")] = 30,
-    seed: Annotated[int, typer.Option(help="entities: seed of the held-out council.")] = 2027,
+    children: Annotated[int, typer.Option(help="entities, factors: size of the held-out (eval split) council.")] = 30,
+    seed: Annotated[int, typer.Option(help="entities, factors: seed of the held-out council.")] = 2027,
     keep: Annotated[
         Path | None,
         typer.Option(help="entities: keep the held-out council and lake here; documents --hard: the scans."),
@@ -122,7 +137,11 @@ def evaluate(
         bool, typer.Option(help="documents: read a made set of hard scans (fax, photocopy, stamps, handwriting...).")
     ] = False,
     tuning: Annotated[
-        bool, typer.Option(help="documents --hard, entities --handwritten: score the part tuned or trained on.")
+        bool,
+        typer.Option(
+            help="documents --hard, entities --handwritten, factors: score the part tuned or trained on "
+            "(factors: each training author coded by a coder trained on the others)."
+        ),
     ] = False,
     handwritten: Annotated[
         bool, typer.Option(help="entities: score the hand-written notes' held-out authors (corpus/handwritten).")

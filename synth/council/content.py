@@ -8,10 +8,14 @@ council can be composed a chunk of children at a time (or, for a next-day extrac
 from __future__ import annotations
 
 import datetime as dt
+import re
+from collections import Counter
 from dataclasses import dataclass, field
+from functools import cache
 
 import numpy as np
 
+from corpus.factors import Statement, statements
 from lake.contracts.sources import NEUTRAL_TABLES
 from lake.progress import Progress, no_progress
 from synth.council.options import SynthOptions, random_stream
@@ -41,6 +45,7 @@ class Content:
     pages: list[dict] = field(default_factory=list)
     documents: list[DocumentSpec] = field(default_factory=list)
     document_truth: list[dict] = field(default_factory=list)
+    statements: list[dict] = field(default_factory=list)  # the factor statements put into notes, with labels
 
 
 def _choice(rng: np.random.Generator, seq):
@@ -112,12 +117,122 @@ def _add_mentions(
         )
 
 
-def add_note(content: Content, world: World, child: Child, note_id: str, when: dt.date, rng, limit) -> None:
-    """One case note about ``child`` on ``when``, recorded no later than ``limit``."""
+# Words a statement may write with a capital and still name nobody: kinship words, which resolution links to the
+# child's recorded relatives, and the pronoun.
+_UNNAMED_CAPITALS = frozenset({"I", "Mum", "Mam", "Mummy", "Dad", "Daddy", "Nan", "Nana", "Nanna", "Gran", "Grandad"})
+_CAPITALISED = re.compile(r"\b[A-Z][a-z][\w'\u2019-]*")
+
+
+# First names that are also everyday words: a statement writing them in lower case names nobody.
+_WORD_NAMES = frozenset(
+    {
+        "may",
+        "will",
+        "bill",
+        "mark",
+        "rose",
+        "grace",
+        "hope",
+        "faith",
+        "joy",
+        "sky",
+        "summer",
+        "april",
+        "june",
+        "august",
+        "jack",
+        "frank",
+        "earl",
+        "dean",
+        "guy",
+        "pat",
+        "sue",
+        "don",
+    }
+)
+
+
+@cache
+def _first_names() -> frozenset[str]:
+    """First names as Faker's British and American lists and the generator's own pools write them, lower case:
+    some writers type names in lower case ("kacey rang staff")."""
+    from faker.providers.person.en_GB import Provider as British
+    from faker.providers.person.en_US import Provider as American
+
+    from synth.pools import EXTRA_FIRST_FEMALE, EXTRA_FIRST_MALE, NICKNAMES
+
+    found = [*British.first_names_male, *British.first_names_female, *American.first_names]
+    found += [*EXTRA_FIRST_MALE, *EXTRA_FIRST_FEMALE, *NICKNAMES, *(n for v in NICKNAMES.values() for n in v)]
+    return frozenset(n.casefold() for n in found) - _WORD_NAMES
+
+
+@cache
+def _statement_pool(split: str) -> tuple[Statement, ...]:
+    """The hand-written factor statements of a split that name nobody: the training authors' for a train
+    council, the held-out authors' for an eval one (so a held-out council's statements are in wording no coder
+    trained on). A statement naming a person ("Kayden (6) told me") would put someone into a child's records who
+    is not in the child's world. A name is a word the statements write with a capital at least as often as
+    without (common words are mostly in lower case: "the", "police"); kinship words and "I" name no one new."""
+    every = list(statements())
+    words = Counter(w for s in every for w in re.findall(r"[A-Za-z][\w-]*", s.text))
+    unnamed = {w.casefold() for w in _UNNAMED_CAPITALS}
+    # a name is written with a capital at least as often as without (authors who type in lower case included)
+    capital = Counter()
+    for w, n in words.items():
+        capital[w.casefold()] += n if w[0].isupper() else -n
+    names = ({w for w, n in capital.items() if n >= 0} | _first_names()) - unnamed
+
+    def names_someone(text: str) -> bool:
+        return any(w.casefold() in names for w in re.findall(r"[A-Za-z][\w-]*", re.sub(r"['\u2019]s\b", "", text)))
+
+    return tuple(s for s in statements("eval" if split == "eval" else "train") if not names_someone(s.text))
+
+
+_SENTENCE_GAP = re.compile(r"(?<=[.!?]) (?=\S)|\n")
+
+
+def _put_statement(content: Content, tb: TextBuilder, note_id: str, child_id: str, draw, split: str) -> None:
+    """One hand-written factor statement between two of the note's sentences (or at its end), and its truth."""
+    pool = _statement_pool(split)
+    chosen = pool[int(draw.integers(len(pool)))]
+    text = tb.text
+    gaps = [m.start() for m in _SENTENCE_GAP.finditer(text)] + [len(text)]
+    at = gaps[int(draw.integers(len(gaps)))]
+    # Put in where a space or line break was, and keep it: "A. B" becomes "A. S B"; a statement without a final
+    # stop (shorthand) gets a line of its own, so it does not run into the next sentence.
+    joiner = "\n" if at < len(text) and text[at] == "\n" else " "
+    ending = "" if re.search(r"[.!?][\"'\u2019\u201d)]?$", chosen.text) or at == len(text) else "\n"
+    if ending:
+        joiner = "\n"
+    tb.insert(at, joiner + chosen.text + ending)
+    start = at + len(joiner)
+    content.statements.append(
+        {
+            "source_type": "case_note",
+            "source_id": note_id,
+            "child_id": child_id,
+            "start": start,
+            "end": start + len(chosen.text),
+            "text": chosen.text,
+            "labels": ";".join(str(label) for label in chosen.labels),
+            "statement_id": chosen.statement_id,
+            "family": chosen.family,
+        }
+    )
+
+
+def add_note(
+    content: Content, world: World, child: Child, note_id: str, when: dt.date, rng, limit, draw=None, share=0.0
+) -> None:
+    """One case note about ``child`` on ``when``, recorded no later than ``limit``. ``draw``: the note's own
+    stream for its factor statement (so the rest of the council draws what it drew before there were any),
+    which it carries with probability ``share``."""
     note_type = _choice(rng, _NOTE_TYPES)
     writer = _writer_for(world, child, when, rng)
     worker_id = writer.worker.worker_id
     tb = compose_note(writer, note_type, world.split)
+    if draw is not None and draw.random() < share:
+        _put_statement(content, tb, note_id, child.person.person_id, draw, world.split)
     content.rows["case_note"].append(
         {
             "note_id": note_id,
@@ -273,7 +388,18 @@ def compose_children(
         start, end = _period(world, child)
         for _ in range(notes):
             n_note += 1
-            add_note(content, world, child, f"CN{n_note:08d}", _date_in(rng, start, end), rng, world.as_of)
+            draw = random_stream(opts.seed, 9, n_note) if opts.factor_statements else None
+            add_note(
+                content,
+                world,
+                child,
+                f"CN{n_note:08d}",
+                _date_in(rng, start, end),
+                rng,
+                world.as_of,
+                draw,
+                opts.factor_statements,
+            )
         for _ in range(docs if opts.documents else 0):
             n_doc += 1
             add_document(content, world, child, f"D{n_doc:08d}", _date_in(rng, start, end), rng, opts.seed)

@@ -32,6 +32,10 @@ class SynthOptions:
     # and no document file is written, on day 0 or after. For councils at scale, where rendering documents
     # would take days. The notes and forms per child are drawn as for the full council.
     structured_only: bool = False
+    # The share of case notes that carry a hand-written factor statement (corpus/factors, this split's authors),
+    # put in between two of the note's sentences; 0 for none (the entity model's training text has none: the
+    # statements' names and kinship words are not marked).
+    factor_statements: float = 0.4
 
     @property
     def documents(self) -> bool:

@@ -190,6 +190,7 @@ class _TextTruth:
             "mentions": (truth / "mentions.parquet", MENTION_SCHEMA),
             "pages": (truth / "pages.parquet", PAGE_SCHEMA),
             "documents": (truth / "documents.parquet", DOCUMENT_TRUTH_SCHEMA),
+            "statements": (truth / "factor_statements.parquet", STATEMENT_TRUTH_SCHEMA),
         }
         self.writers: dict[str, pq.ParquetWriter] = {}
 
@@ -205,6 +206,7 @@ class _TextTruth:
             ("mentions", content.mentions),
             ("pages", content.pages),
             ("documents", content.document_truth),
+            ("statements", content.statements),
         ):
             path, schema = self.files[name]
             frame = pl.DataFrame(rows, schema=schema) if rows else pl.DataFrame(schema=schema)
@@ -297,6 +299,17 @@ MENTION_SCHEMA = {
     "label": pl.String,
     "text": pl.String,
     "person_id": pl.String,
+}
+STATEMENT_TRUTH_SCHEMA = {  # the hand-written factor statements put into notes (corpus/factors)
+    "source_type": pl.String,
+    "source_id": pl.String,
+    "child_id": pl.String,
+    "start": pl.Int64,
+    "end": pl.Int64,
+    "text": pl.String,
+    "labels": pl.String,  # "1B;3B:historic;S:recovery" as the corpus writes them; "" for none
+    "statement_id": pl.String,
+    "family": pl.String,
 }
 PAGE_SCHEMA = {
     "document_id": pl.String,

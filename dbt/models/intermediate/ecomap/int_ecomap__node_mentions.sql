@@ -2,27 +2,8 @@
 -- person), organisations, schools and addresses the entities stage found in a child's live case notes, document
 -- pages and form answers, each with its node, edge,
 -- record date and source key. child_network aggregates it into edges; child_network_mentions lists it.
-with case_note as (
-    select * from {{ ref('stg_enterprise__case_note') }} where not is_deleted
-),
-
-document as (
-    select * from {{ ref('stg_enterprise__document') }} where not is_deleted
-),
-
-form_response as (
-    select * from {{ ref('stg_enterprise__form_response') }} where not is_deleted
-),
-
--- the live records a mention can be in, each with the date child_timeline gives it
-record as (
-    select 'case_note' as source_type, note_id as source_id, child_id,
-        coalesce(event_date, cast(recorded_at as date)) as record_date
-    from case_note
-    union all
-    select 'document_page', document_id, child_id, created_date from document
-    union all
-    select 'form_answer', form_id || ':' || question_code, child_id, form_date from form_response
+with record as (
+    select * from {{ ref('int_case_work__text_records') }}
 ),
 
 mention as (
