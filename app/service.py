@@ -587,6 +587,18 @@ class QueryService:
             call.note(result={"nodes": sorted({e["node_id"] for e in edges})})
             return {"child_id": child_id, "edges": edges}
 
+    def _with_snippets(self, child_id: str, rows: list[dict], start: str, end: str) -> list[dict]:
+        """``rows`` (each a span in one of the child's text items) with ``snippet_html``: the escaped text around
+        the span with the span marked, or None where the text is no longer live."""
+        if not rows:
+            return rows
+        items = text_items(self.lake, [child_id])
+        texts = {(r["source_type"], r["source_id"], r["page"]): r["text"] for r in items.iter_rows(named=True)}
+        for r in rows:
+            text = texts.get((r["source_type"], r["source_id"], r["page"]))
+            r["snippet_html"] = snippet(text, [(r[start], r[end])]) if text else None
+        return rows
+
     def node_mentions(self, session: Session, child_id: str, node_id: str, limit: int = 200) -> list[dict]:
         """Every mention behind one ecomap node in this child's records, newest first, each with its source, date,
         span and an escaped snippet with the mention marked. A node that is a child the user may not see has
@@ -601,14 +613,7 @@ class QueryService:
                 " order by mention_date desc nulls last, mention_id limit ?",
                 [child_id, str(node_id), int(limit)],
             )
-            mentions = frame.to_dicts()
-            texts = {}
-            if mentions:
-                items = text_items(self.lake, [child_id])
-                texts = {(r["source_type"], r["source_id"], r["page"]): r["text"] for r in items.iter_rows(named=True)}
-            for m in mentions:
-                text = texts.get((m["source_type"], m["source_id"], m["page"]))
-                m["snippet_html"] = snippet(text, [(m["start"], m["end"])]) if text else None
+            mentions = self._with_snippets(child_id, frame.to_dicts(), "start", "end")
             # once the child is granted, the row names the node as its target
             call.note(
                 target={"child_id": child_id, **node}, request={}, result={"ids": [m["mention_id"] for m in mentions]}
@@ -653,13 +658,7 @@ class QueryService:
                 " order by status <> 'current', record_date desc nulls last, statement_label_id limit ?",
                 [child_id, str(code), int(limit)],
             )
-            rows = frame.to_dicts() if frame.height else []
-            if rows:
-                items = text_items(self.lake, [child_id])
-                texts = {(r["source_type"], r["source_id"], r["page"]): r["text"] for r in items.iter_rows(named=True)}
-                for r in rows:
-                    text = texts.get((r["source_type"], r["source_id"], r["page"]))
-                    r["snippet_html"] = snippet(text, [(r["span_start"], r["span_end"])]) if text else None
+            rows = self._with_snippets(child_id, frame.to_dicts() if frame.height else [], "span_start", "span_end")
             call.note(result={"ids": [r["statement_label_id"] for r in rows]})
             return rows
 

@@ -7,6 +7,8 @@ for the GLiNER model.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import polars as pl
 
 KEYS = ["source_id", "start", "end", "label"]
@@ -72,12 +74,10 @@ def pairwise_scores(predicted: pl.Series, truth: pl.Series) -> dict[str, float]:
     }
 
 
-def unmarked_regions(truth_dir) -> pl.DataFrame:
+def unmarked_regions(truth_dir: Path | str) -> pl.DataFrame:
     """The spans of the council's text that carry no entity truth: the hand-written factor statements the
     generator put into notes (corpus/factors marks no entity). source_type, source_id, start, end; empty for a
     council without them."""
-    from pathlib import Path
-
     path = Path(truth_dir) / "factor_statements.parquet"
     columns = {"source_type": pl.String, "source_id": pl.String, "start": pl.Int64, "end": pl.Int64}
     if not path.exists():

@@ -11,9 +11,10 @@ A statement is coded in three steps, each a linear model over the statement's fe
 3. **status**: one head for factors and one for strengths (a sentence can say a parent's drinking is historic
    and their recovery current).
 
-The features are word and character n-grams (tf-idf), which read misspellings, shorthand and the cue words of
-negation and condition in a fraction of a millisecond, and optionally the statement's all-MiniLM-L6-v2 vector (the
-encoder the package ships). Which of them the project builds with, and why, is decision 0037.
+The features are word and character n-grams (tf-idf), which read misspellings, shorthand and the words of
+negation and condition in a fraction of a millisecond; a practitioner's cue words per topic and status
+(:mod:`lake.entities.factor_lexicon`); and optionally the statement's all-MiniLM-L6-v2 vector (the encoder the
+package ships). Which of them the project builds with, and why, is decision 0037.
 
 The coder is trained from labelled statements it is given (the project's come from the hand-written corpus, by
 :mod:`synth.training`); it never reads them itself. It is saved as JSON and a numpy archive (no pickle: loading a
@@ -31,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lake.contracts.codes import CIN_FACTOR, FACTOR_STATUS, STRENGTH
+from lake.contracts.codes import CIN_FACTOR, CIN_FACTOR_WHO, STRENGTH
 
 CODER_JSON, CODER_ARRAYS = "factor_coder.json", "factor_coder.npz"
 FORMAT = 1
@@ -90,7 +91,7 @@ class Coded:
         """Whom the factor concerns where its letter says so (1-6): child, parent or carer, other household member."""
         if self.is_strength or topic_of(self.code) not in LETTER_HEADS["who"][0]:
             return None
-        return {"A": "child", "B": "parent or carer", "C": "other household member"}[self.code[-1]]
+        return CIN_FACTOR_WHO[self.code[-1]]
 
 
 # ---- features -----------------------------------------------------------------------------------------------
@@ -112,7 +113,6 @@ class _Features:
     words: object = None
     chars: object = None
     threads: int = 2
-    cue_weight: float = 1.0
 
     @property
     def parts(self) -> frozenset[str]:
@@ -134,7 +134,7 @@ class _Features:
         if "cues" in self.parts:
             from lake.entities.factor_lexicon import cue_features
 
-            parts.append(sparse.csr_matrix(cue_features(list(texts)) * self.cue_weight))
+            parts.append(sparse.csr_matrix(cue_features(list(texts))))
         if "minilm" in self.parts:
             from lake.entities.factors import encode  # the packaged encoder, loaded once per process
 
@@ -333,11 +333,8 @@ def training_key(labelled: Sequence[tuple[str, Sequence[Label]]], config: CoderC
 
 
 def ensure_coder(cache_dir: Path, labelled: Sequence[tuple[str, Sequence[Label]]], config: CoderConfig) -> Path:
-    """The coder for these statements and config: found in ``cache_dir`` or trained now (seconds)."""
+    """The coder for these statements and config: found in ``cache_dir`` or trained now (about a minute)."""
     directory = cache_dir / f"factor-coder-{training_key(labelled, config)}"
     if not (directory / CODER_JSON).is_file():
         FactorCoder.train(labelled, config).save(directory)
     return directory
-
-
-STATUSES = FACTOR_STATUS

@@ -120,7 +120,6 @@ def _add_mentions(
 # Words a statement may write with a capital and still name nobody: kinship words, which resolution links to the
 # child's recorded relatives, and the pronoun.
 _UNNAMED_CAPITALS = frozenset({"I", "Mum", "Mam", "Mummy", "Dad", "Daddy", "Nan", "Nana", "Nanna", "Gran", "Grandad"})
-_CAPITALISED = re.compile(r"\b[A-Z][a-z][\w'\u2019-]*")
 
 
 # First names that are also everyday words: a statement writing them in lower case names nobody.
