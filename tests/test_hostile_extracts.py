@@ -1,6 +1,9 @@
 """Hostile extracts, one kind at a time: every row and file is landed, quarantined or held with a reason,
 the counts prove it, and a failed extract stages nothing and stops nothing but its own source's later
-extracts. The bad-input table in docs/lakehouse.md lists each kind with the outcome asserted here."""
+extracts. The bad-input table in docs/lakehouse.md lists each kind with the outcome asserted here.
+
+Every test runs twice: with the default batch and with files staged two records at a time, so each file is
+larger than its batch and every outcome (duplicates across batches included) must hold across batches."""
 
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ import pytest
 
 from lake.contracts.sources import SOURCES
 from lake.ingest.landing import find_extracts, read_extract
+from lake.ingest import staging
 from lake.ingest.pipeline import EXTRACTS, QUARANTINE, ExtractFailed, land_extract, load_landing, stage_extract
 from lake.ingest.staging import MAX_FIELD_CHARS, UNBALANCED
 from lake.storage.delta import Lake
@@ -29,6 +33,14 @@ NOTE = {
     "recorded_at": "01/11/2026 10:00:00",
     "note_text": "Seen at home.",
 }
+
+
+@pytest.fixture(autouse=True, params=["one batch", "batches of two"])
+def batch_size(request, monkeypatch):
+    """The batch a file is staged in: the default, or two records (every file here is larger than that)."""
+    if request.param == "batches of two":
+        monkeypatch.setattr(staging, "ROWS_PER_BATCH", 2)
+    return request.param
 
 
 def load(tmp_path, folder):

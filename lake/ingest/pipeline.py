@@ -9,6 +9,7 @@ seconds, Delta version) that the assets publish as metadata.
 from __future__ import annotations
 
 import datetime as dt
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -178,6 +179,8 @@ def stage_extract(
     extract: Extract,
     ingested_at: dt.datetime | None = None,
     on_table: Callable[[TableLoad], None] | None = None,
+    *,
+    batch_rows: int | None = None,
 ) -> dict[str, TableLoad]:
     """Stage every table of the extract into ``staging/<source>/<table>``, bad rows to the quarantine —
     all of it or nothing.
@@ -192,7 +195,14 @@ def stage_extract(
     re-run or a late-arriving older extract changes nothing.
     """
     ingested_at = ingested_at or dt.datetime.now(dt.UTC)
-    staged, loads, reasons = _read_and_check(extract, ingested_at, _staged_natural_keys(lake, extract.source))
+    # Each file is staged a batch at a time into Parquet in a scratch folder, deduplicated across its batches
+    # there, and MERGEd from it: memory is set by ``batch_rows``, not by the file. Nothing reaches the lake
+    # before every file is checked; a process killed mid-way leaves only the scratch folder behind.
+    with tempfile.TemporaryDirectory(prefix="caselake-staging-") as scratch:
+        known = _staged_natural_keys(lake, extract.source)
+        staged, loads, reasons = _read_and_check(extract, ingested_at, known, Path(scratch), batch_rows)
+        if not reasons:
+            _commit(lake, extract, staged, loads, on_table)
     if reasons:
         system = SOURCES[extract.source]
         for table, load in loads.items():
@@ -204,7 +214,6 @@ def stage_extract(
             load.rows_landed = load.rows_quarantined = 0
         _record_extract(lake, extract, "failed", reasons, loads)
         raise ExtractFailed(extract, reasons, loads)
-    _commit(lake, extract, staged, loads, on_table)
     _record_extract(lake, extract, "staged", [], loads)
     return loads
 
@@ -220,9 +229,13 @@ def _staged_natural_keys(lake: Lake, source: str) -> dict[str, pl.DataFrame]:
 
 
 def _read_and_check(
-    extract: Extract, ingested_at: dt.datetime, known: dict[str, pl.DataFrame] | None = None
+    extract: Extract,
+    ingested_at: dt.datetime,
+    known: dict[str, pl.DataFrame],
+    scratch: Path,
+    batch_rows: int | None = None,
 ) -> tuple[dict[str, StagedFile], dict[str, TableLoad], list[str]]:
-    """Every table file of the extract staged in memory, its counts, and every reason not to commit it."""
+    """Every table file of the extract staged into ``scratch``, its counts, and every reason not to commit it."""
     system = SOURCES[extract.source]
     staged: dict[str, StagedFile] = {}
     loads: dict[str, TableLoad] = {}
@@ -233,9 +246,17 @@ def _read_and_check(
         load = loads[table] = TableLoad(table)
         if system.table(table) in extract.declared_rows or path.exists() or path.is_symlink():
             staged[table] = file = stage_file(
-                path, system, table, extract.extract_id, extract.extract_date, ingested_at, (known or {}).get(table)
+                path,
+                system,
+                table,
+                extract.extract_id,
+                extract.extract_date,
+                ingested_at,
+                scratch / table,
+                known.get(table),
+                batch_rows,
             )
-            load.rows_read, load.rows_landed = file.rows_read, file.landed.height
+            load.rows_read, load.rows_landed = file.rows_read, file.rows_landed
             metering.record_rows_read(file.rows_read)  # the extract's CSV rows: what staging reads
             load.rows_quarantined, load.file_error = file.rows_quarantined, file.file_error
             load.repaired_cells, load.normalised_cells = file.repaired_cells, file.normalised_cells
@@ -271,7 +292,7 @@ def _commit(
                 lake,
                 STAGING,
                 name,
-                staged[table].landed,
+                staged[table].landed.stream(),
                 NEUTRAL_TABLES[table]["key"],
                 update_when="s._row_hash <> t._row_hash AND s._extract_date >= t._extract_date",
             )
@@ -279,7 +300,7 @@ def _commit(
                 lake,
                 STAGING,
                 f"{extract.source}/{QUARANTINE}",
-                staged[table].quarantined.with_columns(pl.col("reason").alias("_row_hash")),
+                staged[table].quarantined.stream(lambda rows: rows.with_columns(pl.col("reason").alias("_row_hash"))),
                 ("_extract_id", "source_table", "row_number"),
             )
             load.bytes_written = max(0, lake.size(STAGING, name)[1] - before)
@@ -368,7 +389,7 @@ class LandingLoad:
     enterprise: dict[str, TableLoad] = field(default_factory=dict)
 
 
-def load_landing(lake: Lake, landing: Path, build: bool = True) -> LandingLoad:
+def load_landing(lake: Lake, landing: Path, build: bool = True, *, batch_rows: int | None = None) -> LandingLoad:
     """Land and stage every complete extract under ``landing`` (oldest first), then build the enterprise
     layer once (``build``): what the Dagster jobs do, in one process, without the instance. A failed extract
     stops nothing but the later extracts of its own source, which wait for it (a change extract applied
@@ -381,7 +402,7 @@ def load_landing(lake: Lake, landing: Path, build: bool = True) -> LandingLoad:
             continue
         try:
             land_extract(lake, extract)
-            done.staged[extract.extract_id] = stage_extract(lake, extract)
+            done.staged[extract.extract_id] = stage_extract(lake, extract, batch_rows=batch_rows)
         except ExtractFailed as failed:
             done.failed[extract.extract_id] = failed.reasons
             blocked[extract.source] = extract.extract_id

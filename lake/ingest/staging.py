@@ -34,16 +34,18 @@ import hashlib
 import io
 import json
 import re
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandera.polars as pa
 import polars as pl
+import pyarrow
 
 from lake.contracts.codes import CODE_LISTS
 from lake.contracts.sources import NEUTRAL_TABLES, YES_NO_COLUMNS, SourceSystem, column_dtype
+from lake.storage.delta import RowStream
 
 NAME_COLUMNS = frozenset({"first_name", "middle_name", "surname"})
 OTHER_DELIMITERS = (",", "|", ";", "\t")
@@ -86,16 +88,20 @@ class StagedFile:
     table: str  # neutral table name
     source_file: str
     rows_read: int
-    landed: pl.DataFrame
-    quarantined: pl.DataFrame
+    landed: Spool  # the rows to MERGE, typed and with lineage, in Parquet files of a batch each
+    quarantined: Spool
     repaired_cells: int = 0  # cells decoded from the file's legacy encoding (not UTF-8)
     normalised_cells: int = 0
     file_error: str | None = None
     encoding: str = "utf-8"  # the encoding the file was read in (detected)
 
     @property
+    def rows_landed(self) -> int:
+        return self.landed.rows
+
+    @property
     def rows_quarantined(self) -> int:
-        return self.quarantined.height
+        return self.quarantined.rows
 
 
 UNDECODABLE = re.compile("[\udc80-\udcff]")  # bytes the file's encoding could not decode, kept as surrogates
@@ -315,7 +321,7 @@ def _normalise(df: pl.DataFrame, system: SourceSystem, table: str) -> tuple[pl.D
 def _typed(df: pl.DataFrame, system: SourceSystem, table: str) -> pl.DataFrame:
     spec = NEUTRAL_TABLES[table]
     exprs = []
-    for col in spec["columns"]:
+    for col in (c for c in spec["columns"] if c in df.columns):
         dtype = column_dtype(table, col)
         if col in spec.get("datetimes", ()):
             exprs.append(pl.col(col).str.strptime(dtype, system.strptime_datetime, strict=False))
@@ -405,24 +411,10 @@ def count_records(path: Path, delimiter: str) -> int:
         return 0
 
 
-@dataclass
-class Parsed:
-    """A file split into records: each with its data row number and its raw fields, and the rows that
-    could not be split safely (with their reasons)."""
-
-    header: list[str]
-    records: list[tuple[int, list[str]] | None]  # None once consumed (:func:`_rows_frame` lets them go)
-    bad: list[dict]
-    header_line: str = ""  # the header as written (the first physical line)
-
-    @property
-    def rows(self) -> int:
-        return len(self.records) + len(self.bad)
-
-
-def parse_records(text: str | Iterable[str], delimiter: str) -> Parsed:
-    """Split CSV text (or its lines, as :func:`read_lines` gives them) into records, numbered as data rows
-    (header excluded), without losing a row.
+class RecordReader:
+    """A file's records as they are read (never all at once): each with its data row number (header excluded)
+    and its raw fields, and the rows that could not be split safely, with their reasons (:attr:`bad`, drained
+    by the caller batch by batch).
 
     An unbalanced quote makes a CSV reader swallow the following lines into one field. A record that spans
     several physical lines is taken as written only when its field count is right and its quotes close
@@ -430,52 +422,78 @@ def parse_records(text: str | Iterable[str], delimiter: str) -> Parsed:
     the rows swallowed are counted and kept, not merged. A quote that never closes can run past the reader's
     field limit: every line from there on is quarantined as a row the same way. A run-on field whose count
     happens to come out right still shows in the rows read, which must equal the rows declared."""
-    source = iter(io.StringIO(text, newline="") if isinstance(text, str) else text)
-    taken: list[str] = []  # the physical lines the reader took since the last record (its span)
 
-    def feed() -> Iterator[str]:
-        for line in source:
-            taken.append(line)
+    def __init__(self, text: str | Iterable[str], delimiter: str):
+        self._source = iter(io.StringIO(text, newline="") if isinstance(text, str) else text)
+        self._taken: list[str] = []  # the physical lines the reader took since the last record (its span)
+        self._delimiter = delimiter
+        self._reader = csv.reader(self._feed(), delimiter=delimiter)
+        try:
+            self.header = [h.strip() for h in next(self._reader)]
+        except (StopIteration, csv.Error) as exc:
+            raise FileRefused(f"unreadable header: {exc}") from exc
+        self.header_line = self._taken[0].split("\n", 1)[0] if self._taken else ""
+        self._taken.clear()
+        self.bad: list[dict] = []
+        self.rows = 0  # data rows read so far, good and bad
+        self._done = False
+
+    def _feed(self) -> Iterator[str]:
+        for line in self._source:
+            self._taken.append(line)
             yield line
 
-    reader = csv.reader(feed(), delimiter=delimiter)
-    try:
-        header = [h.strip() for h in next(reader)]
-    except (StopIteration, csv.Error) as exc:
-        raise FileRefused(f"unreadable header: {exc}") from exc
-    header_line = taken[0].split("\n", 1)[0] if taken else ""
-    taken.clear()
-    width = len(header)
-    records: list[tuple[int, list[str]] | None] = []
-    bad: list[dict] = []
-    number = 0
-
-    def quarantine_lines(span: Iterable[str], reason: str) -> None:
-        nonlocal number
+    def _quarantine_lines(self, span: Iterable[str], reason: str) -> None:
         for line in span:
-            number += 1
-            bad.append({"row_number": number, "raw": json.dumps(line.rstrip("\r\n")), "reason": reason})
+            self.rows += 1
+            self.bad.append({"row_number": self.rows, "raw": json.dumps(line.rstrip("\r\n")), "reason": reason})
 
-    while True:
-        try:
-            record = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:  # a field past the reader's limit: an unbalanced quote ran on
-            quarantine_lines([*taken, *source], f"unparseable from this line on ({exc}): a quote never closed")
-            break
-        span = taken[:]
-        taken.clear()
-        if len(span) > 1 and (len(record) != width or not _quotes_close(span, delimiter)):
-            quarantine_lines(span, UNBALANCED)
-            continue
-        number += 1
-        if len(record) != width:
-            reason = f"wrong number of fields: {len(record)}, expected {width}"
-            bad.append({"row_number": number, "raw": json.dumps(record), "reason": reason})
-            continue
-        records.append((number, record))
-    return Parsed(header, records, bad, header_line)
+    def __iter__(self) -> Iterator[tuple[int, list[str]]]:
+        width = len(self.header)
+        while not self._done:
+            try:
+                record = next(self._reader)
+            except StopIteration:
+                break
+            except csv.Error as exc:  # a field past the reader's limit: an unbalanced quote ran on
+                reason = f"unparseable from this line on ({exc}): a quote never closed"
+                self._quarantine_lines([*self._taken, *self._source], reason)
+                break
+            span = self._taken[:]
+            self._taken.clear()
+            if len(span) > 1 and (len(record) != width or not _quotes_close(span, self._delimiter)):
+                self._quarantine_lines(span, UNBALANCED)
+                continue
+            self.rows += 1
+            if len(record) != width:
+                reason = f"wrong number of fields: {len(record)}, expected {width}"
+                self.bad.append({"row_number": self.rows, "raw": json.dumps(record), "reason": reason})
+                continue
+            yield self.rows, record
+        self._done = True
+
+    def batches(self, size: int) -> Iterator[list[tuple[int, list[str]]]]:
+        """The records, ``size`` at a time (the last batch may be empty: the bad rows after it are drained)."""
+        batch: list[tuple[int, list[str]]] = []
+        for entry in self:
+            batch.append(entry)
+            if len(batch) == size:
+                yield batch
+                batch = []
+        yield batch
+
+    def count_rest(self) -> int:
+        """Read what is left without keeping it (a refused file's rows are still counted); the rows read."""
+        for _ in self:
+            pass
+        self.bad.clear()
+        return self.rows
+
+
+def parse_records(text: str | Iterable[str], delimiter: str) -> tuple[RecordReader, list[tuple[int, list[str]]]]:
+    """Every record of a small text at once, and its reader (whose ``bad`` holds the rows refused)."""
+    reader = RecordReader(text, delimiter)
+    return reader, list(reader)
 
 
 def _quotes_close(span: list[str], delimiter: str) -> bool:
@@ -519,41 +537,29 @@ def _cell_problem(cell: str, column: str) -> str | None:
     return None
 
 
-ROWS_PER_BATCH = 50_000  # records turned into a frame at a time, each let go once in it
+ROWS_PER_BATCH = 50_000  # records staged at a time: a file's peak memory is set by this, not by its size
 
 
 def _rows_frame(
-    parsed: Parsed, columns: list[str], source_columns: list[str], decoded: bool = False
+    batch: list[tuple[int, list[str]]], header: list[str], columns: list[str], source_columns: list[str], decoded: bool
 ) -> tuple[pl.DataFrame, list[dict], int]:
-    """The contract's columns of every record as strings, the rows refused by cell, and how many landed cells
-    hold text decoded from a legacy encoding (``decoded``: the file was not UTF-8).
-
-    Consumes ``parsed.records`` (each is let go once in a frame: a large file is never held twice)."""
-    index = [parsed.header.index(c) for c in source_columns]
+    """The contract's columns of a batch of records as strings, the rows refused by cell, and how many landed
+    cells hold text decoded from a legacy encoding (``decoded``: the file was not UTF-8)."""
+    index = [header.index(c) for c in source_columns]
     schema = {**{c: pl.String for c in columns}, "_row_number": pl.Int64, "_raw": pl.String}
-    frames: list[pl.DataFrame] = []
     good: list[list[str | None]] = []
     bad: list[dict] = []
     repaired = 0
-    records = parsed.records
-    for k in range(len(records)):
-        entry, records[k] = records[k], None
-        if entry is None:
-            continue
-        number, record = entry
-        raw = json.dumps(dict(zip(parsed.header, record, strict=True)))
-        problems = [p for h, c in zip(parsed.header, record, strict=True) if (p := _cell_problem(c, h))]
+    for number, record in batch:
+        raw = json.dumps(dict(zip(header, record, strict=True)))
+        problems = [p for h, c in zip(header, record, strict=True) if (p := _cell_problem(c, h))]
         if problems:
             bad.append({"row_number": number, "raw": raw, "reason": "; ".join(problems)})
             continue
         if decoded:
             repaired += sum(1 for i in index if not record[i].isascii())
         good.append([*(record[i] for i in index), number, raw])
-        if len(good) == ROWS_PER_BATCH:
-            frames.append(pl.DataFrame(good, schema=schema, orient="row"))
-            good = []
-    frames.append(pl.DataFrame(good, schema=schema, orient="row"))
-    return pl.concat(frames, rechunk=False), bad, repaired
+    return pl.DataFrame(good, schema=schema, orient="row"), bad, repaired
 
 
 def _contract_failures(
@@ -650,6 +656,82 @@ def _natural_duplicates(frame: pl.DataFrame, table: str, known: pl.DataFrame | N
     return frame, bad
 
 
+class Spool:
+    """Frames written to Parquet files in a scratch folder as they are made, read back a file at a time: a
+    staged file's rows on their way to the lake, never all in memory."""
+
+    def __init__(self, folder: Path, schema: dict[str, pl.DataType]):
+        self.folder, self.schema = folder, schema
+        self.files: list[Path] = []
+        self.rows = 0
+
+    def write(self, frame: pl.DataFrame) -> None:
+        if frame.is_empty():
+            return
+        self.folder.mkdir(parents=True, exist_ok=True)
+        path = self.folder / f"{len(self.files):06d}.parquet"
+        frame.select(list(self.schema)).write_parquet(path)
+        self.files.append(path)
+        self.rows += frame.height
+
+    def frames(self) -> Iterator[pl.DataFrame]:
+        for path in self.files:
+            yield pl.read_parquet(path)
+
+    def scan(self) -> pl.LazyFrame:
+        return pl.scan_parquet(self.files) if self.files else pl.LazyFrame(schema=self.schema)
+
+    def collect(self) -> pl.DataFrame:
+        """Every row at once: for small spools (tests, a quarantine) only."""
+        return self.scan().collect()
+
+    def stream(self, transform: Callable[[pl.DataFrame], pl.DataFrame] | None = None) -> RowStream:
+        """The rows as Arrow batches for a Delta writer, each file read as the writer takes it."""
+        change = transform or (lambda frame: frame)
+        schema = change(pl.DataFrame(schema=self.schema)).to_arrow().schema
+
+        def batches() -> Iterator[pyarrow.RecordBatch]:
+            for frame in self.frames():
+                yield from change(frame).to_arrow().cast(schema).to_batches()
+
+        return RowStream(schema, batches, self.rows)
+
+    def discard(self) -> None:
+        for path in self.files:
+            path.unlink(missing_ok=True)
+        self.files, self.rows = [], 0
+
+
+def _duplicates(checked: Spool, table: str) -> tuple[pl.Series, list[dict]]:
+    """The row numbers to drop as exact duplicates or superseded rows, and their quarantine rows. Only rows whose
+    key appears more than once are read whole (an exact copy shares its key): the rest are read as keys."""
+    keys = list(NEUTRAL_TABLES[table]["key"])
+    repeated = checked.scan().group_by(keys).agg(pl.len().alias("_n")).filter(pl.col("_n") > 1).select(keys)
+    candidates = checked.scan().join(repeated, on=keys, how="semi", nulls_equal=True).collect()
+    kept, bad = _deduplicated(candidates, table)
+    dropped = candidates.filter(~pl.col("_row_number").is_in(kept["_row_number"].implode()))["_row_number"]
+    return dropped, bad
+
+
+def _natural_copies(
+    checked: Spool, system: SourceSystem, table: str, dropped: pl.Series, known: pl.DataFrame | None
+) -> tuple[pl.Series, list[dict]]:
+    """The row numbers of copies of a natural key (:data:`NATURAL_KEYS`), and their quarantine rows; reads the
+    key, the natural key and the raw row of the rows not already dropped."""
+    natural = NATURAL_KEYS.get(table)
+    if not natural:
+        return pl.Series("_row_number", [], pl.Int64), []
+    id_col = NEUTRAL_TABLES[table]["key"][0]
+    frame = (
+        checked.scan()
+        .filter(~pl.col("_row_number").is_in(dropped.implode()))
+        .select(id_col, *natural, "_row_number", "_raw")
+        .collect()
+    )
+    _, copies = _natural_duplicates(_typed(frame, system, table), table, known)
+    return pl.Series("_row_number", [c["row_number"] for c in copies], pl.Int64), copies
+
+
 def stage_file(
     path: Path,
     system: SourceSystem,
@@ -657,43 +739,68 @@ def stage_file(
     extract_id: str,
     extract_date: dt.date,
     ingested_at: dt.datetime,
+    scratch: Path,
     known: pl.DataFrame | None = None,
+    batch_rows: int | None = None,
 ) -> StagedFile:
-    """Stage one source file; never raises for bad content, only records it. The phases: read the text,
-    split it into records, check the header, refuse rows by cell, normalise, validate against the
-    contract, deduplicate, type, take out copies of a natural key (``known``: this source's rows staged
-    before, their id and natural key) and add lineage."""
+    """Stage one source file into Parquet spools under ``scratch`` (landed rows, quarantined rows); never raises
+    for bad content, only records it. ``batch_rows`` records at a time: read them, refuse rows by cell,
+    normalise, validate against the contract, spool. Then across the whole file: deduplicate (reading keys,
+    and whole rows only where a key repeats), take out copies of a natural key (``known``: this source's rows
+    staged before, their id and natural key), type and add lineage, a spooled batch at a time."""
     spec = NEUTRAL_TABLES[table]
+    cols = list(spec["columns"])
+    batch_rows = batch_rows or ROWS_PER_BATCH
     source_table, source_file = system.table(table), path.name
     expected = [system.column(table, c) for c in spec["columns"]]
     q = lambda rows: _quarantine_frame(rows, system, extract_id, source_table, source_file, ingested_at)  # noqa: E731
-    parsed = None
+    checked = Spool(scratch / "checked", {**dict.fromkeys(cols, pl.String), "_row_number": pl.Int64, "_raw": pl.String})
+    quarantined = Spool(scratch / "quarantined", QUARANTINE_SCHEMA)
+    landed = Spool(scratch / "landed", dict(empty_staging_frame(table).schema))
+    reader, encoding, repaired, normalised = None, "utf-8", 0, 0
     try:
-        with read_lines(path) as lines:  # read as parsed: the file's text is never held whole
-            parsed = parse_records(lines, system.delimiter)
-            encoding = lines.encoding
-        check_header(parsed.header, expected, system, parsed.header_line)
-        frame, bad, repaired = _rows_frame(parsed, list(spec["columns"]), expected, decoded=encoding != "utf-8")
-        frame, normalised = _normalise(frame, system, table)
-        reasons = _contract_failures(frame, system, table, extract_date)
+        with read_lines(path) as lines:  # read as staged: the file's text is never held whole
+            reader, encoding = RecordReader(lines, system.delimiter), lines.encoding
+            try:
+                check_header(reader.header, expected, system, reader.header_line)
+                for batch in reader.batches(batch_rows):
+                    frame, bad, fixed = _rows_frame(batch, reader.header, cols, expected, encoding != "utf-8")
+                    frame, changed = _normalise(frame, system, table)
+                    reasons = _contract_failures(frame, system, table, extract_date)
+                    frame = frame.with_row_index("_i")
+                    failing = frame.filter(pl.col("_i").is_in(list(reasons)))
+                    bad += [
+                        {"row_number": r["_row_number"], "raw": r["_raw"], "reason": "; ".join(reasons[r["_i"]])}
+                        for r in failing.iter_rows(named=True)
+                    ]
+                    checked.write(frame.filter(~pl.col("_i").is_in(list(reasons))).drop("_i"))
+                    quarantined.write(q([*reader.bad, *bad]))
+                    reader.bad.clear()
+                    repaired, normalised = repaired + fixed, normalised + changed
+            except FileRefused:
+                with suppress(FileRefused):
+                    reader.count_rest()  # a refused file's rows are still counted: they are held
+                raise
     except FileRefused as refused:
-        rows = parsed.rows if parsed else 0
-        return StagedFile(table, source_file, rows, empty_staging_frame(table), q([]), file_error=str(refused))
-    frame = frame.with_row_index("_i")
-    for r in frame.filter(pl.col("_i").is_in(list(reasons))).iter_rows(named=True):
-        bad.append({"row_number": r["_row_number"], "raw": r["_raw"], "reason": "; ".join(reasons[r["_i"]])})
-    valid, duplicates = _deduplicated(frame.filter(~pl.col("_i").is_in(list(reasons))).drop("_i"), table)
-    typed, copies = _natural_duplicates(_typed(valid, system, table), table, known)
-    duplicates += copies
-    landed = typed.drop("_raw")
-    cols = list(spec["columns"])
-    landed = landed.with_columns(
-        row_hash(landed, cols),
-        pl.lit(system.name).alias("_source"),
-        pl.lit(extract_id).alias("_extract_id"),
-        pl.lit(extract_date).alias("_extract_date"),
-        pl.lit(ingested_at).cast(pl.Datetime("us", "UTC")).alias("_ingested_at"),
-        pl.lit(source_file).alias("_source_file"),
-    ).select(*cols, *LINEAGE_COLUMNS)
-    quarantined = q(sorted([*parsed.bad, *bad, *duplicates], key=lambda r: r["row_number"]))
-    return StagedFile(table, source_file, parsed.rows, landed, quarantined, repaired, normalised, encoding=encoding)
+        for spool in (checked, quarantined):
+            spool.discard()
+        rows = reader.rows if reader else 0
+        return StagedFile(table, source_file, rows, landed, quarantined, file_error=str(refused))
+    dropped, bad = _duplicates(checked, table)
+    copies, copied = _natural_copies(checked, system, table, dropped, known)
+    dropped = pl.concat([dropped, copies])
+    quarantined.write(q([*bad, *copied]))
+    for frame in checked.frames():
+        typed = _typed(frame.filter(~pl.col("_row_number").is_in(dropped.implode())), system, table).drop("_raw")
+        landed.write(
+            typed.with_columns(
+                row_hash(typed, cols),
+                pl.lit(system.name).alias("_source"),
+                pl.lit(extract_id).alias("_extract_id"),
+                pl.lit(extract_date).alias("_extract_date"),
+                pl.lit(ingested_at).cast(pl.Datetime("us", "UTC")).alias("_ingested_at"),
+                pl.lit(source_file).alias("_source_file"),
+            )
+        )
+    checked.discard()
+    return StagedFile(table, source_file, reader.rows, landed, quarantined, repaired, normalised, encoding=encoding)

@@ -11,6 +11,7 @@ to the open meter (:mod:`lake.metering`), which the cost of each asset is made f
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +28,30 @@ STAGING = "staging"  # typed source tables, one per source system and table, wit
 ENTERPRISE = "enterprise"  # source-agnostic tables, documents' text, entity mentions and people
 OPS = "ops"  # how the platform itself ran and was used: the audit log's copy, costs
 INSIGHTS = "insights"  # analyses built on the marts: the adopter insights
+
+# Data files are kept this small so that a MERGE of a day's changes rewrites a day's worth of bytes: a merge
+# rewrites every file holding a matched row, whole (decision 0038). Rows are written in key order, so a file
+# holds a narrow band of keys and the merge's pruning predicate skips the rest.
+TARGET_FILE_BYTES = 8 << 20
+# A merge source up to this many rows is held in memory, which lets delta-rs derive a pruning predicate from
+# its keys (files outside their range are not even read); a larger one streams through in batches.
+SMALL_SOURCE_ROWS = 200_000
+FILE_SIZE = {"delta.targetFileSize": str(TARGET_FILE_BYTES)}  # what later merges and compactions aim at
+
+
+@dataclass(frozen=True)
+class RowStream:
+    """Rows too many to hold at once: Arrow batches made as a writer takes them, and how many rows they are."""
+
+    schema: pa.Schema
+    batches: Callable[[], Iterator[pa.RecordBatch]]
+    rows: int
+
+    def reader(self) -> pa.RecordBatchReader:
+        return pa.RecordBatchReader.from_batches(self.schema, self.batches())
+
+    def table(self) -> pa.Table:
+        return pa.Table.from_batches(list(self.batches()), schema=self.schema)
 
 
 @dataclass(frozen=True)
@@ -333,22 +358,42 @@ def merge_by_key(
     lake: Lake,
     layer: str,
     name: str,
-    rows: pl.DataFrame,
+    rows: pl.DataFrame | RowStream,
     keys: tuple[str, ...],
     *,
     update_when: str = "s._row_hash <> t._row_hash",
 ) -> MergeStats:
     """MERGE ``rows`` into a Delta table by ``keys``: insert new keys, update matched rows where
-    ``update_when`` holds. The guard makes a re-run with unchanged input commit nothing."""
-    if rows.is_empty():
+    ``update_when`` holds. The guard makes a re-run with unchanged input commit nothing.
+
+    ``rows`` may be a :class:`RowStream` (a file of any size, staged in batches): a new table is written from
+    it batch by batch, and a large one streams through the merge; a small source is held so that delta-rs
+    prunes the files its keys cannot be in. Rows are written in key order, in files of about
+    ``TARGET_FILE_BYTES``: a merge rewrites only the files that hold the keys it changes."""
+    count = rows.rows if isinstance(rows, RowStream) else rows.height
+    if count == 0:
         return MergeStats(version=lake.version(layer, name))
     uri = lake.uri(layer, name)
-    data = rows.to_arrow()
     dt = lake.table(layer, name)
     if dt is None:
+        data = rows.reader() if isinstance(rows, RowStream) else rows.sort(list(keys), nulls_last=True).to_arrow()
         with _Commit(lake, layer, name, "create", before=None) as commit:
-            write_deltalake(uri, data, mode="error", storage_options=lake._options, commit_properties=commit.properties)
-        return MergeStats(inserted=rows.height, version=0, committed=True)
+            write_deltalake(
+                uri,
+                data,
+                mode="error",
+                storage_options=lake._options,
+                commit_properties=commit.properties,
+                configuration=FILE_SIZE,
+                target_file_size=TARGET_FILE_BYTES,
+            )
+        return MergeStats(inserted=count, version=0, committed=True)
+    small = count <= SMALL_SOURCE_ROWS
+    if small:
+        frame = pl.from_arrow(rows.table()) if isinstance(rows, RowStream) else rows
+        data = frame.sort(list(keys), nulls_last=True).to_arrow()
+    else:
+        data = rows.reader() if isinstance(rows, RowStream) else rows.to_arrow()
     before = dt.version()
     predicate = " AND ".join(f"t.`{k}` = s.`{k}`" for k in keys)
     with _Commit(lake, layer, name, "merge", before=before) as commit:
@@ -359,6 +404,7 @@ def merge_by_key(
                 source_alias="s",
                 target_alias="t",
                 merge_schema=True,
+                streamed_exec=not small,
                 commit_properties=commit.properties,
             )
             .when_matched_update_all(predicate=update_when)
@@ -368,7 +414,7 @@ def merge_by_key(
     after = DeltaTable(uri, storage_options=lake._options).version()
     inserted = int(metrics.get("num_target_rows_inserted", 0))
     updated = int(metrics.get("num_target_rows_updated", 0))
-    return MergeStats(inserted, updated, rows.height - inserted - updated, after, after != before)
+    return MergeStats(inserted, updated, count - inserted - updated, after, after != before)
 
 
 def ensure_table(lake: Lake, layer: str, name: str, schema: pa.Schema) -> None:
@@ -381,4 +427,5 @@ def ensure_table(lake: Lake, layer: str, name: str, schema: pa.Schema) -> None:
                 mode="error",
                 storage_options=lake._options,
                 commit_properties=commit.properties,
+                configuration=FILE_SIZE,
             )
