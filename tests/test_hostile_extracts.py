@@ -16,8 +16,8 @@ import polars as pl
 import pytest
 
 from lake.contracts.sources import SOURCES
-from lake.ingest.landing import find_extracts, read_extract
 from lake.ingest import staging
+from lake.ingest.landing import find_extracts, read_extract
 from lake.ingest.pipeline import EXTRACTS, QUARANTINE, ExtractFailed, land_extract, load_landing, stage_extract
 from lake.ingest.staging import MAX_FIELD_CHARS, UNBALANCED
 from lake.storage.delta import Lake

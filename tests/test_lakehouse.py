@@ -270,12 +270,20 @@ from lake.ingest.pipeline import build_enterprise, stage_extract
 from lake.storage.delta import Lake
 lake, extract, stage, after = Lake(sys.argv[1]), read_extract(Path(sys.argv[2])), sys.argv[3], int(sys.argv[4])
 done = []
-def kill_after(load):
-    done.append(load.table)
+def kill_after(what):
+    done.append(what)
     if len(done) == after:
         os.kill(os.getpid(), signal.SIGKILL)  # no clean-up, no flush: as if the machine died
 if stage == "staging":
     stage_extract(lake, extract, on_table=kill_after)
+elif stage == "batches":  # killed while files are staged in batches of 3 records, after ``after`` batches
+    from lake.ingest import staging
+    write = staging.Spool.write
+    def write_then_die(spool, frame):
+        write(spool, frame)
+        kill_after(frame)
+    staging.Spool.write = write_then_die
+    stage_extract(lake, extract, batch_rows=3)
 else:
     build_enterprise(lake, on_table=kill_after)
 """
@@ -304,6 +312,29 @@ def test_a_load_killed_mid_way_and_rerun_gives_the_same_tables(loaded, tmp_path)
             ), table
     for table in enterprise.TABLES:
         assert frame(crashed, "enterprise", table.name).equals(frame(clean, "enterprise", table.name)), table.name
+
+
+@pytest.mark.slow
+def test_a_process_killed_while_staging_in_batches_loses_nothing_and_the_extract_reruns_the_same(loaded, tmp_path):
+    day0, day1 = loaded["day0"], loaded["day1"]
+    clean, crashed = Lake(str(tmp_path / "clean")), Lake(str(tmp_path / "crashed"))
+    for lake in (clean, crashed):
+        stage_extract(lake, day0)
+    stage_extract(clean, day1, batch_rows=3)
+    before = all_versions(crashed)
+    tables = [*NEUTRAL_TABLES, QUARANTINE]
+    as_it_was = {table: frame(crashed, "staging", f"liquidlogic/{table}") for table in tables}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)}
+    run = subprocess.run([sys.executable, "-c", CRASH_SCRIPT, crashed.root, str(day1.path), "batches", "4"], env=env)
+    assert run.returncode == -signal.SIGKILL
+    assert all_versions(crashed) == before, "nothing committed while the files were still being staged"
+    for table in tables:
+        assert frame(crashed, "staging", f"liquidlogic/{table}").equals(as_it_was[table]), f"{table} readable as it was"
+    stage_extract(crashed, day1)
+    for table in tables:
+        rerun, once = frame(crashed, "staging", f"liquidlogic/{table}"), frame(clean, "staging", f"liquidlogic/{table}")
+        assert rerun.equals(once), table
+    assert not frame(crashed, "staging", "liquidlogic/case_note").equals(as_it_was["case_note"]), "day 1 landed"
 
 
 def test_enterprise_checks_find_duplicate_keys_and_dangling_references(tmp_path):

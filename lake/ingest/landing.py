@@ -188,7 +188,9 @@ def inventory(extract: Extract) -> pl.DataFrame:
             continue
         kind = "document" if rel.startswith("documents/") else "table" if declared is not None else "unexpected"
         try:
-            data = path.read_bytes()
+            with path.open("rb") as f:  # hashed as read: a file of gigabytes is never in memory
+                digest = hashlib.file_digest(f, "sha256")
+            size = path.stat().st_size
         except OSError as exc:
             rows.append(
                 {
@@ -200,9 +202,7 @@ def inventory(extract: Extract) -> pl.DataFrame:
                 }
             )
             continue
-        rows.append(
-            {**row, "kind": kind, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest(), "problem": None}
-        )
+        rows.append({**row, "kind": kind, "bytes": size, "sha256": digest.hexdigest(), "problem": None})
     for table, n in extract.declared_rows.items():
         if f"{table}.csv" not in seen:
             rows.append(

@@ -194,6 +194,12 @@ def stage_extract(
     key, updating a row only when its hash changed and the extract is not older than the row's own, so a
     re-run or a late-arriving older extract changes nothing.
     """
+    unchanged = _unchanged_delivery(lake, extract)
+    if unchanged is not None:  # delivered again byte for byte: nothing to read, nothing to commit
+        for load in unchanged.values():
+            if on_table:
+                on_table(load)
+        return unchanged
     ingested_at = ingested_at or dt.datetime.now(dt.UTC)
     # Each file is staged a batch at a time into Parquet in a scratch folder, deduplicated across its batches
     # there, and MERGEd from it: memory is set by ``batch_rows``, not by the file. Nothing reaches the lake
@@ -214,7 +220,84 @@ def stage_extract(
             load.rows_landed = load.rows_quarantined = 0
         _record_extract(lake, extract, "failed", reasons, loads)
         raise ExtractFailed(extract, reasons, loads)
+    _record_staged_files(lake, extract, loads)
     _record_extract(lake, extract, "staged", [], loads)
+    return loads
+
+
+STAGED_FILES = "staged_files"  # landing/staged_files: each table file of a staged extract, its SHA-256 and counts
+STAGED_FILES_SCHEMA = {
+    "extract_id": pl.String,
+    "path": pl.String,
+    "table": pl.String,
+    "sha256": pl.String,
+    "rows_read": pl.Int64,
+    "rows_landed": pl.Int64,
+    "rows_quarantined": pl.Int64,
+    "cells_repaired": pl.Int64,
+    "cells_normalised": pl.Int64,
+}
+
+
+def _table_hashes(lake: Lake, extract: Extract) -> dict[str, str | None]:
+    """Each table file of the extract (by path) and its SHA-256 as landing recorded it in this delivery."""
+    files = lake.read(LANDING, "files", filters=[("extract_id", "=", extract.extract_id)])
+    if files is None:
+        return {}
+    return dict(files.filter(pl.col("kind") == "table").select("path", "sha256").iter_rows())
+
+
+def _record_staged_files(lake: Lake, extract: Extract, loads: dict[str, TableLoad]) -> None:
+    """What each table file of a staged extract was (its SHA-256) and what staging made of it."""
+    system, hashes = SOURCES[extract.source], _table_hashes(lake, extract)
+    rows = [
+        {
+            "extract_id": extract.extract_id,
+            "path": path,
+            "table": table,
+            "sha256": hashes[path],
+            "rows_read": load.rows_read,
+            "rows_landed": load.rows_landed,
+            "rows_quarantined": load.rows_quarantined,
+            "cells_repaired": load.repaired_cells,
+            "cells_normalised": load.normalised_cells,
+        }
+        for table, load in loads.items()
+        if (path := f"{system.table(table)}.csv") in hashes
+    ]
+    frame = pl.DataFrame(rows, schema=STAGED_FILES_SCHEMA)
+    frame = frame.with_columns(
+        pl.concat_str([pl.col(c).cast(pl.String).fill_null("") for c in STAGED_FILES_SCHEMA], separator="|").alias(
+            "_row_hash"
+        )
+    )
+    merge_by_key(lake, LANDING, STAGED_FILES, frame, ("extract_id", "path"))
+
+
+def _unchanged_delivery(lake: Lake, extract: Extract) -> dict[str, TableLoad] | None:
+    """The table loads of an extract staged before from files byte-identical to those landed now (every table
+    file's SHA-256 the same), or None. Reads hashes and counts, never rows: re-delivering a staged extract
+    costs its hashing at landing, and commits nothing."""
+    record = lake.read(LANDING, EXTRACTS, filters=[("extract_id", "=", extract.extract_id)])
+    staged = lake.read(LANDING, STAGED_FILES, filters=[("extract_id", "=", extract.extract_id)])
+    if record is None or staged is None or record.height != 1 or record["status"][0] != "staged":
+        return None
+    now = _table_hashes(lake, extract)
+    if not now or None in now.values() or now != dict(staged.select("path", "sha256").iter_rows()):
+        return None
+    loads = {table: TableLoad(table) for table in NEUTRAL_TABLES}
+    for row in staged.iter_rows(named=True):
+        load = loads[row["table"]]
+        load.rows_read, load.rows_landed, load.rows_quarantined = (
+            row["rows_read"],
+            row["rows_landed"],
+            row["rows_quarantined"],
+        )
+        load.repaired_cells, load.normalised_cells = row["cells_repaired"], row["cells_normalised"]
+        load.notes["unchanged_delivery"] = True
+    for table, load in loads.items():
+        name = enterprise.staging_name(extract.source, table)
+        load.stats = MergeStats(unchanged=load.rows_landed, version=lake.version(STAGING, name))
     return loads
 
 

@@ -36,7 +36,11 @@ TARGET_FILE_BYTES = 8 << 20
 # A merge source up to this many rows is held in memory, which lets delta-rs derive a pruning predicate from
 # its keys (files outside their range are not even read); a larger one streams through in batches.
 SMALL_SOURCE_ROWS = 200_000
-FILE_SIZE = {"delta.targetFileSize": str(TARGET_FILE_BYTES)}  # what later merges and compactions aim at
+
+
+def _file_size() -> dict[str, str]:
+    """The table property later merges and compactions size their files by."""
+    return {"delta.targetFileSize": str(TARGET_FILE_BYTES)}
 
 
 @dataclass(frozen=True)
@@ -384,7 +388,7 @@ def merge_by_key(
                 mode="error",
                 storage_options=lake._options,
                 commit_properties=commit.properties,
-                configuration=FILE_SIZE,
+                configuration=_file_size(),
                 target_file_size=TARGET_FILE_BYTES,
             )
         return MergeStats(inserted=count, version=0, committed=True)
@@ -427,5 +431,5 @@ def ensure_table(lake: Lake, layer: str, name: str, schema: pa.Schema) -> None:
                 mode="error",
                 storage_options=lake._options,
                 commit_properties=commit.properties,
-                configuration=FILE_SIZE,
+                configuration=_file_size(),
             )

@@ -1,0 +1,123 @@
+"""A council's size (issue 38): a day's MERGE rewrites the files that hold the day's keys, not the table; an
+extract delivered again byte for byte is recognised by its hashes and commits nothing.
+
+(A file larger than its batch: every hostile-extract test runs in batches of two as well. A process killed
+during batched staging: tests/test_lakehouse.py.)"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pyarrow.parquet as pq
+
+from lake.contracts.sources import SOURCES
+from lake.ingest.landing import read_extract
+from lake.ingest.pipeline import land_extract, stage_extract
+from lake.storage import delta
+from lake.storage.delta import Lake, merge_by_key
+from tests.hostile import WORKERS, table_text, write_extract
+
+LL = SOURCES["liquidlogic"]
+
+
+def _last_commit(table_uri: str) -> list[dict]:
+    log = sorted(Path(table_uri, "_delta_log").glob("*.json"))[-1]
+    return [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+
+
+def _notes(ids: range, rng: np.random.Generator) -> pl.DataFrame:
+    # Random text: files of a realistic, incompressible size (a note compresses little better than this).
+    text = [rng.bytes(120).hex() for _ in ids]
+    frame = pl.DataFrame({"note_id": [f"N{i:07d}" for i in ids], "note_text": text})
+    return frame.with_columns(pl.col("note_text").alias("_row_hash"))
+
+
+def test_a_merge_of_ten_changed_keys_rewrites_only_the_files_that_hold_them(tmp_path, monkeypatch):
+    monkeypatch.setattr(delta, "TARGET_FILE_BYTES", 256 << 10)  # many files from a small table
+    lake, rng = Lake(str(tmp_path)), np.random.default_rng(38)
+    notes = _notes(range(60_000), rng)
+    merge_by_key(lake, "enterprise", "case_note", notes.sample(fraction=1.0, shuffle=True, seed=1), ("note_id",))
+    table = lake.table("enterprise", "case_note")
+    files = table.file_uris()
+    assert len(files) >= 40, f"{len(files)} files: the table must span many"
+    holder = {}  # note id -> the data file that holds it
+    for uri in files:
+        for note_id in pq.read_table(uri, columns=["note_id"])["note_id"].to_pylist():
+            holder[note_id] = Path(uri).name
+    changed = notes.sample(10, seed=2).with_columns(pl.lit("edited").alias("note_text"), pl.lit("e").alias("_row_hash"))
+    new = _notes(range(60_000, 60_003), rng)
+
+    stats = merge_by_key(lake, "enterprise", "case_note", pl.concat([changed, new]), ("note_id",))
+
+    assert (stats.updated, stats.inserted) == (10, 3)
+    actions = _last_commit(lake.uri("enterprise", "case_note"))
+    removed = {Path(a["remove"]["path"]).name for a in actions if "remove" in a}
+    added = [a["add"] for a in actions if "add" in a]
+    assert removed == {holder[k] for k in changed["note_id"]}, "exactly the files holding a changed key"
+    assert len(removed) <= 10 < len(files) // 4
+    rewritten_rows = sum(json.loads(a["stats"])["numRecords"] for a in added)
+    assert rewritten_rows <= len(removed) * notes.height / len(files) * 2 + 3
+    after = lake.read("enterprise", "case_note")
+    assert after.height == 60_003 and after["note_id"].n_unique() == 60_003
+    assert after.filter(pl.col("note_id").is_in(changed["note_id"].implode()))["note_text"].unique().to_list() == [
+        "edited"
+    ]
+
+
+def _deliver(root: Path, notes: list[dict], crlf: bool = False) -> Path:
+    """The extract delivered (again) into the landing folder."""
+    shutil.rmtree(root, ignore_errors=True)
+    files = {LL.table(t): table_text("liquidlogic", t, rows) for t, rows in (("worker", WORKERS), ("case_note", notes))}
+    if crlf:
+        files = {name: text.replace("\n", "\r\n") for name, text in files.items()}
+    return write_extract(root, "2026-11-01", files)
+
+
+def test_an_extract_delivered_again_byte_for_byte_is_known_by_its_hashes_and_commits_nothing(tmp_path):
+    notes = [
+        {
+            "note_id": f"CN{i}",
+            "child_id": f"P{i % 7}",
+            "worker_id": "W1",
+            "note_type": "Home Visit",
+            "event_date": "01/11/2026",
+            "recorded_at": "01/11/2026 10:00:00",
+            "note_text": f"Seen at home, visit {i}.",
+        }
+        for i in range(300)
+    ]
+    lake = Lake(str(tmp_path / "lake"))
+    folder = _deliver(tmp_path / "landing", notes)
+    land_extract(lake, read_extract(folder))
+    first = stage_extract(lake, read_extract(folder))
+    versions = {name: lake.version(layer, name) for layer, name in lake.tables()}
+    assert first["case_note"].rows_landed == 300 and "unchanged_delivery" not in first["case_note"].notes
+
+    land_extract(lake, read_extract(folder))
+    again = stage_extract(lake, read_extract(folder))
+
+    assert {name: lake.version(layer, name) for layer, name in lake.tables()} == versions, "no commit anywhere"
+    for table, load in again.items():
+        assert (load.rows_read, load.rows_landed, load.rows_quarantined) == (
+            first[table].rows_read,
+            first[table].rows_landed,
+            first[table].rows_quarantined,
+        ), table
+        assert not load.stats.committed
+    assert again["case_note"].notes["unchanged_delivery"] and again["worker"].stats.unchanged == 4
+
+    # The same rows with other line endings: the hashes differ, so every row is read again; none changed,
+    # so staging commits nothing (only landing records the new hashes).
+    folder = _deliver(tmp_path / "landing", notes, crlf=True)
+    land_extract(lake, read_extract(folder))
+    reread = stage_extract(lake, read_extract(folder))
+    assert "unchanged_delivery" not in reread["case_note"].notes
+    assert reread["case_note"].rows_read == 300 and reread["case_note"].stats.unchanged == 300
+    assert not any(load.stats.committed for load in reread.values())
+    for layer, name in lake.tables():
+        if layer == "staging":
+            assert lake.version(layer, name) == versions[name], name
