@@ -15,13 +15,16 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import polars as pl
+import pyarrow.parquet as pq
 
 from lake.contracts.sources import NEUTRAL_TABLES, SOURCES
 from lake.ingest.identity import IdMap
-from lake.ingest.staging import empty_staging_frame, row_hash
+from lake.ingest.staging import ROWS_PER_BATCH, empty_staging_frame, row_hash
 from lake.storage.delta import ENTERPRISE, STAGING, Lake, MergeStats, ensure_table, merge_by_key
+from lake.storage.spool import Spool
 
 WATERMARKS = "_watermarks"
 LINEAGE = ("_source", "_extract_id", "_updated_at", "_deleted_at", "_deletion_reason", "_row_hash")
@@ -335,7 +338,7 @@ class TablePlan:
     """The rows a table's MERGE would write (None: nothing touched), checked before anything is committed."""
 
     table: EnterpriseTable
-    rows: pl.DataFrame | None
+    rows: Spool | None  # the rebuilt rows, in Parquet under the build's scratch folder
     watermarks: dict[str, dt.datetime]
 
 
@@ -385,14 +388,25 @@ def _with_lineage(
 
 
 def plan_table(
-    lake: Lake, table: EnterpriseTable, now: dt.datetime, watermarks: dict, deletions: pl.DataFrame, ids: IdMap
+    lake: Lake,
+    table: EnterpriseTable,
+    now: dt.datetime,
+    watermarks: dict,
+    deletions: pl.DataFrame,
+    ids: IdMap,
+    scratch: Path,
 ) -> TablePlan:
-    """The rows of the groups of ``table`` touched since its watermarks, rebuilt (not yet committed).
+    """The rows of the groups of ``table`` touched since its watermarks, rebuilt into a spool under ``scratch``
+    (not yet committed).
 
-    ``deletions`` is every source's ``deleted_record`` staging table (:func:`read_deletions`)."""
-    changed_groups: set = set()
+    Lazy and streamed: the touched groups are never a Python set, the staging rows are read through the
+    streaming engine and written to Parquet, and the lineage is added a batch at a time, so a first load of
+    millions of rows holds a batch in memory, not the table. ``deletions`` is every source's
+    ``deleted_record`` staging table (:func:`read_deletions`)."""
     new_marks: dict[str, dt.datetime] = {}
     scans: dict[str, list[pl.LazyFrame]] = {}
+    touched: list[pl.LazyFrame] = []
+    from_start = True  # every source read from its beginning: every group is touched, no filter needed
     for src_table in table.sources:
         for source in SOURCES:
             scan = _scan(lake, source, src_table, ids)
@@ -401,45 +415,67 @@ def plan_table(
             scans.setdefault(src_table, []).append(scan)
             mark_key = staging_name(source, src_table)
             mark = watermarks.get((table.name, mark_key))
+            from_start = from_start and mark is None
             fresh = scan if mark is None else scan.filter(pl.col("_ingested_at") > mark)
-            touched = fresh.select(table.group, "_ingested_at").collect()
-            changed_groups.update(touched[table.group].drop_nulls().to_list())
-            if touched.height:
-                new_marks[mark_key] = touched["_ingested_at"].max()
+            newest = fresh.select(pl.col("_ingested_at").max()).collect().item()
+            if newest is not None:
+                new_marks[mark_key] = newest
+                touched.append(fresh.select(pl.col(table.group).cast(pl.String)))
     if table.deletable_as:
         mark = watermarks.get((table.name, "deleted_record"))
         fresh = deletions if mark is None else deletions.filter(pl.col("_ingested_at") > mark)
-        changed_groups.update(fresh.filter(pl.col("table_name") == table.deletable_as)["record_id"].to_list())
+        gone = fresh.filter(pl.col("table_name") == table.deletable_as)
+        if gone.height:
+            touched.append(gone.lazy().select(pl.col("record_id").alias(table.group)))
+            from_start = False  # a deletion names a group; the staging rows do not
         if fresh.height:
             new_marks["deleted_record"] = fresh["_ingested_at"].max()
-    if not changed_groups or len(scans) < len(table.sources):
+    if not touched or len(scans) < len(table.sources):
         if lake.table(ENTERPRISE, table.name) is None:  # readers downstream rely on every table existing
             empty = {name: empty_staging_frame(name) for name in table.sources}
             ensure_table(
                 lake, ENTERPRISE, table.name, _with_lineage(table, table.build(empty), deletions, now).to_arrow().schema
             )
         return TablePlan(table, None, new_marks)
-    groups = pl.Series(sorted(changed_groups))
+    groups = pl.concat(touched).drop_nulls().unique()
     frames = {
         name: pl.concat(
-            [s.filter(pl.col(table.group).is_in(groups)) if table.group in s.collect_schema() else s for s in parts]
-        ).collect()
+            [
+                s.join(groups, on=table.group, how="semi")
+                if not from_start and table.group in s.collect_schema()
+                else s
+                for s in parts
+            ]
+        )
         for name, parts in scans.items()
     }
-    return TablePlan(table, _with_lineage(table, table.build(frames), deletions, now), new_marks)
+    folder = scratch / table.name
+    folder.mkdir(parents=True, exist_ok=True)
+    table.build(frames).sink_parquet(folder / "built.parquet")
+    rows = Spool(folder / "rows")
+    for batch in pq.ParquetFile(folder / "built.parquet").iter_batches(batch_size=ROWS_PER_BATCH):
+        rows.write(_with_lineage(table, pl.from_arrow(batch), deletions, now))
+    (folder / "built.parquet").unlink()
+    if not rows.files:  # the touched groups built no row (a deletion of a record never staged)
+        return TablePlan(table, None, new_marks)
+    return TablePlan(table, rows, new_marks)
 
 
 def collisions(plan: TablePlan, shown: int = 5) -> list[str]:
     """Why this plan must not be committed: keys that more than one source row would write (a MERGE would let
-    one overwrite the other, or refuse them all), naming the ids and the sources they came from."""
-    if plan.rows is None or plan.rows.is_empty():
+    one overwrite the other, or refuse them all), naming the ids and the sources they came from. Reads the
+    plan's keys and sources only."""
+    if plan.rows is None:
         return []
     key = list(plan.table.key)
     clashing = (
-        plan.rows.group_by(key)
+        plan.rows.scan()
+        .select(*key, "_source")
+        .group_by(key)
         .agg(pl.len().alias("_rows"), pl.col("_source").unique().sort().str.join(" and ").alias("_sources"))
         .filter(pl.col("_rows") > 1)
         .sort(key)
+        .collect()
     )
     if clashing.is_empty():
         return []
@@ -452,13 +488,13 @@ def collisions(plan: TablePlan, shown: int = 5) -> list[str]:
 
 
 def commit_table(lake: Lake, plan: TablePlan) -> TableBuild:
-    """MERGE a checked plan by key (the row hash guards: unchanged rows commit nothing)."""
+    """MERGE a checked plan by key, streamed from its spool (the row hash guards: unchanged rows commit nothing)."""
     if plan.rows is None:
         return TableBuild(
             plan.table.name, 0, MergeStats(version=lake.version(ENTERPRISE, plan.table.name)), plan.watermarks
         )
-    stats = merge_by_key(lake, ENTERPRISE, plan.table.name, plan.rows, plan.table.key)
-    return TableBuild(plan.table.name, plan.rows.height, stats, plan.watermarks)
+    stats = merge_by_key(lake, ENTERPRISE, plan.table.name, plan.rows.stream(), plan.table.key)
+    return TableBuild(plan.table.name, plan.rows.rows, stats, plan.watermarks)
 
 
 def write_watermarks(lake: Lake, table: str, marks: dict[str, dt.datetime]) -> None:

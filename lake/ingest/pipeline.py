@@ -414,10 +414,36 @@ def build_enterprise(lake: Lake, on_table: Callable[[TableLoad], None] | None = 
     enterprise.write_watermarks(lake, identity.CROSSWALK, assigned.marks)
     ids = identity.IdMap(assigned.crosswalk)
     deletions = enterprise.read_deletions(lake, ids)
+    with tempfile.TemporaryDirectory(prefix="caselake-enterprise-") as scratch:
+        loads = _plan_and_commit(lake, now, marks, deletions, ids, Path(scratch), on_table)
+    loads[identity.CROSSWALK] = TableLoad(
+        identity.CROSSWALK,
+        rows_read=assigned.new,
+        rows_landed=assigned.new,
+        stats=MergeStats(
+            inserted=assigned.new, version=lake.version(ENTERPRISE, identity.CROSSWALK), committed=assigned.new > 0
+        ),
+        notes={"ids_renamed": assigned.renamed, "crosswalk_rows": assigned.crosswalk.height},
+    )
+    loads[identity.PERSON_LINK] = _write_person_links(lake)
+    return loads
+
+
+def _plan_and_commit(
+    lake: Lake,
+    now: dt.datetime,
+    marks: dict,
+    deletions: pl.DataFrame,
+    ids: identity.IdMap,
+    scratch: Path,
+    on_table: Callable[[TableLoad], None] | None,
+) -> dict[str, TableLoad]:
+    """Every enterprise table's touched groups rebuilt into spools under ``scratch`` and checked; then, only when
+    no plan has a collision, each MERGEd from its spool and its watermarks moved."""
     plans, timing = [], {}
     for table in enterprise.TABLES:
         t0, c0 = time.perf_counter(), time.process_time()
-        plans.append(enterprise.plan_table(lake, table, now, marks, deletions, ids))
+        plans.append(enterprise.plan_table(lake, table, now, marks, deletions, ids, scratch))
         timing[table.name] = (time.perf_counter() - t0, time.process_time() - c0)
     problems = [problem for plan in plans for problem in enterprise.collisions(plan)]
     if problems:
@@ -436,16 +462,6 @@ def build_enterprise(lake: Lake, on_table: Callable[[TableLoad], None] | None = 
         loads[name] = load
         if on_table:
             on_table(load)
-    loads[identity.CROSSWALK] = TableLoad(
-        identity.CROSSWALK,
-        rows_read=assigned.new,
-        rows_landed=assigned.new,
-        stats=MergeStats(
-            inserted=assigned.new, version=lake.version(ENTERPRISE, identity.CROSSWALK), committed=assigned.new > 0
-        ),
-        notes={"ids_renamed": assigned.renamed, "crosswalk_rows": assigned.crosswalk.height},
-    )
-    loads[identity.PERSON_LINK] = _write_person_links(lake)
     return loads
 
 

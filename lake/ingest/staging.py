@@ -34,18 +34,17 @@ import hashlib
 import io
 import json
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandera.polars as pa
 import polars as pl
-import pyarrow
 
 from lake.contracts.codes import CODE_LISTS
 from lake.contracts.sources import NEUTRAL_TABLES, YES_NO_COLUMNS, SourceSystem, column_dtype
-from lake.storage.delta import RowStream
+from lake.storage.spool import Spool
 
 NAME_COLUMNS = frozenset({"first_name", "middle_name", "surname"})
 OTHER_DELIMITERS = (",", "|", ";", "\t")
@@ -654,52 +653,6 @@ def _natural_duplicates(frame: pl.DataFrame, table: str, known: pl.DataFrame | N
         ]
         frame = frame.filter(~pl.col("_row_number").is_in(clash["_row_number"].implode()))
     return frame, bad
-
-
-class Spool:
-    """Frames written to Parquet files in a scratch folder as they are made, read back a file at a time: a
-    staged file's rows on their way to the lake, never all in memory."""
-
-    def __init__(self, folder: Path, schema: dict[str, pl.DataType]):
-        self.folder, self.schema = folder, schema
-        self.files: list[Path] = []
-        self.rows = 0
-
-    def write(self, frame: pl.DataFrame) -> None:
-        if frame.is_empty():
-            return
-        self.folder.mkdir(parents=True, exist_ok=True)
-        path = self.folder / f"{len(self.files):06d}.parquet"
-        frame.select(list(self.schema)).write_parquet(path)
-        self.files.append(path)
-        self.rows += frame.height
-
-    def frames(self) -> Iterator[pl.DataFrame]:
-        for path in self.files:
-            yield pl.read_parquet(path)
-
-    def scan(self) -> pl.LazyFrame:
-        return pl.scan_parquet(self.files) if self.files else pl.LazyFrame(schema=self.schema)
-
-    def collect(self) -> pl.DataFrame:
-        """Every row at once: for small spools (tests, a quarantine) only."""
-        return self.scan().collect()
-
-    def stream(self, transform: Callable[[pl.DataFrame], pl.DataFrame] | None = None) -> RowStream:
-        """The rows as Arrow batches for a Delta writer, each file read as the writer takes it."""
-        change = transform or (lambda frame: frame)
-        schema = change(pl.DataFrame(schema=self.schema)).to_arrow().schema
-
-        def batches() -> Iterator[pyarrow.RecordBatch]:
-            for frame in self.frames():
-                yield from change(frame).to_arrow().cast(schema).to_batches()
-
-        return RowStream(schema, batches, self.rows)
-
-    def discard(self) -> None:
-        for path in self.files:
-            path.unlink(missing_ok=True)
-        self.files, self.rows = [], 0
 
 
 def _duplicates(checked: Spool, table: str) -> tuple[pl.Series, list[dict]]:
