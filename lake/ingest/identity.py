@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from pathlib import Path
 
 import polars as pl
 
 from lake.contracts.sources import NEUTRAL_TABLES, SOURCES
 from lake.storage.delta import ENTERPRISE, STAGING, Lake, ensure_table
+from lake.storage.spool import Spool
 
 CROSSWALK = "id_crosswalk"
 PERSON_LINK = "person_link"
@@ -68,23 +70,20 @@ def id_columns(table: str) -> list[tuple[str, str]]:
     return [(c, ENTITY_OF_COLUMN[c]) for c in NEUTRAL_TABLES[table]["columns"] if c in ENTITY_OF_COLUMN]
 
 
-def _crosswalk(lake: Lake) -> pl.DataFrame:
-    found = lake.read(ENTERPRISE, CROSSWALK)
-    return found if found is not None else pl.DataFrame(schema=CROSSWALK_SCHEMA)
-
-
 @dataclass(frozen=True)
 class Assigned:
     new: int  # ids seen for the first time
     renamed: int  # of those, ids another source holds already: given ``<source>:<id>``
     marks: dict[str, dt.datetime]  # staging table -> the newest row read (the next run reads after it)
-    crosswalk: pl.DataFrame  # the whole crosswalk after this run (what :class:`IdMap` maps by)
+    renamed_ids: pl.DataFrame  # every crosswalk row whose enterprise id is not its source id (what IdMap maps by)
+    crosswalk_rows: int  # the crosswalk's rows after this run
 
 
-def assign_ids(lake: Lake, watermarks: dict[str, dt.datetime], now: dt.datetime) -> Assigned:
-    """Give every id the sources have sent since ``watermarks`` its enterprise id, and append them to the
-    crosswalk (one commit). ``watermarks``: staging table name (``source/table``) -> the newest row read."""
-    seen, marks = [], {}
+def _fresh_ids(lake: Lake, watermarks: dict[str, dt.datetime]) -> tuple[dict[str, list[pl.LazyFrame]], dict]:
+    """Per entity, the (source, source id) of every id the sources sent since ``watermarks`` (lazy), and the new
+    watermarks."""
+    seen: dict[str, list[pl.LazyFrame]] = {}
+    marks = {}
     for source in sorted(SOURCES):
         for table in NEUTRAL_TABLES:
             name = f"{source}/{table}"
@@ -98,63 +97,77 @@ def assign_ids(lake: Lake, watermarks: dict[str, dt.datetime], now: dt.datetime)
                 continue
             marks[name] = newest
             if table == "deleted_record":
-                seen.append(
-                    fresh.filter(pl.col("table_name").is_in(list(ENTITY_OF_DELETED_TABLE))).select(
-                        pl.col("table_name").replace_strict(ENTITY_OF_DELETED_TABLE).alias("entity"),
-                        pl.lit(source).alias("source"),
-                        pl.col("record_id").alias("source_id"),
+                for deleted, entity in ENTITY_OF_DELETED_TABLE.items():
+                    seen.setdefault(entity, []).append(
+                        fresh.filter(pl.col("table_name") == deleted).select(
+                            pl.lit(source).alias("source"), pl.col("record_id").alias("source_id")
+                        )
                     )
-                )
                 continue
             for column, entity in id_columns(table):
-                seen.append(
-                    fresh.select(
-                        pl.lit(entity).alias("entity"),
-                        pl.lit(source).alias("source"),
-                        pl.col(column).alias("source_id"),
-                    )
+                seen.setdefault(entity, []).append(
+                    fresh.select(pl.lit(source).alias("source"), pl.col(column).alias("source_id"))
                 )
-    known = _crosswalk(lake)
-    if not seen:
-        return Assigned(0, 0, marks, known)
-    new = (
-        pl.concat(seen)
-        .drop_nulls()
-        .unique()
-        .collect()
-        .join(known.select("entity", "source", "source_id"), on=["entity", "source", "source_id"], how="anti")
-    )
-    if new.is_empty():
-        return Assigned(0, 0, marks, known)
-    taken = known.select("entity", pl.col("enterprise_id").alias("source_id"), pl.lit(True).alias("_taken")).unique()
-    new = (
-        new.sort("entity", "source_id", "source")
-        .join(taken, on=["entity", "source_id"], how="left")
-        .with_columns(
-            pl.when(
-                pl.col("_taken").is_null() & (pl.col("source") == pl.col("source").first().over("entity", "source_id"))
+    return seen, marks
+
+
+def assign_ids(lake: Lake, watermarks: dict[str, dt.datetime], now: dt.datetime, scratch: Path) -> Assigned:
+    """Give every id the sources have sent since ``watermarks`` its enterprise id, and append them to the
+    crosswalk (one commit). ``watermarks``: staging table name (``source/table``) -> the newest row read.
+
+    One entity at a time, read lazily against the crosswalk on disk (which is never read whole: a council's
+    crosswalk holds every id it has sent, tens of millions at the pilot's size); the new rows are spooled under
+    ``scratch`` and appended in one commit."""
+    seen, marks = _fresh_ids(lake, watermarks)
+    known = lake.scan(ENTERPRISE, CROSSWALK)
+    new = Spool(scratch / CROSSWALK, CROSSWALK_SCHEMA)
+    for entity in sorted(seen):
+        ids = pl.concat(seen[entity]).drop_nulls().unique()
+        held = known.filter(pl.col("entity") == entity) if known is not None else None
+        if held is not None:
+            ids = ids.join(held.select("source", "source_id"), on=["source", "source_id"], how="anti")
+        fresh = ids.collect(engine="streaming")
+        if fresh.is_empty():
+            continue
+        taken = pl.DataFrame(schema={"source_id": pl.String, "_taken": pl.Boolean})
+        if held is not None:
+            taken = (
+                held.select(pl.col("enterprise_id").alias("source_id"))
+                .join(fresh.lazy().select("source_id"), on="source_id", how="semi")
+                .unique()
+                .with_columns(pl.lit(True).alias("_taken"))
+                .collect(engine="streaming")
             )
-            .then(pl.col("source_id"))
-            .otherwise(pl.col("source") + ":" + pl.col("source_id"))
-            .alias("enterprise_id"),
-            pl.lit(now).cast(pl.Datetime("us", "UTC")).alias("assigned_at"),
+        new.write(
+            fresh.sort("source_id", "source")
+            .join(taken, on="source_id", how="left")
+            .with_columns(
+                pl.lit(entity).alias("entity"),
+                pl.when(pl.col("_taken").is_null() & (pl.col("source") == pl.col("source").first().over("source_id")))
+                .then(pl.col("source_id"))
+                .otherwise(pl.col("source") + ":" + pl.col("source_id"))
+                .alias("enterprise_id"),
+                pl.lit(now).cast(pl.Datetime("us", "UTC")).alias("assigned_at"),
+            )
+            .with_columns(
+                pl.concat_str("entity", "source", "source_id", "enterprise_id", separator="|").alias("_row_hash")
+            )
         )
-        .with_columns(pl.concat_str("entity", "source", "source_id", "enterprise_id", separator="|").alias("_row_hash"))
-        .select(list(CROSSWALK_SCHEMA))
-    )
     ensure_table(lake, ENTERPRISE, CROSSWALK, pl.DataFrame(schema=CROSSWALK_SCHEMA).to_arrow().schema)
-    lake.write(ENTERPRISE, CROSSWALK, new, mode="append")
-    renamed = new.filter(pl.col("enterprise_id") != pl.col("source_id")).height
-    return Assigned(new.height, renamed, marks, pl.concat([known, new]))
+    if new.rows:
+        lake.write(ENTERPRISE, CROSSWALK, new.stream(), mode="append")
+    renamed = lake.scan(ENTERPRISE, CROSSWALK).filter(pl.col("enterprise_id") != pl.col("source_id")).collect()
+    added_renamed = new.each(lambda rows: rows.filter(pl.col("enterprise_id") != pl.col("source_id"))).height
+    rows = lake.scan(ENTERPRISE, CROSSWALK).select(pl.len()).collect().item()
+    return Assigned(new.rows, added_renamed, marks, renamed, rows)
 
 
 class IdMap:
     """The crosswalk's renamed ids (those not kept as they are), applied to each scan of a stage."""
 
-    def __init__(self, crosswalk: pl.DataFrame):
-        self.renamed = crosswalk.filter(pl.col("enterprise_id") != pl.col("source_id")).select(
-            "entity", "source", "source_id", "enterprise_id"
-        )
+    def __init__(self, renamed: pl.DataFrame):
+        """``renamed``: the crosswalk's rows whose enterprise id is not their source id."""
+        self.renamed = renamed.select("entity", "source", "source_id", "enterprise_id")
 
     def _mapping(self, source: str, entity: str) -> pl.DataFrame:
         return self.renamed.filter((pl.col("source") == source) & (pl.col("entity") == entity)).select(

@@ -408,13 +408,12 @@ def build_enterprise(lake: Lake, on_table: Callable[[TableLoad], None] | None = 
     ids, with every enterprise table as it was). Watermarks move only after each MERGE."""
     now = dt.datetime.now(dt.UTC)
     marks = enterprise.read_watermarks(lake)
-    assigned = identity.assign_ids(
-        lake, {staging: at for (table, staging), at in marks.items() if table == identity.CROSSWALK}, now
-    )
-    enterprise.write_watermarks(lake, identity.CROSSWALK, assigned.marks)
-    ids = identity.IdMap(assigned.crosswalk)
-    deletions = enterprise.read_deletions(lake, ids)
     with tempfile.TemporaryDirectory(prefix="caselake-enterprise-") as scratch:
+        crosswalk_marks = {staging: at for (table, staging), at in marks.items() if table == identity.CROSSWALK}
+        assigned = identity.assign_ids(lake, crosswalk_marks, now, Path(scratch))
+        enterprise.write_watermarks(lake, identity.CROSSWALK, assigned.marks)
+        ids = identity.IdMap(assigned.renamed_ids)
+        deletions = enterprise.read_deletions(lake, ids)
         loads = _plan_and_commit(lake, now, marks, deletions, ids, Path(scratch), on_table)
     loads[identity.CROSSWALK] = TableLoad(
         identity.CROSSWALK,
@@ -423,7 +422,7 @@ def build_enterprise(lake: Lake, on_table: Callable[[TableLoad], None] | None = 
         stats=MergeStats(
             inserted=assigned.new, version=lake.version(ENTERPRISE, identity.CROSSWALK), committed=assigned.new > 0
         ),
-        notes={"ids_renamed": assigned.renamed, "crosswalk_rows": assigned.crosswalk.height},
+        notes={"ids_renamed": assigned.renamed, "crosswalk_rows": assigned.crosswalk_rows},
     )
     loads[identity.PERSON_LINK] = _write_person_links(lake)
     return loads

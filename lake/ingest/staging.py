@@ -659,8 +659,17 @@ def _duplicates(checked: Spool, table: str) -> tuple[pl.Series, list[dict]]:
     """The row numbers to drop as exact duplicates or superseded rows, and their quarantine rows. Only rows whose
     key appears more than once are read whole (an exact copy shares its key): the rest are read as keys."""
     keys = list(NEUTRAL_TABLES[table]["key"])
-    repeated = checked.scan().group_by(keys).agg(pl.len().alias("_n")).filter(pl.col("_n") > 1).select(keys)
-    candidates = checked.scan().join(repeated, on=keys, how="semi", nulls_equal=True).collect()
+    repeated = (
+        checked.scan()
+        .group_by(keys)
+        .agg(pl.len().alias("_n"))
+        .filter(pl.col("_n") > 1)
+        .select(keys)
+        .collect(engine="streaming")
+    )
+    if repeated.is_empty():
+        return pl.Series("_row_number", [], pl.Int64), []
+    candidates = checked.each(lambda rows: rows.join(repeated, on=keys, how="semi", nulls_equal=True))
     kept, bad = _deduplicated(candidates, table)
     dropped = candidates.filter(~pl.col("_row_number").is_in(kept["_row_number"].implode()))["_row_number"]
     return dropped, bad
@@ -675,11 +684,10 @@ def _natural_copies(
     if not natural:
         return pl.Series("_row_number", [], pl.Int64), []
     id_col = NEUTRAL_TABLES[table]["key"][0]
-    frame = (
-        checked.scan()
-        .filter(~pl.col("_row_number").is_in(dropped.implode()))
-        .select(id_col, *natural, "_row_number", "_raw")
-        .collect()
+    frame = checked.each(
+        lambda rows: rows.filter(~pl.col("_row_number").is_in(dropped.implode())).select(
+            id_col, *natural, "_row_number", "_raw"
+        )
     )
     _, copies = _natural_duplicates(_typed(frame, system, table), table, known)
     return pl.Series("_row_number", [c["row_number"] for c in copies], pl.Int64), copies

@@ -97,7 +97,7 @@ class Lake:
         self,
         layer: str,
         name: str,
-        frame: pl.DataFrame | pa.Table,
+        frame: pl.DataFrame | pa.Table | RowStream,
         mode: str = "overwrite",
         *,
         keep_schema: bool = False,
@@ -107,6 +107,7 @@ class Lake:
         schema too, unless ``keep_schema`` (the rows are then cast to the table's schema by the caller); an
         append with ``add_columns`` adds the columns the table lacks (older rows read them as null)."""
         data = frame.to_arrow() if isinstance(frame, pl.DataFrame) else frame
+        data = data.reader() if isinstance(data, RowStream) else data
         with _Commit(self, layer, name, mode) as commit:
             write_deltalake(
                 self.uri(layer, name),

@@ -39,6 +39,11 @@ class Spool:
     def scan(self) -> pl.LazyFrame:
         return pl.scan_parquet(self.files) if self.files else pl.LazyFrame(schema=self.schema)
 
+    def each(self, select: Callable[[pl.DataFrame], pl.DataFrame]) -> pl.DataFrame:
+        """What ``select`` keeps of each file, together: a file in memory at a time (the result must be small)."""
+        kept = [select(frame) for frame in self.frames()]
+        return pl.concat(kept) if kept else select(pl.DataFrame(schema=self.schema))
+
     def collect(self) -> pl.DataFrame:
         """Every row at once: for small spools (tests, a quarantine) only."""
         return self.scan().collect()
