@@ -34,14 +34,16 @@ class Spool:
 
     def frames(self) -> Iterator[pl.DataFrame]:
         for path in self.files:
-            yield pl.read_parquet(path)
+            yield pl.read_parquet(path, memory_map=False)
 
     def scan(self) -> pl.LazyFrame:
         return pl.scan_parquet(self.files) if self.files else pl.LazyFrame(schema=self.schema)
 
     def each(self, select: Callable[[pl.DataFrame], pl.DataFrame]) -> pl.DataFrame:
         """What ``select`` keeps of each file, together: a file in memory at a time (the result must be small)."""
-        kept = [select(frame) for frame in self.frames()]
+        # Copied out: a frame filtered from a file still holds the file's whole string buffers (polars' string
+        # views point into them), so keeping the views would keep every file read.
+        kept = [pl.from_arrow(select(frame).to_arrow()) for frame in self.frames()]
         return pl.concat(kept) if kept else select(pl.DataFrame(schema=self.schema))
 
     def collect(self) -> pl.DataFrame:
