@@ -61,7 +61,10 @@ def _staging_assets(source: str) -> dg.AssetsDefinition:
     @metered
     def staging(context: dg.AssetExecutionContext, lakehouse: LakehouseResource):
         # An extract that fails stages nothing and fails here, before any materialization.
-        extract, loads = run_on_extract(context, lakehouse, source, stage_extract)
+        batch_rows = lakehouse.settings().ops.staging_batch_rows
+        extract, loads = run_on_extract(
+            context, lakehouse, source, lambda lake, extract: stage_extract(lake, extract, batch_rows=batch_rows)
+        )
         quarantined = 0
         for table, load in loads.items():
             key = staging_key(source, table)

@@ -202,18 +202,75 @@ def rerun(root: Path) -> None:
     )
 
 
-def measure(n: int, root: Path) -> dict[str, dict]:
-    shutil.rmtree(root, ignore_errors=True)
-    root.mkdir(parents=True)
+def _reusable(root: Path) -> dict | None:
+    """The generation step measured before in ``root`` (``logs/generate.json``), with its day-0 extract still
+    there: everything else in the folder (lake, marts, later extracts) is cleared for a fresh measurement."""
+    measured = root / "logs" / "generate.json"
+    days = sorted((root / "landing").glob("*/*/_extract.json"))
+    if not measured.exists() or not days:
+        return None
+    for later in days[1:]:
+        shutil.rmtree(later.parent)
+    for stale in ("delta", "dagster_home", "caselake.duckdb", "caselake.duckdb.wal"):
+        path = root / stale
+        shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
+    return json.loads(measured.read_text())
+
+
+def enterprise_rewrites(root: Path, since: dt.datetime) -> dict:
+    """What the enterprise MERGEs committed after ``since`` rewrote, from the tables' Delta logs: the bytes and
+    files they removed (the files that held the keys they changed: what copy-on-write must rewrite at least) and
+    the bytes and files they added in their place (with the new rows)."""
+    out = {"files_removed": 0, "bytes_removed": 0, "files_added": 0, "bytes_added": 0, "rows_added": 0, "tables": 0}
+    cutoff = since.timestamp() * 1000
+    for log in (root / "delta" / "enterprise").glob("*/_delta_log"):
+        touched = False
+        for commit in sorted(log.glob("*.json")):
+            actions = [json.loads(line) for line in commit.read_text().splitlines() if line.strip()]
+            info = next((a["commitInfo"] for a in actions if "commitInfo" in a), {})
+            if info.get("timestamp", 0) < cutoff or info.get("operation") not in ("MERGE", "WRITE"):
+                continue
+            if log.parent.name.startswith("_"):
+                continue  # the watermarks: bookkeeping, not data
+            for a in actions:
+                if "remove" in a:
+                    out["files_removed"] += 1
+                    out["bytes_removed"] += a["remove"].get("size") or 0
+                    touched = True
+                elif "add" in a:
+                    out["files_added"] += 1
+                    out["bytes_added"] += a["add"]["size"]
+                    out["rows_added"] += json.loads(a["add"].get("stats") or "{}").get("numRecords", 0)
+                    touched = True
+        out["tables"] += touched
+    return out
+
+
+def extract_mb(root: Path, day: int) -> float:
+    """The size of the table files of the day's extract (the changed rows as delivered)."""
+    control = sorted((root / "landing").glob("*/*/_extract.json"))[day]
+    return round(sum(p.stat().st_size for p in control.parent.glob("*.csv")) / 1e6, 3)
+
+
+def measure(n: int, root: Path, reuse: bool = False) -> dict[str, dict]:
+    generated = _reusable(root) if reuse else None
+    if generated is None:
+        shutil.rmtree(root, ignore_errors=True)
+        root.mkdir(parents=True)
     env = environment(root)
     logs = root / "logs"
     steps: dict[str, dict] = {}
     say = lambda step: print(f"  {n:>7,} children: {step} …", flush=True)  # noqa: E731
 
-    say("generate")
     synth = ["synth", "--out", str(root), "--children", str(n), "--structured-only"]
-    steps["generate"] = {**run(caselake(*synth), env, logs / "generate.log"), "rows": extract_rows(root)[0]}
-    steps["generate"]["landing_mb"] = folder_mb(root / "landing")
+    if generated is None:
+        say("generate")
+        steps["generate"] = {**run(caselake(*synth), env, logs / "generate.log"), "rows": extract_rows(root)[0]}
+        steps["generate"]["landing_mb"] = folder_mb(root / "landing")
+        (logs / "generate.json").write_text(json.dumps(steps["generate"]))
+    else:
+        say("generate: reused (measured before)")
+        steps["generate"] = generated
     say("load")
     steps.update(measure_load(root, env, "load"))
     say("no-op re-run")
@@ -227,7 +284,10 @@ def measure(n: int, root: Path) -> dict[str, dict]:
     steps["delta_generate"] = {**run(caselake(*synth, "--next-day"), env, logs / "delta_generate.log")}
     steps["delta_generate"]["rows"] = extract_rows(root)[-1]
     say("next day: load")
+    since = dt.datetime.now(dt.UTC)
     steps.update(measure_load(root, env, "delta_load"))
+    steps["delta_load"]["enterprise_rewrites"] = enterprise_rewrites(root, since)
+    steps["delta_load"]["extract_mb"] = extract_mb(root, -1)
     steps["_lake_mb"] = {"delta": folder_mb(root / "delta"), "duckdb": folder_mb(root / "caselake.duckdb")}
     return steps
 
@@ -405,6 +465,7 @@ def report(doc: dict) -> str:
                 for n in PROJECT_TO
             ]
             lines.append(f"| {label} | {m['slope']:.2f} | {proj[0]} | {proj[1]} |")
+    lines += ["", *goals(results)]
     b = doc["backlog"]
     lines += [
         "",
@@ -426,6 +487,61 @@ def report(doc: dict) -> str:
 
 
 TOTAL_STEPS = ("generate", "load", "noop_rerun", "delta_generate", "delta_load")
+LOAD_STEPS = ("load", "noop_rerun", "delta_load")  # the product's own processes (synth is the test harness)
+
+
+def goals(results: dict[str, dict]) -> list[str]:
+    """Issue 38's figures, per size measured: met or not, with the figure."""
+    lines = [
+        "| goal (issue 38) | " + " | ".join(f"{int(n):,} children" for n in sorted(results, key=int)) + " |",
+        "| --- | " + " | ".join("---" for _ in results) + " |",
+    ]
+
+    def row(label: str, cell) -> None:
+        lines.append(f"| {label} | " + " | ".join(cell(results[n]) for n in sorted(results, key=int)) + " |")
+
+    def verdict(ok: bool | None, text: str) -> str:
+        return "—" if ok is None else f"{text} ({'met' if ok else '**not met**'})"
+
+    def peak(r: dict) -> str:
+        found = [r[s]["peak_rss_mb"] for s in LOAD_STEPS if r.get(s, {}).get("peak_rss_mb")]
+        return verdict(max(found) <= 4096, f"{max(found):,} MB") if found else "—"
+
+    def next_day(r: dict) -> str:
+        d = r.get("delta_load")
+        return verdict(d["wall_s"] <= 180, duration(d["wall_s"])) if d else "—"
+
+    def rewrites(r: dict) -> str:
+        w = r.get("delta_load", {}).get("enterprise_rewrites")
+        if not w:
+            return "—"
+        ratio = w["bytes_added"] / w["bytes_removed"] if w["bytes_removed"] else None
+        text = (
+            f"{w['bytes_added'] / 1e6:,.1f} MB written for {w['bytes_removed'] / 1e6:,.1f} MB of files holding changed "
+            f"keys ({w['files_removed']} files); the extract {r['delta_load'].get('extract_mb', 0):,.2f} MB"
+        )
+        return verdict(ratio is None or ratio <= 10, text)  # nothing removed: only new rows were written
+
+    def dbt_share(r: dict) -> str:
+        day, full = r.get("delta_load.dbt"), r.get("load.dbt")
+        if not day or not full:
+            return "—"
+        return verdict(day["wall_s"] <= 0.2 * full["wall_s"], f"{day['wall_s'] / full['wall_s']:.0%} of the full build")
+
+    def noop(r: dict) -> str:
+        n = r.get("noop_rerun")
+        if not n:
+            return "—"
+        return verdict(
+            n["wall_s"] <= 30 and not n.get("commits"), f"{duration(n['wall_s'])}, {n.get('commits')} commits"
+        )
+
+    row("peak memory of any load process ≤ 4 GB", peak)
+    row("next-day load, landing to marts ≤ 3 min", next_day)
+    row("enterprise bytes rewritten ≤ 10× the files holding the changed rows", rewrites)
+    row("next-day dbt ≤ 20% of a full build", dbt_share)
+    row("no-op re-delivery ≤ 30 s, 0 commits", noop)
+    return lines
 
 
 def main() -> None:
@@ -434,6 +550,11 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path(".bench/scale"), help="a fresh folder per size under here")
     parser.add_argument("--json", type=Path, default=Path(".bench/scale.json"), help="results, merged by size")
     parser.add_argument("--keep", action="store_true", help="keep each size's folder (lake, landing, logs)")
+    parser.add_argument(
+        "--reuse-generated",
+        action="store_true",
+        help="keep a size's day-0 extract generated (and measured) by an earlier --keep run, and measure the rest",
+    )
     parser.add_argument("--costs-from", type=Path, help="a loaded lake's data root: its cost marts size the backlog")
     parser.add_argument("--efficiency", type=float, default=0.8, help="share of a node's cores the work keeps busy")
     parser.add_argument("--report-only", action="store_true", help="print the report from --json, measure nothing")
@@ -451,7 +572,7 @@ def main() -> None:
             t0 = time.perf_counter()
             root = (args.out / str(n)).resolve()  # Dagster wants an absolute DAGSTER_HOME
             try:
-                doc["results"][str(n)] = measure(n, root)
+                doc["results"][str(n)] = measure(n, root, args.reuse_generated)
             finally:
                 if not args.keep:
                     shutil.rmtree(root, ignore_errors=True)

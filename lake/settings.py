@@ -118,6 +118,7 @@ class OpsSettings:
     delta_retention_days: int = (
         400  # files a version needs are kept this long: time travel and audit reach back this far
     )
+    staging_batch_rows: int = 50_000  # records staged at a time: a file's peak memory is set by this (issue 38)
 
 
 @dataclass(frozen=True)
@@ -274,6 +275,7 @@ ENVIRONMENT: dict[str, tuple[str, str, object]] = {
     "CASELAKE_PRICE_VCPU_HOUR_GBP": ("ops", "price_vcpu_hour_gbp", float),
     "CASELAKE_PRICE_GB_MONTH_GBP": ("ops", "price_gb_month_gbp", float),
     "CASELAKE_DELTA_RETENTION_DAYS": ("ops", "delta_retention_days", int),
+    "CASELAKE_STAGING_BATCH_ROWS": ("ops", "staging_batch_rows", int),
     "CASELAKE_RAY_ADDRESS": ("compute", "ray_address", str),
     "CASELAKE_RAY_WORKERS": ("compute", "ray_workers", int),
     "CASELAKE_RAY_CPUS_PER_WORKER": ("compute", "ray_cpus_per_worker", float),

@@ -1,5 +1,8 @@
 """Staging: one source file -> typed, validated rows in the neutral vocabulary, and quarantined rows.
 
+A file is staged ``ROWS_PER_BATCH`` records at a time into Parquet spools in a scratch folder, so its peak memory
+is set by the batch, not by the file (decision 0039); duplicates are found across the whole file.
+
 Every row read is either landed or quarantined with a reason (``rows_read == landed + quarantined``):
 
 * a record whose quoted field runs on over lines that look like rows (an unbalanced quote) is not taken as
