@@ -36,7 +36,7 @@ def _snapshot(warehouse) -> dict[str, pl.DataFrame]:
 
 def _marks(warehouse) -> dict[str, int | None]:
     with duckdb.connect(str(warehouse / "caselake.duckdb"), read_only=True) as con:
-        return dict(con.sql("select model, children_recomputed from dbt_state.marks").fetchall())
+        return dict(con.sql("select model, children_recomputed from dbt_state.builds").fetchall())
 
 
 def _statements(lake, notes: pl.DataFrame, code: str) -> None:

@@ -1,7 +1,15 @@
 -- Every care placement of a child, in order: "how many placements has this child had?"
 -- A new legal status with the same carer (RNE 'L') is not a move and does not count as a placement.
+-- Incremental (decision 0038): a next-day build recomputes the children whose placements or episodes changed.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='changed_children',
+    on_schema_change='fail',
+    pre_hook="{{ incremental_marts_begin(changes__placement_history()) }}",
+    post_hook="{{ incremental_marts_end() }}",
+) }}
 with placement as (
-    select * from {{ ref('stg_enterprise__placement') }}
+    select * from {{ ref('stg_enterprise__placement') }} where {{ in_changed_children() }}
 ),
 
 episode as (

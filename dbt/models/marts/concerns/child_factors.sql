@@ -1,9 +1,14 @@
 -- One row per child and CIN census factor code (or strength) that a live record of theirs states as current:
 -- when it was first and last recorded, in how many statements and records, and how many more statements mention
 -- it as historic, negated or hypothetical. An aid to reading the file, never a decision: every row leads to its
--- statements (int_concerns__statements, listed by child_factor_statements), which the app opens at their place in the source.
+-- statements (listed by child_factor_statements), which the app opens at their place in the source.
+-- A view over child_factor_statements (decision 0038): that mart is rebuilt for the children whose statements
+-- changed, and this aggregate of one child's statements costs nothing to build and little to read by child_id
+-- (the app's query); a table would be rebuilt whole each day, or need the children the statements' mart had
+-- before its build, which only that mart knew.
+{{ config(materialized='view') }}
 with statement as (
-    select * from {{ ref('int_concerns__statements') }}
+    select * from {{ ref('child_factor_statements') }}
 )
 
 select
