@@ -260,7 +260,11 @@ def measure(n: int, root: Path, reuse: bool = False) -> dict[str, dict]:
     env = environment(root)
     logs = root / "logs"
     steps: dict[str, dict] = {}
-    say = lambda step: print(f"  {n:>7,} children: {step} …", flush=True)  # noqa: E731
+
+    def say(step: str) -> None:
+        print(f"  {n:>7,} children: {step} …", flush=True)
+        if logs.exists():  # what is measured so far, for a run stopped before its size ends
+            (logs / "steps.json").write_text(json.dumps(steps, indent=1))
 
     synth = ["synth", "--out", str(root), "--children", str(n), "--structured-only"]
     if generated is None:
