@@ -147,7 +147,9 @@ def test_writes_are_measured_at_the_commit_and_the_heavy_steps_count_their_items
         if m["asset_key"] == "staging/liquidlogic/case_note" and m["partition"] == first
     )
     row = cost_table.filter((pl.col("asset_key") == "staging/liquidlogic/case_note") & (pl.col("partition") == first))
-    assert row["rows_written"].to_list() == [landed] and row["bytes_written"][0] > 0  # the table's first commit
+    # The table's first commit, plus its share (by weight) of the step's bookkeeping that no asset owns: the extract's
+    # row in landing/extracts and its files' hashes in landing/staged_files (21 rows over the step's 21 tables).
+    assert landed <= row["rows_written"][0] <= landed + 1 and row["bytes_written"][0] > 0
     assert row["rows_read"][0] > 0  # the extract's CSV rows
 
     def step(name: str) -> dict:
