@@ -100,6 +100,12 @@ def _rows_in_files(extract: Extract) -> int:
     return total
 
 
+def _bookkeeping_hash(columns: list[str]) -> pl.Expr:
+    """The row hash a landing bookkeeping row is merged by: its columns joined (a re-run that changes nothing
+    commits nothing)."""
+    return pl.concat_str([pl.col(c).cast(pl.String).fill_null("") for c in columns], separator="|").alias("_row_hash")
+
+
 EXTRACTS = "extracts"  # landing/extracts: one row per extract, its status and every row accounted for
 
 
@@ -121,10 +127,7 @@ def _record_extract(lake: Lake, extract: Extract, status: str, reasons: list[str
     }
     frame = pl.DataFrame([row], schema=EXTRACTS_SCHEMA)
     hashed = [c for c in EXTRACTS_SCHEMA if c != "recorded_at"]
-    frame = frame.with_columns(
-        pl.concat_str([pl.col(c).cast(pl.String).fill_null("") for c in hashed], separator="|").alias("_row_hash")
-    )
-    merge_by_key(lake, LANDING, EXTRACTS, frame, ("extract_id",))
+    merge_by_key(lake, LANDING, EXTRACTS, frame.with_columns(_bookkeeping_hash(hashed)), ("extract_id",))
 
 
 EXTRACTS_SCHEMA = {
@@ -265,12 +268,7 @@ def _record_staged_files(lake: Lake, extract: Extract, loads: dict[str, TableLoa
         for table, load in loads.items()
         if (path := f"{system.table(table)}.csv") in hashes
     ]
-    frame = pl.DataFrame(rows, schema=STAGED_FILES_SCHEMA)
-    frame = frame.with_columns(
-        pl.concat_str([pl.col(c).cast(pl.String).fill_null("") for c in STAGED_FILES_SCHEMA], separator="|").alias(
-            "_row_hash"
-        )
-    )
+    frame = pl.DataFrame(rows, schema=STAGED_FILES_SCHEMA).with_columns(_bookkeeping_hash(list(STAGED_FILES_SCHEMA)))
     merge_by_key(lake, LANDING, STAGED_FILES, frame, ("extract_id", "path"))
 
 

@@ -492,12 +492,6 @@ class RecordReader:
         return self.rows
 
 
-def parse_records(text: str | Iterable[str], delimiter: str) -> tuple[RecordReader, list[tuple[int, list[str]]]]:
-    """Every record of a small text at once, and its reader (whose ``bad`` holds the rows refused)."""
-    reader = RecordReader(text, delimiter)
-    return reader, list(reader)
-
-
 def _quotes_close(span: list[str], delimiter: str) -> bool:
     """Whether the quoted fields of a record spread over ``span`` close within it (strict CSV)."""
     try:

@@ -30,7 +30,7 @@ OPS = "ops"  # how the platform itself ran and was used: the audit log's copy, c
 INSIGHTS = "insights"  # analyses built on the marts: the adopter insights
 
 # Data files are kept this small so that a MERGE of a day's changes rewrites a day's worth of bytes: a merge
-# rewrites every file holding a matched row, whole (decision 0038). Rows are written in key order, so a file
+# rewrites every file holding a matched row, whole (decision 0039). Rows are written in key order, so a file
 # holds a narrow band of keys and the merge's pruning predicate skips the rest.
 TARGET_FILE_BYTES = 8 << 20
 # A merge source up to this many rows is held in memory, which lets delta-rs derive a pruning predicate from

@@ -46,10 +46,6 @@ class Spool:
         kept = [pl.from_arrow(select(frame).to_arrow()) for frame in self.frames()]
         return pl.concat(kept) if kept else select(pl.DataFrame(schema=self.schema))
 
-    def collect(self) -> pl.DataFrame:
-        """Every row at once: for small spools (tests, a quarantine) only."""
-        return self.scan().collect()
-
     def stream(self, transform: Callable[[pl.DataFrame], pl.DataFrame] | None = None) -> RowStream:
         """The rows as Arrow batches for a Delta writer, each file read as the writer takes it."""
         change = transform or (lambda frame: frame)
