@@ -43,18 +43,12 @@ TRANSLATOR = CaselakeDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_
 
 
 @contextmanager
-def dbt_environment(
-    lake_uri: str, warehouse_dir: str, storage_options: Mapping[str, str] | None = None
-) -> Iterator[None]:
-    """The variables dbt/profiles.yml and the sources read, set for one dbt invocation, then restored.
+def dbt_environment(warehouse_dir: str) -> Iterator[None]:
+    """The variable dbt/profiles.yml reads, set for one dbt invocation, then restored.
 
-    dbt-duckdb's delta plugin opens each source with ``DeltaTable(path)`` and no storage options; deltalake then
-    reads them from the environment (``AWS_*``, ``AZURE_*``, ``GOOGLE_*``, its own names for them), so a lake on an
-    object store is reached by giving the dbt process the lake's storage options as environment variables,
-    named as given, upper-cased. They live only in that process's environment: nothing is written to
-    dbt's manifest or logs, as options put in the sources' ``meta`` would be."""
-    wanted = {"CASELAKE_LAKE_URI": lake_uri, "CASELAKE_WAREHOUSE_DIR": warehouse_dir}
-    wanted.update({k.upper(): str(v) for k, v in (storage_options or {}).items()})
+    dbt reads only the warehouse: the lake tables it builds on are copied there first (lake/storage/warehouse.py),
+    so the dbt process needs no lake location and no object-store credentials."""
+    wanted = {"CASELAKE_WAREHOUSE_DIR": warehouse_dir}
     before = {k: os.environ.get(k) for k in wanted}
     os.environ.update(wanted)
     try:

@@ -6,6 +6,8 @@ Row counts and column schemas (with column-level lineage) are fetched after dbt 
 """
 
 import datetime as dt
+import json
+import os
 from collections.abc import Iterable, Iterator
 from functools import cached_property
 from importlib.metadata import version
@@ -24,6 +26,16 @@ from assets.resources import LakehouseResource
 from lake import metering
 from lake.ops import costs
 from lake.returns.ssda903 import TABLES, validate_return
+from lake.storage.warehouse import mirror_tables
+
+# The lake tables dbt reads, as its sources name them (layer = source name): those whose source says ``mirror: delta``.
+MIRRORED_SOURCES = sorted(
+    {
+        (source["source_name"], source["name"])
+        for source in json.loads(DBT_PROJECT.manifest_path.read_text())["sources"].values()
+        if source["source_meta"].get("mirror") == "delta"
+    }
+)
 
 
 class ProjectDbtCliResource(DbtCliResource):
@@ -45,7 +57,21 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, lakehouse
     lakehouse.warehouse().mkdir(parents=True, exist_ok=True)
     lake = lakehouse.lake()
     costs.ensure(lake)  # the cost mart's source exists before the first cost is recorded
-    with dbt_environment(lake.root, str(lakehouse.warehouse()), lake.storage_options):
+    # dbt reads DuckDB's copies of the lake tables, brought up to the lake's versions file by file (decision 0045)
+    mirrored = mirror_tables(
+        lake,
+        lakehouse.warehouse() / "caselake.duckdb",
+        MIRRORED_SOURCES,
+        os.environ.get("CASELAKE_DUCKDB_MEMORY", "2GB"),
+    )
+    updated = [
+        f"{m.table} ({m.mode}: +{m.rows_inserted} -{m.rows_deleted} rows)"
+        for m in mirrored
+        if m.mode in ("files", "full")
+    ]
+    if updated:
+        context.log.info("warehouse copies brought up to date: " + ", ".join(updated))
+    with dbt_environment(str(lakehouse.warehouse())):
         # A failing dbt test is an asset check that failed, and dbt skips the models built on what it tested:
         # that mart's dependants wait, the other marts and the later stages go on (issue 43). A model or a test
         # that could not run at all (an error) still fails the step.

@@ -284,10 +284,18 @@ def measure(n: int, root: Path, reuse: bool = False) -> dict[str, dict]:
     steps["noop_rerun"].update(found)
     if found["commits"] or found["tables_changed"]:
         print(f"  warning: the no-op re-run committed {found['commits']}: {found['tables_changed']}", flush=True)
-    say("next day: generate")
-    steps["delta_generate"] = {**run(caselake(*synth, "--next-day"), env, logs / "delta_generate.log")}
+    steps.update(measure_next_day(n, root))
+    return steps
+
+
+def measure_next_day(n: int, root: Path) -> dict[str, dict]:
+    """A next-day change extract generated and loaded into the lake in ``root``: the delta_* steps."""
+    env, logs, steps = environment(root), root / "logs", {}
+    synth = ["synth", "--out", str(root), "--children", str(n), "--structured-only", "--next-day"]
+    print(f"  {n:>7,} children: next day: generate …", flush=True)
+    steps["delta_generate"] = {**run(caselake(*synth), env, logs / "delta_generate.log")}
     steps["delta_generate"]["rows"] = extract_rows(root)[-1]
-    say("next day: load")
+    print(f"  {n:>7,} children: next day: load …", flush=True)
     since = dt.datetime.now(dt.UTC)
     steps.update(measure_load(root, env, "delta_load"))
     steps["delta_load"]["enterprise_rewrites"] = enterprise_rewrites(root, since)
@@ -559,6 +567,12 @@ def main() -> None:
         action="store_true",
         help="keep a size's day-0 extract generated (and measured) by an earlier --keep run, and measure the rest",
     )
+    parser.add_argument(
+        "--another-day",
+        action="store_true",
+        help="on a size's folder kept loaded by an earlier --keep run, measure one more next day (its delta_* figures"
+        " replace the size's next-day figures; the first load's stay)",
+    )
     parser.add_argument("--costs-from", type=Path, help="a loaded lake's data root: its cost marts size the backlog")
     parser.add_argument("--efficiency", type=float, default=0.8, help="share of a node's cores the work keeps busy")
     parser.add_argument("--report-only", action="store_true", help="print the report from --json, measure nothing")
@@ -575,13 +589,21 @@ def main() -> None:
             print(f"{n:,} children (load average at start {load:.1f}):", flush=True)
             t0 = time.perf_counter()
             root = (args.out / str(n)).resolve()  # Dagster wants an absolute DAGSTER_HOME
-            try:
-                doc["results"][str(n)] = measure(n, root, args.reuse_generated)
-            finally:
-                if not args.keep:
-                    shutil.rmtree(root, ignore_errors=True)
             stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d")
-            doc["measured"][str(n)] = f"{n:,}: {stamp}, {time.perf_counter() - t0:.0f} s, load average {load:.1f}"
+            if args.another_day:
+                doc["results"][str(n)].update(measure_next_day(n, root))
+                days = len(list((root / "landing").glob("*/*/_extract.json"))) - 1
+                doc["measured"][str(n)] += (
+                    f"; next day {days} measured {stamp} on the kept lake, load average {load:.1f}"
+                )
+            else:
+                try:
+                    doc["results"][str(n)] = measure(n, root, args.reuse_generated)
+                finally:
+                    if not args.keep:
+                        shutil.rmtree(root, ignore_errors=True)
+                measured = f"{time.perf_counter() - t0:.0f} s, load average {load:.1f}"
+                doc["measured"][str(n)] = f"{n:,}: {stamp}, {measured}"
             doc["machine"] = machine
             doc["fits"] = fits(doc["results"])
             doc["backlog"] = backlog(args.costs_from, args.efficiency)

@@ -10,6 +10,7 @@ import json
 import shutil
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import polars as pl
 import pyarrow.parquet as pq
@@ -17,7 +18,7 @@ import pyarrow.parquet as pq
 from lake.contracts.sources import SOURCES
 from lake.ingest.landing import read_extract
 from lake.ingest.pipeline import land_extract, stage_extract
-from lake.storage import delta
+from lake.storage import delta, warehouse
 from lake.storage.delta import Lake, merge_by_key
 from tests.hostile import WORKERS, table_text, write_extract
 
@@ -121,3 +122,45 @@ def test_an_extract_delivered_again_byte_for_byte_is_known_by_its_hashes_and_com
     for layer, name in lake.tables():
         if layer == "staging":
             assert lake.version(layer, name) == versions[name], name
+
+
+def test_the_warehouse_copy_follows_each_change_file_by_file(tmp_path, monkeypatch):
+    """dbt reads DuckDB's copy of each lake table (decision 0045): a change replaces the copy's rows of the files the
+    change removed with the rows of the files it added, and the copy is then the table, row for row."""
+    monkeypatch.setattr(delta, "TARGET_FILE_BYTES", 256 << 10)
+    lake, rng, database = Lake(str(tmp_path / "lake")), np.random.default_rng(40), tmp_path / "caselake.duckdb"
+    notes = _notes(range(20_000), rng)
+    merge_by_key(lake, "enterprise", "case_note", notes, ("note_id",))
+
+    def mirror() -> warehouse.Mirrored:
+        (done,) = warehouse.mirror_tables(lake, database, [("enterprise", "case_note")])
+        with duckdb.connect(str(database), read_only=True) as con:
+            copy = con.sql(f"select * exclude ({warehouse.FILE_COLUMN}) from enterprise.case_note").pl()
+        table = lake.read("enterprise", "case_note")
+        assert copy.sort("note_id").equals(table.select(copy.columns).sort("note_id")), "the copy is the table"
+        assert copy.columns == table.columns
+        return done
+
+    first = mirror()
+    assert (first.mode, first.rows_inserted) == ("full", 20_000) and first.files_added >= 10
+    assert mirror().mode == "unchanged"
+
+    changed = notes.sample(5, seed=3).with_columns(pl.lit("edited").alias("note_text"), pl.lit("e").alias("_row_hash"))
+    merge_by_key(
+        lake, "enterprise", "case_note", pl.concat([changed, _notes(range(20_000, 20_002), rng)]), ("note_id",)
+    )
+    actions = _last_commit(lake.uri("enterprise", "case_note"))
+    removed = [a["remove"] for a in actions if "remove" in a]
+    added_rows = sum(json.loads(a["add"]["stats"])["numRecords"] for a in actions if "add" in a)
+    day = mirror()
+    assert (day.mode, day.files_removed, day.rows_inserted) == ("files", len(removed), added_rows)
+    assert day.rows_deleted == added_rows - 2, "the rewritten files' rows out, the same rows (5 edited) and 2 new in"
+    assert day.files_removed < first.files_added / 2
+
+    lake.delete("enterprise", "case_note", f"note_id = '{changed['note_id'][0]}'")
+    assert mirror().mode == "files"
+
+    wider = lake.read("enterprise", "case_note").with_columns(pl.lit("x").alias("note_type"))
+    lake.write("enterprise", "case_note", wider, mode="overwrite")
+    assert mirror().mode == "full", "a new column: copied whole"
+    assert warehouse.mirror_tables(lake, database, [("enterprise", "missing")])[0].mode == "missing"

@@ -117,7 +117,7 @@ def test_timeline_network_and_histories_cover_the_enterprise_layer(marts):
 
 def test_the_unit_tests_run_and_pass(marts):
     lakehouse = marts["lakehouse"]
-    with dbt_environment(lakehouse.lake().root, str(lakehouse.warehouse())):
+    with dbt_environment(str(lakehouse.warehouse())):
         invocation = marts["resources"]["dbt"].cli(["test", "--select", "test_type:unit"], raise_on_error=False).wait()
     results = {
         r["unique_id"].split(".")[-1]: r["status"] for r in invocation.get_artifact("run_results.json")["results"]

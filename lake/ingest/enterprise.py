@@ -426,8 +426,10 @@ def plan_table(
         fresh = deletions if mark is None else deletions.filter(pl.col("_ingested_at") > mark)
         gone = fresh.filter(pl.col("table_name") == table.deletable_as)
         if gone.height:
+            # A deletion names a group to rebuild. Where every source is read from its start, every staged group
+            # is rebuilt anyway (a deleted record never staged has no rows to build): no filter. Filtering there
+            # made the first load semi-join 8.6 million case notes against their own ids (5.6 GB at 100,000).
             touched.append(gone.lazy().select(pl.col("record_id").alias(table.group)))
-            from_start = False  # a deletion names a group; the staging rows do not
         if fresh.height:
             new_marks["deleted_record"] = fresh["_ingested_at"].max()
     if not touched or len(scans) < len(table.sources):
@@ -453,8 +455,12 @@ def plan_table(
     folder.mkdir(parents=True, exist_ok=True)
     table.build(frames).sink_parquet(folder / "built.parquet")
     rows = Spool(folder / "rows")
-    for batch in pq.ParquetFile(folder / "built.parquet").iter_batches(batch_size=ROWS_PER_BATCH):
-        rows.write(_with_lineage(table, pl.from_arrow(batch), deletions, now))
+    # Read back through polars a slice at a time: pyarrow's batch reader, mixed with polars frames, grew the
+    # process by about 5 MB a batch (0.47 -> 0.73 GB over 60 batches of case notes at 100,000 children), where
+    # polars' slices held flat at 0.3 GB.
+    built = pl.scan_parquet(folder / "built.parquet")
+    for offset in range(0, pq.ParquetFile(folder / "built.parquet").metadata.num_rows, ROWS_PER_BATCH):
+        rows.write(_with_lineage(table, built.slice(offset, ROWS_PER_BATCH).collect(), deletions, now))
     (folder / "built.parquet").unlink()
     if not rows.files:  # the touched groups built no row (a deletion of a record never staged)
         return TablePlan(table, None, new_marks)

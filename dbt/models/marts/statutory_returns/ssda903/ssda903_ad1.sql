@@ -3,14 +3,22 @@ with adopted as (
     select distinct child_id from {{ ref('int_ssda903__episodes_in_year') }} where reason_end in ('E11', 'E12')
 ),
 
+adults as (
+    -- one row per adult: an equi-join below, where `person_id in (adult_1_id, adult_2_id)` compared every household
+    -- with every person (15 s at 100,000 children)
+    select household_id, adult_1_id as person_id from {{ ref('stg_enterprise__adopter') }} where adult_1_id is not null
+    union all
+    select household_id, adult_2_id from {{ ref('stg_enterprise__adopter') }} where adult_2_id is not null
+),
+
 adopters as (
     select household.household_id,
         case when household.adult_2_age is null then 1 else 2 end as adopters,
         household.household_type,
         string_agg(person.sex, '' order by person.sex desc) as sexes
     from {{ ref('stg_enterprise__adopter') }} as household
-    left join {{ ref('stg_enterprise__person') }} as person
-        on person.person_id in (household.adult_1_id, household.adult_2_id)
+    left join adults on adults.household_id = household.household_id
+    left join {{ ref('stg_enterprise__person') }} as person on person.person_id = adults.person_id
     group by all
 )
 
