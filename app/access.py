@@ -26,8 +26,9 @@ SCOPE_TABLES = ("worker", "involvement", "access_restriction", "child")
 class Scope:
     children: frozenset[str]  # the children whose records this user may read
     team: str | None
-    # The children recorded in the lake that this user may not see: one policy for every path that could name a
-    # person (the ecomap's nodes, a node's mentions, the people a search names, a person filter).
+    # The children known to the lake that this user may not see. ``app.service.sight`` reads it: one policy for
+    # every path that could name a person (the ecomap's nodes, a node's mentions and expansion, the people a search
+    # names and its hits, a person filter, a traced fact).
     unseen: frozenset[str] = frozenset()
 
 
@@ -70,6 +71,10 @@ def scope_for(lake: Lake, user: User, today: dt.date | None = None) -> Scope:
     recorded = lake.read(ENTERPRISE, "child")
     if recorded is not None:
         children -= set(recorded.filter(pl.col("_deleted_at").is_not_null())["person_id"].to_list())
-    visible = frozenset(children - hidden_children(lake, user.worker_id))
+    hidden = hidden_children(lake, user.worker_id)
+    visible = frozenset(children - hidden)
+    # Every child the lake knows of, not only those with a child row: a child whose own row is missing or
+    # quarantined is still a child (involvements, a restriction), and must not be named as an adult would be.
     every_child = set(recorded["person_id"].to_list()) if recorded is not None else set()
+    every_child |= set(involvements["child_id"].to_list()) | hidden
     return Scope(visible, team, frozenset(every_child - visible))

@@ -6,7 +6,9 @@ tamper-evident:
 
 - triggers refuse UPDATE and DELETE, so honest code cannot change history;
 - each row carries ``row_hash = sha256(prev_hash, seq, every field)``, chained to the row before, so a
-  changed, removed or inserted row breaks the chain where it happened (:func:`verify`);
+  changed, removed or inserted row breaks the chain where it happened (:func:`verify`). The ``session``
+  column came later (docs/decisions/0041): a row's session enters its hash when it has one, so the rows written
+  before it (and the CLI's rows, which have none) hash, and verify, exactly as they did;
 - the last sequence number and hash are also written to an anchor file beside the journal, so cutting rows
   off the end is found too.
 
@@ -24,10 +26,11 @@ import json
 import os
 import sqlite3
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 import polars as pl
 
@@ -50,13 +53,17 @@ CREATE TABLE IF NOT EXISTS audit (
     outcome TEXT NOT NULL,
     detail TEXT NOT NULL,
     prev_hash TEXT NOT NULL,
-    row_hash TEXT NOT NULL
+    row_hash TEXT NOT NULL,
+    session TEXT NOT NULL DEFAULT ''
 );
 CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 """
+
+
+SHOWN_IN = ZoneInfo("Europe/London")  # an auditor reads the council's own clock, not UTC
 
 
 class AuditWriteFailed(RuntimeError):
@@ -68,8 +75,23 @@ def _canonical(value: object) -> str:
 
 
 def row_hash(prev_hash: str, row: dict) -> str:
-    body = _canonical([prev_hash, *[row[f] for f in FIELDS]])
+    """The row's link in the chain. A session, when the row has one, is the last field hashed: a row without one
+    hashes as every row did before the column existed, and removing or adding a session changes the hash."""
+    session = row.get("session") or ""
+    body = _canonical([prev_hash, *[row[f] for f in FIELDS], *([session] if session else [])])
     return hashlib.sha256(body.encode()).hexdigest()
+
+
+def migrate(con: sqlite3.Connection) -> None:
+    """Bring a journal written before the ``session`` column up to date: the column is added with '' for the old
+    rows (an ALTER, not an UPDATE: no row and no hash changes). Safe when two processes race to do it."""
+    columns = {r[1] for r in con.execute("PRAGMA table_info(audit)")}
+    if "session" not in columns:
+        try:
+            con.execute("ALTER TABLE audit ADD COLUMN session TEXT NOT NULL DEFAULT ''")
+        except sqlite3.OperationalError as exc:  # another process added it first
+            if "duplicate column" not in str(exc):
+                raise
 
 
 class Action(StrEnum):
@@ -97,6 +119,8 @@ class Action(StrEnum):
     ADOPTER_INSIGHTS = "adopter_insights"
     PROVENANCE = "provenance"
     AUDIT_LOG = "audit_log"
+    AUDIT_EXPORT = "audit_export"  # the audit log downloaded as CSV
+    ECOMAP_EXPORT = "ecomap_export"  # an ecomap saved as PNG, GraphML or JSON
 
 
 Outcome = Literal["ok", "denied", "invalid", "error"]
@@ -116,6 +140,7 @@ class AuditEvent:
     result: dict = field(default_factory=dict)
     outcome: Outcome = "ok"
     detail: str = ""
+    session: str = ""  # a tag of the app session (app.sessions.audit_tag), "cli", or "" before one exists
 
 
 @dataclass
@@ -126,6 +151,181 @@ class VerifyReport:
     @property
     def ok(self) -> bool:
         return not self.problems
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """What an auditor narrows the log to. ``subject``: a child's or a person's id, matched wherever a row names
+    it as a whole value (the record asked for, a node, a filter, an id returned); ``day_from`` / ``day_to``:
+    days on the council's clock, both included."""
+
+    login: str | None = None
+    action: str | None = None
+    subject: str | None = None
+    day_from: dt.date | None = None
+    day_to: dt.date | None = None
+    session: str | None = None
+
+    def sql(self) -> tuple[list[str], list]:
+        clauses: list[str] = []
+        args: list = []
+        for column in ("login", "action", "session"):
+            if getattr(self, column):
+                clauses.append(f"{column} = ?")
+                args.append(getattr(self, column))
+        if self.subject:
+            clauses.append(
+                "("
+                + " OR ".join(f"EXISTS (SELECT 1 FROM json_tree(audit.{c}) WHERE atom = ?)" for c in JSON_COLUMNS)
+                + ")"
+            )
+            args += [self.subject] * len(JSON_COLUMNS)
+        if self.day_from:
+            clauses.append("at >= ?")
+            args.append(_utc_start(self.day_from))
+        if self.day_to:
+            clauses.append("at < ?")
+            args.append(_utc_start(self.day_to + dt.timedelta(days=1)))
+        return clauses, args
+
+    def describe(self) -> dict:
+        """The filter as the audit row of a reading or an export records it."""
+        return {k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in self.__dict__.items() if v}
+
+
+JSON_COLUMNS = ("target", "request", "result")
+
+
+def _utc_start(day: dt.date) -> str:
+    """The journal's timestamp (UTC ISO, comparable as text) of midnight on the council's clock."""
+    start = dt.datetime.combine(day, dt.time(), tzinfo=SHOWN_IN).astimezone(dt.UTC)
+    return start.isoformat(timespec="microseconds")
+
+
+# ---- the log as an auditor reads it ---------------------------------------------------------------------------
+ACTION_WORDS = {
+    Action.LOGIN: "signed in",
+    Action.SESSION: "opened a page",
+    Action.LOGOUT: "signed out",
+    Action.SEARCH: "searched",
+    Action.SEARCH_OPTIONS: "read the search options",
+    Action.LIST_CHILDREN: "listed their children",
+    Action.OPEN_NOTE: "opened a case note",
+    Action.OPEN_FORM: "opened a form",
+    Action.OPEN_DOCUMENT: "opened a document page",
+    Action.DOWNLOAD: "downloaded a document's file",
+    Action.PAGE_IMAGE: "viewed a scanned page",
+    Action.CHILD_PROFILE: "opened a child's profile",
+    Action.CHILD_TIMELINE: "opened a child's timeline",
+    Action.CHILD_NETWORK: "opened a child's ecomap",
+    Action.NODE_MENTIONS: "read the mentions behind an ecomap node",
+    Action.NODE_CHILDREN: "listed the children around an ecomap node",
+    Action.CHILD_FACTORS: "opened a child's concerns and strengths",
+    Action.FACTOR_STATEMENTS: "read the statements behind a code",
+    Action.MART: "read a mart",
+    Action.ADOPTER_INSIGHTS: "opened adopter insights",
+    Action.PROVENANCE: "traced where a fact came from",
+    Action.AUDIT_LOG: "read the audit log",
+    Action.AUDIT_EXPORT: "exported the audit log (CSV)",
+    Action.ECOMAP_EXPORT: "exported an ecomap",
+}
+OUTCOME_WORDS = {"ok": "done", "denied": "refused", "invalid": "invalid request", "error": "failed"}
+FIELD_WORDS = {"child_id": "child", "node_id": "node", "text": "words", "ids": "ids returned"}
+
+
+def readable_time(at: str) -> str:
+    """``2026-12-07T17:50:22.123456+00:00`` as ``7 Dec 2026 17:50:22`` on the council's clock."""
+    try:
+        when = dt.datetime.fromisoformat(at).astimezone(SHOWN_IN)
+    except (TypeError, ValueError):
+        return str(at)
+    return f"{when.day} {when:%b %Y %H:%M:%S}"
+
+
+def _value_words(value: object, *, longest: int | None) -> str:
+    if isinstance(value, list):
+        shown = value if longest is None else value[:longest]
+        more = "" if len(shown) == len(value) else f" … ({len(value)} in all)"
+        return ", ".join(_value_words(v, longest=longest) for v in shown) + more if value else "none"
+    if isinstance(value, dict):
+        return "; ".join(
+            f"{_words(k)} {_value_words(v, longest=longest)}" for k, v in value.items() if v not in (None, [], {}, "")
+        )
+    return str(value)
+
+
+def _words(key: str) -> str:
+    return FIELD_WORDS.get(key, key.replace("_", " "))
+
+
+def fields(text: str | None, *, longest: int | None = 8) -> list[tuple[str, str]]:
+    """A JSON column as (field, value) pairs in words; empty values left out, long lists cut to ``longest``."""
+    try:
+        value = json.loads(text or "{}")
+    except ValueError:
+        return [("", str(text))]
+    if not isinstance(value, dict):
+        return [("", _value_words(value, longest=longest))]
+    return [(_words(k), _value_words(v, longest=longest)) for k, v in value.items() if v not in (None, [], {}, "")]
+
+
+def readable(row: dict, *, longest: int | None = 8) -> dict:
+    """One journal row as an auditor reads it: the time on the council's clock (seconds), the session, who, the
+    action and outcome in words, and the target, request and result as fields. Plain text: escape it to show it."""
+    action = row.get("action") or ""
+    return {
+        "seq": row.get("seq"),
+        "time": readable_time(row.get("at")),
+        "session": row.get("session") or "",
+        "login": row.get("login") or "",
+        "role": (row.get("role") or "").replace("_", " "),
+        "action": ACTION_WORDS.get(action, action.replace("_", " ")),
+        "outcome": OUTCOME_WORDS.get(row.get("outcome"), row.get("outcome") or ""),
+        "about": fields(row.get("target"), longest=longest),
+        "request": fields(row.get("request"), longest=longest),
+        "result": fields(row.get("result"), longest=longest),
+        "detail": row.get("detail") or "",
+    }
+
+
+CSV_COLUMNS = (
+    "seq",
+    "time",
+    "time_utc",
+    "session",
+    "login",
+    "role",
+    "action",
+    "outcome",
+    "about",
+    "request",
+    "result",
+    "detail",
+    "row_hash",
+)
+
+
+def _cell(text: str) -> str:
+    """A CSV cell a spreadsheet shows as text: a value starting like a formula (= + - @, tab, CR) is prefixed with
+    ' (OWASP's CSV injection advice): query text is typed by users."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def to_csv(rows: list[dict]) -> bytes:
+    """The rows as CSV for auditors (UTF-8 with a BOM, so a spreadsheet reads names right): readable columns, the
+    UTC time to the microsecond and each row's hash, to check a line against the journal."""
+    import csv
+    import io
+
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    for row in rows:
+        r = readable(row, longest=None)
+        joined = {k: "; ".join(f"{f}: {v}" if f else v for f, v in r[k]) for k in ("about", "request", "result")}
+        values = {**r, **joined, "time_utc": row.get("at") or "", "row_hash": row.get("row_hash") or ""}
+        writer.writerow([_cell(str(values[c] if values[c] is not None else "")) for c in CSV_COLUMNS])
+    return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 
 def thread_connection(local: threading.local, path: Path, schema: str, synchronous_full: bool = False):
@@ -151,7 +351,11 @@ class AuditLog:
         self._local = threading.local()
 
     def _connect(self) -> sqlite3.Connection:
-        return thread_connection(self._local, self.path, SCHEMA, synchronous_full=True)
+        fresh = getattr(self._local, "con", None) is None
+        con = thread_connection(self._local, self.path, SCHEMA, synchronous_full=True)
+        if fresh:
+            migrate(con)
+        return con
 
     def write(
         self,
@@ -164,6 +368,7 @@ class AuditLog:
         result: dict | None = None,
         outcome: str = "ok",
         detail: str = "",
+        session: str = "",
     ) -> int:
         """Append one row; returns its sequence number. Raises :class:`AuditWriteFailed` on any failure."""
         try:
@@ -183,11 +388,13 @@ class AuditLog:
                     "result": _canonical(result or {}),
                     "outcome": outcome,
                     "detail": detail,
+                    "session": session,
                 }
                 digest = row_hash(prev, row)
                 con.execute(
-                    f"INSERT INTO audit ({', '.join(FIELDS)}, prev_hash, row_hash) VALUES ({', '.join('?' * (len(FIELDS) + 2))})",
-                    [*[row[f] for f in FIELDS], prev, digest],
+                    f"INSERT INTO audit ({', '.join(FIELDS)}, session, prev_hash, row_hash)"
+                    f" VALUES ({', '.join('?' * (len(FIELDS) + 3))})",
+                    [*[row[f] for f in FIELDS], session, prev, digest],
                 )
                 self._write_anchor(seq, digest)
                 con.execute("COMMIT")
@@ -209,6 +416,7 @@ class AuditLog:
             result=event.result,
             outcome=event.outcome,
             detail=event.detail,
+            session=event.session,
         )
 
     def _write_anchor(self, seq: int, digest: str) -> None:
@@ -219,17 +427,27 @@ class AuditLog:
         tmp.replace(self.anchor)
 
     def rows(
-        self, *, since_seq: int = 0, limit: int = 1000, login: str | None = None, action: str | None = None
+        self,
+        *,
+        since_seq: int = 0,
+        limit: int = 1000,
+        login: str | None = None,
+        action: str | None = None,
+        where: AuditFilter | None = None,
+        newest: bool = False,
     ) -> list[dict]:
+        """Rows after ``since_seq`` that match (oldest first; with ``newest``, the last ``limit`` of them, still
+        oldest first)."""
+        where = where or AuditFilter()
+        where = replace(where, login=login or where.login, action=action or where.action)
         con = self._connect()
-        sql, args = "SELECT * FROM audit WHERE seq > ?", [since_seq]
-        if login:
-            sql, args = sql + " AND login = ?", [*args, login]
-        if action:
-            sql, args = sql + " AND action = ?", [*args, action]
-        cur = con.execute(sql + " ORDER BY seq LIMIT ?", [*args, limit])
+        clauses, args = where.sql()
+        sql = f"SELECT * FROM audit WHERE seq > ?{''.join(' AND ' + c for c in clauses)}"
+        order = " ORDER BY seq DESC LIMIT ?" if newest else " ORDER BY seq LIMIT ?"
+        cur = con.execute(sql + order, [since_seq, *args, limit])
         names = [d[0] for d in cur.description]
-        return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+        found = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+        return found[::-1] if newest else found
 
     def export(self, lake: Lake) -> int:
         """Append the rows not yet in ``ops/audit_log`` (Delta) to it; returns how many. Idempotent."""
@@ -238,7 +456,8 @@ class AuditLog:
         total = 0
         while rows := self.rows(since_seq=since, limit=50_000):
             frame = pl.DataFrame(rows).with_columns(pl.col("at").str.to_datetime(time_zone="UTC"))
-            lake.write(OPS, EXPORT_TABLE, frame, mode="append")
+            # the session column came later: the exported copy gains it (older exported rows read it as null)
+            lake.write(OPS, EXPORT_TABLE, frame, mode="append", add_columns=True)
             since, total = rows[-1]["seq"], total + len(rows)
         return total
 
@@ -262,10 +481,13 @@ class AuditLog:
             return report
         con = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
         try:
-            cur = con.execute(f"SELECT {', '.join(FIELDS)}, prev_hash, row_hash FROM audit ORDER BY seq")
+            # a journal not yet opened by this version has no session column: its rows hash without one
+            has_session = "session" in {r[1] for r in con.execute("PRAGMA table_info(audit)")}
+            names = [*FIELDS, "prev_hash", "row_hash", *(["session"] if has_session else [])]
+            cur = con.execute(f"SELECT {', '.join(names)} FROM audit ORDER BY seq")
             prev, expected_seq = GENESIS, 1
             for values in cur:
-                row = dict(zip([*FIELDS, "prev_hash", "row_hash"], values, strict=True))
+                row = dict(zip(names, values, strict=True))
                 report.rows += 1
                 if row["seq"] != expected_seq:
                     report.problems.append(f"rows {expected_seq}..{row['seq'] - 1} are missing (removed)")

@@ -28,14 +28,15 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from enum import StrEnum
 from pathlib import Path
 
 import duckdb
 import polars as pl
 
 from app.access import SCOPE_TABLES, Scope, hidden_children, scope_for
-from app.audit import Action, AuditEvent, AuditLog, Outcome
-from app.sessions import SessionStore, hash_id
+from app.audit import Action, AuditEvent, AuditFilter, AuditLog, Outcome, to_csv
+from app.sessions import SessionStore, audit_tag, hash_id, new_session_id
 from app.users import Role, User, UserStore
 from lake.contracts.codes import factor_meaning
 from lake.documents.pipeline import TEXT, manifest
@@ -85,6 +86,38 @@ class Session:
     @property
     def role(self) -> Role:
         return self.user.role
+
+    @property
+    def tag(self) -> str:
+        """The session as the audit log names it: a tag of the app session (two people on one login differ), or
+        "cli" for a session the CLI or a test opened without one."""
+        return audit_tag(self.id_hash) if self.id_hash else "cli"
+
+
+class Sight(StrEnum):
+    """What a user may see of a person or a child."""
+
+    RECORDS = "records"  # a child in their scope: named, drawn, listed, and its records opened
+    AS_WRITTEN = "as written"  # anyone else who is not a child out of scope: named as the records they read name them
+    NOTHING = "nothing"  # a child out of scope (a restricted child included): no node, mention, name, id or link
+
+
+def sight(scope: Scope, person_id: str | None) -> Sight:
+    """The one access policy for people: every path that could show a person or a child — the search page's people
+    line and its hits, the ecomap's nodes, a node's mentions, a node's expansion, a traced fact — asks this, so no
+    path shows what another hides. A child out of scope is unreachable, whatever the path and however the name
+    was typed; its name may still stand in the text of a record the user may read (their sibling's note), as
+    written there, never resolved to it."""
+    if person_id in scope.children:
+        return Sight.RECORDS
+    if person_id in scope.unseen:
+        return Sight.NOTHING
+    return Sight.AS_WRITTEN
+
+
+def _named_id(line: str) -> str:
+    """The id on a people line ("Jonathan Hill (P0000123)")."""
+    return line.rsplit("(", 1)[-1].rstrip(")")
 
 
 _NOT_ASKED = object()  # ``_audited(child_id=...)`` left out: no child to check (``None`` is a child id refused)
@@ -182,8 +215,9 @@ class QueryService:
             self._searcher(table).item_types()
 
     # ---- signing in ----------------------------------------------------------------------------------
-    def login(self, login: str, password: str, client: str = "cli") -> Session:
-        """Check a password, throttled per login and per client (the lock doubles each time it is earned)."""
+    def login(self, login: str, password: str, client: str = "cli", session_tag: str = "cli") -> Session:
+        """Check a password, throttled per login and per client (the lock doubles each time it is earned).
+        ``session_tag``: the audit tag of the app session a successful sign-in opens (its row names it)."""
         with self._audited(login[:64], Action.LOGIN, request={"via": "password", "client": client[:64]}) as call:
             throttled = self.sessions.throttled(login[:64], client[:64])
             if throttled is not None:
@@ -196,30 +230,32 @@ class QueryService:
                 call.fail("denied", "wrong login or password" + locked)
                 raise NotSignedIn("wrong login or password")
             self.sessions.succeeded(user.login)
-            call.note(login=user.login, role=str(user.role))
+            call.note(login=user.login, role=str(user.role), session=session_tag)
             return Session(user, "password")
 
-    def session_for(self, login: str, via: str) -> Session:
+    def session_for(self, login: str, via: str, session_tag: str = "cli") -> Session:
         """A session for a login someone else has proven (the identity provider, or the operator at the CLI)."""
         with self._audited(login[:64], Action.LOGIN, request={"via": via}) as call:
             user = self.users.get(login)
             if user is None or user.disabled:
                 call.fail("denied", "unknown login")
                 raise NotSignedIn(f"no user {login!r} in the users file")
-            call.note(login=user.login, role=str(user.role))
+            call.note(login=user.login, role=str(user.role), session=session_tag)
             return Session(user, via)
 
     def sign_in(self, login: str, password: str, client: str) -> tuple[Session, str]:
         """The app's sign-in: :meth:`login`, then a new server session whose id (returned once, for the cookie)
         is the only way back into it."""
-        session = self.login(login, password, client)
-        session_id = self.sessions.start(session.login, str(session.role), "password")
+        session_id = new_session_id()  # drawn first, so the sign-in's row names the session it opens
+        session = self.login(login, password, client, audit_tag(hash_id(session_id)))
+        self.sessions.start(session.login, str(session.role), "password", session_id)
         return replace(session, id_hash=hash_id(session_id)), session_id
 
     def start_session(self, login: str, via: str) -> tuple[Session, str]:
         """A server session for a login the identity provider has proven; returns it and its id."""
-        session = self.session_for(login, via)
-        session_id = self.sessions.start(session.login, str(session.role), via)
+        session_id = new_session_id()
+        session = self.session_for(login, via, audit_tag(hash_id(session_id)))
+        self.sessions.start(session.login, str(session.role), via, session_id)
         return replace(session, id_hash=hash_id(session_id)), session_id
 
     def app_session(self, id_hash: str, *, touch: bool = True) -> Session | None:
@@ -255,7 +291,7 @@ class QueryService:
         session = self.app_session(id_hash)
         if self.sessions.end(id_hash, "signed out") and session is not None:
             with self._audited(session.login, Action.LOGOUT) as call:
-                call.note(role=str(session.role))
+                call.note(role=str(session.role), session=session.tag)
 
     # ---- scope -----------------------------------------------------------------------------------------
     def _versions(self) -> tuple:
@@ -290,7 +326,7 @@ class QueryService:
         an outcome first (``call.fail``). ``who`` is a session, or a login not signed in (no role)."""
         started = time.perf_counter()
         if isinstance(who, Session):
-            call = AuditedCall(self, who, AuditEvent(who.login, str(who.role), action))
+            call = AuditedCall(self, who, AuditEvent(who.login, str(who.role), action, session=who.tag))
         else:
             call = AuditedCall(self, None, AuditEvent(who, "", action))
         call.note(target=target or {}, request=request or {})
@@ -360,6 +396,8 @@ class QueryService:
             "sort": request.sort,
             "filters": request.filters.describe(),
             "limit": request.limit,
+            "offset": request.offset,
+            "read_names": request.read_names,
         }
         with self._audited(session, Action.SEARCH, request=asked, case_reader=True) as call:
             table = self._table
@@ -371,13 +409,28 @@ class QueryService:
             except InvalidRequest as exc:
                 call.fail("invalid", str(exc)[:500])
                 raise
+            result = self._as_seen(call.scope, result)
             call.note(
                 result={
                     "ids": [h.chunk_id for h in result.hits],
-                    "people": [p.rsplit("(", 1)[-1].rstrip(")") for p in result.people],
+                    "people": [_named_id(p) for p in result.people],
+                    "children": sorted({h.child_id for h in result.hits}),
+                    "scoped": result.scoped,  # the children the query named, which scoped it
+                    "total": result.total,
                 }
             )
             return result
+
+    @staticmethod
+    def _as_seen(scope: Scope, result: SearchResult) -> SearchResult:
+        """A search's result as :func:`sight` allows: hits only in the records of children in scope, people named
+        only when they are not a child out of scope. The searcher already reads with the scope as a prefilter;
+        this is the same policy every other path applies, checked where the result leaves the service."""
+        return replace(
+            result,
+            hits=[h for h in result.hits if sight(scope, h.child_id) is Sight.RECORDS],
+            people=[p for p in result.people if sight(scope, _named_id(p)) is not Sight.NOTHING],
+        )
 
     def search_options(self, session: Session) -> dict:
         """What the search page's filters may offer: the source types and the note/document/form types indexed.
@@ -385,8 +438,11 @@ class QueryService:
         with self._audited(session, Action.SEARCH_OPTIONS, case_reader=True) as call:
             call.leave_unrecorded()
             table = self._table
-            types = sorted(self._searcher(table).item_types()) if table is not None else []
-            return {"source_types": list(SOURCE_TYPES), "item_types": types}
+            searcher = self._searcher(table) if table is not None else None
+            types = sorted(searcher.item_types()) if searcher else []
+            # the list a reader sees: types that differ only in case or wording as one label ("Safety plan")
+            groups = searcher.type_groups() if searcher else {}
+            return {"source_types": list(SOURCE_TYPES), "item_types": types, "type_groups": groups}
 
     # ---- opening records ---------------------------------------------------------------------------------
     def live_record(self, table: str, key: str, value: str) -> dict | None:
@@ -583,7 +639,7 @@ class QueryService:
         with self._audited(session, Action.CHILD_NETWORK, child_id=child_id) as call:
             frame = self._mart("select * from main.child_network where child_id = ? order by edge_id", [child_id])
             # another child in the network is a node only for someone who may see that child
-            edges = [e for e in frame.to_dicts() if e["node_id"] not in call.scope.unseen]
+            edges = [e for e in frame.to_dicts() if sight(call.scope, e["node_id"]) is not Sight.NOTHING]
             call.note(result={"nodes": sorted({e["node_id"] for e in edges})})
             return {"child_id": child_id, "edges": edges}
 
@@ -605,7 +661,7 @@ class QueryService:
         none (it is not on their ecomap either)."""
         node = {"node_id": str(node_id)[:64]}
         with self._audited(session, Action.NODE_MENTIONS, child_id=child_id, request=node) as call:
-            if str(node_id) in call.scope.unseen:
+            if sight(call.scope, str(node_id)) is Sight.NOTHING:
                 call.note(target={"child_id": child_id, **node}, request={}, result={"ids": []})
                 return []
             frame = self._mart(
@@ -629,7 +685,7 @@ class QueryService:
                 " where node_id = ? and child_id <> ?",
                 [str(node_id), child_id],
             )
-            rows = [r for r in frame.to_dicts() if r["child_id"] in call.scope.children]
+            rows = [r for r in frame.to_dicts() if sight(call.scope, r["child_id"]) is Sight.RECORDS]
             profiles = {p["child_id"]: p for p in self._profiles(sorted({r["child_id"] for r in rows}))}
             out = [{**r, **profiles.get(r["child_id"], {})} for r in rows]
             # once the child is granted, the row names the node as its target
@@ -720,6 +776,10 @@ class QueryService:
                 raise call.deny("no such fact") from None
             if not session.role.reads_audit:
                 call.child_in_scope(found.child_id or "")
+                # an edge whose node is a child out of scope is not on the user's ecomap: nor is its trace
+                node = found.links[0].detail.get("node_id") if kind == "edge" and found.links else None
+                if node is not None and sight(call.scope, str(node)) is Sight.NOTHING:
+                    raise call.deny("no such fact")
             call.note(
                 target={"child_id": found.child_id} if found.child_id else {},
                 result={"links": len(found.links), "files": [f.key["path"] for f in found.landing_files()]},
@@ -729,13 +789,15 @@ class QueryService:
     def audit_log(
         self,
         session: Session,
+        where: AuditFilter | None = None,
         *,
         since_seq: int = 0,
         limit: int = 1000,
-        login: str | None = None,
-        action: str | None = None,
+        newest: bool = False,
     ) -> list[dict]:
-        asked = {"since_seq": since_seq, "limit": limit, "login": login, "action": action}
+        """The journal's rows that match (oldest first; ``newest``: the last ``limit`` of them), for auditors."""
+        where = where or AuditFilter()
+        asked = {"since_seq": since_seq, "limit": limit, **where.describe()}
         with self._audited(
             session,
             Action.AUDIT_LOG,
@@ -743,9 +805,37 @@ class QueryService:
             allowed=session.role.reads_audit,
             why_not=f"role {session.role} does not read the audit log",
         ) as call:
-            rows = self.audit.rows(since_seq=since_seq, limit=limit, login=login, action=action)
+            rows = self.audit.rows(since_seq=since_seq, limit=limit, where=where, newest=newest)
             call.note(result={"rows": len(rows)})
             return rows
+
+    def audit_export(self, session: Session, where: AuditFilter | None = None) -> bytes:
+        """Every row that matches, as CSV (:func:`app.audit.to_csv`). The export is itself a row: it names the
+        filter, how many rows left and the last one they reach, and is written before the file is returned."""
+        where = where or AuditFilter()
+        with self._audited(
+            session,
+            Action.AUDIT_EXPORT,
+            request=where.describe(),
+            allowed=session.role.reads_audit,
+            why_not=f"role {session.role} does not export the audit log",
+        ) as call:
+            rows = self.audit.rows(limit=10**12, where=where)
+            data = to_csv(rows)
+            call.note(result={"rows": len(rows), "last_seq": rows[-1]["seq"] if rows else 0, "bytes": len(data)})
+            return data
+
+    def ecomap_export(self, session: Session, child_id: str, fmt: str, node_ids: list[str]) -> None:
+        """Record an ecomap leaving the app (PNG, GraphML or JSON) before the browser gets it: the child, the
+        format and the nodes drawn. Refused, with no file, for a child out of scope or an ended session."""
+        asked = {"format": str(fmt)[:16]}
+        with self._audited(session, Action.ECOMAP_EXPORT, child_id=child_id, request=asked) as call:
+            call.require(fmt in ("png", "graphml", "json"), "not an export format")
+            nodes = sorted({str(n)[:64] for n in node_ids})
+            # what the view draws came from child_network, which the policy already filtered; an export naming a
+            # node the policy hides is refused rather than trusted
+            call.require(all(sight(call.scope, n) is not Sight.NOTHING for n in nodes), "a node out of scope")
+            call.note(result={"nodes": nodes})
 
 
 def _page_png(path: str | None, page: int, scale: float) -> bytes | None:

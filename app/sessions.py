@@ -44,6 +44,17 @@ def hash_id(session_id: str) -> str:
     return hashlib.sha256(session_id.encode("utf-8", "replace")).hexdigest()
 
 
+def new_session_id() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def audit_tag(id_hash: str) -> str:
+    """The session as the audit log names it: 12 hex digits of a hash of the stored hash. Two people on one login
+    get two tags; the tag opens nothing and is not the stored hash, yet an administrator holding the store can find
+    the session it names (:meth:`SessionStore.find_tag`)."""
+    return hashlib.sha256(f"audit-tag:{id_hash}".encode()).hexdigest()[:12] if id_hash else ""
+
+
 @dataclass(frozen=True)
 class AppSession:
     id_hash: str
@@ -81,9 +92,10 @@ class SessionStore:
         return thread_connection(self._local, self.path, SCHEMA)
 
     # ---- sessions ------------------------------------------------------------------------------------------
-    def start(self, login: str, role: str, via: str) -> str:
-        """A new session; returns its id (the only copy: the store keeps its hash)."""
-        session_id = secrets.token_urlsafe(32)
+    def start(self, login: str, role: str, via: str, session_id: str | None = None) -> str:
+        """A new session; returns its id (the only copy: the store keeps its hash). ``session_id``: one drawn by
+        :func:`new_session_id` beforehand, so the sign-in's audit row can name the session it opens."""
+        session_id = session_id or new_session_id()
         now = time.time()
         self._db().execute(
             "INSERT INTO app_session VALUES (?, ?, ?, ?, ?, ?, NULL, NULL)",
@@ -110,6 +122,11 @@ class SessionStore:
         if touch and now - found.last_seen > TOUCH_EVERY_S:
             con.execute("UPDATE app_session SET last_seen = ? WHERE id_hash = ?", (now, id_hash))
         return found
+
+    def find_tag(self, tag: str) -> AppSession | None:
+        """The session an audit row's tag names (ended or not), for an administrator following a row back."""
+        rows = self._db().execute("SELECT id_hash, login, role, via, started, last_seen FROM app_session").fetchall()
+        return next((AppSession(*r) for r in rows if tag and audit_tag(r[0]) == tag), None)
 
     def end(self, id_hash: str, reason: str) -> bool:
         cur = self._db().execute(

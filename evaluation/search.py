@@ -1,6 +1,6 @@
 """``caselake eval search``: search quality against the synthetic truth, for full-text, vector and hybrid.
 
-Four query sets, all built from the truth and the lake, none hand-labelled:
+Five query sets, all built from the truth and the lake, none hand-labelled:
 
 - **most recent document** (the pilot's task): for each child and document type, the type's name as the
   query, the child as a filter, documents only, newest first. Top-1 must be the child's latest document of
@@ -11,6 +11,9 @@ Four query sets, all built from the truth and the lake, none hand-labelled:
 - **document type within a child**: the type's name, the child as a filter, by relevance: precision of the
   top 10 (a hit is relevant when it is a page of a document of that type; the denominator is 10 or the
   number of relevant chunks when fewer).
+- **typed like a worker** (hybrid only, the app's mode): a child's name (full, first only, or nickname and
+  surname) and a document type, no filter, newest first and most relevant first: top-1 must be the child's
+  latest document of that type (goals: 0.95 newest, 0.85 relevance).
 - **paraphrased content**: each risk and protective factor asked in other words ("parents fighting" for
   domestic abuse), within each child whose records mention it: MRR and nDCG@10 (a chunk is relevant when it
   holds a true mention of the factor).
@@ -209,13 +212,66 @@ def paraphrased_content(corpus: Corpus, modes: tuple[str, ...]) -> tuple[int, li
     return pairs.height, rows
 
 
-# The four query sets, by the name ``tasks`` picks them with. Each builds its queries from the truth and the lake
+def typed_like_a_worker(corpus: Corpus, modes: tuple[str, ...]) -> tuple[int, list[dict]]:
+    """What a worker types, with no filter set: a child's name and a document type ("Jane Charlton safety
+    plan"), the first name and the type ("Jane safety plan"; only first names no other child of the council
+    has), a nickname the records use and the surname ("Stevie Kirk safety plan"), each most relevant first and
+    newest first. Top-1 latest: the first hit is a page of the child's latest document of that type (pairs whose
+    latest date two documents share are skipped); top-1 of type: any of the child's documents of that type."""
+    children = pl.read_parquet(corpus.truth_dir / "persons.parquet").filter(pl.col("is_child"))
+    children = children.filter(pl.col("person_id").is_in(list(corpus.everyone)))
+    first_counts = children.group_by(pl.col("first_name").str.to_lowercase()).len()
+    shared = set(first_counts.filter(pl.col("len") > 1)["first_name"].to_list())
+    latest = (
+        corpus.documents.sort("created_date")
+        .group_by("child_id", "document_type")
+        .agg(
+            pl.col("document_id").last(),
+            pl.col("document_id").alias("of_type"),
+            (pl.col("created_date") == pl.col("created_date").max()).sum().alias("at_latest"),
+        )
+        .filter(pl.col("at_latest") == 1)
+        .sort("child_id", "document_type")
+    )
+    # every k-th pair, so that a larger council is sampled across all its children rather than its first few
+    latest = latest.gather_every(max(1, -(-latest.height // corpus.max_queries)))
+    names = {r["person_id"]: r for r in children.iter_rows(named=True)}
+    queries: list[tuple[str, str, dict]] = []  # (form, query, pair)
+    for pair in latest.iter_rows(named=True):
+        child = names.get(pair["child_id"])
+        if child is None:
+            continue
+        first, surname, kind = child["first_name"], child["surname"], pair["document_type"]
+        queries.append(("child name + type", f"{first} {surname} {kind}", pair))
+        if first.lower() not in shared:
+            queries.append(("first name + type", f"{first} {kind}", pair))
+        nicknames = sorted(set(child["name_variants"]) - {first, surname})
+        if nicknames:
+            queries.append(("nickname + surname + type", f"{nicknames[0]} {surname} {kind}", pair))
+    rows = []
+    for mode in [m for m in modes if m == "hybrid"]:  # the app's mode (vector mode reads no types: docs/search.md)
+        for sort in ("newest", "relevance"):
+            found: dict[str, list[tuple[bool, bool]]] = {}
+            for form, query, pair in queries:
+                hits = corpus.hits(SearchRequest(query, mode=mode, sort=sort, limit=1))
+                top = hits[0].record_id if hits else None
+                found.setdefault(form, []).append((top == pair["document_id"], top in pair["of_type"]))
+            found["all"] = [x for v in found.values() for x in v]
+            for form, flags in found.items():
+                task = f"typed like a worker, {sort} ({form})"
+                rows.append(_score(task, mode, "top-1 latest", _mean([a for a, _ in flags]), len(flags)))
+                rows.append(_score(task, mode, "top-1 of type", _mean([b for _, b in flags]), len(flags)))
+    return len(queries), rows
+
+
+# The query sets, by the name ``tasks`` picks them with. Each builds its queries from the truth and the lake
 # and returns how many, and a score row per mode given (none when it is not picked: it is still counted).
 TASKS = {
     "most_recent_document": most_recent_document,
     "person_variants": person_variants,
     "document_type_in_child": document_type_in_child,
     "paraphrase": paraphrased_content,
+    "typed_like_a_worker": typed_like_a_worker,
 }
 
 

@@ -12,9 +12,12 @@ from app.ecomap import (
     KIND_STYLE,
     Filters,
     children_as_nodes,
+    drawn,
     echarts_option,
+    kind_of_group,
     layout,
     nodes_from_edges,
+    summary,
     to_graphml,
     to_json,
     visible,
@@ -85,7 +88,90 @@ def test_echarts_option_carries_kind_by_shape_and_band_by_line_and_no_markup():
     assert data["SCH-1"]["itemStyle"]["color"] == KIND_STYLE["school"][0]
     lines = {link["target"]: link["lineStyle"]["type"] for link in series["links"]}
     assert lines == {"P1": "solid", "ORG-1": "dashed", "SCH-1": "dotted", "ADR-1": "solid"}
-    assert "saveAsImage" in option["toolbox"]["feature"]
+    assert "<" not in json.dumps(option["title"]) or "Child <b>" in option["title"]["text"]  # plain canvas text
+
+
+def many_edges() -> list[dict]:
+    """A map like the test council's busiest: a few people, many organisations, some addresses, one school."""
+    base = edges()
+    rows = [{**base[0], "node_id": f"P{i}", "node_label": f"Person {i}"} for i in range(6)]
+    for i in range(40):
+        rows.append({**base[1], "node_id": f"ORG-{i}", "confidence_band": ("high", "medium", "low")[i % 3]})
+    rows += [{**base[3], "node_id": f"ADR-{i}", "mention_count": 2} for i in range(5)]
+    return [*rows, base[2]]
+
+
+def test_the_map_opens_with_the_people_first_and_the_rest_in_counted_groups():
+    nodes = nodes_from_edges(many_edges())
+    shown = drawn(nodes, Filters())
+    people = [n for n in shown if n.kind == "person"]
+    groups = {n.node_id: n for n in shown if n.is_group}
+    assert len(people) == 6 and not any(n.kind == "person" for n in groups.values())
+    # organisations and addresses: one counted node per band, named with its count, holding every member
+    assert set(groups) == {
+        "group:organisation:high",
+        "group:organisation:medium",
+        "group:organisation:low",
+        "group:address:high",
+    }
+    assert groups["group:organisation:low"].label == "13 organisations"
+    assert groups["group:address:high"].label == "5 addresses" and len(groups["group:address:high"].members) == 5
+    assert sum(len(g.members) for g in groups.values()) == 45 and len(shown) == 6 + 4 + 1  # and the school
+    assert kind_of_group("group:address:high") == "address" and kind_of_group("ORG-1") is None
+    # asked for: drawn one by one; the filters still apply to what a group counts
+    assert len(drawn(nodes, Filters(grouped=[]))) == len(nodes)
+    only_low = {n.node_id: n for n in drawn(nodes, Filters(bands=["low"], hidden=["ORG-2"]))}
+    assert only_low["group:organisation:low"].label == "12 organisations"
+    # a child found around a grouped node hangs from its group (never from a node that is not drawn)
+    more = nodes + children_as_nodes("ORG-0", [{"child_id": "P0000009", "name": "Kim", "age": 9, "locality": "Selby"}])
+    child = next(n for n in drawn(more, Filters()) if n.node_id == "P0000009")
+    assert child.around == "group:organisation:high"
+    words = summary(Filters(bands=["low"]), visible(nodes, Filters(bands=["low"])), len(nodes))
+    assert words.startswith("Showing 14 of 52 nodes") and "organisations in 1 counted group ·" in words  # + school
+    assert "confidence: low" in words
+
+
+def test_one_kinds_groups_are_not_drawn_on_one_ray():
+    shown = drawn(nodes_from_edges(many_edges()), Filters())
+    spots = layout(shown)
+    angles = {round(math.atan2(y, x), 3) for key, (x, y) in spots.items() if key.startswith("group:organisation")}
+    assert len(angles) == 3
+
+
+def test_the_highlight_is_in_the_data_and_follows_the_selection_and_the_filters():
+    nodes = nodes_from_edges(many_edges())
+
+    def marked(option) -> set[str]:
+        return {d["id"] for d in option["series"][0]["data"] if d.get("itemStyle", {}).get("borderWidth") == 3}
+
+    option = echarts_option("P0000001", "Child", drawn(nodes, Filters()), selected="P1")
+    assert marked(option) == {"P1"}
+    dark = [link for link in option["series"][0]["links"] if link["lineStyle"]["color"] == "#000"]
+    assert [link["target"] for link in dark] == ["P1"]
+    # no hover state that fades the rest of the map (it stayed faded after a redraw, and in the PNG)
+    assert "adjacency" not in json.dumps(option) and option["series"][0]["emphasis"]["focus"] == "none"
+    # the node filtered out: nothing is marked, nothing left faded
+    hidden = echarts_option("P0000001", "Child", drawn(nodes, Filters(hidden=["P1"])), selected="P1")
+    assert marked(hidden) == set()
+    assert all("opacity" not in d.get("itemStyle", {}) for d in hidden["series"][0]["data"])
+    assert marked(echarts_option("P0000001", "Child", drawn(nodes, Filters()), selected=None)) == set()
+
+
+def test_the_canvas_carries_its_title_key_and_tooltips_that_fit_inside_it():
+    nodes = nodes_from_edges(edges())
+    option = echarts_option("P0000001", "Child {a|b}", nodes, subtitle="Showing 4 of 4 nodes")
+    assert option["title"]["text"] == "Ecomap of Child (a|b)"  # braces would be read as rich-text markup
+    assert option["title"]["subtext"] == "Showing 4 of 4 nodes" and option["backgroundColor"] == "#fff"
+    legend = option["legend"]
+    assert legend["selectedMode"] is False
+    assert [item["icon"] for item in legend["data"]] == [KIND_STYLE[k][1] for k in KIND_STYLE if k != "child"]
+    bands = [c["style"]["text"] for c in option["graphic"][0]["children"] if c["type"] == "text"]
+    assert bands == [words for _r, _l, words in BAND_STYLE.values()]
+    assert option["tooltip"]["confine"] is True
+    for item in option["series"][0]["data"]:
+        assert max(len(line) for line in item["tooltip"]["formatter"].split("\n")) <= 60
+    texts = [option["title"]["textStyle"], option["title"]["subtextStyle"], legend["textStyle"]]
+    assert min(t["fontSize"] for t in [*texts, option["series"][0]["label"]]) >= 13
 
 
 def test_graphml_and_json_exports_are_valid_and_escape_what_the_records_say():

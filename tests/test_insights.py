@@ -4,6 +4,7 @@ kept out of the score, the list's recall of truly fitting households, and the ou
 
 from __future__ import annotations
 
+import re
 import time
 
 import numpy as np
@@ -17,8 +18,14 @@ from lake.insights.candidates import rank_candidates
 from lake.insights.characteristics import record_characteristics, theme_characteristics
 from lake.insights.clusters import household_groups
 from lake.insights.contract import InsightsInputError, checked
-from lake.insights.effects import WITH_PREFERENCES, WITHOUT_PREFERENCES
-from lake.insights.report import html_report
+from lake.insights.effects import (
+    EFFECT_SCHEMA,
+    WITH_PREFERENCES,
+    WITHOUT_PREFERENCES,
+    calls_a_difference,
+    with_q_values,
+)
+from lake.insights.report import cohort_findings, html_report, in_brief
 from lake.insights.themes import THEMES, ThemeFinder, sentences
 from lake.storage.delta import INSIGHTS, Lake
 from synth.agency import generate_agency, write_agency
@@ -205,8 +212,92 @@ def test_the_report_draws_forest_plots_and_renders_report_text_as_text(agency, f
         .alias("report_text")
     )
     page = html_report(analysis.analyse(agency.features, hostile, finder, bootstrap=0), "| a | b |")
-    assert page.count("<svg") == 4 and "Read this first" in page and "| a | b |" in page
+    assert page.count("<svg") == 8 and "Before you act on it" in page and "| a | b |" in page  # 4 cohorts × 2 models
     assert "<img src=x" not in page and "<b>autism</b>" not in page
+    # plain words first; every plot, odds ratio and q-value inside a disclosure that starts closed
+    assert page.index('data-testid="in-brief"') < page.index("<details") < page.index("<svg")
+    assert page.count('<details data-testid="technical"') == 4 and "<details open" not in page
+    assert all(part.index("</details>") > part.index("<svg") for part in page.split("<details")[1:])
+
+
+def _effect_rows(rows: list[tuple]) -> pl.DataFrame:
+    """An effects frame before the q-values: (characteristic, odds ratio, low, high, p) in one cohort."""
+    return pl.DataFrame(
+        [
+            {
+                "model": WITHOUT_PREFERENCES,
+                "cohort": "sibling_group",
+                "characteristic": name,
+                "label": name.replace("_", " ").capitalize(),
+                "source": "record",
+                "protected": None,
+                "households_with": 80,
+                "adopted_with": 40,
+                "households_without": 240,
+                "adopted_without": 60,
+                "odds_ratio": odds,
+                "ci_low": low,
+                "ci_high": high,
+                "p_value": p,
+                "too_small": False,
+            }
+            for name, odds, low, high, p in rows
+        ],
+        schema={k: v for k, v in EFFECT_SCHEMA.items() if k not in ("q_value", "finding")},
+    )
+
+
+def test_findings_follow_the_interval_and_name_the_correction_where_it_changes_the_call():
+    """The case of issue 42: "has fostered before 2.05 (1.22–3.44)" was "no clear difference" (its q-value after
+    the correction was over 0.05, unsaid). 'No clear difference' only where the interval includes 1; an interval
+    excluding 1 that the correction does not keep says so in words, with how many things were compared."""
+    rows = [("prior_fostering", 2.05, 1.22, 3.44, 0.006), ("strong", 4.0, 2.5, 6.4, 1e-6)]
+    rows += [("less", 0.4, 0.2, 0.8, 0.008), ("unknown", float("nan"), float("nan"), float("nan"), 0.2)]
+    rows += [(f"other_{i}", 1.1, 0.7, 1.6, 0.5) for i in range(26)]
+    findings = dict(with_q_values(_effect_rows(rows)).select("characteristic", "finding").iter_rows())
+    assert findings["prior_fostering"] == "more likely, but could be chance among the 30 things compared"
+    assert findings["less"] == "less likely, but could be chance among the 30 things compared"
+    assert findings["strong"] == "more likely" and findings["unknown"] == "no clear difference"
+    assert {findings[f"other_{i}"] for i in range(26)} == {"no clear difference"}
+    html = in_brief(with_q_values(_effect_rows(rows)))
+    assert "could be chance among the 30 things compared" in html and "50% of the adopters with it" in html
+
+
+def test_the_page_never_calls_an_interval_excluding_1_no_clear_difference(result):
+    effects = result.effects.filter(~pl.col("too_small"))
+    excludes_one = (pl.col("ci_low") > 1) | (pl.col("ci_high") < 1)
+    called_none = effects.filter(pl.col("finding") == "no clear difference")
+    assert called_none.height and not called_none.filter(excludes_one.fill_null(False)).height
+    differences = effects.filter(pl.col("finding").map_elements(calls_a_difference, return_dtype=pl.Boolean))
+    assert differences.height >= 5 and differences.filter(excludes_one).height == differences.height
+
+
+def test_the_list_gives_as_reasons_only_what_the_page_calls_a_difference(result):
+    """Each reason is a characteristic the page calls a difference for that cohort, leaning the same way; a
+    characteristic the page says it cannot tell about is never a reason."""
+    main = _main(result)
+    labels = main["label"].unique().to_list()
+    named = 0
+    for cohort, reasons in result.candidates.select("cohort", "reasons").iter_rows():
+        rows = main.filter(pl.col("cohort") == cohort)
+        difference = {r["label"]: r["finding"] for r in rows.iter_rows(named=True) if calls_a_difference(r["finding"])}
+        page = cohort_findings(result.effects, cohort)
+        for label in labels:
+            if label in reasons:
+                named += 1
+                assert label in difference, (cohort, label, reasons)
+                up = reasons.index(label) < reasons.find("Less common") or "Less common" not in reasons
+                assert difference[label].startswith("more likely" if up else "less likely"), (label, reasons)
+                assert f'<tr data-difference="yes"><td>{label}' in page  # and the page says so beside the list
+    assert named >= result.candidates.height  # not vacuous: most listed households have a reason
+
+
+def test_the_report_shows_percentages_not_proportions(result):
+    page = html_report(result)
+    plain = page[: page.index("<details")]  # what a family finder reads before opening the technical detail
+    assert "%" in plain and not re.search(r"(?<![\d.])0\.\d+", plain), re.findall(r"(?<![\d.])0\.\d+", plain)[:5]
+    listed = page[page.index("Approved households not yet matched") : page.index("Fairness audit")]
+    assert not re.search(r"<td>0\.\d+</td>", listed) and re.search(r"<td>\d+%</td>", listed)
 
 
 def test_the_simulation_study_reports_every_planted_effect():

@@ -3,6 +3,7 @@ store under the real server is in tests/test_app.py."""
 
 from __future__ import annotations
 
+import re
 import stat
 import time
 
@@ -87,3 +88,17 @@ def test_what_a_cli_command_writes_is_its_owners_only(tmp_path):
     assert written and all(stat.S_IMODE(p.stat().st_mode) & 0o077 == 0 for p in written), [
         (p.name, oct(p.stat().st_mode)) for p in written if p.stat().st_mode & 0o077
     ][:3]
+
+
+def test_the_audit_log_names_each_session_by_a_tag_that_opens_nothing(tmp_path):
+    from app.sessions import audit_tag, new_session_id
+
+    store = SessionStore(tmp_path / "sessions.sqlite")
+    drawn = new_session_id()
+    assert store.start("ana", "social_worker", "password", drawn) == drawn, "an id drawn first, for the sign-in's row"
+    other = store.start("ana", "social_worker", "password")
+    tags = {audit_tag(hash_id(drawn)), audit_tag(hash_id(other))}
+    assert len(tags) == 2 and all(re.fullmatch(r"[0-9a-f]{12}", t) for t in tags), "two people on one login differ"
+    assert audit_tag(hash_id(drawn)) not in (drawn, hash_id(drawn)) and store.live(audit_tag(hash_id(drawn))) is None
+    assert store.find_tag(audit_tag(hash_id(other))).id_hash == hash_id(other), "an administrator can follow it back"
+    assert store.find_tag("000000000000") is None and audit_tag("") == ""

@@ -96,9 +96,8 @@ class Timeline(pn.viewable.Viewer):
         super().__init__(**params)
         self.events, self._open = events, open_source
         kinds = sorted({e["event_type"] for e in events})
-        self._kinds = pn.widgets.MultiChoice.from_param(
-            self.param.kinds, name="Kinds of entry (none chosen: all)", options=kinds, width=420
-        )
+        # ticked boxes, each a native checkbox its own label names (a MultiChoice's label points at a hidden select)
+        self._kinds = pn.widgets.CheckBoxGroup.from_param(self.param.kinds, options=kinds, inline=True)
         self._prev = pn.widgets.Button(name="Newer entries", width=140)
         self._next = pn.widgets.Button(name="Older entries", width=140)
         self._prev.on_click(lambda _e: setattr(self, "page", max(self.page - 1, 0)))
@@ -108,7 +107,7 @@ class Timeline(pn.viewable.Viewer):
         self.param.watch(lambda _e: setattr(self, "page", 0), ["kinds"])
         self.param.watch(self._render, ["kinds", "page"])
         self._layout = pn.Column(
-            html_pane("<h2>Timeline</h2>"),
+            html_pane("<h2>Timeline</h2><p>Kinds of entry (none ticked: all)</p>"),
             self._kinds,
             self._status,
             pn.Row(self._prev, self._next),
@@ -174,11 +173,15 @@ class ChildPage(pn.viewable.Viewer):
             mentions=lambda node_id: service.node_mentions(session, child_id, node_id),
             expand=lambda node_id: service.node_children(session, child_id, node_id),
             open_source=self.preview.show,
+            # every export is an audited row naming the nodes it holds (GraphML/JSON: before the file is made)
+            on_export=lambda what: service.ecomap_export(
+                session, child_id, what, [n.node_id for n in self.ecomap.shown()]
+            ),
         )
         self.views = {
             "Profile": html_pane(profile_html(profile), sizing_mode="stretch_width"),
             "Timeline": Timeline(events, self.preview.show),
-            "Ecomap": self.ecomap,
+            "Ecomap": self.ecomap.main,
             "Concerns and strengths": ConcernsView(
                 factors,
                 statements=lambda code: service.factor_statements(session, child_id, code),
@@ -189,18 +192,40 @@ class ChildPage(pn.viewable.Viewer):
         self.section = pn.widgets.RadioButtonGroup(name="Show", options=list(self.views), value="Profile")
         shown = pn.Column(self.views["Profile"], sizing_mode="stretch_width")
         self.section.param.watch(lambda e: shown.__setitem__(slice(None), [self.views[e.new]]), "value")
+        # The right-hand column: the preview, and on the ecomap the map's own column above it (filters, node,
+        # details), so a node's answer shows beside the map; the preview there shows once a mention is opened.
+        self.ecomap.side.visible = False
+        self._preview_box = pn.Column(self.preview, sizing_mode="stretch_width")
+        self.section.param.watch(self._right_column, "value")
+        self.ecomap.param.watch(self._right_column, "reading")
         self._layout = pn.Column(
             html_pane(f'<h1 data-testid="child-heading">{child_words(ctx.profiles().get(child_id), child_id)}</h1>'),
             self.section,
             pn.Row(
                 shown,
                 pn.Column(
-                    self.preview, width=560, styles={"position": "sticky", "top": "0", "align-self": "flex-start"}
+                    self.ecomap.side,
+                    self._preview_box,
+                    width=560,
+                    # its own scroll, so the preview or a long list of mentions stays beside what opened it
+                    styles={
+                        "position": "sticky",
+                        "top": "0",
+                        "align-self": "flex-start",
+                        "max-height": "100vh",
+                        "overflow-y": "auto",
+                    },
+                    css_classes=["cl-right-column"],
                 ),
                 sizing_mode="stretch_width",
             ),
             sizing_mode="stretch_width",
         )
+
+    def _right_column(self, *_events):
+        on_map = self.section.value == "Ecomap"
+        self.ecomap.side.visible = on_map
+        self._preview_box.visible = not on_map or self.ecomap.reading
 
     def __panel__(self):
         return self._layout

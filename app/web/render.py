@@ -50,17 +50,25 @@ def marked_text(text: str | None, spans: list[tuple[int, int]]) -> str:
     return f'<div class="cl-text">{snippet(text, spans, width=3 * len(text) + 3)}</div>'
 
 
+# Text is never under 13 px (issue 42): the page's base is 14 px (``BASE_CSS`` in the shell), the smaller lines
+# 13 px; sizes are in px so a pane nested in another cannot shrink them further.
 CSS = """
 .cl-muted { color: #555; }
 .cl-text { white-space: pre-wrap; font-family: inherit; line-height: 1.45; max-height: 60vh; overflow-y: auto;
   border: 1px solid #ccc; padding: 8px; background: #fff; }
 .cl-hit { border-left: 4px solid #0072B2; padding: 2px 8px; }
 .cl-hit h3 { margin: 0 0 2px 0; font-size: 1.0em; }
-.cl-why { font-size: 0.85em; color: #333; }
+.cl-why { font-size: 13px; color: #333; }
 .cl-date b { font-weight: 600; }
 mark { background: #ffe066; color: #000; }
 .cl-key span.sym { display: inline-block; width: 14px; height: 14px; margin: 0 4px -2px 10px; }
-table.cl-table { border-collapse: collapse; font-size: 0.9em; }
+table.cl-table { border-collapse: collapse; font-size: 14px; }
+table.cl-table caption { font-size: 13px; text-align: left; }
+.cl-visually-hidden { position: absolute; width: 1px; height: 1px; margin: -1px; padding: 0; overflow: hidden;
+  clip: rect(0 0 0 0); white-space: nowrap; border: 0; }
+.cl-group-name { font-size: 13px; color: #333; }
+h3.cl-node-head { font-size: 15px; margin: 4px 0; }
+h3.cl-small-head { font-size: 14px; margin: 8px 0 0 0; }
 table.cl-table th, table.cl-table td { border-bottom: 1px solid #ddd; padding: 2px 6px; text-align: left; }
 """
 

@@ -31,6 +31,7 @@ from lake.storage.private import private_dir
 ECOMAP_URL_STATE = {
     "kinds": "kinds",
     "bands": "bands",
+    "grouped": "grouped",
     "seen_from": "seen_from",
     "seen_to": "seen_to",
     "hidden": "hidden",

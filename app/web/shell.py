@@ -75,6 +75,9 @@ def header(ctx: Context, current: str) -> pn.pane.HTML:
     )
 
 
+# Bokeh sizes every widget and pane from ``--bokeh-font-size`` (12 px by default): 14 px, so no text is under 13
+BASE_CSS = ":root { --bokeh-font-size: 14px; }"
+
 HEADER_CSS = """
 .cl-header { display: flex; gap: 18px; align-items: center; background: #0b4f8a; color: #fff; padding: 8px 14px;
   font-family: system-ui, sans-serif; }
@@ -88,7 +91,9 @@ HEADER_CSS = """
 
 def page(ctx: Context | None, current: str, body_factory) -> pn.viewable.Viewable:
     """A served page: the header and the body, or a sign-in prompt when the cookie names no current user."""
-    pn.extension("echarts")  # per session, before the page is built: the ecomap's ECharts is served locally
+    # per session, before the page is built: the ecomap's ECharts is served locally; the base text size is set on
+    # the document, whose custom property every component's shadow root inherits
+    pn.extension("echarts", global_css=[BASE_CSS])
     if ctx is None:
         return pn.pane.HTML('<p role="status">You are not signed in. <a href="/login?ended=1">Sign in</a></p>')
     return pn.Column(header(ctx, current), body_factory(ctx), sizing_mode="stretch_width")

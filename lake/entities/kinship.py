@@ -185,3 +185,32 @@ def kin_side(relation: str | None) -> str | None:
 def relation_class(relation: str | None) -> str | None:
     """A recorded relation in the coarse classes kinship words can tell apart."""
     return None if relation is None else kin_relation(relation) or relation.lower()
+
+
+# ---- sentences -------------------------------------------------------------------------------------------
+# Where a sentence ends, for reading which person a kinship word's neighbours name: a full stop, "!" or "?"
+# before a space, a line break, a bullet. Not after an initial or a title ("K. Bowen", "Dr. Hill"), which
+# workers write mid-sentence. Offsets are kept (the mentions are spans), so this is not a text splitter.
+_BREAK = re.compile(r"[.!?]+(?=\s)|\n+|[•·▪]")
+_NOT_AN_END = frozenset({"mr", "mrs", "ms", "mx", "dr", "st", "no", "vs", "approx", "tel"})
+
+
+def sentence_starts(text: str) -> list[int]:
+    """The offsets where each sentence of ``text`` starts (the first is 0), for :func:`bisect.bisect_right`."""
+    starts = [0]
+    for m in _BREAK.finditer(text):
+        if m.group()[0] in ".!?":
+            before = re.search(r"(\w+)$", text[: m.start()])
+            word = before.group(1) if before else ""
+            if (len(word) == 1 and word.isupper()) or word.lower() in _NOT_AN_END:
+                continue
+        if text[starts[-1] : m.start()].strip():
+            starts.append(m.end())
+        else:  # a break right after another ('.' then a line break): one boundary
+            starts[-1] = m.end()
+    return starts
+
+
+# What lies between two mentions written as items of one list ("Mum, Pat and Nan", "Present: Dad; Nana"),
+# once the mentions themselves are taken out: separators, "and", titles. List-mates are different people.
+LIST_GAP = re.compile(r"[\s,;/&()]*(?:(?:and|or|Mr|Mrs|Ms|Miss|Mx|Dr)\.?[\s,;/&()]*)*", re.IGNORECASE)

@@ -63,7 +63,7 @@ def analyse(
     flags, phrases = finder.household_themes(reports)
     characteristics = record_characteristics(features) + theme_characteristics()
     effects = association_table(features, flags, characteristics)
-    candidates = rank_candidates(features, flags, characteristics, history=history, top_k=top_k)
+    candidates = rank_candidates(features, flags, characteristics, history=history, effects=effects, top_k=top_k)
     fairness = fairness_audit(features, candidates, characteristics)
     groups, _ = household_groups(
         features,

@@ -1,6 +1,6 @@
 """The list the agency asked for: approved households not yet matched, open to a child of a waiting cohort,
 ranked by the estimated chance that such a household adopts such a child — with its uncertainty, the reasons in
-plain words, and how often each household was listed before (so the same families are not pointed at again
+plain words (only characteristics the analysis calls a difference), and how often each household was listed before (so the same families are not pointed at again
 and again without anyone seeing it).
 
 The score never uses a protected characteristic: it is a Firth logistic regression on the other recorded
@@ -18,7 +18,14 @@ from scipy.stats import hypergeom
 
 from lake.insights.characteristics import Characteristic, household_matrix
 from lake.insights.contract import COHORTS, MATCHED, pool
-from lake.insights.effects import enough_to_model, fit_firth, varying_columns
+from lake.insights.effects import (
+    CLEAR_FINDINGS,
+    WITHOUT_PREFERENCES,
+    calls_a_difference,
+    enough_to_model,
+    fit_firth,
+    varying_columns,
+)
 
 TOP_K = 20
 Z95 = 1.959963984540054
@@ -51,17 +58,40 @@ FAIRNESS_SCHEMA = {
 }
 
 
-def _reasons(x: np.ndarray, beta: np.ndarray, characteristics: list[Characteristic]) -> str:
-    """What moves this household's estimate, largest first, as the words a family finder reads."""
-    present = [(beta[j], c.label) for j, c in enumerate(characteristics) if x[j] > 0.5 and abs(beta[j]) > 0.05]
-    up = [f"{label} (odds ×{np.exp(b):.1f})" for b, label in sorted(present, reverse=True) if b > 0]
-    down = [f"{label} (odds ×{np.exp(b):.2f})" for b, label in sorted(present) if b < 0]
+NO_REASON = (
+    "Nothing the analysis calls a difference for this cohort: the rank comes from weaker signs, so treat it as a "
+    "weak prompt."
+)
+
+
+def _differences(effects: pl.DataFrame | None, cohort: str) -> dict[str, str]:
+    """The characteristics the report calls a difference for ``cohort`` (main model), with the finding in words."""
+    if effects is None:
+        return {}
+    rows = effects.filter((pl.col("model") == WITHOUT_PREFERENCES) & (pl.col("cohort") == cohort))
+    return {r["characteristic"]: r["finding"] for r in rows.iter_rows(named=True) if calls_a_difference(r["finding"])}
+
+
+def _reasons(
+    x: np.ndarray, beta: np.ndarray, characteristics: list[Characteristic], differences: dict[str, str]
+) -> str:
+    """What this household shares with the adopters of the cohort, largest pull on its estimate first: only the
+    characteristics the report calls a difference, and only where the score leans the same way, so the list
+    never gives as a reason what the analysis beside it says it cannot tell."""
+    up, down = [], []
+    for b, c in sorted(((beta[j], c) for j, c in enumerate(characteristics) if x[j] > 0.5), key=lambda t: -abs(t[0])):
+        finding = differences.get(c.name, "")
+        words = c.label + ("" if finding in CLEAR_FINDINGS else " (could be chance)")
+        if b > 0 and finding.startswith("more likely"):
+            up.append(words)
+        elif b < 0 and finding.startswith("less likely"):
+            down.append(words)
     parts = []
     if up:
-        parts.append("Raises the estimate: " + "; ".join(up) + ".")
+        parts.append("More common among these adopters: " + "; ".join(up) + ".")
     if down:
-        parts.append("Lowers it: " + "; ".join(down) + ".")
-    return " ".join(parts) or "None of the characteristics the score uses: the estimate is the agency's base rate."
+        parts.append("Less common among them: " + "; ".join(down) + ".")
+    return " ".join(parts) or NO_REASON
 
 
 def rank_candidates(
@@ -70,12 +100,14 @@ def rank_candidates(
     characteristics: list[Characteristic],
     *,
     history: pl.DataFrame | None = None,
+    effects: pl.DataFrame | None = None,
     top_k: int = TOP_K,
     include_protected: bool = False,
 ) -> pl.DataFrame:
     """The top ``top_k`` waiting households open to each cohort. ``include_protected`` exists only so the
     evaluation can state what leaving protected characteristics out of the score costs; the product never
-    sets it."""
+    sets it. ``effects`` is the association table the report shows: the reasons name only what it calls a
+    difference (without it, none)."""
     used = [c for c in characteristics if include_protected or c.protected is None]
     matched = features.filter(pl.col("status") == MATCHED)
     X_train = household_matrix(matched, themes, used)
@@ -100,6 +132,7 @@ def rank_candidates(
         eta = design @ fit.beta
         se = np.sqrt(np.einsum("ij,jk,ik->i", design, fit.cov, design))
         order = sorted(range(len(eta)), key=lambda i: (-eta[i], ids[i]))[:top_k]
+        differences = _differences(effects, cohort.name)
         times = dict(listed.filter(pl.col("cohort") == cohort.name).select("household_id", "times").iter_rows())
         for rank, i in enumerate(order, start=1):
             hid = ids[i]
@@ -111,7 +144,7 @@ def rank_candidates(
                     "estimate": float(expit(eta[i])),
                     "estimate_low": float(expit(eta[i] - Z95 * se[i])),
                     "estimate_high": float(expit(eta[i] + Z95 * se[i])),
-                    "reasons": _reasons(X[i], fit.beta, used),
+                    "reasons": _reasons(X[i], fit.beta, used, differences),
                     "times_listed_before": int(times.get(hid, 0)),
                 }
             )

@@ -142,9 +142,28 @@ def cohort_effects(
     return pl.DataFrame(rows, schema={k: v for k, v in EFFECT_SCHEMA.items() if k not in ("q_value", "finding")})
 
 
+CLEAR_FINDINGS = ("more likely", "less likely")
+
+
+def could_be_chance(direction: str, compared: int) -> str:
+    """The words for a difference whose interval excludes 1 but which the Benjamini–Hochberg step does not keep:
+    named in words, because that step is what changes the call."""
+    return f"{direction}, but could be chance among the {compared} things compared"
+
+
+def calls_a_difference(finding: str | None) -> bool:
+    """Whether the report calls a row a difference: its 95% interval excludes 1 with enough households, whether
+    or not it survives the correction for many comparisons. The list's reasons use only these."""
+    return bool(finding) and finding.startswith(CLEAR_FINDINGS)
+
+
 def with_q_values(effects: pl.DataFrame) -> pl.DataFrame:
     """Benjamini–Hochberg q-values across every characteristic × cohort of a model variant, and the finding in
-    words. Cells too small to say anything stay in the family (so leaving them out cannot flatter the rest)."""
+    words. Cells too small to say anything stay in the family (so leaving them out cannot flatter the rest).
+
+    The finding follows the interval first, so the words never contradict the numbers beside them: "no clear
+    difference" only where the 95% interval includes 1; an interval that excludes 1 is "more likely" or "less
+    likely" when q < 0.05 too, else the same words saying it could be chance among the things compared."""
     parts = []
     for (_,), part in effects.group_by(["model"], maintain_order=True):
         p = part["p_value"].to_numpy()
@@ -152,18 +171,27 @@ def with_q_values(effects: pl.DataFrame) -> pl.DataFrame:
         finite = np.isfinite(p)
         if finite.any():
             q[finite] = multipletests(p[finite], alpha=FDR, method="fdr_bh")[1]
-        parts.append(part.with_columns(pl.Series("q_value", q)))
-    out = pl.concat(parts).with_columns(
-        pl.when(pl.col("too_small"))
-        .then(pl.lit("too few to say"))
-        .when((pl.col("q_value") < FDR) & (pl.col("odds_ratio") > 1))
-        .then(pl.lit("more likely"))
-        .when((pl.col("q_value") < FDR) & (pl.col("odds_ratio") < 1))
-        .then(pl.lit("less likely"))
-        .otherwise(pl.lit("no clear difference"))
-        .alias("finding")
-    )
-    return out.select(list(EFFECT_SCHEMA))
+        compared = int(finite.sum())
+        # NaN compares greater than any number in polars: a missing bound must say nothing, so it becomes null
+        low, high = pl.col("ci_low").fill_nan(None), pl.col("ci_high").fill_nan(None)
+        clear = pl.col("q_value").fill_nan(None) < FDR
+        parts.append(
+            part.with_columns(pl.Series("q_value", q)).with_columns(
+                pl.when(pl.col("too_small"))
+                .then(pl.lit("too few to say"))
+                .when((low > 1) & clear)
+                .then(pl.lit("more likely"))
+                .when((high < 1) & clear)
+                .then(pl.lit("less likely"))
+                .when(low > 1)
+                .then(pl.lit(could_be_chance("more likely", compared)))
+                .when(high < 1)
+                .then(pl.lit(could_be_chance("less likely", compared)))
+                .otherwise(pl.lit("no clear difference"))
+                .alias("finding")
+            )
+        )
+    return pl.concat(parts).select(list(EFFECT_SCHEMA))
 
 
 def association_table(

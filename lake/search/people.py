@@ -4,7 +4,9 @@ to him).
 
 A name in the query is matched against every name a resolved person is known by: the names recorded for
 them (including earlier names) and the name as the text wrote it. A surname must match exactly; a first
-name may be the same, an alias of it (the nickname list resolution uses) or its initial.
+name may be the same, an alias of it (the nickname list resolution uses) or its initial. When no name matches
+so, a word one or two letters off a known name (:func:`close_enough`: "Charltn") is read as that name, and the
+match says how it read it.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 import polars as pl
+from rapidfuzz.distance import DamerauLevenshtein
 
 from lake.entities.items import MENTIONS
 from lake.entities.resolution import MENTION_PERSON, RESOLVED, alias_groups, recorded_people
@@ -29,6 +32,7 @@ class PersonMatch:
     resolved_person_id: str
     name: str  # the person's best-known full name
     matched: str  # the words of the query that named them
+    read_as: str | None = None  # the known name a mistyped query word was read as ("charlton" for "charltn")
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,14 @@ def first_names_compatible(query_first: str, known_first: str) -> bool:
         return query_first[0] == known_first[0]
     groups = alias_groups()
     return bool(set(groups.get(query_first, ())) & set(groups.get(known_first, ())))
+
+
+def close_enough(typed: str, known: str) -> bool:
+    """A typed word is read as a known name one letter off (two for names of seven letters or more), a swap of
+    two neighbours counting as one; names under five letters must be typed exactly ("Hill" is not "Hall")."""
+    if typed == known or min(len(typed), len(known)) < 5 or typed[0] != known[0]:
+        return False
+    return DamerauLevenshtein.distance(typed, known, score_cutoff=2) <= (2 if len(known) >= 7 else 1)
 
 
 class PeopleDirectory:
@@ -137,7 +149,54 @@ class PeopleDirectory:
                     found[pid] = PersonMatch(
                         pid, self.display.get(pid, f"{known_first} {surname}".title()), f"{first} {surname}"
                     )
+        if not found:  # nobody by the names as typed: a letter or two off ("Charltn", "Jamla")
+            for first, surname in itertools.pairwise(words):
+                for pid, known_first, known_surname in self._close_to(first, surname):
+                    if pid not in found:
+                        found[pid] = PersonMatch(
+                            pid,
+                            self.display.get(pid, f"{known_first} {known_surname}".title()),
+                            f"{first} {surname}",
+                            f"{known_first} {known_surname}",
+                        )
         return list(found.values())
+
+    def _close_to(self, first: str, surname: str) -> list[tuple[str, str, str]]:
+        """People whose surname is ``surname`` one or two letters off (the first name compatible), or whose first
+        name is ``first`` so off (the surname exact): never both off."""
+        out = []
+        for known_surname, people in self.by_surname.items():
+            exact = known_surname == surname
+            if not exact and not close_enough(surname, known_surname):
+                continue
+            for pid, known_first in people:
+                if not known_first:
+                    continue
+                if (not exact and first_names_compatible(first, known_first)) or (
+                    exact and close_enough(first, known_first)
+                ):
+                    out.append((pid, known_first, known_surname))
+        return out
+
+    def children_by_first_name(self, words: list[str], children: frozenset[str]) -> list[PersonMatch]:
+        """The ``children`` (ids) a lone first name in ``words`` names: the name, a nickname of it, or one or two
+        letters off it. A worker types "Jane safety plan" about the child in front of them; only children are
+        looked up so (an adult's first name alone says too little)."""
+        if not children or self.names.is_empty():
+            return []
+        rows = self.names.filter(pl.col("resolved_person_id").is_in(list(children)) & pl.col("first").is_not_null())
+        # the closest reading wins: "Georgina" names the child Georgina, not also Georgia (one letter off)
+        tiers: list[dict[str, PersonMatch]] = [{}, {}, {}]  # the name itself, a nickname of it, a mistype
+        for word in (w for w in words if len(w) >= 3):
+            for pid, known_first, surname in rows.select("resolved_person_id", "first", "surname").iter_rows():
+                shown = self.display.get(pid, f"{known_first} {surname}".title())
+                if word == known_first:
+                    tiers[0].setdefault(pid, PersonMatch(pid, shown, word))
+                elif len(known_first) > 1 and first_names_compatible(word, known_first):
+                    tiers[1].setdefault(pid, PersonMatch(pid, shown, word))
+                elif close_enough(word, known_first):
+                    tiers[2].setdefault(pid, PersonMatch(pid, shown, word, known_first))
+        return list(next((t for t in tiers if t), {}).values())
 
     def mentions_of(self, person_ids: list[str], children: frozenset[str]) -> list[PersonMention]:
         """Every mention of these people in the records of ``children`` (the caller's visible children)."""
