@@ -164,3 +164,34 @@ def test_the_warehouse_copy_follows_each_change_file_by_file(tmp_path, monkeypat
     lake.write("enterprise", "case_note", wider, mode="overwrite")
     assert mirror().mode == "full", "a new column: copied whole"
     assert warehouse.mirror_tables(lake, database, [("enterprise", "missing")])[0].mode == "missing"
+
+
+def test_a_merge_touching_many_files_commits_in_parts_of_a_few_files_each(tmp_path, monkeypatch):
+    """delta-rs holds the files a merge rewrites in memory: a held source is committed in parts, each falling in at
+    most MERGE_FILES_PER_COMMIT files, and the table ends as one merge would leave it."""
+    monkeypatch.setattr(delta, "TARGET_FILE_BYTES", 256 << 10)
+    monkeypatch.setattr(delta, "MERGE_FILES_PER_COMMIT", 4)
+    lake, rng = Lake(str(tmp_path)), np.random.default_rng(45)
+    notes = _notes(range(30_000), rng)
+    merge_by_key(lake, "enterprise", "case_note", notes, ("note_id",))
+    first = lake.version("enterprise", "case_note")
+    files = len(lake.table("enterprise", "case_note").file_uris())
+    changed = notes.sample(24, seed=4).with_columns(pl.lit("edited").alias("note_text"), pl.lit("e").alias("_row_hash"))
+
+    stats = merge_by_key(
+        lake, "enterprise", "case_note", pl.concat([changed, _notes(range(30_000, 30_002), rng)]), ("note_id",)
+    )
+
+    assert (stats.updated, stats.inserted, stats.unchanged) == (24, 2, 0) and files >= 20
+    commits = stats.version - first
+    assert commits >= 4, "24 keys over many files: several parts"
+    for version in range(first + 1, stats.version + 1):
+        log = Path(lake.uri("enterprise", "case_note"), "_delta_log", f"{version:020d}.json")
+        removed = [json.loads(line) for line in log.read_text().splitlines() if '"remove"' in line]
+        assert len(removed) <= 4, f"version {version} rewrote {len(removed)} files"
+    after = lake.read("enterprise", "case_note")
+    assert after.height == 30_002 and after["note_id"].n_unique() == 30_002
+    edited = after.filter(pl.col("note_id").is_in(changed["note_id"].implode()))
+    assert edited["note_text"].unique().to_list() == ["edited"] and edited.height == 24
+    again = merge_by_key(lake, "enterprise", "case_note", changed, ("note_id",))
+    assert not again.committed and again.unchanged == 24, "a part applied again changes nothing"

@@ -36,6 +36,7 @@ TARGET_FILE_BYTES = 8 << 20
 # A merge source up to this many rows is held in memory, which lets delta-rs derive a pruning predicate from
 # its keys (files outside their range are not even read); a larger one streams through in batches.
 SMALL_SOURCE_ROWS = 200_000
+MERGE_FILES_PER_COMMIT = 16
 
 
 def _file_size() -> dict[str, str]:
@@ -394,11 +395,30 @@ def merge_by_key(
             )
         return MergeStats(inserted=count, version=0, committed=True)
     small = count <= SMALL_SOURCE_ROWS
-    if small:
-        frame = pl.from_arrow(rows.table()) if isinstance(rows, RowStream) else rows
-        data = frame.sort(list(keys), nulls_last=True).to_arrow()
-    else:
+    if not small:
         data = rows.reader() if isinstance(rows, RowStream) else rows.to_arrow()
+        return _merge(lake, layer, name, dt, data, count, keys, update_when, streamed=True)
+    frame = pl.from_arrow(rows.table()) if isinstance(rows, RowStream) else rows
+    frame = frame.sort(list(keys), nulls_last=True)
+    done = MergeStats(version=dt.version())
+    for part in _parts_by_file(dt, frame, keys[0]):
+        table = lake.table(layer, name)
+        done.add(_merge(lake, layer, name, table, part.to_arrow(), part.height, keys, update_when, streamed=False))
+    return done
+
+
+def _merge(
+    lake: Lake,
+    layer: str,
+    name: str,
+    dt: DeltaTable,
+    data: pa.Table | pa.RecordBatchReader,
+    count: int,
+    keys: tuple[str, ...],
+    update_when: str,
+    streamed: bool,
+) -> MergeStats:
+    """One MERGE commit of ``data`` (``count`` rows) by ``keys``."""
     before = dt.version()
     predicate = " AND ".join(f"t.`{k}` = s.`{k}`" for k in keys)
     with _Commit(lake, layer, name, "merge", before=before) as commit:
@@ -409,17 +429,36 @@ def merge_by_key(
                 source_alias="s",
                 target_alias="t",
                 merge_schema=True,
-                streamed_exec=not small,
+                streamed_exec=streamed,
                 commit_properties=commit.properties,
             )
             .when_matched_update_all(predicate=update_when)
             .when_not_matched_insert_all()
             .execute()
         )
-    after = DeltaTable(uri, storage_options=lake._options).version()
+    after = DeltaTable(lake.uri(layer, name), storage_options=lake._options).version()
     inserted = int(metrics.get("num_target_rows_inserted", 0))
     updated = int(metrics.get("num_target_rows_updated", 0))
     return MergeStats(inserted, updated, count - inserted - updated, after, after != before)
+
+
+def _parts_by_file(dt: DeltaTable, frame: pl.DataFrame, key: str) -> list[pl.DataFrame]:
+    """A held merge source split into parts that each fall in at most ``MERGE_FILES_PER_COMMIT`` of the table's
+    files, by the file whose range of the first key (its min statistic; the files are written in key order) holds
+    each row. delta-rs holds the files a merge rewrites in memory: one MERGE of the case notes' next day at 100,000
+    children rewrote 84 files and peaked at 5.9 GB. Each part is its own commit; the row-hash guard makes a part
+    applied twice a no-op, so a process stopped between parts leaves a table that a re-run completes (the
+    watermarks move only after the last part)."""
+    actions = pa.table(dt.get_add_actions(flatten=True))
+    column = f"min.{key}"
+    if actions.num_rows <= MERGE_FILES_PER_COMMIT or column not in actions.column_names:
+        return [frame]
+    starts = pl.Series("start", actions[column].to_pylist()).drop_nulls().unique().sort()
+    if starts.dtype != frame.schema[key]:
+        return [frame]
+    holder = (starts.search_sorted(frame[key], side="right").cast(pl.Int64) - 1).clip(lower_bound=0)
+    part = (holder.rank("dense") - 1) // MERGE_FILES_PER_COMMIT
+    return frame.with_columns(part.alias("_part")).partition_by("_part", include_key=False, maintain_order=True)
 
 
 def ensure_table(lake: Lake, layer: str, name: str, schema: pa.Schema) -> None:
