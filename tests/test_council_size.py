@@ -195,3 +195,24 @@ def test_a_merge_touching_many_files_commits_in_parts_of_a_few_files_each(tmp_pa
     assert edited["note_text"].unique().to_list() == ["edited"] and edited.height == 24
     again = merge_by_key(lake, "enterprise", "case_note", changed, ("note_id",))
     assert not again.committed and again.unchanged == 24, "a part applied again changes nothing"
+
+
+def test_a_key_two_source_rows_would_write_is_named_with_its_sources(tmp_path):
+    """The collision check groups the keys' hashes first (bounded memory at 8.6 million keys), then names the exact
+    keys and the sources of the rows that share one."""
+    from lake.ingest import enterprise
+    from lake.storage.spool import Spool
+
+    table = next(t for t in enterprise.TABLES if t.name == "case_note")
+    rows = Spool(tmp_path / "rows")
+    notes = _notes(range(5_000), np.random.default_rng(5)).with_columns(pl.lit("liquidlogic").alias("_source"))
+    rows.write(notes)
+    assert enterprise.collisions(enterprise.TablePlan(table, rows, {})) == []
+    again = notes.filter(pl.col("note_id").is_in(["N0000007", "N0004000"])).with_columns(
+        pl.lit("mosaic").alias("_source")
+    )
+    rows.write(again)
+    (problem,) = enterprise.collisions(enterprise.TablePlan(table, rows, {}))
+    assert (
+        "2 key(s)" in problem and "N0000007 (2 rows from liquidlogic and mosaic)" in problem and "N0004000" in problem
+    )

@@ -477,8 +477,20 @@ def collisions(plan: TablePlan, shown: int = 5) -> list[str]:
     if plan.rows is None:
         return []
     key = list(plan.table.key)
+    # First the keys' 64-bit hashes that repeat, streamed (0.55 GB for 8.6 million case notes, where grouping the
+    # keys themselves with their sources took 4.1 GB); then the exact keys and sources of those rows only.
+    scan = plan.rows.scan().with_columns(pl.struct(key).hash().alias("_key_hash"))
+    repeated = (
+        scan.select("_key_hash")
+        .group_by("_key_hash")
+        .agg(pl.len().alias("_rows"))
+        .filter(pl.col("_rows") > 1)
+        .collect(engine="streaming")
+    )
+    if repeated.is_empty():
+        return []
     clashing = (
-        plan.rows.scan()
+        scan.join(repeated.lazy().select("_key_hash"), on="_key_hash", how="semi")
         .select(*key, "_source")
         .group_by(key)
         .agg(pl.len().alias("_rows"), pl.col("_source").unique().sort().str.join(" and ").alias("_sources"))
