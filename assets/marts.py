@@ -7,7 +7,6 @@ Row counts and column schemas (with column-level lineage) are fetched after dbt 
 
 import datetime as dt
 import json
-import os
 from collections.abc import Iterable, Iterator
 from functools import cached_property
 from importlib.metadata import version
@@ -62,7 +61,7 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, lakehouse
         lake,
         lakehouse.warehouse() / "caselake.duckdb",
         MIRRORED_SOURCES,
-        os.environ.get("CASELAKE_DUCKDB_MEMORY", "2GB"),
+        lakehouse.settings().ops.duckdb_memory,
     )
     updated = [
         f"{m.table} ({m.mode}: +{m.rows_inserted} -{m.rows_deleted} rows)"

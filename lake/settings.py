@@ -119,6 +119,7 @@ class OpsSettings:
         400  # files a version needs are kept this long: time travel and audit reach back this far
     )
     staging_batch_rows: int = 50_000  # records staged at a time: a file's peak memory is set by this (issue 38)
+    duckdb_memory: str = "2GB"  # DuckDB's cap in the warehouse copy and in dbt (dbt/profiles.yml reads it too)
 
 
 @dataclass(frozen=True)
@@ -276,6 +277,7 @@ ENVIRONMENT: dict[str, tuple[str, str, object]] = {
     "CASELAKE_PRICE_GB_MONTH_GBP": ("ops", "price_gb_month_gbp", float),
     "CASELAKE_DELTA_RETENTION_DAYS": ("ops", "delta_retention_days", int),
     "CASELAKE_STAGING_BATCH_ROWS": ("ops", "staging_batch_rows", int),
+    "CASELAKE_DUCKDB_MEMORY": ("ops", "duckdb_memory", str),
     "CASELAKE_RAY_ADDRESS": ("compute", "ray_address", str),
     "CASELAKE_RAY_WORKERS": ("compute", "ray_workers", int),
     "CASELAKE_RAY_CPUS_PER_WORKER": ("compute", "ray_cpus_per_worker", float),
