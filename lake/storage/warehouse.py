@@ -79,13 +79,15 @@ def mirror_table(con: duckdb.DuckDBPyConnection, lake: Lake, layer: str, name: s
             "select 1 from information_schema.tables where table_schema = ? and table_name = ?", [layer, name]
         ).fetchall()
     )
-    if copied and held is not None and held[0] == uri and held[1] == version:
+    # the copy is of this very lake table (a warehouse pointed at another lake is copied whole)
+    ours = copied and held is not None and held[0] == uri
+    if ours and held[1] == version:
         return Mirrored(table, version, "unchanged", seconds=time.perf_counter() - started)
 
     dataset = dt.to_pyarrow_dataset()
     fragments = {fragment.path: fragment for fragment in dataset.get_fragments()}
     schema_text = dataset.schema.to_string(show_field_metadata=False, show_schema_metadata=False)
-    incremental = copied and held is not None and held[0] == uri and held[2] == schema_text
+    incremental = ours and held[2] == schema_text
     con.execute("begin transaction")
     try:
         con.execute(f"create schema if not exists {layer}")
