@@ -19,6 +19,9 @@ setup:
 	@# The DfE 903 rules pin pandas<2: they get an environment of their own.
 	[ -x .venv-903/bin/python ] || uv venv -q --python 3.11 .venv-903
 	uv pip install -q --python .venv-903/bin/python "csc-validator-be-903==0.1.17"
+	@# So do the DfE CIN census rules, which leave numpy unpinned (pandas 1.5 fails to import under numpy 2).
+	[ -x .venv-cin/bin/python ] || uv venv -q --python 3.11 .venv-cin
+	uv pip install -q --python .venv-cin/bin/python "csc-validator-be-cin==0.1.13" "numpy<2"
 
 demo: setup
 	@if [ -d "$(DATA)/landing" ]; then echo "$(DATA)/landing exists: writing the next day's extract"; \

@@ -5,7 +5,19 @@ from __future__ import annotations
 
 import dagster as dg
 
-from assets import audit, documents, enterprise, entities, housekeeping, insights, landing, marts, search, staging
+from assets import (
+    audit,
+    cin_census,
+    documents,
+    enterprise,
+    entities,
+    housekeeping,
+    insights,
+    landing,
+    marts,
+    search,
+    staging,
+)
 from assets.resources import LakehouseResource
 from lake.storage.private import private_files
 from orchestration import automation
@@ -21,6 +33,7 @@ defs = dg.Definitions.merge(
     documents.defs,
     entities.defs,
     marts.defs,
+    cin_census.defs,
     search.defs,
     insights.defs,
     audit.defs,

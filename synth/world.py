@@ -224,6 +224,13 @@ class Episode:
     carer_id: str | None = None
     urn: str | None = None  # the provider's Ofsted unique reference number
     reason_place_change: str | None = None  # why the placement ended, when the next episode moves the child
+    # The children-in-need pathway (synth.council.pathway): a CIN episode is a referral, a CP plan sits in one.
+    referral_source: str | None = None  # CIN census ReferralSource
+    referral_nfa: bool | None = None
+    closure_reason: str | None = None  # CIN census ReasonForClosure, RC1-RC9
+    referral_id: str | None = None  # a CP plan's referral
+    icpc_id: str | None = None  # a CP plan's initial conference
+    latest_category: str | None = None  # a CP plan's category at its latest review
 
 
 @dataclass
@@ -322,6 +329,8 @@ class World:
     missing: list[MissingEpisode]
     restrictions: list[Restriction]
     planted_effects: list[dict]
+    # The children-in-need pathway's rows beside the episodes (synth.council.pathway): neutral table -> rows.
+    pathway: dict[str, list[dict]] = field(default_factory=dict)
 
     @cached_property
     def worker_by_id(self) -> dict[str, Worker]:

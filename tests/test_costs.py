@@ -201,6 +201,7 @@ DERIVED_COLUMNS = {
     "marts/asset_costs_daily": {"materializations"},  # count(*)
     "marts/child_network": {"mention_count"},  # count(*)
     "marts/child_timeline": {"source_table"},  # the name of the enterprise table, a literal per branch
+    "marts/cin_census_cp_plans": {"previous_plans"},  # count(*) of the child's earlier plans
     "marts/cost_backlog_estimate": {"scope", "work", "pilot_gbp"},  # the pilot's figures, dbt vars
     "marts/cost_unit_rates": {"runs"},  # count(*)
     "marts/ssda903_header": {"MC_DOB"},  # null: the source records no mother's child's date of birth

@@ -257,8 +257,10 @@ def test_liquidlogic_and_mosaic_shapes_give_identical_enterprise_tables(tmp_path
     for table in enterprise.TABLES:
         ll = frame(lakes["liquidlogic"], "enterprise", table.name, drop)
         mo = frame(lakes["mosaic"], "enterprise", table.name, drop)
-        # Three children: no restriction, and missing episodes are rare; the shapes must still agree.
-        assert ll.height > 0 or table.name in ("access_restriction", "missing_episode"), table.name
+        # Three children: no restriction, and missing episodes are rare; nor, maybe, a child protection plan and
+        # what leads to it (the children-in-need pathway's referrals, contacts and assessments are always there).
+        rare = ("access_restriction", "missing_episode", "s47_enquiry", "icpc", "cp_plan", "cp_review", "cin_plan")
+        assert ll.height > 0 or table.name in rare, table.name
         assert ll.equals(mo), table.name
 
 

@@ -74,6 +74,12 @@
         ('stg_enterprise__form_response', 'form_response', 'form_id'),
         ('stg_enterprise__episode', 'episode', 'episode_id'),
         ('stg_enterprise__involvement', 'involvement', 'involvement_id'),
+        ('stg_enterprise__contact', 'contact', 'contact_id'),
+        ('stg_enterprise__assessment', 'assessment', 'assessment_id'),
+        ('stg_enterprise__s47_enquiry', 's47_enquiry', 's47_id'),
+        ('stg_enterprise__icpc', 'icpc', 'icpc_id'),
+        ('stg_enterprise__cp_review', 'cp_review', 'cp_review_id'),
+        ('stg_enterprise__cin_plan', 'cin_plan', 'cin_plan_id'),
     ] -%}
     {%- set changed -%}
         with record as ({{ _changed_records(records) }})
@@ -83,8 +89,15 @@
         inner join record on record.source_table = mart.source_table and record.source_id = mart.source_id
         union all
         {{ _children_of_changed_workers() }}
+        union all
+        -- a factor recorded or changed: the child of its assessment (a factor row names no child)
+        select assessment.child_id
+        from {{ ref('stg_enterprise__assessment_factor') }} as factor
+        inner join {{ ref('stg_enterprise__assessment') }} as assessment on assessment.assessment_id = factor.assessment_id
+        where factor.updated_at > {{ since('stg_enterprise__assessment_factor') }}
     {%- endset -%}
-    {{ return({'inputs': _stamped(records, [('stg_enterprise__worker', 'updated_at')]), 'changed': changed}) }}
+    {%- set more = [('stg_enterprise__worker', 'updated_at'), ('stg_enterprise__assessment_factor', 'updated_at')] -%}
+    {{ return({'inputs': _stamped(records, more), 'changed': changed}) }}
 {% endmacro %}
 
 

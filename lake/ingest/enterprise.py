@@ -255,6 +255,64 @@ TABLES: tuple[EnterpriseTable, ...] = (
         lambda f: _contract(f, "missing_episode"),
         (Reference("child_id", "child", "person_id"),),
     ),
+    # The children-in-need pathway (issue 40, decision 0047): a referral is a CIN episode under SSD's names.
+    EnterpriseTable(
+        "referral",
+        ("cin_episode",),
+        ("referral_id",),
+        "child_id",  # the group is a column of the source too: the source names the referral episode_id
+        lambda f: _pick(
+            f["cin_episode"].rename(
+                {"episode_id": "referral_id", "start_date": "referral_date", "end_date": "closure_date"}
+            ),
+            "referral_id",
+            "child_id",
+            "referral_date",
+            "closure_date",
+            pl.col("reason_code").alias("primary_need"),
+            "referral_source",
+            "referral_nfa",
+            "closure_reason",
+        ),
+        (Reference("child_id", "child", "person_id"),),
+    ),
+    EnterpriseTable(
+        "cp_plan",
+        ("cp_plan",),
+        ("cp_plan_id",),
+        "child_id",
+        lambda f: _pick(
+            f["cp_plan"].rename({"episode_id": "cp_plan_id"}),
+            "cp_plan_id",
+            "referral_id",
+            "icpc_id",
+            "child_id",
+            "start_date",
+            "end_date",
+            pl.col("category").alias("initial_category"),
+            "latest_category",
+        ),
+        (Reference("child_id", "child", "person_id"), Reference("referral_id", "referral", "referral_id")),
+    ),
+    *(
+        EnterpriseTable(
+            name,
+            (name,),
+            NEUTRAL_TABLES[name]["key"],
+            NEUTRAL_TABLES[name]["key"][0],
+            lambda f, name=name: _contract(f, name),
+            references,
+        )
+        for name, references in (
+            ("contact", (Reference("child_id", "child", "person_id"),)),
+            ("assessment", (Reference("referral_id", "referral", "referral_id"),)),
+            ("assessment_factor", (Reference("assessment_id", "assessment", "assessment_id"),)),
+            ("s47_enquiry", (Reference("referral_id", "referral", "referral_id"),)),
+            ("icpc", (Reference("referral_id", "referral", "referral_id"),)),
+            ("cp_review", (Reference("cp_plan_id", "cp_plan", "cp_plan_id"),)),
+            ("cin_plan", (Reference("referral_id", "referral", "referral_id"),)),
+        )
+    ),
     EnterpriseTable(
         "case_note",
         ("case_note",),

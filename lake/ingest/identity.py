@@ -51,6 +51,15 @@ ENTITY_OF_COLUMN = {
     "adoption_id": "adoption",
     "household_id": "adopter_household",
     "sibling_group_id": "sibling_group",
+    # the children-in-need pathway: a referral is a CIN episode, a CP plan an episode too
+    "referral_id": "episode",
+    "cp_plan_id": "episode",
+    "contact_id": "contact",
+    "assessment_id": "assessment",
+    "s47_id": "s47_enquiry",
+    "icpc_id": "icpc",
+    "cp_review_id": "cp_review",
+    "cin_plan_id": "cin_plan",
 }
 # deleted_record.record_id names a record of the table it gives
 ENTITY_OF_DELETED_TABLE = {"relationship": "relationship", "case_note": "case_note", "document": "document"}

@@ -6,14 +6,12 @@ The rules (PyPI ``csc-validator-be-903``) pin pandas<2, so they run in their own
 
 from __future__ import annotations
 
-import json
-import subprocess
 import tempfile
 from pathlib import Path
 
 import duckdb
-import yaml
 
+from lake.returns.validators import dbt_year, run_validator
 from lake.settings import REPO_ROOT
 
 TABLES = (
@@ -30,7 +28,7 @@ VALIDATOR_SCRIPT = REPO_ROOT / "scripts" / "validate_ssda903.py"
 
 def collection_year() -> int:
     """The year the 903 marts are built for (``vars.ssda903_year`` in dbt_project.yml)."""
-    return int(yaml.safe_load((REPO_ROOT / "dbt" / "dbt_project.yml").read_text())["vars"]["ssda903_year"])
+    return dbt_year("ssda903_year")
 
 
 def export_return(duckdb_file: Path, folder: Path) -> dict[str, int]:
@@ -46,19 +44,8 @@ def export_return(duckdb_file: Path, folder: Path) -> dict[str, int]:
 
 def validate_folder(folder: Path, year: int) -> dict:
     """Run the DfE rules over the 903 CSVs in ``folder``: errors by rule code, rules run and skipped."""
-    if not VALIDATOR_PYTHON.exists():
-        raise FileNotFoundError(
-            f"{VALIDATOR_PYTHON} is missing: run `make setup` to build the 903 validator's environment"
-        )
-    run = subprocess.run(
-        [str(VALIDATOR_PYTHON), str(VALIDATOR_SCRIPT), str(folder), str(year), f"lac{year - 1}_{year % 100:02d}"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    if run.returncode != 0:
-        raise RuntimeError(f"the 903 validator failed: {run.stderr[-800:]}")
-    return json.loads(run.stdout.strip().splitlines()[-1])
+    ruleset = f"lac{year - 1}_{year % 100:02d}"
+    return run_validator(VALIDATOR_PYTHON, VALIDATOR_SCRIPT, [str(folder), str(year), ruleset], "903")
 
 
 def validate_return(duckdb_file: Path, year: int | None = None) -> dict:

@@ -91,7 +91,7 @@ def _families_move(d: _Day) -> None:
 
 
 def _episodes_close(d: _Day) -> None:
-    """Open CIN, CP and CLA episodes end (a period of care with reason E13)."""
+    """Open CIN, CP and CLA episodes end (a period of care with reason E13, a referral with RC7: services ceased)."""
     open_eps = [e for e in d.world.episodes if e.end is None and e.start < d.when]
     size = min(len(open_eps), max(1, round(d.n_children * 0.002)))
     for j in d.rng.choice(len(open_eps), size=size, replace=False) if open_eps else []:
@@ -99,6 +99,8 @@ def _episodes_close(d: _Day) -> None:
         e.end = d.when
         if e.kind == "CLA":
             e.reason_end = "E13"
+        if e.kind == "CIN":
+            e.closure_reason = "RC7"
         d.change(episode_table(e.kind), e.episode_id, "update", "closed")
         if d.content is not None:
             d.content.rows[episode_table(e.kind)].append(episode_row(e))

@@ -36,6 +36,9 @@ class SynthOptions:
     # put in between two of the note's sentences; 0 for none (the entity model's training text has none: the
     # statements' names and kinship words are not marked).
     factor_statements: float = 0.4
+    # Plant the CIN census errors of synth.council.pathway.CIN_DEFECTS (one child each), which the DfE's CIN rules
+    # must name. Off unless asked: the census check blocks, so the default council's return must be clean.
+    cin_defects: bool = False
 
     @property
     def documents(self) -> bool:

@@ -102,6 +102,8 @@ def structured_rows(world: World, content: Content, typos: set[str]) -> None:
         )
     for e in world.episodes:
         rows[episode_table(e.kind)].append(episode_row(e))
+    for table, pathway_rows in world.pathway.items():
+        rows[table].extend(pathway_rows)
     for r in world.reviews:
         rows["cla_review"].append(
             {
@@ -220,6 +222,14 @@ def episode_row(e) -> dict:
         "end_date": e.end,
         _EPISODE_CODE_COLUMNS[e.kind]: e.code,
     }
+    if e.kind == "CIN":  # a referral (synth.council.pathway)
+        row |= {
+            "referral_source": e.referral_source,
+            "referral_nfa": e.referral_nfa,
+            "closure_reason": e.closure_reason,
+        }
+    if e.kind == "CP":
+        row |= {"referral_id": e.referral_id, "icpc_id": e.icpc_id, "latest_category": e.latest_category}
     if e.kind == "CLA":  # a period of care also says why it began and ended, and where the child was placed
         row |= {
             "reason_new": e.reason_new,

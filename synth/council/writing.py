@@ -23,6 +23,7 @@ from lake.progress import Progress, no_progress
 from synth.council.content import Content, base_counts, compose_children
 from synth.council.export_rows import DEFECT_EXPECTED, csv_bytes, inject_defects, render_table
 from synth.council.options import SynthOptions, SynthResult, random_stream
+from synth.council.pathway import build_pathway, plant_cin_defects
 from synth.council.structured import adopter_report, planned_typos, structured_rows, with_typo
 from synth.documents import DocumentSpec, convert_to_doc, render
 from synth.pools import pools_for
@@ -335,6 +336,14 @@ _SSDA903_DEFECT_SCHEMA = {
     "original": pl.String,
     "value": pl.String,
 }
+_CIN_DEFECT_SCHEMA = {
+    "kind": pl.String,
+    "rule": pl.String,
+    "child_id": pl.String,
+    "record_id": pl.String,
+    "original": pl.String,
+    "value": pl.String,
+}
 DEFECT_SCHEMA = {
     "table": pl.String,
     "source_table": pl.String,
@@ -357,6 +366,7 @@ def build_world(opts: SynthOptions) -> World:
         raise ValueError("children must be at least 1")
     world = WorldBuilder(pools_for(opts.split), opts.seed, opts.as_of, opts.children).build()
     adopter_report(world, opts.seed)
+    build_pathway(world, opts.seed)
     return world
 
 
@@ -450,6 +460,7 @@ def generate(opts: SynthOptions, progress: Progress = no_progress) -> SynthResul
     progress("world", 0, 1)
     world = build_world(opts)
     ssda903_defects = plant_ssda903_defects(world, opts)
+    cin_defects = plant_cin_defects(world, opts)
     progress("world", 1, 1)
     typos = planned_typos(world, opts.seed)
     counts = base_counts(world, opts)
@@ -478,6 +489,7 @@ def generate(opts: SynthOptions, progress: Progress = no_progress) -> SynthResul
     rows, defects = writer.close()
     write_truth(opts.out / "truth", world, defects, typos, opts)
     write_parquet(opts.out / "truth" / "ssda903_defects.parquet", ssda903_defects, schema=_SSDA903_DEFECT_SCHEMA)
+    write_parquet(opts.out / "truth" / "cin_defects.parquet", cin_defects, schema=_CIN_DEFECT_SCHEMA)
     write_control_file(extract_dir, flavour, opts.as_of, "full", rows, total_docs)
     progress("tables", 1, 1)
     return SynthResult(extract_dir, opts.out / "truth", opts.as_of, 0, rows, total_docs, time.perf_counter() - t0)

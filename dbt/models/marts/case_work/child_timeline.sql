@@ -2,7 +2,7 @@
 -- labelled: timeline_date is the event date where there is one, otherwise the recording date, and
 -- timeline_date_is says which.
 -- Incremental (decision 0038): a next-day build recomputes the children whose records, episodes, allocations or
--- allocated workers changed (dbt/macros/changed_children.sql).
+-- allocated workers changed (dbt/macros/changed_children.sql), and their pathway's records (issue 40).
 {{ config(
     materialized='incremental',
     incremental_strategy='changed_children',
@@ -39,6 +39,46 @@ episodes as (
     from {{ ref('stg_enterprise__episode') }} where not is_deleted and end_date is not null and {{ in_changed_children() }}
 ),
 
+-- The children-in-need pathway (issue 40): the referral and its CP plan are the CIN and CP episodes above.
+factors as (
+    select assessment_id, string_agg(factor, ', ' order by factor) as factors
+    from {{ ref('stg_enterprise__assessment_factor') }} where not is_deleted
+    group by assessment_id
+),
+
+pathway as (
+    select child_id, 'contact' as event_type, contact_source as event_subtype, outcome as summary,
+        contact_date as event_date, null::date as recorded_date, 'contact' as source_table, contact_id as source_id
+    from {{ ref('stg_enterprise__contact') }} where not is_deleted and {{ in_changed_children() }}
+    union all
+    select child_id, 'assessment started', null, null, start_date, null::date, 'assessment', assessment_id
+    from {{ ref('stg_enterprise__assessment') }} where not is_deleted and {{ in_changed_children() }}
+    union all
+    select assessment.child_id, 'assessment authorised',
+        case when assessment.outcome_nfa then 'no further action' end, 'factors identified: ' || factors.factors,
+        assessment.authorised_date, null::date, 'assessment', assessment.assessment_id
+    from {{ ref('stg_enterprise__assessment') }} as assessment
+    left join factors on factors.assessment_id = assessment.assessment_id
+    where not assessment.is_deleted and assessment.authorised_date is not null
+        and {{ in_changed_children('assessment.child_id') }}
+    union all
+    select child_id, 'section 47 enquiry started', null, null, start_date, null::date, 's47_enquiry', s47_id
+    from {{ ref('stg_enterprise__s47_enquiry') }} where not is_deleted and {{ in_changed_children() }}
+    union all
+    select child_id, 'initial child protection conference', case when cp_plan_required then 'plan made' end, null,
+        icpc_date, null::date, 'icpc', icpc_id
+    from {{ ref('stg_enterprise__icpc') }} where not is_deleted and {{ in_changed_children() }}
+    union all
+    select child_id, 'CP plan review', null, null, review_date, null::date, 'cp_review', cp_review_id
+    from {{ ref('stg_enterprise__cp_review') }} where not is_deleted and {{ in_changed_children() }}
+    union all
+    select child_id, 'CIN plan started', null, null, start_date, null::date, 'cin_plan', cin_plan_id
+    from {{ ref('stg_enterprise__cin_plan') }} where not is_deleted and {{ in_changed_children() }}
+    union all
+    select child_id, 'CIN plan ended', null, null, end_date, null::date, 'cin_plan', cin_plan_id
+    from {{ ref('stg_enterprise__cin_plan') }} where not is_deleted and end_date is not null and {{ in_changed_children() }}
+),
+
 allocations as (
     select child_id, 'worker allocated' as event_type, worker_role as event_subtype, worker_name as summary,
         valid_from as event_date, null::date as recorded_date, 'involvement' as source_table, involvement_id as source_id
@@ -52,6 +92,7 @@ events as (
     union all select {{ columns }} from documents
     union all select {{ columns }} from forms
     union all select {{ columns }} from episodes
+    union all select {{ columns }} from pathway
     union all select {{ columns }} from allocations
 )
 
