@@ -28,14 +28,9 @@ demo: setup
 	  uv run caselake synth --out $(DATA) --children $(CHILDREN) --next-day; \
 	else uv run caselake synth --out $(DATA) --children $(CHILDREN); fi
 	[ -f "$(AGENCY)/adopter_features.parquet" ] || uv run caselake synth-agency --out "$(AGENCY)" --households 500
-	CASELAKE_AGENCY_EXPORT="$(AGENCY)" uv run caselake load
-	@echo "Demo logins (one per role; synthetic data only):"
-	@uv run caselake users demo
-	@# The app in the background, Dagster in the foreground; Ctrl-C stops both.
-	@trap 'kill $$APP 2>/dev/null' EXIT INT TERM; \
-	  uv run caselake serve --port $(APP_PORT) & APP=$$!; \
-	  echo "App: http://127.0.0.1:$(APP_PORT)/search   Dagster UI: http://127.0.0.1:$(PORT) (loopback only: it has no sign-in; docs/deployment.md)   (Ctrl-C stops both)"; \
-	  CASELAKE_AGENCY_EXPORT="$(AGENCY)" uv run dagster dev -w workspace.yaml -h 127.0.0.1 -p $(PORT)
+	@# The structured load, then the app and the Dagster UI, while the documents, entities, search index and
+	@# adopter insights are read (orchestration/cli/demo.py); Ctrl-C stops it all.
+	CASELAKE_AGENCY_EXPORT="$(AGENCY)" uv run caselake demo --port $(PORT) --app-port $(APP_PORT)
 
 # The suite on two xdist workers, the shared loaded council's tests on one of them (decisions 0025, 0026).
 test: setup

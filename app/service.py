@@ -31,7 +31,6 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
 
-import duckdb
 import polars as pl
 
 from app.access import SCOPE_TABLES, Scope, hidden_children, scope_for
@@ -39,7 +38,7 @@ from app.audit import Action, AuditEvent, AuditFilter, AuditLog, Outcome, to_csv
 from app.sessions import SessionStore, audit_tag, hash_id, new_session_id
 from app.users import Role, User, UserStore
 from lake.contracts.codes import factor_meaning
-from lake.documents.pipeline import TEXT, manifest
+from lake.documents.pipeline import ERRORS, TEXT, manifest
 from lake.embedding import Embedder
 from lake.entities.items import text_items
 from lake.insights import analysis as adopter_analysis
@@ -49,6 +48,7 @@ from lake.search.people import PeopleDirectory
 from lake.search.query import ID, InvalidRequest, Searcher, SearchRequest, SearchResult, snippet
 from lake.settings import Settings
 from lake.storage.delta import ENTERPRISE
+from lake.storage.serving import read_served, served_file
 
 log = logging.getLogger("caselake.service")
 
@@ -92,6 +92,21 @@ class Session:
         """The session as the audit log names it: a tag of the app session (two people on one login differ), or
         "cli" for a session the CLI or a test opened without one."""
         return audit_tag(self.id_hash) if self.id_hash else "cli"
+
+
+@dataclass(frozen=True)
+class StillReading:
+    """What the pipeline has not read yet, counted from the lake itself (so it holds however the stages are run:
+    ``make demo``, Dagster's sensors, a backfill). Counts only: no id, name or text."""
+
+    documents: int  # live documents not yet read into text (nor found unreadable)
+    documents_total: int
+    people: bool  # the people, places and organisations in the records are not read yet (no ecomap marts)
+    index: bool  # the search index is not built yet
+
+    @property
+    def anything(self) -> bool:
+        return bool(self.documents or self.people or self.index)
 
 
 class Sight(StrEnum):
@@ -205,6 +220,35 @@ class QueryService:
         self._people: PeopleDirectory | None = None
         self._index = None
         self._current_searcher: Searcher | None = None
+        self._still_reading: tuple[float, StillReading | None] = (0.0, None)
+
+    def still_reading(self, session: Session) -> StillReading:
+        """What is still being read, for the banner every page shows while a load is under way. Not audited: it
+        counts the council's documents, and reads nothing about any child. Counted at most every 15 seconds."""
+        if session.id_hash and self.app_session(session.id_hash) is None:
+            raise NotSignedIn("this session has ended")
+        with self._lock:
+            at, reading = self._still_reading
+            if time.monotonic() - at < 15.0 and reading is not None:
+                return reading
+        # by document id alone: a document whose file changed since it was read is not counted (it is re-read)
+        ids = pl.DataFrame(schema={"document_id": pl.String}).lazy()
+        docs = self.lake.scan(ENTERPRISE, "document")
+        live = ids if docs is None else docs.filter(pl.col("_deleted_at").is_null()).select("document_id").unique()
+        read = [
+            scan.select("document_id") for t in (TEXT, ERRORS) if (scan := self.lake.scan(ENTERPRISE, t)) is not None
+        ]
+        waiting = live.join(pl.concat(read).unique(), on="document_id", how="anti") if read else live
+        total, left = pl.collect_all([live.select(pl.len()), waiting.select(pl.len())])
+        reading = StillReading(
+            documents=left.item(),
+            documents_total=total.item(),
+            people=not served_file(self.settings.served_dir(), "child_network").exists(),
+            index=self._table is None,
+        )
+        with self._lock:
+            self._still_reading = (time.monotonic(), reading)
+        return reading
 
     def warm(self) -> None:
         """Load the embedding model and open the index and the people directory now, so the first person to
@@ -376,7 +420,9 @@ class QueryService:
         """The records (note, document and form ids, as the index names them) with a current statement of
         ``code``: the search's factor filter. The search restricts them to the caller's children."""
         frame = self._mart(
-            "select distinct source_id from main.child_factor_statements where code = ? and status = 'current'", [code]
+            "child_factor_statements",
+            "select distinct source_id from main.child_factor_statements where code = ? and status = 'current'",
+            [code],
         )
         # a form answer is "form_id:question": the index's record is the form
         return sorted({r.split(":", 1)[0] for r in frame["source_id"].to_list()}) if frame.height else []
@@ -616,12 +662,11 @@ class QueryService:
             }
             return profile
 
-    def _mart(self, sql: str, params: list) -> pl.DataFrame:
-        path = self.settings.duckdb_path()
-        if not path.exists():
-            return pl.DataFrame()
-        with duckdb.connect(str(path), read_only=True) as con:
-            return pl.from_arrow(con.sql(sql, params=params).to_arrow_table())
+    def _mart(self, mart: str, sql: str, params: list) -> pl.DataFrame:
+        """``sql`` over the copy of ``mart`` published for the app (decision 0046: the app never opens the
+        warehouse dbt writes); empty before the mart's first build."""
+        table = read_served(self.settings.served_dir(), mart, sql, params)
+        return pl.DataFrame() if table is None else pl.from_arrow(table)
 
     def child_timeline(self, session: Session, child_id: str, kinds: tuple[str, ...] = ()) -> list[dict]:
         asked = {"kinds": list(kinds)}
@@ -630,14 +675,18 @@ class QueryService:
             if kinds:
                 sql += f" and event_type in ({', '.join('?' * len(kinds))})"
                 params += list(kinds)
-            frame = self._mart(sql + " order by timeline_date desc nulls last, timeline_event_id", params)
+            frame = self._mart(
+                "child_timeline", sql + " order by timeline_date desc nulls last, timeline_event_id", params
+            )
             events = frame.to_dicts()
             call.note(result={"events": len(events)})
             return events
 
     def child_network(self, session: Session, child_id: str) -> dict:
         with self._audited(session, Action.CHILD_NETWORK, child_id=child_id) as call:
-            frame = self._mart("select * from main.child_network where child_id = ? order by edge_id", [child_id])
+            frame = self._mart(
+                "child_network", "select * from main.child_network where child_id = ? order by edge_id", [child_id]
+            )
             # another child in the network is a node only for someone who may see that child
             edges = [e for e in frame.to_dicts() if sight(call.scope, e["node_id"]) is not Sight.NOTHING]
             call.note(result={"nodes": sorted({e["node_id"] for e in edges})})
@@ -665,6 +714,7 @@ class QueryService:
                 call.note(target={"child_id": child_id, **node}, request={}, result={"ids": []})
                 return []
             frame = self._mart(
+                "child_network_mentions",
                 "select * from main.child_network_mentions where child_id = ? and node_id = ?"
                 " order by mention_date desc nulls last, mention_id limit ?",
                 [child_id, str(node_id), int(limit)],
@@ -681,6 +731,7 @@ class QueryService:
         node = {"node_id": str(node_id)[:64]}
         with self._audited(session, Action.NODE_CHILDREN, child_id=child_id, request=node) as call:
             frame = self._mart(
+                "child_network",
                 "select child_id, relation, mention_count, confidence_band from main.child_network"
                 " where node_id = ? and child_id <> ?",
                 [str(node_id), child_id],
@@ -697,6 +748,7 @@ class QueryService:
         each with the census's words for it. An aid to reading the file, never a decision."""
         with self._audited(session, Action.CHILD_FACTORS, child_id=child_id) as call:
             frame = self._mart(
+                "child_factors",
                 "select * from main.child_factors where child_id = ? order by kind, current_statements desc, code",
                 [child_id],
             )
@@ -710,6 +762,7 @@ class QueryService:
         asked = {"code": str(code)[:16]}
         with self._audited(session, Action.FACTOR_STATEMENTS, child_id=child_id, request=asked) as call:
             frame = self._mart(
+                "child_factor_statements",
                 "select * from main.child_factor_statements where child_id = ? and code = ?"
                 " order by status <> 'current', record_date desc nulls last, statement_label_id limit ?",
                 [child_id, str(code), int(limit)],
@@ -727,7 +780,7 @@ class QueryService:
             allowed=session.role.reads_marts and name in ANALYST_MARTS,
             why_not="role or mart not allowed",
         ) as call:
-            frame = self._mart(f"select * from main.{name}", [])  # name is one of ANALYST_MARTS
+            frame = self._mart(name, f"select * from main.{name}", [])  # name is one of ANALYST_MARTS
             if "child_id" in frame.columns:
                 hidden = hidden_children(self.lake, session.user.worker_id)
                 frame = frame.filter(~pl.col("child_id").is_in(list(hidden)))
@@ -767,7 +820,7 @@ class QueryService:
             allowed=session.role.reads_audit or session.role.reads_case_text,
             why_not=f"role {session.role} traces no facts",
         ) as call:
-            tracer = Tracer(self.lake, self.settings.warehouse(), self.settings.landing())
+            tracer = Tracer(self.lake, self.settings.warehouse(), self.settings.landing(), self.settings.served_dir())
             try:
                 if kind == "row" and not ID.match(str(ident)):
                     raise LineageError("not a mart's name")

@@ -25,6 +25,7 @@ from assets.resources import LakehouseResource
 from lake import metering
 from lake.ops import costs
 from lake.returns.ssda903 import TABLES, validate_return
+from lake.storage.serving import publish_marts
 from lake.storage.warehouse import mirror_tables
 
 # The lake tables dbt reads, as its sources name them (layer = source name): those whose source says ``mirror: delta``.
@@ -34,6 +35,14 @@ MIRRORED_SOURCES = sorted(
         for source in json.loads(DBT_PROJECT.manifest_path.read_text())["sources"].values()
         if source["source_meta"].get("mirror") == "delta"
     }
+)
+
+# The marts the app reads (the caselake_app exposure), published out of the warehouse after each build (decision 0046).
+APP_MARTS = sorted(
+    node.split(".")[-1]
+    for node in json.loads(DBT_PROJECT.manifest_path.read_text())["exposures"]["exposure.caselake.caselake_app"][
+        "depends_on"
+    ]["nodes"]
 )
 
 
@@ -77,10 +86,12 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, lakehouse
         started = dt.datetime.now(dt.UTC)
         invocation = dbt.cli(["build"], context=context, raise_on_error=False)
         incremental: dict[str, int] | None = None
+        built: set[str] = set()
         for event in with_table_metadata(invocation):  # the first event comes once dbt has exited
             rows = getattr(event, "metadata", {}).get("dagster/row_count")
             if isinstance(event, dg.Output) and rows is not None:
                 key = context.asset_key_for_output(event.output_name)
+                built.add(key.path[-1])
                 if incremental is None:
                     incremental = incremental_writes(lakehouse.warehouse() / "caselake.duckdb", started)
                 # an incremental mart wrote the rows of the children it recomputed (decision 0038); a table, every row
@@ -88,7 +99,21 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, lakehouse
                 operation, count = ("rebuild", rows.value) if written is None else ("incremental", written)
                 metering.record_write(metering.Write("duckdb", "/".join(key.path), None, operation, count, 0))
             yield event
-        errors = dbt_errors(invocation.get_artifact("run_results.json"))
+        # The app reads copies of its marts, never the warehouse dbt writes (decision 0046). A mart whose own test
+        # failed keeps its last good copy: the check says so in Dagster, and the app goes on with what passed.
+        run_results = invocation.get_artifact("run_results.json")
+        failed = marts_with_failed_tests(run_results, invocation.get_artifact("manifest.json"))
+        if failed & set(APP_MARTS):
+            context.log.warning("not published, a test failed: " + ", ".join(sorted(failed & set(APP_MARTS))))
+        published = publish_marts(
+            lakehouse.warehouse() / "caselake.duckdb",
+            lakehouse.settings().served_dir(),
+            [m for m in APP_MARTS if m in built and m not in failed],
+            lakehouse.settings().ops.duckdb_memory,
+        )
+        if published:
+            context.log.info("published for the app: " + ", ".join(f"{p.mart} ({p.rows} rows)" for p in published))
+        errors = dbt_errors(run_results)
         if errors:
             raise dg.Failure(f"dbt: {len(errors)} node(s) could not be built or run: {', '.join(errors[:10])}")
 
@@ -106,6 +131,13 @@ def incremental_writes(database: Path, since: dt.datetime) -> dict[str, int]:
             "select model, rows_written from dbt_state.builds where built_at >= ? and rows_written is not null", [since]
         ).fetchall()
     return dict(found)
+
+
+def marts_with_failed_tests(run_results: dict, manifest: dict) -> set[str]:
+    """The models a test that failed or could not run is attached to (by model name)."""
+    tests = {r["unique_id"] for r in run_results.get("results", []) if r.get("status") in ("fail", "error")}
+    nodes = manifest.get("nodes", {})
+    return {nodes[t]["attached_node"].split(".")[-1] for t in tests if t in nodes and nodes[t].get("attached_node")}
 
 
 def dbt_errors(run_results: dict) -> list[str]:

@@ -214,6 +214,11 @@ class Settings:
         """The warehouse file dbt builds the marts in."""
         return self.warehouse() / "caselake.duckdb"
 
+    def served_dir(self) -> Path:
+        """The copies of the marts the app reads, one DuckDB file each (lake/storage/serving.py): the app never
+        opens the warehouse file dbt writes."""
+        return self.warehouse() / "served"
+
     def dagster_home_dir(self) -> Path:
         return Path(self.dagster_home) if self.dagster_home else self.data_root / "dagster_home"
 

@@ -178,10 +178,21 @@ class ChildPage(pn.viewable.Viewer):
                 session, child_id, what, [n.node_id for n in self.ecomap.shown()]
             ),
         )
+        reading = service.still_reading(session)
         self.views = {
             "Profile": html_pane(profile_html(profile), sizing_mode="stretch_width"),
             "Timeline": Timeline(events, self.preview.show),
-            "Ecomap": self.ecomap.main,
+            # before the entities stage has run the map holds only the child: say why, not "0 of 0 nodes"
+            "Ecomap": pn.Column(
+                html_pane(
+                    '<p role="status" data-testid="ecomap-not-read">The people, places and organisations in '
+                    "this child's records are not read yet: the ecomap fills in when they are.</p>"
+                ),
+                self.ecomap.main,
+                sizing_mode="stretch_width",
+            )
+            if reading.people
+            else self.ecomap.main,
             "Concerns and strengths": ConcernsView(
                 factors,
                 statements=lambda code: service.factor_statements(session, child_id, code),

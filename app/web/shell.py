@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import panel as pn
 
-from app.service import NotSignedIn, QueryService, Session
+from app.service import NotSignedIn, QueryService, Session, StillReading
 from app.web.guard import BINDING
 from app.web.render import esc
 
@@ -89,6 +89,60 @@ HEADER_CSS = """
 """
 
 
+def still_reading_words(reading: StillReading) -> str:
+    """The banner's words: what is not read yet and what that means for the page in front of the user."""
+    parts = []
+    if reading.documents:
+        parts.append(
+            f"{reading.documents:,} of {reading.documents_total:,} documents are not read yet: search finds their "
+            "text once they are."
+        )
+    if reading.people:
+        parts.append(
+            "The people, places and organisations in the records are not read yet: the ecomap and the people a "
+            "search names appear when they are."
+        )
+    if reading.index:
+        parts.append("The search index is being built: search finds nothing until it is.")
+    return " ".join(parts)
+
+
+class StillReadingBanner:
+    """Says what the pipeline is still reading, and updates itself every 15 seconds until nothing is left (a load
+    runs while the app serves: ``make demo`` serves once the structured records are in)."""
+
+    def __init__(self, ctx: Context):
+        self.ctx = ctx
+        self.pane = pn.pane.HTML("", sizing_mode="stretch_width", stylesheets=[BANNER_CSS], visible=False)
+        self._callback = None
+        self.refresh()
+        if self.pane.visible and pn.state.curdoc is not None:
+            self._callback = pn.state.add_periodic_callback(self.refresh, period=15_000)
+
+    def refresh(self) -> None:
+        try:
+            reading = self.ctx.service.still_reading(self.ctx.session)
+        except NotSignedIn:
+            reading = None
+        words = still_reading_words(reading) if reading is not None else ""
+        self.pane.object = (
+            f'<div class="cl-reading" role="status" data-testid="still-reading"><b>Still reading the records.</b> '
+            f"{esc(words)}</div>"
+            if words
+            else ""
+        )
+        self.pane.visible = bool(words)
+        if not words and self._callback is not None:
+            self._callback.stop()
+            self._callback = None
+
+
+BANNER_CSS = """
+.cl-reading { background: #fff4d6; border-left: 5px solid #e69f00; padding: 8px 14px; font-family: system-ui,
+  sans-serif; }
+"""
+
+
 def page(ctx: Context | None, current: str, body_factory) -> pn.viewable.Viewable:
     """A served page: the header and the body, or a sign-in prompt when the cookie names no current user."""
     # per session, before the page is built: the ecomap's ECharts is served locally; the base text size is set on
@@ -96,4 +150,5 @@ def page(ctx: Context | None, current: str, body_factory) -> pn.viewable.Viewabl
     pn.extension("echarts", global_css=[BASE_CSS])
     if ctx is None:
         return pn.pane.HTML('<p role="status">You are not signed in. <a href="/login?ended=1">Sign in</a></p>')
-    return pn.Column(header(ctx, current), body_factory(ctx), sizing_mode="stretch_width")
+    banner = StillReadingBanner(ctx)
+    return pn.Column(header(ctx, current), banner.pane, body_factory(ctx), sizing_mode="stretch_width")

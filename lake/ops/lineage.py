@@ -26,6 +26,7 @@ from lake.ingest.enterprise import staging_name
 from lake.search.index import TABLE as SEARCH_TABLE
 from lake.search.index import connect
 from lake.storage.delta import ENTERPRISE, LANDING, STAGING, Lake, sql_literal
+from lake.storage.serving import served_file
 
 MENTIONS = "entity_mentions"  # lake.entities.items.MENTIONS, named here to keep ops below the capabilities
 MENTION_PERSON = "person_mention"
@@ -107,8 +108,12 @@ class Provenance:
 class Tracer:
     """Follows facts back through one lake (and its warehouse, for the marts)."""
 
-    def __init__(self, lake: Lake, warehouse: Path | None = None, landing: Path | None = None) -> None:
-        self.lake, self.warehouse, self.landing = lake, warehouse, landing
+    def __init__(
+        self, lake: Lake, warehouse: Path | None = None, landing: Path | None = None, served: Path | None = None
+    ) -> None:
+        """``served``: the folder of the marts published for the app (lake/storage/serving.py), read instead of
+        the warehouse for the marts it holds, so a trace never waits on a dbt build's lock."""
+        self.lake, self.warehouse, self.landing, self.served = lake, warehouse, landing, served
         self._history: dict[str, list[dict]] = {}
 
     # ---- the facts --------------------------------------------------------------------------------------------
@@ -345,9 +350,11 @@ class Tracer:
         return scan.collect().to_dicts(), dt_.version()
 
     def _mart_rows(self, mart: str, key: dict[str, Any]) -> list[dict]:
-        if self.warehouse is None:
-            raise LineageError("the marts' warehouse is not known")
-        path = self.warehouse / "caselake.duckdb"
+        path = served_file(self.served, mart) if self.served is not None and mart.isidentifier() else None
+        if path is None or not path.exists():
+            if self.warehouse is None:
+                raise LineageError("the marts' warehouse is not known")
+            path = self.warehouse / "caselake.duckdb"
         if not path.exists():
             raise LineageError(f"no warehouse at {path}: build the marts first")
         with duckdb.connect(str(path), read_only=True) as con:

@@ -15,6 +15,7 @@ import typer
 from orchestration.cli import (
     audit,
     costs,
+    demo,
     evaluate,
     generate,
     insights,
@@ -47,6 +48,7 @@ app.command("eval")(evaluate.evaluate)
 app.command("synth-agency")(generate.synth_agency)
 app.command("search")(search.search_command)
 app.command("serve")(serve.serve)
+app.command("demo")(demo.demo)
 app.command("costs")(costs.costs)
 app.command("lineage")(lineage.lineage)
 

@@ -4,7 +4,8 @@ a command starts) and the progress bars."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, redirect_stdout
+from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 import typer
@@ -13,6 +14,7 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    SpinnerColumn,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
@@ -60,3 +62,29 @@ def progress_bars() -> Iterator[Callable[[str, int, int], None]]:
             bar.update(tasks[stage], completed=done if total else 1, total=max(total, 1))
 
         yield progress
+
+
+def stage_runner(log: Path) -> Callable[[str], AbstractContextManager]:
+    """What wraps each stage's run in the terminal: a spinner with the time so far, which goes when the stage ends
+    (the stage's own line, done or failed with its time, takes its place). dbt's lines, which dagster-dbt writes
+    to stdout, are appended to ``log``: the runs' events are in the Dagster UI."""
+
+    @contextmanager
+    def running(doing: str) -> Iterator[None]:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with (
+            log.open("a") as out,
+            redirect_stdout(out),
+            Progress(
+                SpinnerColumn(),
+                TextColumn("{task.description}"),
+                TimeElapsedColumn(),
+                console=console,
+                transient=True,
+                redirect_stdout=False,  # rich would print what is written to stdout above the spinner
+            ) as spinner,
+        ):
+            spinner.add_task(doing, total=None)
+            yield
+
+    return running

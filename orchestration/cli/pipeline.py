@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from orchestration.cli.common import console, progress_bars, read_settings
+from orchestration.cli.common import console, progress_bars, read_settings, stage_runner
 
 
 def load(
@@ -37,7 +37,9 @@ def load(
     )
     until = STAGE_NAMES[max(i for i, on in enumerate(wanted) if on)]
     with dg.DagsterInstance.get() as instance:
-        ok = load_all(instance, landing, say=console.print, until=until)
+        ok = load_all(
+            instance, landing, say=console.print, until=until, running=stage_runner(home / "logs" / "load.log")
+        )
     console.print(f"Dagster runs recorded in {home}")
     if not ok:
         raise typer.Exit(1)
