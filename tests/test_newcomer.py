@@ -7,6 +7,7 @@ warehouse file dbt builds in (DuckDB refuses a reader while another process writ
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -119,6 +120,7 @@ def test_the_demo_serves_after_the_structured_load_and_says_what_is_still_being_
         stderr=subprocess.STDOUT,
         env=env,
         cwd=REPO,
+        start_new_session=True,  # a terminal of its own: Ctrl-C goes to its whole process group, as at a terminal
     )
     try:
         deadline = time.monotonic() + 600
@@ -157,12 +159,13 @@ def test_the_demo_serves_after_the_structured_load_and_says_what_is_still_being_
             v.close()
             browser.close()
     finally:
-        demo.send_signal(signal.SIGINT)  # Ctrl-C: the stage under way stops, and the servers with it
+        os.killpg(demo.pid, signal.SIGINT)  # Ctrl-C: the stage under way stops, and the servers with it
         try:
             stopped = demo.wait(timeout=120)
         except subprocess.TimeoutExpired:
-            demo.kill()
             stopped = None
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(demo.pid, signal.SIGKILL)  # whatever is left of the group
     assert stopped is not None, "Ctrl-C did not stop the demo within 2 minutes: " + terminal.read_text()[-3000:]
     assert "Everything is read" not in terminal.read_text() and "A stage failed" not in terminal.read_text()
     with pytest.raises(OSError):  # nothing listens any more

@@ -118,12 +118,10 @@ def _workspace() -> Path:
 
 
 def _start(name: str, command: list[str], logs: Path) -> subprocess.Popen:
-    """One server in the background, its output in ``logs/<name>.log`` (the terminal keeps the stage lines)."""
+    """One server in the background, its output in ``logs/<name>.log`` (the terminal keeps the stage lines). It
+    stays in the terminal's process group, so Ctrl-C reaches it as it reaches this command."""
     log = (logs / f"{name}.log").open("ab")
-    # its own process group: Ctrl-C reaches this command, which stops each server in turn
-    return subprocess.Popen(
-        command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=os.environ, cwd=_workspace().parent
-    )
+    return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=os.environ, cwd=_workspace().parent)
 
 
 def _wait_for(server: subprocess.Popen, port: int, seconds: float = 180) -> None:
