@@ -38,7 +38,7 @@ from app.audit import Action, AuditEvent, AuditFilter, AuditLog, Outcome, to_csv
 from app.sessions import SessionStore, audit_tag, hash_id, new_session_id
 from app.users import Role, User, UserStore
 from lake.contracts.codes import factor_meaning
-from lake.documents.pipeline import ERRORS, TEXT, manifest
+from lake.documents.pipeline import TEXT, manifest, processed_keys
 from lake.embedding import Embedder
 from lake.entities.items import text_items
 from lake.insights import analysis as adopter_analysis
@@ -103,10 +103,6 @@ class StillReading:
     documents_total: int
     people: bool  # the people, places and organisations in the records are not read yet (no ecomap marts)
     index: bool  # the search index is not built yet
-
-    @property
-    def anything(self) -> bool:
-        return bool(self.documents or self.people or self.index)
 
 
 class Sight(StrEnum):
@@ -232,17 +228,16 @@ class QueryService:
             if time.monotonic() - at < 15.0 and reading is not None:
                 return reading
         # by document id alone: a document whose file changed since it was read is not counted (it is re-read)
-        ids = pl.DataFrame(schema={"document_id": pl.String}).lazy()
         docs = self.lake.scan(ENTERPRISE, "document")
-        live = ids if docs is None else docs.filter(pl.col("_deleted_at").is_null()).select("document_id").unique()
-        read = [
-            scan.select("document_id") for t in (TEXT, ERRORS) if (scan := self.lake.scan(ENTERPRISE, t)) is not None
-        ]
-        waiting = live.join(pl.concat(read).unique(), on="document_id", how="anti") if read else live
-        total, left = pl.collect_all([live.select(pl.len()), waiting.select(pl.len())])
+        live = (
+            pl.DataFrame(schema={"document_id": pl.String})
+            if docs is None
+            else docs.filter(pl.col("_deleted_at").is_null()).select("document_id").unique().collect()
+        )
+        waiting = live.join(processed_keys(self.lake).select("document_id"), on="document_id", how="anti")
         reading = StillReading(
-            documents=left.item(),
-            documents_total=total.item(),
+            documents=waiting.height,
+            documents_total=live.height,
             people=not served_file(self.settings.served_dir(), "child_network").exists(),
             index=self._table is None,
         )

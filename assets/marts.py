@@ -28,21 +28,20 @@ from lake.returns.ssda903 import TABLES, validate_return
 from lake.storage.serving import publish_marts
 from lake.storage.warehouse import mirror_tables
 
+_MANIFEST = json.loads(DBT_PROJECT.manifest_path.read_text())  # read once: every code location load pays for it
+
 # The lake tables dbt reads, as its sources name them (layer = source name): those whose source says ``mirror: delta``.
 MIRRORED_SOURCES = sorted(
     {
         (source["source_name"], source["name"])
-        for source in json.loads(DBT_PROJECT.manifest_path.read_text())["sources"].values()
+        for source in _MANIFEST["sources"].values()
         if source["source_meta"].get("mirror") == "delta"
     }
 )
 
 # The marts the app reads (the caselake_app exposure), published out of the warehouse after each build (decision 0046).
 APP_MARTS = sorted(
-    node.split(".")[-1]
-    for node in json.loads(DBT_PROJECT.manifest_path.read_text())["exposures"]["exposure.caselake.caselake_app"][
-        "depends_on"
-    ]["nodes"]
+    node.split(".")[-1] for node in _MANIFEST["exposures"]["exposure.caselake.caselake_app"]["depends_on"]["nodes"]
 )
 
 
