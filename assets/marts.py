@@ -85,12 +85,10 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, lakehouse
         started = dt.datetime.now(dt.UTC)
         invocation = dbt.cli(["build"], context=context, raise_on_error=False)
         incremental: dict[str, int] | None = None
-        built: set[str] = set()
         for event in with_table_metadata(invocation):  # the first event comes once dbt has exited
             rows = getattr(event, "metadata", {}).get("dagster/row_count")
             if isinstance(event, dg.Output) and rows is not None:
                 key = context.asset_key_for_output(event.output_name)
-                built.add(key.path[-1])
                 if incremental is None:
                     incremental = incremental_writes(lakehouse.warehouse() / "caselake.duckdb", started)
                 # an incremental mart wrote the rows of the children it recomputed (decision 0038); a table, every row
@@ -99,15 +97,18 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, lakehouse
                 metering.record_write(metering.Write("duckdb", "/".join(key.path), None, operation, count, 0))
             yield event
         # The app reads copies of its marts, never the warehouse dbt writes (decision 0046). A mart whose own test
-        # failed keeps its last good copy: the check says so in Dagster, and the app goes on with what passed.
+        # failed, or that is built on one, keeps its last good copy: the check says so in Dagster, and the app goes
+        # on with what passed.
         run_results = invocation.get_artifact("run_results.json")
-        failed = marts_with_failed_tests(run_results, invocation.get_artifact("manifest.json"))
-        if failed & set(APP_MARTS):
-            context.log.warning("not published, a test failed: " + ", ".join(sorted(failed & set(APP_MARTS))))
+        manifest = invocation.get_artifact("manifest.json")
+        held_back = marts_held_back(run_results, manifest)
+        if held_back & set(APP_MARTS):
+            context.log.warning("not published, a test failed: " + ", ".join(sorted(held_back & set(APP_MARTS))))
+        changed = models_changed(run_results, manifest)
         published = publish_marts(
             lakehouse.warehouse() / "caselake.duckdb",
             lakehouse.settings().served_dir(),
-            [m for m in APP_MARTS if m in built and m not in failed],
+            [m for m in APP_MARTS if m in changed and m not in held_back],
             lakehouse.settings().ops.duckdb_memory,
         )
         if published:
@@ -132,11 +133,42 @@ def incremental_writes(database: Path, since: dt.datetime) -> dict[str, int]:
     return dict(found)
 
 
-def marts_with_failed_tests(run_results: dict, manifest: dict) -> set[str]:
-    """The models a test that failed or could not run is attached to (by model name)."""
+def models_changed(run_results: dict, manifest: dict) -> set[str]:
+    """The models this build wrote, and every model downstream of one (by model name).
+
+    A view (``child_factors`` over ``child_factor_statements``) shows what its upstream holds now, so its published
+    copy is stale whenever anything it reads was rebuilt, even when the view itself was not selected."""
+    built = [
+        r["unique_id"]
+        for r in run_results.get("results", [])
+        if r.get("status") == "success" and r["unique_id"].startswith("model.")
+    ]
+    return _model_names(_downstream(manifest, built))
+
+
+def marts_held_back(run_results: dict, manifest: dict) -> set[str]:
+    """The models a test that failed or could not run is attached to, and every model downstream of one (by model
+    name): dbt skips those it would build after them, and a view over one would show the failed rows."""
     tests = {r["unique_id"] for r in run_results.get("results", []) if r.get("status") in ("fail", "error")}
     nodes = manifest.get("nodes", {})
-    return {nodes[t]["attached_node"].split(".")[-1] for t in tests if t in nodes and nodes[t].get("attached_node")}
+    tested = [nodes[t]["attached_node"] for t in tests if t in nodes and nodes[t].get("attached_node")]
+    return _model_names(_downstream(manifest, tested))
+
+
+def _downstream(manifest: dict, start: Iterable[str]) -> set[str]:
+    children = manifest.get("child_map", {})
+    found = set(start)
+    stack = list(found)
+    while stack:
+        for child in children.get(stack.pop(), []):
+            if child.startswith("model.") and child not in found:
+                found.add(child)
+                stack.append(child)
+    return found
+
+
+def _model_names(nodes: Iterable[str]) -> set[str]:
+    return {node.split(".")[-1] for node in nodes}
 
 
 def dbt_errors(run_results: dict) -> list[str]:

@@ -300,9 +300,13 @@ def test_a_restricted_sibling_is_unreachable_on_every_path_and_seen_by_the_worke
     lake = app_lake["settings"].lake()
     person = lake.read(ENTERPRISE, "person").filter(pl.col("person_id") == b).row(0, named=True)
     name = f"{person['first_name']} {person['surname']}"
-    edge = service._mart("select edge_id from main.child_network where child_id = ? and node_id = ?", [a, b])
+    edge = service._mart(
+        "child_network", "select edge_id from main.child_network where child_id = ? and node_id = ?", [a, b]
+    )
     assert edge.height, "the marts hold the sister as a node of A's ecomap"
-    around_b = set(service._mart("select node_id from main.child_network where child_id = ?", [b])["node_id"])
+    around_b = set(
+        service._mart("child_network", "select node_id from main.child_network where child_id = ?", [b])["node_id"]
+    )
     unnamed = service.session_for(_as(app_lake, "social_worker")[0], "cli")
     named = service.session_for(_as(app_lake, "team_manager")[0], "cli")
     assert a in service.scope(unnamed).children and sight(service.scope(unnamed), b) is Sight.NOTHING

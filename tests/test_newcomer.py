@@ -93,6 +93,29 @@ def test_the_app_reads_exactly_the_marts_its_exposure_names():
     assert read == set(APP_MARTS), (sorted(read - set(APP_MARTS)), sorted(set(APP_MARTS) - read))
 
 
+def test_a_view_is_republished_when_what_it_reads_is_rebuilt_and_held_back_when_that_failed_a_test():
+    """``child_factors`` is a view over ``child_factor_statements``: a build of the statements alone changes what
+    the view shows, so its copy is published again; a failed test on the statements holds back both."""
+    import json
+
+    from assets.dbt_project import DBT_PROJECT
+    from assets.marts import marts_held_back, models_changed
+
+    manifest = json.loads(DBT_PROJECT.manifest_path.read_text())
+    statements = "model.caselake.child_factor_statements"
+    built = {"results": [{"unique_id": statements, "status": "success"}]}
+    assert {"child_factor_statements", "child_factors"} <= models_changed(built, manifest)
+    assert "child_network" not in models_changed(built, manifest)
+    test = next(
+        node
+        for node, spec in manifest["nodes"].items()
+        if node.startswith("test.") and spec.get("attached_node") == statements
+    )
+    failed = {"results": [*built["results"], {"unique_id": test, "status": "fail"}]}
+    assert {"child_factor_statements", "child_factors"} <= marts_held_back(failed, manifest)
+    assert marts_held_back(built, manifest) == set()
+
+
 @pytest.mark.slow
 @pytest.mark.browser
 def test_the_demo_serves_after_the_structured_load_and_says_what_is_still_being_read(tmp_path):

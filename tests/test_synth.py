@@ -396,7 +396,18 @@ def test_planted_adoption_effects_and_waiting_adopters_are_in_the_truth(council)
     assert effects[("sibling_group", "religion")] == 1.0, "some characteristics have no effect at all"
     fit = pl.read_parquet(council.out / "truth" / "adopter_cohort_fit.parquet")
     households = read_table(extract_dir(council) / "ADOPTER_HOUSEHOLD.csv")
-    waiting = {r["HOUSEHOLDID"].strip() for r in households if "waiting" in r["STATUS"].lower()}
+    # a planted defect may blank a household's status in the extract: the truth keeps what it was
+    defects = pl.read_parquet(council.out / "truth" / "defects.parquet")
+    blanked = set(
+        defects.filter((pl.col("table") == "adopter_household") & (pl.col("column") == "status")).filter(
+            pl.col("original").str.contains("waiting")
+        )["row_number"]
+    )
+    waiting = {
+        r["HOUSEHOLDID"].strip()
+        for number, r in enumerate(households, start=1)
+        if "waiting" in r["STATUS"].lower() or number in blanked
+    }
     assert set(fit["household_id"]) <= waiting and fit["fits"].any()
 
 
