@@ -121,6 +121,11 @@ class Action(StrEnum):
     AUDIT_LOG = "audit_log"
     AUDIT_EXPORT = "audit_export"  # the audit log downloaded as CSV
     ECOMAP_EXPORT = "ecomap_export"  # an ecomap saved as PNG, GraphML or JSON
+    DISCLOSURE_REQUEST = "disclosure_request"  # a subject access request made
+    DISCLOSURE_PROPOSE = "disclosure_propose"  # its records compiled and redactions proposed
+    DISCLOSURE_DECIDE = "disclosure_decide"  # an officer's decisions on proposals
+    DISCLOSURE_EXPORT = "disclosure_export"  # the bundle written as a PDF
+    DISCLOSURE_STATUS = "disclosure_status"  # the requests listed
 
 
 Outcome = Literal["ok", "denied", "invalid", "error"]
@@ -228,6 +233,11 @@ ACTION_WORDS = {
     Action.AUDIT_LOG: "read the audit log",
     Action.AUDIT_EXPORT: "exported the audit log (CSV)",
     Action.ECOMAP_EXPORT: "exported an ecomap",
+    Action.DISCLOSURE_REQUEST: "made a subject access request",
+    Action.DISCLOSURE_PROPOSE: "compiled a subject access bundle",
+    Action.DISCLOSURE_DECIDE: "decided on proposed redactions",
+    Action.DISCLOSURE_EXPORT: "exported a subject access bundle",
+    Action.DISCLOSURE_STATUS: "listed subject access requests",
 }
 OUTCOME_WORDS = {"ok": "done", "denied": "refused", "invalid": "invalid request", "error": "failed"}
 FIELD_WORDS = {"child_id": "child", "node_id": "node", "text": "words", "ids": "ids returned"}

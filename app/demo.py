@@ -41,6 +41,7 @@ def demo_workers(lake: Lake) -> dict[Role, str | None]:
         Role.ANALYST: None,
         Role.ADMIN: None,
         Role.FAMILY_FINDER: None,
+        Role.DISCLOSURE_OFFICER: None,
     }
 
 

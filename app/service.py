@@ -37,7 +37,10 @@ from app.access import SCOPE_TABLES, Scope, hidden_children, scope_for
 from app.audit import Action, AuditEvent, AuditFilter, AuditLog, Outcome, to_csv
 from app.sessions import SessionStore, audit_tag, hash_id, new_session_id
 from app.users import Role, User, UserStore
+from lake import disclosure
 from lake.contracts.codes import factor_meaning
+from lake.disclosure import store as disclosure_store
+from lake.disclosure.bundle import DisclosureRequest
 from lake.documents.pipeline import TEXT, manifest, processed_keys
 from lake.embedding import Embedder
 from lake.entities.items import text_items
@@ -884,6 +887,151 @@ class QueryService:
             # node the policy hides is refused rather than trusted
             call.require(all(sight(call.scope, n) is not Sight.NOTHING for n in nodes), "a node out of scope")
             call.note(result={"nodes": nodes})
+
+    # ---- disclosure officers (issue 39) ----------------------------------------------------------------------
+    def _disclosure_call(self, session: Session, action: Action, **asked):
+        """An audited call a disclosure officer alone may make; the officer's restricted children left out."""
+        return self._audited(
+            session,
+            action,
+            request={k: str(v)[:64] for k, v in asked.items() if v is not None},
+            allowed=session.role.answers_disclosures,
+            why_not=f"role {session.role} answers no subject access requests",
+        )
+
+    def disclosure_request(
+        self,
+        session: Session,
+        subject_id: str,
+        requester_id: str | None = None,
+        received: dt.date | None = None,
+        date_from: dt.date | None = None,
+        date_to: dt.date | None = None,
+    ) -> DisclosureRequest:
+        """A subject access request checked against the lake (the subject exists; a parent asking for a child is
+        recorded as their parent) and kept in the lake's disclosure layer."""
+        asked = {"subject_id": subject_id, "requester_id": requester_id}
+        with self._disclosure_call(session, Action.DISCLOSURE_REQUEST, **asked) as call:
+            try:
+                request = disclosure.new_request(self.lake, subject_id, requester_id, received, date_from, date_to)
+            except disclosure.RequestError as exc:
+                call.fail("invalid", str(exc)[:200])
+                raise InvalidRequest(str(exc)) from exc
+            disclosure_store.save_request(self.lake, request, session.login)
+            call.note(target={"request_id": request.request_id}, result={"due": str(request.due)})
+            return request
+
+    def disclosure_propose(self, session: Session, request_id: str) -> dict:
+        """Compile the request's records and propose redactions (replacing the last proposals); a summary back."""
+        with self._disclosure_call(session, Action.DISCLOSURE_PROPOSE, request_id=request_id) as call:
+            request = self._disclosure_request_of(call, request_id)
+            user = self.users.get(session.login)
+            leave_out = hidden_children(self.lake, user.worker_id if user else None)
+            compiled = disclosure.compile_items(self.lake, request, leave_out)
+            proposals = disclosure.propose(self.lake, request, compiled)
+            disclosure_store.save_proposals(self.lake, request_id, compiled, proposals)
+            summary = {
+                "items": compiled.items.height,
+                "proposals": proposals.height,
+                "to_redact": int((proposals["action"] == "redact").sum()),
+                "to_review": int((proposals["action"] == "review").sum()),
+                "kept": int((proposals["action"] == "keep").sum()),
+                "outside_dates": compiled.skipped_outside_range,
+                "restricted_left_out": compiled.restricted_left_out,
+            }
+            call.note(target={"request_id": request_id, "subject_id": request.subject_id}, result=summary)
+            return summary
+
+    def disclosure_proposals(self, session: Session, request_id: str) -> pl.DataFrame:
+        """The request's proposals with the officer's latest decision on each (``decision``, null if none)."""
+        with self._disclosure_call(session, Action.DISCLOSURE_STATUS, request_id=request_id) as call:
+            self._disclosure_request_of(call, request_id)
+            proposals = disclosure_store.load_proposals(self.lake, request_id)
+            decided = disclosure_store.latest_decisions(self.lake, request_id).select("proposal_id", "decision")
+            call.note(target={"request_id": request_id}, result={"proposals": proposals.height})
+            return proposals.join(decided, on="proposal_id", how="left")
+
+    def disclosure_decide(self, session: Session, request_id: str, decisions: dict[str, str]) -> int:
+        """Record the officer's decisions (proposal id -> redact | keep); returns how many were recorded."""
+        with self._disclosure_call(session, Action.DISCLOSURE_DECIDE, request_id=request_id) as call:
+            self._disclosure_request_of(call, request_id)
+            known = set(disclosure_store.load_proposals(self.lake, request_id)["proposal_id"])
+            bad = [p for p, d in decisions.items() if p not in known or d not in ("redact", "keep")]
+            if bad:
+                call.fail("invalid", f"{len(bad)} decision(s) name no proposal of this request or no decision")
+                raise InvalidRequest(f"{len(bad)} decision(s) are not redact/keep on a proposal of {request_id}")
+            disclosure_store.save_decisions(self.lake, request_id, decisions, session.login)
+            call.note(target={"request_id": request_id}, result={"decisions": len(decisions)})
+            return len(decisions)
+
+    def disclosure_export(self, session: Session, request_id: str, out: Path) -> dict:
+        """Write the bundle (the proposals as decided) to ``out`` as a PDF, recorded in the lake with its hash."""
+        with self._disclosure_call(session, Action.DISCLOSURE_EXPORT, request_id=request_id) as call:
+            request = self._disclosure_request_of(call, request_id)
+            proposals = disclosure_store.load_proposals(self.lake, request_id)
+            if proposals.is_empty():
+                call.fail("invalid", "nothing proposed yet")
+                raise InvalidRequest(f"{request_id} has no proposals yet: propose first")
+            user = self.users.get(session.login)
+            leave_out = hidden_children(self.lake, user.worker_id if user else None)
+            compiled = disclosure.compile_items(self.lake, request, leave_out)
+            stale = set(compiled.items["item_id"]) ^ set(disclosure_store.items_of(self.lake, request_id))
+            if stale:
+                # a record changed, arrived or was deleted at source since the proposals: propose again first
+                call.fail("invalid", f"{len(stale)} record(s) changed since the proposals")
+                raise InvalidRequest(f"{len(stale)} record(s) changed since the proposals were made: propose again")
+            decided = disclosure_store.latest_decisions(self.lake, request_id)
+            removed = disclosure.redactions(proposals, decided)
+            subject = self.lake.read(ENTERPRISE, "person", filters=[("person_id", "=", request.subject_id)])
+            name = " ".join(x for x in subject.select("first_name", "surname").row(0) if x) if subject.height else ""
+            exported = disclosure.export_pdf(
+                request,
+                name,
+                compiled.items,
+                removed,
+                out,
+                disclosure.scanned_pages(self.lake, self.settings.landing()),
+            )
+            digest = disclosure_store.record_export(self.lake, request_id, out, exported, session.login)
+            result = {
+                "pages": exported.pages,
+                "redactions": exported.redactions,
+                "images_embedded": exported.images_embedded,
+                "images_withheld": exported.images_withheld,
+                "sha256": digest,
+            }
+            call.note(target={"request_id": request_id}, result=result)
+            return result
+
+    def disclosure_status(self, session: Session) -> list[dict]:
+        """Every request with its due date, days left, proposals to review and its last export."""
+        with self._disclosure_call(session, Action.DISCLOSURE_STATUS) as call:
+            requests = disclosure_store.requests(self.lake)
+            proposals = self.lake.read(disclosure_store.DISCLOSURE, disclosure_store.PROPOSALS)
+            exports = disclosure_store.exports(self.lake)
+            today = dt.date.today()
+            rows = []
+            for r in requests.iter_rows(named=True):
+                mine = proposals.filter(pl.col("request_id") == r["request_id"]) if proposals is not None else None
+                done = exports.filter(pl.col("request_id") == r["request_id"]).sort("exported_at")
+                rows.append(
+                    {
+                        **r,
+                        "days_left": (r["due"] - today).days,
+                        "proposals": 0 if mine is None else mine.height,
+                        "to_review": 0 if mine is None else int((mine["action"] == "review").sum()),
+                        "exported_at": done["exported_at"][-1] if done.height else None,
+                    }
+                )
+            call.note(result={"requests": len(rows)})
+            return rows
+
+    def _disclosure_request_of(self, call: AuditedCall, request_id: str) -> DisclosureRequest:
+        request = disclosure_store.load_request(self.lake, request_id)
+        if request is None:
+            call.fail("invalid", "no such request")
+            raise InvalidRequest(f"no request {request_id!r}: make it first (caselake disclosure new)")
+        return request
 
 
 def _page_png(path: str | None, page: int, scale: float) -> bytes | None:

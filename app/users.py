@@ -32,10 +32,16 @@ class Role(StrEnum):
     ANALYST = "analyst"  # the marts without free text, no case text
     ADMIN = "admin"  # the users file and the audit log, no case text
     FAMILY_FINDER = "family_finder"  # an adoption agency's family finder: the adopter insights and list, no case text
+    DISCLOSURE_OFFICER = "disclosure_officer"  # subject access requests: one subject's records, for the bundle
 
     @property
     def reads_case_text(self) -> bool:
         return self in (Role.SOCIAL_WORKER, Role.TEAM_MANAGER, Role.IRO)
+
+    @property
+    def answers_disclosures(self) -> bool:
+        """Compiles, reviews and exports subject access bundles; reads a subject's records only through a request."""
+        return self == Role.DISCLOSURE_OFFICER
 
     @property
     def reads_audit(self) -> bool:

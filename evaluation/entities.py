@@ -219,6 +219,45 @@ def score(lake: Lake, truth_dir: Path, rules: ResolutionSettings | None = None) 
     )
 
 
+def load_generated_council(
+    folder: Path, children: int, seed: int, split: str, documents_per_child: float, progress: Progress = no_progress
+) -> tuple[Lake, Path, dict]:
+    """A council generated into ``folder`` (no defects) and loaded through the pipeline's functions: land,
+    stage, enterprise, documents to text, entity mentions, people. Returns its lake, its truth folder and the
+    entity extraction's run metadata."""
+    settings = Settings.from_env()
+    from lake.documents.pipeline import extract_documents
+    from lake.entities.extraction import EntityExtractor, extract_entities
+    from lake.entities.resolution import resolve_people
+    from lake.ingest.pipeline import load_landing
+    from synth.council import SynthOptions, generate
+    from synth.training import entity_model
+
+    opts = SynthOptions(
+        out=folder / "council",
+        children=children,
+        seed=seed,
+        split=split,
+        documents_per_child=documents_per_child,
+        defect_rate=0.0,
+    )
+    progress(f"generate {split} council", 0, 1)
+    generate(opts)
+    progress(f"generate {split} council", 1, 1)
+    lake = Lake(str(folder / "lake"))
+    landing = opts.out / "landing"
+    progress("load", 0, 1)
+    load_landing(lake, landing)
+    progress("load", 1, 1)
+    extract_documents(lake, landing, progress=progress)
+    extractor = EntityExtractor.load(entity_model(settings.entities), settings.entities)
+    run = extract_entities(lake, extractor, progress=progress, gazetteer=settings.entities.gazetteer)
+    progress("resolve", 0, 1)
+    resolve_people(lake, settings.resolution)
+    progress("resolve", 1, 1)
+    return lake, opts.out / "truth", run.metadata()
+
+
 def evaluate(
     children: int = 30,
     seed: int = 2027,
@@ -229,42 +268,16 @@ def evaluate(
     """Generate a held-out (eval split) council, load it through the pipeline's functions and score it.
     ``keep``: a new folder to hold the council and its lake afterwards (default: a temporary one)."""
     settings = Settings.from_env()
-    from lake.documents.pipeline import extract_documents
-    from lake.entities.extraction import EntityExtractor, extract_entities
-    from lake.entities.resolution import resolve_people
-    from lake.ingest.pipeline import load_landing
-    from synth.council import SynthOptions, generate
-    from synth.training import entity_model
-
     if keep is not None:
         keep.mkdir(parents=True, exist_ok=False)
     with tempfile.TemporaryDirectory(prefix="caselake-eval-") as scratch:
-        tmp = str(keep) if keep is not None else scratch
-        opts = SynthOptions(
-            out=Path(tmp) / "council",
-            children=children,
-            seed=seed,
-            split="eval",
-            documents_per_child=documents_per_child,
-            defect_rate=0.0,
-        )
-        progress("generate held-out council", 0, 1)
-        generate(opts)
-        progress("generate held-out council", 1, 1)
-        lake = Lake(str(Path(tmp) / "lake"))
-        landing = opts.out / "landing"
-        progress("load", 0, 1)
-        load_landing(lake, landing)
-        progress("load", 1, 1)
-        extract_documents(lake, landing, progress=progress)
+        folder = keep if keep is not None else Path(scratch)
         t0 = time.perf_counter()
-        extractor = EntityExtractor.load(entity_model(settings.entities), settings.entities)
-        run = extract_entities(lake, extractor, progress=progress, gazetteer=settings.entities.gazetteer)
-        progress("resolve", 0, 1)
-        resolve_people(lake, settings.resolution)
-        progress("resolve", 1, 1)
-        result = score(lake, opts.out / "truth", settings.resolution)
-        result.extraction = {**run.metadata(), "seconds": round(time.perf_counter() - t0, 1)}
+        lake, truth_dir, extraction = load_generated_council(
+            folder, children, seed, "eval", documents_per_child, progress
+        )
+        result = score(lake, truth_dir, settings.resolution)
+        result.extraction = {**extraction, "seconds (generate to people)": round(time.perf_counter() - t0, 1)}
         return result
 
 

@@ -131,8 +131,8 @@ def _birth_certificate(writer: Writer) -> list[TextBuilder]:
     lines = []
     for label, fill in (
         ("Name and surname: ", lambda tb: writer.name(tb, c, formal=True, allow_nickname=False)),
-        ("Date of birth: ", lambda tb: tb.add(f"{c.dob.day} {c.dob.strftime('%B')} {c.dob.year}", "date")),
-        ("Place of birth: ", lambda tb: tb.add(c.addresses[0].address.one_line, "address")),
+        ("Date of birth: ", lambda tb: tb.add(f"{c.dob.day} {c.dob.strftime('%B')} {c.dob.year}", "date", c.person_id)),
+        ("Place of birth: ", lambda tb: tb.add(c.addresses[0].address.one_line, "address", c.person_id)),
         (
             "Mother: ",
             lambda tb: writer.name(tb, writer.child.relations["mother"][0], formal=True, allow_nickname=False),

@@ -301,20 +301,20 @@ class Writer:
     def address(self, tb: TextBuilder, with_postcode: bool = True) -> None:
         p = self.pick([self.child.person, *self.child.relations.get("maternal grandmother", [])])
         a = p.address_at(self.when)
-        tb.add(a.one_line, "address")
+        tb.add(a.one_line, "address", p.person_id)  # whose it is: the truth a disclosure bundle is scored on
         if with_postcode:
             tb.add(", ")
-            tb.add(a.postcode, "postcode")
+            tb.add(a.postcode, "postcode", p.person_id)
 
     def phone(self, tb: TextBuilder) -> None:
         people = [p for ps in self.child.relations.values() for p in ps if p.phone]
         p = self.pick(people) if people else self.worker.person
-        tb.add(p.phone or "", "phone")
+        tb.add(p.phone or "", "phone", p.person_id)
 
     def email(self, tb: TextBuilder) -> None:
         people = [p for ps in self.child.relations.values() for p in ps if p.email]
         p = self.pick(people) if people else self.worker.person
-        tb.add(p.email or "", "email")
+        tb.add(p.email or "", "email", p.person_id)
 
     def date(self, tb: TextBuilder, around: dt.date | None = None) -> None:
         base = around or self.when

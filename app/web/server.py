@@ -103,6 +103,8 @@ def _no_case_text(ctx: Context):
     extra = ' The <a href="/audit">audit log</a> is yours to read.' if ctx.session.role.reads_audit else ""
     if ctx.session.role.reads_adopter_insights:
         extra += ' The <a href="/insights">adopter insights</a> are yours to read.'
+    if ctx.session.role.answers_disclosures:
+        extra += " Subject access requests are answered with <code>caselake disclosure</code> for now."
 
     return html_pane(f'<p role="status">Your role reads no case records.{extra}</p>')
 

@@ -1,6 +1,6 @@
 """The ``caselake`` command line. Each command is a thin shell over a plain function, in the module named for
 it (``generate``, ``pipeline``, ``evaluate``, ``search``, ``serve``, ``costs``, ``lineage``) or for its
-sub-command group (``insights``, ``users``, ``tables`` for ``caselake lake``, ``audit``, ``returns``); ``common`` holds the
+sub-command group (``insights``, ``users``, ``tables`` for ``caselake lake``, ``audit``, ``returns``, ``disclosure``); ``common`` holds the
 console, ``fail()``, the settings and the progress bars.
 
 Commands are registered here, in one list, because the order they are registered in is the order
@@ -16,6 +16,7 @@ from orchestration.cli import (
     audit,
     costs,
     demo,
+    disclosure,
     evaluate,
     generate,
     insights,
@@ -57,5 +58,6 @@ app.add_typer(users.users_app, name="users")
 app.add_typer(tables.lake_app, name="lake")
 app.add_typer(audit.audit_app, name="audit")
 app.add_typer(returns.returns_app, name="returns")
+app.add_typer(disclosure.disclosure_app, name="disclosure")
 
 __all__ = ["app"]

@@ -3,6 +3,7 @@ a command starts) and the progress bars."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, redirect_stdout
 from pathlib import Path
@@ -88,3 +89,30 @@ def stage_runner(log: Path) -> Callable[[str], AbstractContextManager]:
             yield
 
     return running
+
+
+def query_service():
+    """The query service over the settings' lake: every command that reads case data goes through it."""
+    from app.service import QueryService
+
+    return QueryService(read_settings())
+
+
+def sign_in(service, login: str):
+    """A CLI session: the login's own password, asked on the terminal (never an argument: shell history)."""
+    from app.service import NotSignedIn
+
+    password = typer.prompt(f"password for {login}", hide_input=True, err=True)
+    try:
+        return service.login(login, password)
+    except NotSignedIn as exc:
+        fail(str(exc))
+
+
+def date_option(value: str | None, name: str) -> dt.date | None:
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        fail(f"--{name}: {value!r} is not a date (YYYY-MM-DD)", 2)

@@ -107,6 +107,22 @@ def _factors(options: EvalOptions) -> str:
     return factors.report(result)
 
 
+def _disclosure(options: EvalOptions) -> str:
+    from evaluation import disclosure
+
+    settings = read_settings()
+    results = []
+    with progress_bars() as progress:
+        if options.truth_dir(settings).exists():
+            results.append(
+                disclosure.evaluate(
+                    settings.lake(), options.truth_dir(settings), label="the loaded council", progress=progress
+                )
+            )
+        results.append(disclosure.evaluate_held_out(options.children, options.seed, progress=progress))
+    return disclosure.report(results)
+
+
 EVALUATIONS = {
     "documents": Evaluation("text quality", _documents),
     "entities": Evaluation("NER and person resolution", _entities),
@@ -114,6 +130,9 @@ EVALUATIONS = {
     "search": Evaluation("ranking", _search),
     "ecomap": Evaluation("the ecomap's confidence bands", _ecomap),
     "insights": Evaluation("the adopter analysis by simulation", _insights),
+    "disclosure": Evaluation(
+        "proposed redactions of subject access bundles, beside a kind-of-text baseline", _disclosure
+    ),
 }
 
 
@@ -125,8 +144,10 @@ def evaluate(
     truth: Annotated[
         Path | None, typer.Option(help="The synthetic council's truth folder (default: <data root>/truth).")
     ] = None,
-    children: Annotated[int, typer.Option(help="entities, factors: size of the held-out (eval split) council.")] = 30,
-    seed: Annotated[int, typer.Option(help="entities, factors: seed of the held-out council.")] = 2027,
+    children: Annotated[
+        int, typer.Option(help="entities, factors, disclosure: size of the held-out (eval split) council.")
+    ] = 30,
+    seed: Annotated[int, typer.Option(help="entities, factors, disclosure: seed of the held-out council.")] = 2027,
     keep: Annotated[
         Path | None,
         typer.Option(help="entities: keep the held-out council and lake here; documents --hard: the scans."),

@@ -3,38 +3,11 @@ user (their access rules apply and every search is audited)."""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated
 
 import typer
 
-from orchestration.cli.common import console, fail, read_settings
-
-
-def _service():
-    from app.service import QueryService
-
-    return QueryService(read_settings())
-
-
-def _sign_in(service, login: str):
-    """A CLI session: the login's own password, asked on the terminal (never an argument: shell history)."""
-    from app.service import NotSignedIn
-
-    password = typer.prompt(f"password for {login}", hide_input=True, err=True)
-    try:
-        return service.login(login, password)
-    except NotSignedIn as exc:
-        fail(str(exc))
-
-
-def _date_option(value: str | None, name: str) -> dt.date | None:
-    if not value:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        fail(f"--{name}: {value!r} is not a date (YYYY-MM-DD)", 2)
+from orchestration.cli.common import console, date_option, fail, query_service, sign_in
 
 
 def search_command(
@@ -60,8 +33,8 @@ def search_command(
 
     from lake.search.query import InvalidRequest, SearchFilters, SearchRequest
 
-    service = _service()
-    session = _sign_in(service, as_login)
+    service = query_service()
+    session = sign_in(service, as_login)
     request = SearchRequest(
         text,
         mode=mode,
@@ -73,10 +46,10 @@ def search_command(
             item_types=tuple(item_type or ()),
             author_ids=tuple(author or ()),
             person_id=person,
-            event_from=_date_option(event_from, "event-from"),
-            event_to=_date_option(event_to, "event-to"),
-            recorded_from=_date_option(recorded_from, "recorded-from"),
-            recorded_to=_date_option(recorded_to, "recorded-to"),
+            event_from=date_option(event_from, "event-from"),
+            event_to=date_option(event_to, "event-to"),
+            recorded_from=date_option(recorded_from, "recorded-from"),
+            recorded_to=date_option(recorded_to, "recorded-to"),
         ),
     )
     from app.service import AccessDenied

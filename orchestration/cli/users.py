@@ -15,7 +15,10 @@ users_app = typer.Typer(help="The users file: logins, roles, worker ids, hashed 
 def users_add(
     login: Annotated[str, typer.Argument(help="The login (lower case).")],
     role: Annotated[
-        str, typer.Option(help="social_worker, team_manager, iro, auditor, analyst, admin or family_finder.")
+        str,
+        typer.Option(
+            help="social_worker, team_manager, iro, auditor, analyst, admin, family_finder or disclosure_officer."
+        ),
     ],
     name: Annotated[str, typer.Option(help="The person's name, as the app shows it.")],
     worker: Annotated[str | None, typer.Option(help="The case-management worker id (case readers need one).")] = None,

@@ -222,6 +222,10 @@ def write_truth(
 ) -> None:
     """The truth of the world and the extract's defects (the text's own truth: :class:`_TextTruth`)."""
     truth.mkdir(parents=True, exist_ok=True)
+    # who is named in the records by their job: a worker, or a professional around a child (truth for disclosure)
+    roles = {w.person.person_id: w.role for w in world.workers} | {
+        prof.person.person_id: prof.role for child in world.children for prof in child.professionals
+    }
     people = []
     for p in world.people.values():
         variants = sorted({n.first for n in p.names} | set(p.nicknames(world.as_of)) | {n.surname for n in p.names})
@@ -239,6 +243,8 @@ def write_truth(
                 "minority_ethnic": p.minority_ethnic,
                 "name_variants": variants,
                 "name_history": [f"{n.valid_from}:{n.first} {n.surname} ({n.reason})" for n in p.names],
+                "recorded": p.recorded,
+                "professional_role": roles.get(p.person_id),
             }
         )
     write_parquet(truth / "persons.parquet", people)
