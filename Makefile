@@ -53,6 +53,7 @@ bench: setup
 	uv run python benchmarks/bench_app.py --repeat 5 --nodes 5000
 	uv run python benchmarks/bench_load.py --procs 1,2 --users 1,5,10,20 --clients 20 --seconds 20
 	uv run caselake eval insights --seeds 200 --households 500
+	uv run python benchmarks/bench_disclosure.py --children 3 --notes 100 --documents 20
 
 # Scaling curves of the structured load (synth, load, dbt, no-op re-run, next day) and the backlog in machines:
 # `make bench-scale SCALE=1000,10000`; results in .bench/scale.json (`--report-only` prints them again).

@@ -10,7 +10,9 @@ for her own) it says which spans must go and which must stay:
 - **contact details**: an address, postcode, phone, e-mail or date of birth whose owner is anyone but the
   subject or the requester must go;
 - **professionals kept**: a professional's name must stay;
-- **own kept**: the subject's and the requester's names and details must stay.
+- **own kept**: the subject's and the requester's names and details must stay. A contact detail the truth gives
+  to someone else but that the extract also records for the subject or the requester (the household's address,
+  which a mother shares with her child) counts as theirs: the generator writes one owner for it.
 
 A must-go span counts as removed only when every letter and digit of it is inside a redaction; a must-stay span
 counts as kept only when none of it is. Precision for names is over the redactions (TP, TPK, OC) that overlap
@@ -32,7 +34,7 @@ import polars as pl
 
 from evaluation.entities import scorable_items
 from lake.disclosure.bundle import DisclosureRequest, RequestError, compile_items, new_request
-from lake.disclosure.propose import propose, redactions
+from lake.disclosure.propose import People, propose, redactions
 from lake.disclosure.rules import CONTACT_LABELS, NAME_LABELS
 from lake.progress import Progress, no_progress
 from lake.storage.delta import ENTERPRISE, Lake
@@ -160,6 +162,7 @@ def score_request(
     items = compiled.items.join(items_truth.select("item_id"), on="item_id", how="semi")
     true = truth_standing(truth.join(items.select("item_id"), on="item_id", how="semi"), persons, request)
     text_of = dict(zip(items["item_id"], items["text"], strict=True))
+    shared = People(lake, request).owns_contact  # the addresses and numbers the extract records for them
     result = []
     for predicted in (ours, baseline):
         counts = {c: Counts() for c in CLASSES}
@@ -168,12 +171,15 @@ def score_request(
             spans_by_item.setdefault(row["item_id"], []).append((int(row["start"]), int(row["end"])))
         for t in true.iter_rows(named=True):
             text = text_of.get(t["item_id"])
-            if text is None or t["person_id"] is None:
-                continue
+            if text is None or t["person_id"] is None or text[t["start"] : t["end"]] != t["text"]:
+                continue  # not a scorable text, or a span the truth marks where the text says otherwise
             label, standing = t["label"], t["standing"]
             if label in NAME_LABELS or (label in CONTACT_LABELS or label == "date"):
                 whole, some = _covered(spans_by_item.get(t["item_id"], []), t["start"], t["end"], text)
-                if standing in ("subject", "requester"):
+                if label in CONTACT_LABELS and standing not in ("subject", "requester") and shared(t["text"]):
+                    # the household's address, which the extract records for the subject or requester too: theirs
+                    standing = "shared"
+                if standing in ("subject", "requester", "shared"):
                     counts["own kept"].must_stay += 1
                     counts["own kept"].kept += not some
                 elif label in NAME_LABELS and standing == "professional":
@@ -186,7 +192,8 @@ def score_request(
         # name precision: the name redactions that overlap a true mention, and whether that mention must go
         true_by_item: dict[str, list[dict]] = {}
         for t in true.filter(pl.col("label").is_in(list(NAME_LABELS))).iter_rows(named=True):
-            true_by_item.setdefault(t["item_id"], []).append(t)
+            if t["item_id"] in text_of and text_of[t["item_id"]][t["start"] : t["end"]] == t["text"]:
+                true_by_item.setdefault(t["item_id"], []).append(t)
         for row in predicted.filter(pl.col("reason").is_in(list(REASONS_NAMES))).iter_rows(named=True):
             overlapping = [
                 t for t in true_by_item.get(row["item_id"], []) if t["start"] < row["end"] and row["start"] < t["end"]

@@ -220,7 +220,13 @@ def score(lake: Lake, truth_dir: Path, rules: ResolutionSettings | None = None) 
 
 
 def load_generated_council(
-    folder: Path, children: int, seed: int, split: str, documents_per_child: float, progress: Progress = no_progress
+    folder: Path,
+    children: int,
+    seed: int,
+    split: str,
+    documents_per_child: float,
+    progress: Progress = no_progress,
+    **options,
 ) -> tuple[Lake, Path, dict]:
     """A council generated into ``folder`` (no defects) and loaded through the pipeline's functions: land,
     stage, enterprise, documents to text, entity mentions, people. Returns its lake, its truth folder and the
@@ -240,6 +246,7 @@ def load_generated_council(
         split=split,
         documents_per_child=documents_per_child,
         defect_rate=0.0,
+        **options,
     )
     progress(f"generate {split} council", 0, 1)
     generate(opts)

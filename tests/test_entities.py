@@ -71,19 +71,7 @@ def test_training_examples_hold_word_spans_of_the_model_labels_only():
     assert training_examples(small) == training_examples(small)
 
 
-def test_a_build_trains_saves_and_is_then_found_in_its_cache(tmp_path):
-    cfg = dataclasses.replace(BuildConfig(), train_children=2, steps=2, batch_size=2)
-    examples = training_examples(cfg)
-    first = build(cfg, examples, tmp_path)
-    info = json.loads((first / "caselake_build.json").read_text())
-    assert info["config"]["steps"] == 2 and info["examples"] > 0
-    stamp = (first / "caselake_build.json").stat().st_mtime_ns
-    assert build(cfg, examples, tmp_path) == first  # cached: same directory, not trained again
-    assert (first / "caselake_build.json").stat().st_mtime_ns == stamp
-    assert build(dataclasses.replace(cfg, steps=3), examples, tmp_path) != first  # another config, another model
-
-
-def test_two_builds_of_one_key_train_the_same_weights_on_pinned_kernels(tmp_path):
+def test_two_builds_of_one_key_train_the_same_weights_on_pinned_kernels_and_the_first_is_then_found(tmp_path):
     """Issue 36: the heads' initial weights are seeded and the build runs on pinned float kernels (ATen AVX2, MKL's
     conditional numerical reproducibility), so a key names one model: two builds give byte-identical weights."""
     cfg = dataclasses.replace(BuildConfig(), train_children=2, steps=3, batch_size=2)
@@ -93,6 +81,14 @@ def test_two_builds_of_one_key_train_the_same_weights_on_pinned_kernels(tmp_path
     assert one["weights_sha256"] == two["weights_sha256"] == weights_digest(second)
     assert one["kernels"]["MKL_CBWR"] == "AVX2,STRICT"
     assert one["cpu_capability"] in ("AVX2", "DEFAULT")  # pinned, whatever this CPU could do
+    # saved with its config, then found in its cache: the same directory, not trained again
+    assert one["config"]["steps"] == 3 and one["examples"] == 40
+    stamp = (first / "caselake_build.json").stat().st_mtime_ns
+    assert build(cfg, examples, tmp_path / "one") == first
+    assert (first / "caselake_build.json").stat().st_mtime_ns == stamp
+    # another config or other examples: another key, so another model
+    assert build_key(dataclasses.replace(cfg, steps=2), examples) != build_key(cfg, examples)
+    assert build_key(cfg, examples[:39]) != build_key(cfg, examples)
 
 
 def test_a_build_another_process_holds_is_waited_for_and_then_found_not_trained_again(tmp_path):

@@ -14,6 +14,9 @@ Every proposal carries its reason code, confidence and evidence (the resolution'
 
 from __future__ import annotations
 
+import re
+from functools import cache, cached_property
+
 import polars as pl
 
 from lake.disclosure.bundle import Compiled, DisclosureRequest
@@ -26,9 +29,10 @@ from lake.disclosure.rules import (
     flagged_sentences,
     normalised,
 )
+from lake.entities.gazetteer import NOT_NAMES
 from lake.entities.items import MENTIONS
-from lake.entities.kinship import kin_relation
-from lake.entities.resolution import MENTION_PERSON, RESOLVED
+from lake.entities.kinship import KIN_WORDS, kin_relation
+from lake.entities.resolution import MENTION_PERSON, RESOLVED, alias_groups
 from lake.storage.delta import ENTERPRISE, Lake
 
 PROPOSAL_SCHEMA = {
@@ -57,6 +61,7 @@ class People:
 
     def __init__(self, lake: Lake, request: DisclosureRequest) -> None:
         self.request = request
+        self.lake = lake
         resolved = lake.read(ENTERPRISE, RESOLVED)
         self.resolved = (
             {r["resolved_person_id"]: r for r in resolved.iter_rows(named=True)} if resolved is not None else {}
@@ -71,15 +76,63 @@ class People:
             else set()
         )
         self.own_contacts = _recorded_contacts(lake, {request.subject_id, request.requester_id})
+        # Whom a kinship word the resolution left unlinked names, per child: "Mum" in a child's records is the
+        # subject (or the requester) when they are that child's recorded mother.
         relations = _live(lake, "relationship")
-        asking = (
-            relations.filter(
-                (pl.col("child_id") == request.subject_id) & (pl.col("person_id") == request.requester_id)
-            )["relation"].to_list()
-            if request.requester_is_parent and relations.height
-            else []
+        self.relatives = relations
+        self.kin: dict[str, dict[str, Standing]] = {}
+        for who, standing in ((request.requester_id, Standing.REQUESTER), (request.subject_id, Standing.SUBJECT)):
+            mine = relations.filter(pl.col("person_id") == who) if relations.height else relations
+            for child, relation in mine.select("child_id", "relation").iter_rows() if mine.height else []:
+                word = kin_relation(relation) or relation
+                self.kin.setdefault(child, {})[word] = standing
+
+    @cached_property
+    def _names(self) -> pl.DataFrame:
+        """person_id, name: every first name and surname the lake records for a person, now or before."""
+        persons, history = _live(self.lake, "person"), _live(self.lake, "person_name")
+        frames = [
+            f.select("person_id", pl.col(c).alias("name"))
+            for f in (persons, history)
+            if f.height
+            for c in ("first_name", "surname")
+        ]
+        return (
+            pl.concat(frames).drop_nulls().unique()
+            if frames
+            else pl.DataFrame(schema={"person_id": pl.String, "name": pl.String})
         )
-        self.requester_relation = asking[0] if asking else None
+
+    def _tokens_of(self, person_ids: set[str]) -> set[tuple[str, str]]:
+        names = self._names.filter(pl.col("person_id").is_in(sorted(person_ids)))
+        out = set()
+        for person, name in names.iter_rows():
+            for token in _TOKEN.findall(name):
+                out.add((person, token))
+                out |= {(person, alias) for alias in name_aliases().get(token.lower(), ())}
+        return out
+
+    @cached_property
+    def kept_tokens(self) -> set[str]:
+        """The words of the subject's, the requester's and every worker's names (and their nicknames)."""
+        kept = {t for _, t in self._tokens_of({self.request.subject_id, self.request.requester_id})}
+        workers = _live(self.lake, "worker")
+        for column in ("first_name", "surname"):
+            for name in workers[column].drop_nulls() if workers.height else []:
+                kept |= set(_TOKEN.findall(name))
+        return kept
+
+    def recorded_names_around(self, children: set[str]) -> set[tuple[str, str]]:
+        """(person, word) for the names recorded for the children and everyone related to them."""
+        around = set(children)
+        if self.relatives.height:
+            around |= set(self.relatives.filter(pl.col("child_id").is_in(sorted(children)))["person_id"])
+        return self._tokens_of(around)
+
+    def kin_standing(self, child_id: str | None, word: str) -> Standing | None:
+        """The subject's or requester's standing when ``word`` names their relation to ``child_id``."""
+        relation = kin_relation(word) or KIN_WORDS.get(word.lower().strip())
+        return self.kin.get(child_id or "", {}).get(relation) if relation else None
 
     def standing(self, person_id: str | None) -> Standing:
         if person_id is None:
@@ -103,6 +156,21 @@ class People:
     def owns_contact(self, text: str) -> bool:
         key = normalised(text)
         return bool(key) and any(key == own or (len(own) >= 6 and own in key) for own in self.own_contacts)
+
+
+@cache
+def name_aliases() -> dict[str, tuple[str, ...]]:
+    """name (lower case) -> the names written for the same person (``Charles`` -> Charlie, Chuck, Chas...), from
+    the resolution's own list."""
+    groups: dict[int, set[str]] = {}
+    for name, ids in alias_groups().items():
+        for i in ids:
+            groups.setdefault(i, set()).add(name)
+    out: dict[str, set[str]] = {}
+    for members in groups.values():
+        for name in members:
+            out.setdefault(name, set()).update(m.capitalize() for m in members if m != name)
+    return {k: tuple(sorted(v)) for k, v in out.items()}
 
 
 def _live(lake: Lake, name: str) -> pl.DataFrame:
@@ -188,14 +256,16 @@ def propose(lake: Lake, request: DisclosureRequest, compiled: Compiled) -> pl.Da
     people = People(lake, request)
     mentions = item_mentions(lake, compiled)
     text_of = dict(zip(compiled.items["item_id"], compiled.items["text"], strict=True))
+    child_of = dict(zip(compiled.items["item_id"], compiled.items["child_id"], strict=True))
     rows: list[dict] = []
     for (item,), group in mentions.group_by(["item_id"], maintain_order=True):
         spans = group.to_dicts()
         text = text_of.get(item, "")
         for i, m in enumerate(spans):
-            judged = _judge(m, spans[:i], text, people)
+            judged = _judge(m, spans[:i], text, people, child_of.get(item))
             if judged is not None:
                 rows.append({"item_id": item, **_span(m), **judged})
+    rows += second_pass(rows, text_of, child_of, people)
     for item, text in text_of.items():
         for start, end, reason in flagged_sentences(text, request.requester_is_parent):
             rows.append(
@@ -237,11 +307,80 @@ def propose(lake: Lake, request: DisclosureRequest, compiled: Compiled) -> pl.Da
     )
 
 
+_TOKEN = re.compile(r"[A-Z][a-zA-Z'’\-]{2,}")
+
+
+def second_pass(
+    rows: list[dict], text_of: dict[str, str], child_of: dict[str, str | None], people: People
+) -> list[dict]:
+    """What the mentions missed, found over the whole bundle (a name the model found in one note and missed in the
+    next is still a name): every other place a third party's name is written (a name withheld elsewhere in the
+    bundle, or recorded for someone around the bundle's children with its nicknames), and every kinship word
+    that does not name the subject or the requester. Words of a kept person's names are never swept."""
+    kept = set(people.kept_tokens)
+    withheld: dict[str, tuple[str, str | None]] = {}  # token -> (reason, person)
+    for r in rows:
+        if r["label"] == "person" and r["action"] != Action.KEEP.value and r["reason"] in ("TP", "OC"):
+            for token in _TOKEN.findall(r["text"]):
+                withheld.setdefault(token, (r["reason"], r["person_id"]))
+        elif r["label"] == "person" and r["action"] == Action.KEEP.value:
+            kept |= set(_TOKEN.findall(r["text"]))
+    children = {c for c in child_of.values() if c}
+    for person, token in people.recorded_names_around(children):
+        standing = people.standing(person)
+        if standing in (Standing.THIRD_PARTY, Standing.OTHER_CHILD):
+            withheld.setdefault(token, ("OC" if standing is Standing.OTHER_CHILD else "TP", person))
+    names = sorted((t for t in withheld if t not in kept and t.lower() not in NOT_NAMES), key=len, reverse=True)
+    name_pattern = re.compile(r"\b(?:" + "|".join(map(re.escape, names)) + r")\b") if names else None
+    taken: dict[str, list[tuple[int, int]]] = {}
+    for r in rows:
+        taken.setdefault(r["item_id"], []).append((r["start"], r["end"]))
+    found = []
+    for item, text in text_of.items():
+        spans = taken.get(item, [])
+
+        def free(start: int, end: int, spans=spans) -> bool:
+            return not any(s < end and start < e for s, e in spans)
+
+        for m in name_pattern.finditer(text) if name_pattern else ():
+            if free(m.start(), m.end()):
+                reason, person = withheld[m.group(0)]
+                found.append(
+                    {"item_id": item, "start": m.start(), "end": m.end(), "text": m.group(0), "label": "person"}
+                    | _row(
+                        person,
+                        Standing.THIRD_PARTY if reason == "TP" else Standing.OTHER_CHILD,
+                        reason,
+                        Action.REDACT,
+                        0.6,
+                        "the same name withheld elsewhere in the bundle, or recorded for them",
+                    )
+                )
+                spans.append((m.start(), m.end()))
+        for m in _KIN_PATTERN.finditer(text):
+            if not free(m.start(), m.end()) or people.kin_standing(child_of.get(item), m.group(0)) is not None:
+                continue
+            found.append(
+                {"item_id": item, "start": m.start(), "end": m.end(), "text": m.group(0), "label": "kinship_role"}
+                | _row(None, Standing.UNKNOWN, "TPK", Action.REVIEW, 0.4, "a kinship word the extraction did not mark")
+            )
+            spans.append((m.start(), m.end()))
+    return found
+
+
+_KIN_PATTERN = re.compile(
+    r"\b(?:(?:birth|step|foster|maternal|paternal|older|younger|half|big|little)[\s-])?(?:"
+    + "|".join(sorted(map(re.escape, KIN_WORDS), key=len, reverse=True))
+    + r")\b",
+    re.IGNORECASE,
+)
+
+
 def _span(m: dict) -> dict:
     return {"start": int(m["start"]), "end": int(m["end"]), "text": m["text"], "label": m["label"]}
 
 
-def _judge(m: dict, before: list[dict], text: str, people: People) -> dict | None:
+def _judge(m: dict, before: list[dict], text: str, people: People, child: str | None) -> dict | None:
     label, person = m["label"], m.get("person_id")
     probability = m.get("probability")
     evidence = f"{m.get('method') or 'unresolved'}" + (f", p={probability:.2f}" if probability is not None else "")
@@ -254,14 +393,11 @@ def _judge(m: dict, before: list[dict], text: str, people: People) -> dict | Non
                 standing = Standing.PROFESSIONAL
         elif standing is Standing.UNKNOWN and _after_role(m, before):
             standing = Standing.PROFESSIONAL
-        elif (
-            standing is Standing.UNKNOWN
-            and label == "kinship_role"
-            and people.requester_relation
-            and kin_relation(m["text"]) == people.requester_relation
-        ):
-            # "Mum" unlinked, in a file the child's mother asked for: the word names her
-            return _row(None, Standing.REQUESTER, None, Action.KEEP, 0.7, "the word names the requester's relation")
+        elif standing is Standing.UNKNOWN and label == "kinship_role":
+            named = people.kin_standing(child, m["text"])
+            if named is not None:
+                # "Mum" unlinked, in the records of a child whose mother asked (or is the subject): the word names her
+                return _row(None, named, None, Action.KEEP, 0.7, f"the word names the {named.value}'s relation")
         return _by_standing(standing, label, person, probability, evidence)
     if label in CONTACT_LABELS:
         if people.owns_contact(m["text"]):
