@@ -85,7 +85,8 @@ class DisclosureRequest:
         }
 
 
-def _live(lake: Lake, name: str) -> pl.DataFrame:
+def live_table(lake: Lake, name: str) -> pl.DataFrame:
+    """An enterprise table's live rows (empty when the table does not exist yet)."""
     frame = lake.read(ENTERPRISE, name)
     if frame is None:
         return pl.DataFrame()
@@ -107,7 +108,7 @@ def new_request(
     requester_id = requester_id or subject_id
     if date_from and date_to and date_from > date_to:
         raise RequestError(f"the date range is empty: {date_from} is after {date_to}")
-    people = _live(lake, "person")
+    people = live_table(lake, "person")
     if people.is_empty() or people.filter(pl.col("person_id") == subject_id).is_empty():
         raise RequestError(f"no person {subject_id!r} in the lake: check the id on the case management system")
     subject = people.filter(pl.col("person_id") == subject_id).row(0, named=True)
@@ -115,7 +116,7 @@ def new_request(
     if requester_id != subject_id:
         if not is_child:
             raise RequestError("someone other than the subject can ask only for a child's file here")
-        relations = _live(lake, "relationship")
+        relations = live_table(lake, "relationship")
         parent = (
             relations.filter(
                 (pl.col("child_id") == subject_id)
@@ -217,7 +218,7 @@ def _texts_mentioning(lake: Lake, person_id: str) -> pl.DataFrame:
 def _dates_and_titles(lake: Lake) -> pl.DataFrame:
     """source_type, source_id -> record_date, title, for the three kinds of text."""
     frames = []
-    notes = _live(lake, "case_note")
+    notes = live_table(lake, "case_note")
     if not notes.is_empty():
         frames.append(
             notes.select(
@@ -227,7 +228,7 @@ def _dates_and_titles(lake: Lake) -> pl.DataFrame:
                 pl.concat_str(pl.lit("Case note: "), pl.col("note_type").fill_null("note")).alias("title"),
             )
         )
-    answers = _live(lake, "form_response")
+    answers = live_table(lake, "form_response")
     if not answers.is_empty():
         frames.append(
             answers.select(
@@ -239,7 +240,7 @@ def _dates_and_titles(lake: Lake) -> pl.DataFrame:
                 .alias("title"),
             )
         )
-    documents = _live(lake, "document")
+    documents = live_table(lake, "document")
     if not documents.is_empty():
         frames.append(
             documents.select(
@@ -274,7 +275,7 @@ def structured_record(lake: Lake, person_id: str) -> tuple[str, list[dict]]:
         lines.append("".join(t for t, _, _ in parts))
         length += 1  # the line break
 
-    person = _live(lake, "person").filter(pl.col("person_id") == person_id)
+    person = live_table(lake, "person").filter(pl.col("person_id") == person_id)
     if not person.is_empty():
         p = person.row(0, named=True)
         name = " ".join(x for x in (p.get("first_name"), p.get("middle_name"), p.get("surname")) if x)
@@ -284,7 +285,7 @@ def structured_record(lake: Lake, person_id: str) -> tuple[str, list[dict]]:
         for column, label in (("phone", "phone"), ("email", "email")):
             if p.get(column):
                 add([(f"{column.capitalize()}: ", None, None), (str(p[column]), label, person_id)])
-    names = _live(lake, "person_name").filter(pl.col("person_id") == person_id)
+    names = live_table(lake, "person_name").filter(pl.col("person_id") == person_id)
     for n in names.sort("name_seq").iter_rows(named=True) if not names.is_empty() else []:
         held = " ".join(x for x in (n.get("first_name"), n.get("surname")) if x)
         add(
@@ -295,7 +296,7 @@ def structured_record(lake: Lake, person_id: str) -> tuple[str, list[dict]]:
                 (held, "person", person_id),
             ]
         )
-    addresses = _live(lake, "person_address").filter(pl.col("person_id") == person_id)
+    addresses = live_table(lake, "person_address").filter(pl.col("person_id") == person_id)
     for a in addresses.sort("valid_from").iter_rows(named=True) if not addresses.is_empty() else []:
         parts: list[tuple[str, str | None, str | None]] = [
             ("Address from ", None, None),
@@ -307,8 +308,8 @@ def structured_record(lake: Lake, person_id: str) -> tuple[str, list[dict]]:
         if a.get("postcode"):
             parts += [(", ", None, None), (a["postcode"], "postcode", person_id)]
         add(parts)
-    relations = _live(lake, "relationship")
-    people = _live(lake, "person")
+    relations = live_table(lake, "relationship")
+    people = live_table(lake, "person")
     if not relations.is_empty() and not people.is_empty():
         around = relations.filter((pl.col("child_id") == person_id) | (pl.col("person_id") == person_id))
         for r in around.sort("relationship_id").iter_rows(named=True):
@@ -321,7 +322,7 @@ def structured_record(lake: Lake, person_id: str) -> tuple[str, list[dict]]:
             word = r["relation"] if r["child_id"] == person_id else f"child (you are their {r['relation']})"
             add([(f"Relationship: {word}: ", None, None), (other_name, "person", other)])
     kinds = {"CIN": "Child in need", "CP": "Child protection plan", "CLA": "Looked after"}
-    episodes = _live(lake, "episode")
+    episodes = live_table(lake, "episode")
     if not episodes.is_empty():
         for e in episodes.filter(pl.col("child_id") == person_id).sort("start_date").iter_rows(named=True):
             add(
@@ -333,7 +334,7 @@ def structured_record(lake: Lake, person_id: str) -> tuple[str, list[dict]]:
                     )
                 ]
             )
-    placements = _live(lake, "placement")
+    placements = live_table(lake, "placement")
     if not placements.is_empty():
         for e in placements.filter(pl.col("child_id") == person_id).sort("start_date").iter_rows(named=True):
             parts = [(f"Placement: {e.get('start_date')} to {e.get('end_date') or 'open'}", None, None)]

@@ -19,7 +19,7 @@ from functools import cache, cached_property
 
 import polars as pl
 
-from lake.disclosure.bundle import Compiled, DisclosureRequest
+from lake.disclosure.bundle import RECORD_SPAN_SCHEMA, Compiled, DisclosureRequest, live_table
 from lake.disclosure.rules import (
     CONTACT_LABELS,
     DOB_CUE,
@@ -66,9 +66,9 @@ class People:
         self.resolved = (
             {r["resolved_person_id"]: r for r in resolved.iter_rows(named=True)} if resolved is not None else {}
         )
-        persons = _live(lake, "person")
+        persons = live_table(lake, "person")
         self.children = set(persons.filter(pl.col("person_type") == "child")["person_id"]) if persons.height else set()
-        workers = _live(lake, "worker")
+        workers = live_table(lake, "worker")
         self.workers = set(workers["worker_id"]) if workers.height else set()
         self.worker_contacts = (
             {normalised(str(v)) for c in ("phone", "email") for v in workers[c].drop_nulls()}
@@ -78,7 +78,7 @@ class People:
         self.own_contacts = _recorded_contacts(lake, {request.subject_id, request.requester_id})
         # Whom a kinship word the resolution left unlinked names, per child: "Mum" in a child's records is the
         # subject (or the requester) when they are that child's recorded mother.
-        relations = _live(lake, "relationship")
+        relations = live_table(lake, "relationship")
         self.relatives = relations
         self.kin: dict[str, dict[str, Standing]] = {}
         for who, standing in ((request.requester_id, Standing.REQUESTER), (request.subject_id, Standing.SUBJECT)):
@@ -90,7 +90,7 @@ class People:
     @cached_property
     def _names(self) -> pl.DataFrame:
         """person_id, name: every first name and surname the lake records for a person, now or before."""
-        persons, history = _live(self.lake, "person"), _live(self.lake, "person_name")
+        persons, history = live_table(self.lake, "person"), live_table(self.lake, "person_name")
         frames = [
             f.select("person_id", pl.col(c).alias("name"))
             for f in (persons, history)
@@ -116,7 +116,7 @@ class People:
     def kept_tokens(self) -> set[str]:
         """The words of the subject's, the requester's and every worker's names (and their nicknames)."""
         kept = {t for _, t in self._tokens_of({self.request.subject_id, self.request.requester_id})}
-        workers = _live(self.lake, "worker")
+        workers = live_table(self.lake, "worker")
         for column in ("first_name", "surname"):
             for name in workers[column].drop_nulls() if workers.height else []:
                 kept |= set(_TOKEN.findall(name))
@@ -173,22 +173,15 @@ def name_aliases() -> dict[str, tuple[str, ...]]:
     return {k: tuple(sorted(v)) for k, v in out.items()}
 
 
-def _live(lake: Lake, name: str) -> pl.DataFrame:
-    frame = lake.read(ENTERPRISE, name)
-    if frame is None:
-        return pl.DataFrame()
-    return frame.filter(pl.col("_deleted_at").is_null()) if "_deleted_at" in frame.columns else frame
-
-
 def _recorded_contacts(lake: Lake, person_ids: set[str]) -> set[str]:
     """The subject's and requester's recorded phones, e-mails, address first lines and postcodes, normalised."""
     found: set[str] = set()
-    persons = _live(lake, "person")
+    persons = live_table(lake, "person")
     if persons.height:
         mine = persons.filter(pl.col("person_id").is_in(list(person_ids)))
         for column in ("phone", "email"):
             found |= {normalised(str(v)) for v in mine[column].drop_nulls()}
-    addresses = _live(lake, "person_address")
+    addresses = live_table(lake, "person_address")
     if addresses.height:
         mine = addresses.filter(pl.col("person_id").is_in(list(person_ids)))
         for column in ("line1", "postcode"):
@@ -199,16 +192,7 @@ def _recorded_contacts(lake: Lake, person_ids: set[str]) -> set[str]:
 def item_mentions(lake: Lake, compiled: Compiled) -> pl.DataFrame:
     """The entity mentions of the compiled items with the person each resolved to (and how), plus the record
     item's own spans: item_id, start, end, text, label, person_id, probability, method."""
-    schema = {
-        "item_id": pl.String,
-        "start": pl.Int64,
-        "end": pl.Int64,
-        "text": pl.String,
-        "label": pl.String,
-        "person_id": pl.String,
-        "probability": pl.Float64,
-        "method": pl.String,
-    }
+    schema = {**RECORD_SPAN_SCHEMA, "probability": pl.Float64, "method": pl.String}
     frames = [
         compiled.record_spans.with_columns(pl.lit(1.0).alias("probability"), pl.lit("record").alias("method")).select(
             list(schema)
