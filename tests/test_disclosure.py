@@ -229,3 +229,51 @@ def test_the_cli_has_every_disclosure_command():
 
     out = CliRunner().invoke(app, ["disclosure", "--help"]).output
     assert all(word in out for word in ("new", "propose", "export", "status"))
+
+
+def test_a_scan_read_whole_is_embedded_burned_and_one_read_in_part_is_withheld(tmp_path):
+    """A scan whose every word was read has its redacted words burned out of the image; a scan the reader flagged
+    (handwriting) or could not read may show a name no redaction knows of, so its image is withheld."""
+    from lake.disclosure import DisclosureRequest, export_pdf
+    from lake.disclosure.bundle import ITEM_SCHEMA
+    from lake.disclosure.export import PageImage
+
+    text = "Visited Kayleigh Brennan at home today."
+    items = pl.DataFrame(
+        [
+            {
+                "item_id": f"document_page|D{n}|1",
+                "source_type": "document_page",
+                "source_id": f"D{n}",
+                "page": 1,
+                "child_id": "P1",
+                "record_date": dt.date(2026, 1, n),
+                "title": "Document: letter",
+                "text": text,
+                "text_hash": "0" * 64,
+            }
+            for n in (1, 2)
+        ],
+        schema=ITEM_SCHEMA,
+    )
+    redacted = pl.DataFrame(
+        [
+            {"item_id": f"document_page|D{n}|1", "start": 8, "end": 24, "text": "Kayleigh Brennan", "reason": "TP"}
+            for n in (1, 2)
+        ]
+    )
+    readings = {"D1": "read", "D2": "flagged"}
+    request = DisclosureRequest("SAR-1", "P1", "P1", dt.date(2026, 12, 1), subject_is_child=True)
+    out = tmp_path / "bundle.pdf"
+    exported = export_pdf(
+        request,
+        "A child",
+        items,
+        redacted,
+        out,
+        page_image=lambda item: PageImage(_page_with([text]), item["source_id"], readings[item["source_id"]]),
+    )
+    assert (exported.images_embedded, exported.images_withheld) == (1, 1)
+    assert any(r["reason"] == "IMG" and r["item_id"] == "document_page|D2|1" for r in exported.schedule)
+    written = " ".join(extracted_text(out).split())
+    assert "Kayleigh" not in written and "a person will check it before it is released" in written

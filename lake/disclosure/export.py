@@ -37,6 +37,7 @@ class PageImage:
 
     image: Image.Image
     description: str
+    reading: str = "read"  # the reader's verdict (lake.documents.ocr): read | flagged | unreadable
 
 
 @dataclass
@@ -105,8 +106,14 @@ def scanned_pages(lake, landing: Path) -> Callable[[dict], PageImage | None]:
     def page_image(item: dict) -> PageImage | None:
         document_id, page = item["source_id"], int(item["page"])
         text = lake.read(ENTERPRISE, TEXT, filters=[("document_id", "=", document_id)])
-        if text is None or text.filter((pl.col("page") == page) & (pl.col("method") == formats.METHOD_OCR)).is_empty():
+        scanned = (
+            text.filter((pl.col("page") == page) & (pl.col("method") == formats.METHOD_OCR))
+            if text is not None
+            else None
+        )
+        if scanned is None or scanned.is_empty():
             return None
+        reading = scanned["reading"][0] if "reading" in scanned.columns else None
         current = manifest(lake, landing, document_ids=[document_id])
         path = current["path"][0] if current.height else None
         if path is None or not Path(path).is_file():
@@ -125,7 +132,7 @@ def scanned_pages(lake, landing: Path) -> Callable[[dict], PageImage | None]:
                 image = image.convert("RGB")
         except Exception:  # a file the reader flagged already: its text is in the bundle
             return None
-        return PageImage(image, f"{document_id} page {page}")
+        return PageImage(image, f"{document_id} page {page}", reading or "read")
 
     return page_image
 
@@ -197,14 +204,19 @@ def export_pdf(
         scan = page_image(item) if item["source_type"] == "document_page" else None
         if scan is not None:
             words = set() if spans is None else {w for t in spans["text"] for w in _WORD.findall(t)}
-            burned, missed = burn(scan.image, words, reader)
+            # A page the reader could not read whole (handwriting, a smudge) may show a name no redaction knows of:
+            # its image is withheld for a person to check, never burned on a guess.
+            burned, missed = (scan.image, {"?"}) if scan.reading != "read" else burn(scan.image, words, reader)
             if missed:
                 withheld += 1
                 pdf.set_font("DejaVu", "", 9)
                 pdf.multi_cell(
                     0,
                     5,
-                    "The image of this page is withheld: the text above is complete, with its redactions.",
+                    "The image of this page is withheld: the text above is complete, with its redactions."
+                    if scan.reading == "read"
+                    else "The image of this page is withheld: parts of it could not be read by machine, so a person"
+                    " will check it before it is released.",
                     new_x="LMARGIN",
                     new_y="NEXT",
                 )
@@ -280,7 +292,7 @@ def _write_schedule(pdf, schedule: dict[tuple[int, str, str], int]) -> None:
     pdf.set_font("DejaVu", "", 9)
     for code, meaning in {
         **REASONS,
-        "IMG": "A page image withheld because a redaction could not be placed on it",
+        "IMG": "A page image withheld: a redaction could not be placed on it, or it could not be read whole",
     }.items():
         pdf.multi_cell(0, 5, f"{code}: {meaning}", new_x="LMARGIN", new_y="NEXT")
 
