@@ -925,9 +925,7 @@ class QueryService:
         """Compile the request's records and propose redactions (replacing the last proposals); a summary back."""
         with self._disclosure_call(session, Action.DISCLOSURE_PROPOSE, request_id=request_id) as call:
             request = self._disclosure_request_of(call, request_id)
-            user = self.users.get(session.login)
-            leave_out = hidden_children(self.lake, user.worker_id if user else None)
-            compiled = disclosure.compile_items(self.lake, request, leave_out)
+            compiled = disclosure.compile_items(self.lake, request, self._out_of_sight(session))
             proposals = disclosure.propose(self.lake, request, compiled)
             disclosure_store.save_proposals(self.lake, request_id, compiled, proposals)
             summary = {
@@ -972,9 +970,7 @@ class QueryService:
             if proposals.is_empty():
                 call.fail("invalid", "nothing proposed yet")
                 raise InvalidRequest(f"{request_id} has no proposals yet: propose first")
-            user = self.users.get(session.login)
-            leave_out = hidden_children(self.lake, user.worker_id if user else None)
-            compiled = disclosure.compile_items(self.lake, request, leave_out)
+            compiled = disclosure.compile_items(self.lake, request, self._out_of_sight(session))
             stale = set(compiled.items["item_id"]) ^ set(disclosure_store.items_of(self.lake, request_id))
             if stale:
                 # a record changed, arrived or was deleted at source since the proposals: propose again first
@@ -1025,6 +1021,11 @@ class QueryService:
                 )
             call.note(result={"requests": len(rows)})
             return rows
+
+    def _out_of_sight(self, session: Session) -> frozenset[str]:
+        """The restricted children whose records this officer's bundles leave out (a restriction not naming them)."""
+        user = self.users.get(session.login)
+        return hidden_children(self.lake, user.worker_id if user else None)
 
     def _disclosure_request_of(self, call: AuditedCall, request_id: str) -> DisclosureRequest:
         request = disclosure_store.load_request(self.lake, request_id)

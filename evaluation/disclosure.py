@@ -34,8 +34,9 @@ import polars as pl
 
 from evaluation.entities import scorable_items
 from lake.disclosure.bundle import DisclosureRequest, RequestError, compile_items, new_request
-from lake.disclosure.propose import People, propose, redactions
+from lake.disclosure.propose import People, item_mentions, propose, redactions
 from lake.disclosure.rules import CONTACT_LABELS, NAME_LABELS
+from lake.entities.items import ITEM_ID, text_items
 from lake.progress import Progress, no_progress
 from lake.storage.delta import ENTERPRISE, Lake
 
@@ -153,8 +154,6 @@ def score_request(
     seconds = time.perf_counter() - started
     ours = redactions(proposals)
     # the baseline redacts every name, kinship word and contact detail the same extraction found
-    from lake.disclosure.propose import item_mentions
-
     found = item_mentions(lake, compiled)
     baseline = found.filter(pl.col("label").is_in(list(NAME_LABELS | CONTACT_LABELS))).with_columns(
         pl.when(pl.col("label").is_in(list(NAME_LABELS))).then(pl.lit("TP")).otherwise(pl.lit("TPC")).alias("reason")
@@ -221,18 +220,12 @@ def evaluate(
     """Score ``requests`` requests (three kinds in turn) on a loaded lake against its council's truth."""
     import datetime as dt
 
-    from lake.entities.items import text_items
-
     truth = pl.read_parquet(truth_dir / "mentions.parquet").with_columns(pl.col("page").fill_null(0).cast(pl.Int32))
-    truth = truth.with_columns(
-        pl.concat_str("source_type", "source_id", pl.col("page").cast(pl.String), separator="|").alias("item_id")
-    )
+    truth = truth.with_columns(ITEM_ID)
     persons = pl.read_parquet(truth_dir / "persons.parquet")
     if "professional_role" not in persons.columns:
         raise ValueError(f"{truth_dir} is a truth written before disclosure's columns: generate the council again")
-    items_truth = scorable_items(text_items(lake), truth_dir).with_columns(
-        pl.concat_str("source_type", "source_id", pl.col("page").cast(pl.String), separator="|").alias("item_id")
-    )
+    items_truth = scorable_items(text_items(lake), truth_dir).with_columns(ITEM_ID)
     scores = DisclosureScores(label=label)
     scores.ours = {c: Counts() for c in CLASSES}
     scores.baseline = {c: Counts() for c in CLASSES}

@@ -27,6 +27,7 @@ from pathlib import Path
 import polars as pl
 
 from evaluation.scoring import outside, pairwise_scores, span_scores, unmarked_regions
+from lake.entities.items import ITEM_ID
 from lake.progress import Progress, no_progress
 from lake.settings import ResolutionSettings, Settings
 from lake.storage.delta import Lake
@@ -48,9 +49,7 @@ class EntityEvaluation:
 
 
 def _keyed(df: pl.DataFrame) -> pl.DataFrame:
-    return df.with_columns(
-        pl.concat_str("source_type", "source_id", pl.col("page").cast(pl.String), separator="|").alias("item")
-    )
+    return df.with_columns(ITEM_ID.alias("item"))
 
 
 def true_mentions(truth_dir: Path) -> pl.DataFrame:

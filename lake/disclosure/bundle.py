@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from lake.disclosure.rules import PARENTAL
-from lake.entities.items import MENTIONS, text_items
+from lake.entities.items import ITEM_ID, MENTIONS, text_items
 from lake.entities.resolution import MENTION_PERSON
 from lake.storage.delta import ENTERPRISE, Lake
 
@@ -185,10 +185,7 @@ def compile_items(lake: Lake, request: DisclosureRequest, leave_out: frozenset[s
         ],
         schema=ITEM_SCHEMA,
     )
-    items = kept.with_columns(
-        pl.concat_str("source_type", "source_id", pl.col("page").cast(pl.String), separator="|").alias("item_id"),
-        pl.col("page").cast(pl.Int32),
-    ).select(list(ITEM_SCHEMA))
+    items = kept.with_columns(ITEM_ID, pl.col("page").cast(pl.Int32)).select(list(ITEM_SCHEMA))
     ordered = items.sort(["record_date", "source_type", "source_id", "page"], nulls_last=True)
     spans_frame = pl.DataFrame(
         [{"item_id": record_key, **span} for span in spans], schema=RECORD_SPAN_SCHEMA, orient="row"
@@ -216,45 +213,40 @@ def _texts_mentioning(lake: Lake, person_id: str) -> pl.DataFrame:
 
 
 def _dates_and_titles(lake: Lake) -> pl.DataFrame:
-    """source_type, source_id -> record_date, title, for the three kinds of text."""
-    frames = []
-    notes = live_table(lake, "case_note")
-    if not notes.is_empty():
-        frames.append(
-            notes.select(
-                pl.lit("case_note").alias("source_type"),
-                pl.col("note_id").alias("source_id"),
-                pl.col("event_date").cast(pl.Date, strict=False).alias("record_date"),
-                pl.concat_str(pl.lit("Case note: "), pl.col("note_type").fill_null("note")).alias("title"),
-            )
-        )
-    answers = live_table(lake, "form_response")
-    if not answers.is_empty():
-        frames.append(
-            answers.select(
-                pl.lit("form_answer").alias("source_type"),
-                pl.concat_str("form_id", pl.lit(":"), "question_code").alias("source_id"),
-                pl.col("form_date").cast(pl.Date, strict=False).alias("record_date"),
-                pl.concat_str(pl.col("form_type").fill_null("Form"), pl.lit(": "), pl.col("question").fill_null(""))
-                .str.slice(0, 120)
-                .alias("title"),
-            )
-        )
-    documents = live_table(lake, "document")
-    if not documents.is_empty():
-        frames.append(
-            documents.select(
-                pl.lit("document_page").alias("source_type"),
-                pl.col("document_id").alias("source_id"),
-                pl.col("created_date").cast(pl.Date, strict=False).alias("record_date"),
-                pl.concat_str(pl.lit("Document: "), pl.col("title").fill_null(pl.col("document_type"))).alias("title"),
-            )
-        )
+    """source_type, source_id -> record_date, title, for the three kinds of text (their dates and titles only: the
+    texts themselves are not read again)."""
+    shapes = {
+        "case_note": (
+            pl.lit("case_note").alias("source_type"),
+            pl.col("note_id").alias("source_id"),
+            pl.col("event_date").cast(pl.Date, strict=False).alias("record_date"),
+            pl.concat_str(pl.lit("Case note: "), pl.col("note_type").fill_null("note")).alias("title"),
+        ),
+        "form_response": (
+            pl.lit("form_answer").alias("source_type"),
+            pl.concat_str("form_id", pl.lit(":"), "question_code").alias("source_id"),
+            pl.col("form_date").cast(pl.Date, strict=False).alias("record_date"),
+            pl.concat_str(pl.col("form_type").fill_null("Form"), pl.lit(": "), pl.col("question").fill_null(""))
+            .str.slice(0, 120)
+            .alias("title"),
+        ),
+        "document": (
+            pl.lit("document_page").alias("source_type"),
+            pl.col("document_id").alias("source_id"),
+            pl.col("created_date").cast(pl.Date, strict=False).alias("record_date"),
+            pl.concat_str(pl.lit("Document: "), pl.col("title").fill_null(pl.col("document_type"))).alias("title"),
+        ),
+    }
+    frames = [
+        scan.filter(pl.col("_deleted_at").is_null()).select(*columns)
+        for table, columns in shapes.items()
+        if (scan := lake.scan(ENTERPRISE, table)) is not None
+    ]
     if not frames:
         return pl.DataFrame(
             schema={"source_type": pl.String, "source_id": pl.String, "record_date": pl.Date, "title": pl.String}
         )
-    return pl.concat(frames).unique(["source_type", "source_id"], keep="first")
+    return pl.concat(pl.collect_all(frames)).unique(["source_type", "source_id"], keep="first")
 
 
 def structured_record(lake: Lake, person_id: str) -> tuple[str, list[dict]]:
@@ -275,7 +267,8 @@ def structured_record(lake: Lake, person_id: str) -> tuple[str, list[dict]]:
         lines.append("".join(t for t, _, _ in parts))
         length += 1  # the line break
 
-    person = live_table(lake, "person").filter(pl.col("person_id") == person_id)
+    people = live_table(lake, "person")
+    person = people.filter(pl.col("person_id") == person_id) if people.height else people
     if not person.is_empty():
         p = person.row(0, named=True)
         name = " ".join(x for x in (p.get("first_name"), p.get("middle_name"), p.get("surname")) if x)
@@ -309,7 +302,6 @@ def structured_record(lake: Lake, person_id: str) -> tuple[str, list[dict]]:
             parts += [(", ", None, None), (a["postcode"], "postcode", person_id)]
         add(parts)
     relations = live_table(lake, "relationship")
-    people = live_table(lake, "person")
     if not relations.is_empty() and not people.is_empty():
         around = relations.filter((pl.col("child_id") == person_id) | (pl.col("person_id") == person_id))
         for r in around.sort("relationship_id").iter_rows(named=True):

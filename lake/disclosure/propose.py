@@ -66,16 +66,16 @@ class People:
         self.resolved = (
             {r["resolved_person_id"]: r for r in resolved.iter_rows(named=True)} if resolved is not None else {}
         )
-        persons = live_table(lake, "person")
+        persons, workers = live_table(lake, "person"), live_table(lake, "worker")
+        self._persons, self._workers = persons, workers
         self.children = set(persons.filter(pl.col("person_type") == "child")["person_id"]) if persons.height else set()
-        workers = live_table(lake, "worker")
         self.workers = set(workers["worker_id"]) if workers.height else set()
         self.worker_contacts = (
             {normalised(str(v)) for c in ("phone", "email") for v in workers[c].drop_nulls()}
             if workers.height
             else set()
         )
-        self.own_contacts = _recorded_contacts(lake, {request.subject_id, request.requester_id})
+        self.own_contacts = _recorded_contacts(lake, persons, {request.subject_id, request.requester_id})
         # Whom a kinship word the resolution left unlinked names, per child: "Mum" in a child's records is the
         # subject (or the requester) when they are that child's recorded mother.
         relations = live_table(lake, "relationship")
@@ -90,10 +90,10 @@ class People:
     @cached_property
     def _names(self) -> pl.DataFrame:
         """person_id, name: every first name and surname the lake records for a person, now or before."""
-        persons, history = live_table(self.lake, "person"), live_table(self.lake, "person_name")
+        history = live_table(self.lake, "person_name")
         frames = [
             f.select("person_id", pl.col(c).alias("name"))
-            for f in (persons, history)
+            for f in (self._persons, history)
             if f.height
             for c in ("first_name", "surname")
         ]
@@ -116,7 +116,7 @@ class People:
     def kept_tokens(self) -> set[str]:
         """The words of the subject's, the requester's and every worker's names (and their nicknames)."""
         kept = {t for _, t in self._tokens_of({self.request.subject_id, self.request.requester_id})}
-        workers = live_table(self.lake, "worker")
+        workers = self._workers
         for column in ("first_name", "surname"):
             for name in workers[column].drop_nulls() if workers.height else []:
                 kept |= set(_TOKEN.findall(name))
@@ -173,10 +173,10 @@ def name_aliases() -> dict[str, tuple[str, ...]]:
     return {k: tuple(sorted(v)) for k, v in out.items()}
 
 
-def _recorded_contacts(lake: Lake, person_ids: set[str]) -> set[str]:
-    """The subject's and requester's recorded phones, e-mails, address first lines and postcodes, normalised."""
+def _recorded_contacts(lake: Lake, persons: pl.DataFrame, person_ids: set[str]) -> set[str]:
+    """The recorded phones, e-mails (``persons``: the live person table), address first lines and postcodes of
+    ``person_ids``, normalised."""
     found: set[str] = set()
-    persons = live_table(lake, "person")
     if persons.height:
         mine = persons.filter(pl.col("person_id").is_in(list(person_ids)))
         for column in ("phone", "email"):
@@ -449,9 +449,9 @@ def _nearest_person(before: list[dict]) -> str | None:
 
 
 def redactions(proposals: pl.DataFrame, decisions: pl.DataFrame | None = None) -> pl.DataFrame:
-    """The spans the export removes: proposals to redact or review, less those a decision keeps, plus those a
-    decision adds (decisions: proposal_id, decision in redact | keep, and for an added span item_id, start, end,
-    reason)."""
+    """The spans the export removes: proposals to redact or review, less those a decision keeps, plus the proposals
+    to keep that a decision redacts (code MAN). ``decisions``: proposal_id, decision (redact | keep), the latest
+    per proposal."""
     out = proposals.filter(pl.col("action").is_in([Action.REDACT.value, Action.REVIEW.value]))
     if decisions is None or decisions.is_empty():
         return out

@@ -48,6 +48,8 @@ SOURCES_SCHEMA = pa.schema(
     ]
 )
 ITEM_KEY = ["source_type", "source_id", "page"]
+# The key as one column, "source_type|source_id|page" (a disclosure bundle's items and the truth's are keyed so).
+ITEM_ID = pl.concat_str("source_type", "source_id", pl.col("page").cast(pl.String), separator="|").alias("item_id")
 
 # Factor coding (issue 37): one row per label of a statement, and the log of items coded.
 FACTOR_STATEMENTS, FACTOR_SOURCES = "factor_statements", "factor_sources"
